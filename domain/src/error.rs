@@ -1,0 +1,42 @@
+//! Shared error vocabulary of the domain.
+//!
+//! Each aggregate has its own error enum (`LeadError`, ...); all of them can say which
+//! [`ErrorKind`] they are so the API maps them to one `extensions.code` without knowing every
+//! variant.
+
+/// The broad class of a refused command, used by the API to choose an error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The input or the requested transition is not acceptable (`BAD_USER_INPUT`).
+    Invalid,
+    /// The record the command addresses does not exist (`NOT_FOUND`).
+    NotFound,
+    /// The command is valid but the record's state has moved on (`CONFLICT`).
+    Conflict,
+}
+
+/// Implemented by every aggregate error so callers can classify it.
+pub trait Rejection: std::error::Error {
+    /// The class of this refusal.
+    fn kind(&self) -> ErrorKind;
+}
+
+/// A field of a command failed validation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ValidationError {
+    /// Name of the offending input field, as the API spells it (camelCase).
+    pub field: &'static str,
+    /// What is wrong, phrased for a person.
+    pub message: String,
+}
+
+impl ValidationError {
+    /// Builds a validation error for `field`.
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! ZippCRM domain: aggregates, commands, events, errors and pure policies.
+//!
+//! Nothing here performs IO, reads the clock or generates ids: every id and instant arrives in
+//! the command, so every decision is a pure function of (state, command) and every fold is a
+//! pure function of (state, event). The write side (`commands`) wraps these aggregates in the
+//! cqrs-es framework over postgres-es; the read side (`projections`) decodes the same event
+//! enums from the log.
+//!
+//! `Aggregate::TYPE` values and event type names (the enum variant names) are **persisted
+//! identifiers**: they are stored in every row of the `events` table. Never rename them.
+
+pub mod client;
+pub mod error;
+pub mod lead;
+pub mod project;
+pub mod role;
+pub mod template;
+pub mod user;
+pub mod values;
+
+pub use error::{ErrorKind, Rejection, ValidationError};
+pub use role::{Permission, Role};

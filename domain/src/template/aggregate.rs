@@ -1,0 +1,279 @@
+//! Template state, commands, events and rules (small enough to live together).
+
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::values::{self, MAX_LINE};
+use crate::{ErrorKind, Rejection, Role, ValidationError};
+
+/// The five stages of every regulated project, in order. Serialized names are persisted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageKey {
+    /// Kick-off, engagement letter, KYC.
+    Onboarding,
+    /// Collecting and verifying documents.
+    Documentation,
+    /// Preparing and submitting the application.
+    Filing,
+    /// Correspondence with the regulator.
+    Liaison,
+    /// Licence or registration granted.
+    Issue,
+}
+
+impl StageKey {
+    /// All stages in order.
+    pub const ORDER: [StageKey; 5] = [
+        StageKey::Onboarding,
+        StageKey::Documentation,
+        StageKey::Filing,
+        StageKey::Liaison,
+        StageKey::Issue,
+    ];
+
+    /// Persisted / API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageKey::Onboarding => "onboarding",
+            StageKey::Documentation => "documentation",
+            StageKey::Filing => "filing",
+            StageKey::Liaison => "liaison",
+            StageKey::Issue => "issue",
+        }
+    }
+}
+
+/// One checklist item of a stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChecklistItemSpec {
+    /// Stable key within the template (e.g. `board_resolution`).
+    pub key: String,
+    /// What must be done or provided.
+    pub title: String,
+    /// Whether the gate requires it.
+    pub mandatory: bool,
+    /// Whether it needs uploaded evidence.
+    pub evidence_required: bool,
+    /// Who is responsible.
+    pub responsible_role: Role,
+}
+
+/// One stage of a template version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageSpec {
+    /// Which stage.
+    pub stage: StageKey,
+    /// Service-level clock in days, if any.
+    #[serde(default)]
+    pub sla_days: Option<u32>,
+    /// Days the clock may be extended by, once.
+    #[serde(default)]
+    pub sla_extension_days: Option<u32>,
+    /// Checklist.
+    pub items: Vec<ChecklistItemSpec>,
+}
+
+/// A published version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateVersion {
+    /// 1, 2, ...
+    pub version: u32,
+    /// Stages in order.
+    pub stages: Vec<StageSpec>,
+    /// When published.
+    pub published_at: DateTime<Utc>,
+}
+
+/// Template state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowTemplate {
+    /// Id.
+    pub id: Option<Uuid>,
+    /// Family code (RBI, SEBI, IRDAI, ...).
+    pub family: String,
+    /// Display name.
+    pub name: String,
+    /// Published versions, oldest first.
+    pub versions: Vec<TemplateVersion>,
+}
+
+impl WorkflowTemplate {
+    /// The latest published version.
+    pub fn latest(&self) -> Option<&TemplateVersion> {
+        self.versions.last()
+    }
+}
+
+/// Template commands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TemplateCommand {
+    /// Publish a new version (the first one creates the template).
+    PublishVersion {
+        /// Template id.
+        template_id: Uuid,
+        /// Family code.
+        family: String,
+        /// Display name.
+        name: String,
+        /// Stages.
+        stages: Vec<StageSpec>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+/// Template events. Variant names are persisted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TemplateEvent {
+    /// A version was published.
+    TemplateVersionPublished {
+        /// Template id.
+        template_id: Uuid,
+        /// Family code.
+        family: String,
+        /// Display name.
+        name: String,
+        /// Version number.
+        version: u32,
+        /// Stages.
+        stages: Vec<StageSpec>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+impl cqrs_es::DomainEvent for TemplateEvent {
+    fn event_type(&self) -> String {
+        "TemplateVersionPublished".to_owned()
+    }
+    fn event_version(&self) -> String {
+        "1".to_owned()
+    }
+}
+
+/// Why a template command was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TemplateError {
+    /// Invalid input.
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    /// The family of an existing template cannot change.
+    #[error("template family cannot change from {0}")]
+    FamilyChanged(String),
+}
+
+impl Rejection for TemplateError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Invalid
+    }
+}
+
+fn validate_stages(stages: &[StageSpec]) -> Result<(), ValidationError> {
+    let keys: Vec<StageKey> = stages.iter().map(|s| s.stage).collect();
+    if keys != StageKey::ORDER {
+        return Err(ValidationError::new(
+            "stages",
+            "must list onboarding, documentation, filing, liaison and issue, in that order",
+        ));
+    }
+    for stage in stages {
+        if stage.items.is_empty() {
+            return Err(ValidationError::new(
+                "stages",
+                format!("stage {} has no checklist items", stage.stage.as_str()),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for item in &stage.items {
+            values::required_text("title", &item.title, MAX_LINE)?;
+            if item.key.is_empty()
+                || !item
+                    .key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                return Err(ValidationError::new(
+                    "key",
+                    format!("'{}' must be lower_snake_case", item.key),
+                ));
+            }
+            if !seen.insert(&item.key) {
+                return Err(ValidationError::new(
+                    "key",
+                    format!(
+                        "'{}' appears twice in stage {}",
+                        item.key,
+                        stage.stage.as_str()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Aggregate for WorkflowTemplate {
+    /// Persisted identifier.
+    const TYPE: &'static str = "WorkflowTemplate";
+    type Command = TemplateCommand;
+    type Event = TemplateEvent;
+    type Error = TemplateError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: TemplateCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), TemplateError> {
+        let TemplateCommand::PublishVersion {
+            template_id,
+            family,
+            name,
+            stages,
+            at,
+        } = command;
+        let family = values::required_text("family", &family, 20)?.to_uppercase();
+        if self.id.is_some() && self.family != family {
+            return Err(TemplateError::FamilyChanged(self.family.clone()));
+        }
+        let name = values::required_text("name", &name, MAX_LINE)?;
+        validate_stages(&stages)?;
+        let version = u32::try_from(self.versions.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(1);
+        let event = TemplateEvent::TemplateVersionPublished {
+            template_id,
+            family,
+            name,
+            version,
+            stages,
+            at,
+        };
+        sink.write(event, self).await;
+        Ok(())
+    }
+
+    fn apply(&mut self, event: TemplateEvent) {
+        let TemplateEvent::TemplateVersionPublished {
+            template_id,
+            family,
+            name,
+            version,
+            stages,
+            at,
+        } = event;
+        self.id = Some(template_id);
+        self.family = family;
+        self.name = name;
+        self.versions.push(TemplateVersion {
+            version,
+            stages,
+            published_at: at,
+        });
+    }
+}

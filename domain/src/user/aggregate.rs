@@ -1,0 +1,247 @@
+//! User state, commands, events and rules.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::values::{self, EmailAddress, MAX_LINE};
+use crate::{ErrorKind, Rejection, Role, ValidationError};
+
+/// User state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// Id.
+    pub id: Option<Uuid>,
+    /// Normalised email.
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+    /// Role.
+    pub role: Option<Role>,
+    /// For portal users: their client.
+    pub client_id: Option<Uuid>,
+    /// Whether the user may log in.
+    pub active: bool,
+}
+
+/// User commands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UserCommand {
+    /// Register a user.
+    Register {
+        /// Id.
+        user_id: Uuid,
+        /// Email.
+        email: String,
+        /// Display name.
+        display_name: String,
+        /// Role.
+        role: Role,
+        /// Client, required for (and only for) portal users.
+        client_id: Option<Uuid>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Record that the password was set or changed (the hash is stored elsewhere).
+    RecordPasswordChange {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Change an internal user's role.
+    ChangeRole {
+        /// New role.
+        role: Role,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Deactivate the user.
+    Deactivate {
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+/// User events. Variant names are persisted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum UserEvent {
+    /// A user was registered.
+    UserRegistered {
+        /// Id.
+        user_id: Uuid,
+        /// Email.
+        email: String,
+        /// Display name.
+        display_name: String,
+        /// Role.
+        role: Role,
+        /// Client (portal users).
+        #[serde(default)]
+        client_id: Option<Uuid>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The password was set or changed.
+    UserPasswordChanged {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The role changed.
+    UserRoleChanged {
+        /// New role.
+        role: Role,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The user was deactivated.
+    UserDeactivated {
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+impl cqrs_es::DomainEvent for UserEvent {
+    fn event_type(&self) -> String {
+        match self {
+            UserEvent::UserRegistered { .. } => "UserRegistered",
+            UserEvent::UserPasswordChanged { .. } => "UserPasswordChanged",
+            UserEvent::UserRoleChanged { .. } => "UserRoleChanged",
+            UserEvent::UserDeactivated { .. } => "UserDeactivated",
+        }
+        .to_owned()
+    }
+    fn event_version(&self) -> String {
+        "1".to_owned()
+    }
+}
+
+/// Why a user command was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum UserError {
+    /// Invalid input.
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    /// No such user.
+    #[error("user not found")]
+    NotFound,
+    /// Registered already.
+    #[error("a user with this id already exists")]
+    AlreadyExists,
+    /// Portal users belong to exactly one client; internal users to none.
+    #[error("portal users must belong to a client and internal users must not")]
+    ClientMismatch,
+    /// Portal users cannot become internal, nor the reverse.
+    #[error("a portal user's role cannot change to an internal role, nor the reverse")]
+    PortalRoleChange,
+    /// Deactivated users change no more.
+    #[error("the user is deactivated")]
+    Deactivated,
+}
+
+impl Rejection for UserError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            UserError::NotFound => ErrorKind::NotFound,
+            UserError::AlreadyExists => ErrorKind::Conflict,
+            _ => ErrorKind::Invalid,
+        }
+    }
+}
+
+impl User {
+    fn live(&self) -> Result<(), UserError> {
+        match (self.id, self.active) {
+            (None, _) => Err(UserError::NotFound),
+            (Some(_), false) => Err(UserError::Deactivated),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Aggregate for User {
+    /// Persisted identifier.
+    const TYPE: &'static str = "User";
+    type Command = UserCommand;
+    type Event = UserEvent;
+    type Error = UserError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: UserCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), UserError> {
+        let event = match command {
+            UserCommand::Register {
+                user_id,
+                email,
+                display_name,
+                role,
+                client_id,
+                at,
+            } => {
+                if self.id.is_some() {
+                    return Err(UserError::AlreadyExists);
+                }
+                if role.is_portal() != client_id.is_some() {
+                    return Err(UserError::ClientMismatch);
+                }
+                UserEvent::UserRegistered {
+                    user_id,
+                    email: EmailAddress::parse("email", &email)?.as_str().to_owned(),
+                    display_name: values::required_text("displayName", &display_name, MAX_LINE)?,
+                    role,
+                    client_id,
+                    at,
+                }
+            }
+            UserCommand::RecordPasswordChange { at } => {
+                self.live()?;
+                UserEvent::UserPasswordChanged { at }
+            }
+            UserCommand::ChangeRole { role, at } => {
+                self.live()?;
+                if self.role.map(Role::is_portal) != Some(role.is_portal()) {
+                    return Err(UserError::PortalRoleChange);
+                }
+                if self.role == Some(role) {
+                    return Ok(());
+                }
+                UserEvent::UserRoleChanged { role, at }
+            }
+            UserCommand::Deactivate { at } => {
+                self.live()?;
+                UserEvent::UserDeactivated { at }
+            }
+        };
+        sink.write(event, self).await;
+        Ok(())
+    }
+
+    fn apply(&mut self, event: UserEvent) {
+        match event {
+            UserEvent::UserRegistered {
+                user_id,
+                email,
+                display_name,
+                role,
+                client_id,
+                ..
+            } => {
+                *self = User {
+                    id: Some(user_id),
+                    email,
+                    display_name,
+                    role: Some(role),
+                    client_id,
+                    active: true,
+                };
+            }
+            UserEvent::UserPasswordChanged { .. } => {}
+            UserEvent::UserRoleChanged { role, .. } => self.role = Some(role),
+            UserEvent::UserDeactivated { .. } => self.active = false,
+        }
+    }
+}

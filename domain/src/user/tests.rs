@@ -1,0 +1,85 @@
+//! User rules.
+
+use chrono::{TimeZone, Utc};
+use cqrs_es::test::TestFramework;
+use uuid::Uuid;
+
+use super::*;
+use crate::Role;
+
+fn at() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .expect("valid date")
+}
+
+fn register(role: Role, client_id: Option<Uuid>) -> UserCommand {
+    UserCommand::Register {
+        user_id: Uuid::from_u128(1),
+        email: "Priya@Firm.example".into(),
+        display_name: "Priya".into(),
+        role,
+        client_id,
+        at: at(),
+    }
+}
+
+fn registered(role: Role) -> UserEvent {
+    UserEvent::UserRegistered {
+        user_id: Uuid::from_u128(1),
+        email: "priya@firm.example".into(),
+        display_name: "Priya".into(),
+        role,
+        client_id: None,
+        at: at(),
+    }
+}
+
+#[test]
+fn registering_normalises_the_email() {
+    TestFramework::<User>::with(())
+        .given_no_previous_events()
+        .when(register(Role::Sales, None))
+        .then_expect_events(vec![registered(Role::Sales)]);
+}
+
+#[test]
+fn a_portal_user_needs_a_client() {
+    TestFramework::<User>::with(())
+        .given_no_previous_events()
+        .when(register(Role::Client, None))
+        .then_expect_error(UserError::ClientMismatch);
+}
+
+#[test]
+fn an_internal_user_cannot_belong_to_a_client() {
+    TestFramework::<User>::with(())
+        .given_no_previous_events()
+        .when(register(Role::Sales, Some(Uuid::from_u128(9))))
+        .then_expect_error(UserError::ClientMismatch);
+}
+
+#[test]
+fn an_internal_user_cannot_become_a_portal_user() {
+    TestFramework::<User>::with(())
+        .given(vec![registered(Role::Sales)])
+        .when(UserCommand::ChangeRole {
+            role: Role::Client,
+            at: at(),
+        })
+        .then_expect_error(UserError::PortalRoleChange);
+}
+
+#[test]
+fn a_deactivated_user_changes_no_more() {
+    TestFramework::<User>::with(())
+        .given(vec![
+            registered(Role::Sales),
+            UserEvent::UserDeactivated { at: at() },
+        ])
+        .when(UserCommand::ChangeRole {
+            role: Role::Manager,
+            at: at(),
+        })
+        .then_expect_error(UserError::Deactivated);
+}
