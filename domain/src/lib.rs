@@ -20,3 +20,14 @@ pub mod values;
 
 pub use error::{ErrorKind, Rejection, ValidationError};
 pub use role::{Permission, Role};
+
+pub use cqrs_es::Aggregate;
+
+/// Folds `events` from the empty state: the state of an aggregate after them.
+pub fn replay<A: Aggregate>(events: impl IntoIterator<Item = A::Event>) -> A {
+    let mut state = A::default();
+    for event in events {
+        state.apply(event);
+    }
+    state
+}

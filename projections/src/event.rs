@@ -1,0 +1,77 @@
+//! Events as stored in the log, with their global coordinates.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// A point in the global order: `(transaction_id, global_position)`.
+///
+/// Events are totally ordered by this pair. Once every transaction below a horizon has
+/// finished, no new event can sort before it, which is what makes checkpoints safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Position {
+    /// The appending transaction's id (`xid8`, as a signed integer; real ids are < 2^63).
+    pub tx: i64,
+    /// The event's global position.
+    pub position: i64,
+}
+
+impl Position {
+    /// Before every event.
+    pub const START: Position = Position { tx: 0, position: 0 };
+    /// After every event.
+    pub const END: Position = Position { tx: i64::MAX, position: i64::MAX };
+}
+
+/// One row of the `events` table.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredEvent {
+    /// Transaction id (xid8 as bigint).
+    pub tx: i64,
+    /// Global position.
+    pub global_position: i64,
+    /// Unique event id.
+    pub event_id: Uuid,
+    /// Aggregate type (`Lead`, `Project`, ...).
+    pub aggregate_type: String,
+    /// Aggregate id (a UUID as text).
+    pub aggregate_id: String,
+    /// Sequence within the stream, from 1.
+    pub sequence: i64,
+    /// Event type name.
+    pub event_type: String,
+    /// Event version.
+    pub event_version: String,
+    /// Payload, externally tagged by event type. `Null` when the reader did not ask for it.
+    pub payload: Value,
+    /// Metadata: actor, role, correlation, causation, request.
+    pub metadata: Value,
+    /// Commit-time clock.
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl StoredEvent {
+    /// This event's place in the global order.
+    pub fn position(&self) -> Position {
+        Position { tx: self.tx, position: self.global_position }
+    }
+
+    /// Decodes the payload as the aggregate's event enum.
+    pub fn decode<E: serde::de::DeserializeOwned>(&self) -> Result<E, serde_json::Error> {
+        E::deserialize(&self.payload)
+    }
+
+    /// The aggregate id as a UUID.
+    pub fn aggregate_uuid(&self) -> Option<Uuid> {
+        Uuid::parse_str(&self.aggregate_id).ok()
+    }
+
+    /// The acting user recorded in the metadata, if any.
+    pub fn actor_id(&self) -> Option<Uuid> {
+        self.metadata.get("actor_id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok())
+    }
+}
+
+/// Column list matching [`StoredEvent`], for `SELECT`s over `events`.
+pub const EVENT_COLUMNS: &str = "transaction_id::text::bigint AS tx, global_position, event_id, aggregate_type, \
+     aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at";

@@ -1,0 +1,8 @@
+//! The `leads` read model: `lead_view`, `lead_notes`, `lead_activities`.
+
+mod fold;
+mod queries;
+
+pub use fold::LeadsProjection;
+pub use queries::{LeadFilter, LeadRow, LeadSortField, NoteRow, ActivityRow};
+pub use queries::{activities, count, find, list, notes};

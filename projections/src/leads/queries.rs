@@ -1,0 +1,201 @@
+//! Read queries over the leads read model.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{PgPool, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use crate::page::{self, Cursor, Page, Sort};
+
+/// A row of `lead_view`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LeadRow {
+    /// Id.
+    pub id: Uuid,
+    /// Company.
+    pub company: String,
+    /// Contact name.
+    pub contact_name: String,
+    /// Email.
+    pub email: String,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Source.
+    pub source: String,
+    /// Service interest.
+    pub service_interest: String,
+    /// Owner.
+    pub owner_id: Option<Uuid>,
+    /// Score.
+    pub score: Option<i32>,
+    /// Stage.
+    pub stage: String,
+    /// Lost reason.
+    pub lost_reason: Option<String>,
+    /// Client it converted into.
+    pub client_id: Option<Uuid>,
+    /// Project created at conversion.
+    pub project_id: Option<Uuid>,
+    /// Latest follow-up date.
+    pub next_follow_up: Option<NaiveDate>,
+    /// Notes.
+    pub note_count: i32,
+    /// Activities.
+    pub activity_count: i32,
+    /// Captured.
+    pub captured_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Sort value for cursors (empty for single fetches).
+    pub sort_value: String,
+}
+
+/// Filters of the lead list (all optional, combined with AND).
+#[derive(Debug, Clone, Default)]
+pub struct LeadFilter {
+    /// Any of these stages.
+    pub stages: Option<Vec<String>>,
+    /// Owned by.
+    pub owner_id: Option<Uuid>,
+    /// From this source.
+    pub source: Option<String>,
+    /// Text in company, contact or email.
+    pub search: Option<String>,
+    /// Follow-up due on or before.
+    pub follow_up_before: Option<NaiveDate>,
+    /// Converted or not.
+    pub converted: Option<bool>,
+}
+
+/// Sortable fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeadSortField {
+    /// Capture time.
+    CapturedAt,
+    /// Last change.
+    UpdatedAt,
+    /// Score (unscored last when descending).
+    Score,
+    /// Company name, case-insensitive.
+    Company,
+}
+
+impl LeadSortField {
+    fn sort(self, descending: bool) -> Sort {
+        let (expr, cast) = match self {
+            LeadSortField::CapturedAt => ("captured_at", "timestamptz"),
+            LeadSortField::UpdatedAt => ("updated_at", "timestamptz"),
+            LeadSortField::Score => ("COALESCE(score, -1)", "integer"),
+            LeadSortField::Company => ("lower(company)", "text"),
+        };
+        Sort { expr, cast, descending }
+    }
+}
+
+const COLUMNS: &str = "id, company, contact_name, email, phone, source, service_interest, owner_id, score, stage, \
+     lost_reason, client_id, project_id, next_follow_up, note_count, activity_count, captured_at, updated_at";
+
+fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, filter: &LeadFilter) {
+    qb.push(" WHERE true");
+    if let Some(stages) = &filter.stages {
+        qb.push(" AND stage = ANY(").push_bind(stages.clone()).push(")");
+    }
+    if let Some(owner) = filter.owner_id {
+        qb.push(" AND owner_id = ").push_bind(owner);
+    }
+    if let Some(source) = &filter.source {
+        qb.push(" AND source = ").push_bind(source.clone());
+    }
+    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let pattern = page::like_pattern(search);
+        qb.push(" AND (company ILIKE ").push_bind(pattern.clone());
+        qb.push(" OR contact_name ILIKE ").push_bind(pattern.clone());
+        qb.push(" OR email ILIKE ").push_bind(pattern).push(")");
+    }
+    if let Some(date) = filter.follow_up_before {
+        qb.push(" AND next_follow_up <= ").push_bind(date);
+    }
+    if let Some(converted) = filter.converted {
+        qb.push(if converted { " AND client_id IS NOT NULL" } else { " AND client_id IS NULL" });
+    }
+}
+
+/// One page of leads.
+pub async fn list(
+    pool: &PgPool,
+    filter: &LeadFilter,
+    sort: LeadSortField,
+    descending: bool,
+    first: i64,
+    after: Option<&Cursor>,
+) -> Result<Page<LeadRow>, sqlx::Error> {
+    let sort = sort.sort(descending);
+    let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS}, ({})::text AS sort_value FROM lead_view", sort.expr));
+    push_filter(&mut qb, filter);
+    page::push_after(&mut qb, sort, after);
+    page::push_order(&mut qb, sort, first);
+    let rows = qb.build_query_as::<LeadRow>().fetch_all(pool).await?;
+    Ok(page::finish(rows, first))
+}
+
+/// How many leads match `filter`.
+pub async fn count(pool: &PgPool, filter: &LeadFilter) -> Result<i64, sqlx::Error> {
+    let mut qb = QueryBuilder::new("SELECT count(*) FROM lead_view");
+    push_filter(&mut qb, filter);
+    qb.build_query_scalar().fetch_one(pool).await
+}
+
+/// One lead.
+pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<LeadRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS}, '' AS sort_value FROM lead_view WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// A note on a lead.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct NoteRow {
+    /// Id.
+    pub id: Uuid,
+    /// Text.
+    pub body: String,
+    /// Author.
+    pub author_id: Option<Uuid>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// An activity on a lead.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ActivityRow {
+    /// Id.
+    pub id: Uuid,
+    /// Kind.
+    pub kind: String,
+    /// Summary.
+    pub summary: String,
+    /// Follow-up date.
+    pub follow_up_on: Option<NaiveDate>,
+    /// Author.
+    pub author_id: Option<Uuid>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Notes of a lead, newest first.
+pub async fn notes(pool: &PgPool, lead_id: Uuid) -> Result<Vec<NoteRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, body, author_id, at FROM lead_notes WHERE lead_id = $1 ORDER BY at DESC, id")
+        .bind(lead_id)
+        .fetch_all(pool)
+        .await
+}
+
+/// Activities of a lead, newest first.
+pub async fn activities(pool: &PgPool, lead_id: Uuid) -> Result<Vec<ActivityRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, kind, summary, follow_up_on, author_id, at FROM lead_activities WHERE lead_id = $1 ORDER BY at DESC, id",
+    )
+    .bind(lead_id)
+    .fetch_all(pool)
+    .await
+}

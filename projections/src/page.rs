@@ -1,0 +1,69 @@
+//! Keyset pagination shared by every list: stable under inserts, no OFFSET scans.
+//!
+//! A list sorts by one whitelisted expression plus `id` as tie-breaker; the cursor carries the
+//! last row's sort value (as text) and id, and the next page starts strictly after it.
+
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+/// Position after which a page starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// Sort value of the last row seen, as text.
+    pub value: String,
+    /// Id of the last row seen.
+    pub id: Uuid,
+}
+
+/// A sort: a SQL expression over the table, the type to cast the cursor to, a direction.
+#[derive(Debug, Clone, Copy)]
+pub struct Sort {
+    /// Expression (a constant from a whitelist, never user text).
+    pub expr: &'static str,
+    /// Its SQL type.
+    pub cast: &'static str,
+    /// Descending order.
+    pub descending: bool,
+}
+
+/// A page of rows and whether more follow.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// Rows in order.
+    pub rows: Vec<T>,
+    /// Whether another page exists.
+    pub has_next: bool,
+}
+
+/// Appends `AND (expr, id) > (cursor)` (or `<` when descending).
+pub fn push_after(qb: &mut QueryBuilder<'_, Postgres>, sort: Sort, after: Option<&Cursor>) {
+    if let Some(cursor) = after {
+        let op = if sort.descending { "<" } else { ">" };
+        qb.push(format_args!(" AND ({}, id) {op} (", sort.expr));
+        qb.push_bind(cursor.value.clone());
+        qb.push(format_args!("::{}, ", sort.cast));
+        qb.push_bind(cursor.id);
+        qb.push(")");
+    }
+}
+
+/// Appends `ORDER BY expr, id LIMIT first + 1`.
+pub fn push_order(qb: &mut QueryBuilder<'_, Postgres>, sort: Sort, first: i64) {
+    let dir = if sort.descending { "DESC" } else { "ASC" };
+    qb.push(format_args!(" ORDER BY {} {dir}, id {dir} LIMIT ", sort.expr));
+    qb.push_bind(first + 1);
+}
+
+/// Trims the extra row fetched to learn whether a next page exists.
+pub fn finish<T>(mut rows: Vec<T>, first: i64) -> Page<T> {
+    let first = usize::try_from(first).unwrap_or(0);
+    let has_next = rows.len() > first;
+    rows.truncate(first);
+    Page { rows, has_next }
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE` pattern, wrapped in `%...%`.
+pub fn like_pattern(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}

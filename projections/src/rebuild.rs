@@ -1,0 +1,168 @@
+//! Blue/green rebuilds and verification of read models.
+//!
+//! A rebuild folds the whole log into copies of a projection's tables in a private schema
+//! (`rebuild_<name>`), with `search_path` pointing there so the very same fold code writes
+//! the copies, while the live tables keep serving. When the copy has caught up, one
+//! transaction locks the live checkpoint (pausing the live worker), folds the last few
+//! events, drops the live tables, moves the copies into `public` and sets the checkpoint:
+//! readers see the old model or the new one, never a mix.
+//!
+//! `verify` builds the same copies up to exactly the live checkpoint and diffs them row by
+//! row against the live tables, then throws them away.
+
+use sqlx::{PgConnection, PgPool};
+
+use crate::event::Position;
+use crate::runner::{apply_all, fetch_batch, horizon, Projection, ProjectionError};
+
+/// Events per rebuild transaction.
+const BATCH: i64 = 5_000;
+
+/// Progress callback: events folded so far.
+pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
+
+/// The result of a verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    /// Table.
+    pub table: String,
+    /// Rows in the live table missing from the rebuilt one.
+    pub only_live: i64,
+    /// Rows in the rebuilt table missing from the live one.
+    pub only_rebuilt: i64,
+}
+
+/// Events in the log (for progress bars).
+pub async fn event_count(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await
+}
+
+async fn prepare_schema(conn: &mut PgConnection, schema: &str, projection: &dyn Projection) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&mut *conn).await?;
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut *conn).await?;
+    for table in projection.tables() {
+        sqlx::query(&format!("CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL)"))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Folds events after `from` up to `upto` (and below the horizon) into the tables found on
+/// `search_path` first (the shadow schema). Returns the new position and the count folded.
+async fn fold_into(
+    pool: &PgPool,
+    schema: &str,
+    projection: &dyn Projection,
+    from: Position,
+    upto: Position,
+    progress: Progress<'_>,
+    folded: &mut u64,
+) -> Result<Position, ProjectionError> {
+    let mut at = from;
+    loop {
+        let mut tx = pool.begin().await?;
+        let horizon = horizon(&mut tx).await?;
+        sqlx::query(&format!("SET LOCAL search_path = {schema}, public")).execute(&mut *tx).await?;
+        let events = fetch_batch(&mut tx, projection.aggregate_types(), at, upto, horizon, BATCH).await?;
+        let Some(last) = events.last() else {
+            tx.commit().await?;
+            return Ok(at);
+        };
+        at = last.position();
+        apply_all(projection, &mut tx, &events, false).await?;
+        tx.commit().await?;
+        *folded += events.len() as u64;
+        progress(*folded);
+    }
+}
+
+async fn live_checkpoint(conn: &mut PgConnection, name: &str, lock: bool) -> Result<(Position, i64), sqlx::Error> {
+    let sql = format!(
+        "SELECT last_tx::text::bigint, last_position, events_seen FROM projection_checkpoints WHERE name = $1{}",
+        if lock { " FOR UPDATE" } else { "" }
+    );
+    let row: Option<(i64, i64, i64)> = sqlx::query_as(&sql).bind(name).fetch_optional(conn).await?;
+    let (tx, position, seen) = row.unwrap_or((0, 0, 0));
+    Ok((Position { tx, position }, seen))
+}
+
+/// Rebuilds `projection` from position zero and swaps it in atomically.
+pub async fn rebuild(pool: &PgPool, projection: &dyn Projection, progress: Progress<'_>) -> Result<u64, ProjectionError> {
+    let schema = format!("rebuild_{}", projection.name());
+    prepare_schema(&mut *pool.acquire().await?, &schema, projection).await?;
+    let mut folded = 0;
+    let caught_up = fold_into(pool, &schema, projection, Position::START, Position::END, progress, &mut folded).await?;
+
+    let mut tx = pool.begin().await?;
+    let horizon = horizon(&mut tx).await?;
+    // Pauses the live worker until the swap commits.
+    live_checkpoint(&mut tx, projection.name(), true).await?;
+    sqlx::query(&format!("SET LOCAL search_path = {schema}, public")).execute(&mut *tx).await?;
+    let mut at = caught_up;
+    loop {
+        let events = fetch_batch(&mut tx, projection.aggregate_types(), at, Position::END, horizon, BATCH).await?;
+        let Some(last) = events.last() else { break };
+        at = last.position();
+        apply_all(projection, &mut tx, &events, false).await?;
+        folded += events.len() as u64;
+    }
+    sqlx::query("SET LOCAL search_path = public").execute(&mut *tx).await?;
+    for table in projection.tables() {
+        sqlx::query(&format!("DROP TABLE public.{table}")).execute(&mut *tx).await?;
+        sqlx::query(&format!("ALTER TABLE {schema}.{table} SET SCHEMA public")).execute(&mut *tx).await?;
+    }
+    sqlx::query(&format!("DROP SCHEMA {schema}")).execute(&mut *tx).await?;
+    sqlx::query(
+        "UPDATE projection_checkpoints SET last_tx = $2::text::xid8, last_position = $3, events_seen = $4, \
+                last_error = NULL, failing_since = NULL, updated_at = clock_timestamp(), \
+                last_event_at = (SELECT recorded_at FROM events WHERE global_position = $3) \
+          WHERE name = $1",
+    )
+    .bind(projection.name())
+    .bind(at.tx.to_string())
+    .bind(at.position)
+    .bind(i64::try_from(folded).unwrap_or(i64::MAX))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("SELECT pg_notify('zippcrm_checkpoint', $1)").bind(projection.name()).execute(&mut *tx).await?;
+    tx.commit().await?;
+    progress(folded);
+    Ok(folded)
+}
+
+/// Rebuilds `projection` into shadow tables up to the live checkpoint and diffs them.
+pub async fn verify(pool: &PgPool, projection: &dyn Projection, progress: Progress<'_>) -> Result<Vec<Difference>, ProjectionError> {
+    let schema = format!("verify_{}", projection.name());
+    prepare_schema(&mut *pool.acquire().await?, &schema, projection).await?;
+    let (target, _) = live_checkpoint(&mut *pool.acquire().await?, projection.name(), false).await?;
+    let mut folded = 0;
+    let reached = fold_into(pool, &schema, projection, Position::START, target, progress, &mut folded).await?;
+
+    let mut tx = pool.begin().await?;
+    // Holding the checkpoint lock keeps the live tables still while we compare.
+    let (target, _) = live_checkpoint(&mut tx, projection.name(), true).await?;
+    sqlx::query(&format!("SET LOCAL search_path = {schema}, public")).execute(&mut *tx).await?;
+    let mut at = reached;
+    loop {
+        let events = fetch_batch(&mut tx, projection.aggregate_types(), at, target, i64::MAX, BATCH).await?;
+        let Some(last) = events.last() else { break };
+        at = last.position();
+        apply_all(projection, &mut tx, &events, false).await?;
+    }
+    let mut differences = Vec::new();
+    for table in projection.tables() {
+        let (only_live, only_rebuilt): (i64, i64) = sqlx::query_as(&format!(
+            "SELECT (SELECT count(*) FROM (SELECT * FROM public.{table} EXCEPT ALL SELECT * FROM {schema}.{table}) a), \
+                    (SELECT count(*) FROM (SELECT * FROM {schema}.{table} EXCEPT ALL SELECT * FROM public.{table}) b)"
+        ))
+        .fetch_one(&mut *tx)
+        .await?;
+        if only_live != 0 || only_rebuilt != 0 {
+            differences.push(Difference { table: (*table).to_owned(), only_live, only_rebuilt });
+        }
+    }
+    tx.rollback().await?;
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(pool).await?;
+    Ok(differences)
+}

@@ -1,0 +1,76 @@
+//! The `templates` read model: `template_view`, the latest version of each template.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::template::TemplateEvent;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::runner::{decode, Projection, ProjectionError};
+use crate::StoredEvent;
+
+/// Projection name and tables are persisted identifiers.
+#[derive(Debug)]
+pub struct TemplatesProjection;
+
+#[async_trait]
+impl Projection for TemplatesProjection {
+    fn name(&self) -> &'static str {
+        "templates"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["template_view"]
+    }
+
+    fn aggregate_types(&self) -> &'static [&'static str] {
+        &["WorkflowTemplate"]
+    }
+
+    async fn apply(&self, conn: &mut PgConnection, event: &StoredEvent, _live: bool) -> Result<(), ProjectionError> {
+        let Some(id) = event.aggregate_uuid() else { return Ok(()) };
+        let TemplateEvent::TemplateVersionPublished { family, name, version, stages, at, .. } = decode(event)?;
+        let stages = serde_json::to_value(stages).unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO template_view (id, family, name, latest_version, stages, published_at, last_sequence) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (id) DO UPDATE SET family = $2, name = $3, latest_version = $4, stages = $5, \
+                    published_at = $6, last_sequence = $7 \
+              WHERE template_view.last_sequence < $7",
+        )
+        .bind(id)
+        .bind(family)
+        .bind(name)
+        .bind(i32::try_from(version).unwrap_or(i32::MAX))
+        .bind(stages)
+        .bind(at)
+        .bind(event.sequence)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}
+
+/// A row of `template_view`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TemplateRow {
+    /// Id.
+    pub id: Uuid,
+    /// Family code.
+    pub family: String,
+    /// Name.
+    pub name: String,
+    /// Latest version.
+    pub latest_version: i32,
+    /// Stages of the latest version (`Vec<StageSpec>` as JSON).
+    pub stages: serde_json::Value,
+    /// Published.
+    pub published_at: DateTime<Utc>,
+}
+
+/// Every template, by family.
+pub async fn all(pool: &PgPool) -> Result<Vec<TemplateRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, family, name, latest_version, stages, published_at FROM template_view ORDER BY family, name")
+        .fetch_all(pool)
+        .await
+}
