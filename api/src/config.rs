@@ -1,0 +1,122 @@
+//! Configuration from the environment (names from the domain brief; see `.env.example`).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+/// The development-only default signing secret. Refused in production.
+pub const DEV_JWT_SECRET: &str = "zippcrm-development-secret-do-not-use-in-production";
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `DATABASE_URL`; `None` starts the embedded PostgreSQL (development only).
+    pub database_url: Option<String>,
+    /// `BIND_ADDR`, default `127.0.0.1:8088`.
+    pub bind_addr: SocketAddr,
+    /// `ZIPPCRM_ENV=production` turns on strict checks.
+    pub production: bool,
+    /// `JWT_SECRET`.
+    pub jwt_secret: String,
+    /// `ZIPPCRM_ADMIN_EMAIL` / `ZIPPCRM_ADMIN_PASSWORD`: first admin, created on first start.
+    pub admin: Option<(String, String)>,
+    /// `ZIPPCRM_DATA_DIR`: where the embedded PostgreSQL keeps its data.
+    pub data_dir: String,
+    /// `ZIPPCRM_RYW_TIMEOUT_MS`: how long a mutation waits for its read models.
+    pub read_your_writes_timeout: Duration,
+    /// `ZIPPCRM_DB_POOL`: connections in the pool.
+    pub pool_size: u32,
+    /// `LOG_FORMAT=json` for JSON logs.
+    pub json_logs: bool,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+impl Config {
+    /// Reads the environment and applies the production checks.
+    pub fn from_env() -> Result<Self> {
+        let production = var("ZIPPCRM_ENV").is_some_and(|v| v.eq_ignore_ascii_case("production"));
+        let bind_addr = var("BIND_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:8088".into())
+            .parse()
+            .context("BIND_ADDR must be host:port, e.g. 127.0.0.1:8088")?;
+        let admin = match (var("ZIPPCRM_ADMIN_EMAIL"), var("ZIPPCRM_ADMIN_PASSWORD")) {
+            (Some(email), Some(password)) => Some((email, password)),
+            (None, None) if !production => Some(("admin@zippcrm.local".into(), "zippcrm-admin-dev".into())),
+            (None, None) => None,
+            _ => bail!("set both ZIPPCRM_ADMIN_EMAIL and ZIPPCRM_ADMIN_PASSWORD, or neither"),
+        };
+        let config = Config {
+            database_url: var("DATABASE_URL"),
+            bind_addr,
+            production,
+            jwt_secret: var("JWT_SECRET").unwrap_or_else(|| DEV_JWT_SECRET.into()),
+            admin,
+            data_dir: var("ZIPPCRM_DATA_DIR").unwrap_or_else(|| ".zippcrm/pgdata".into()),
+            read_your_writes_timeout: Duration::from_millis(
+                var("ZIPPCRM_RYW_TIMEOUT_MS").and_then(|v| v.parse().ok()).unwrap_or(5_000),
+            ),
+            pool_size: var("ZIPPCRM_DB_POOL").and_then(|v| v.parse().ok()).unwrap_or(20),
+            json_logs: var("LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("json")),
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    /// The production rules: a real database, a strong secret, a strong admin password.
+    pub fn check(&self) -> Result<()> {
+        if !self.production {
+            return Ok(());
+        }
+        if self.database_url.is_none() {
+            bail!("ZIPPCRM_ENV=production needs DATABASE_URL (the embedded database is for development only)");
+        }
+        if weak_secret(&self.jwt_secret) {
+            bail!("ZIPPCRM_ENV=production needs a JWT_SECRET of at least 32 characters that is not the development default");
+        }
+        if let Some((_, password)) = &self.admin {
+            if password.chars().count() < 12 {
+                bail!("ZIPPCRM_ADMIN_PASSWORD must be at least 12 characters in production");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A secret is weak when short, the development default, or one repeated character.
+pub fn weak_secret(secret: &str) -> bool {
+    let distinct: std::collections::HashSet<char> = secret.chars().collect();
+    secret.len() < 32 || secret == DEV_JWT_SECRET || distinct.len() < 8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_refuses_a_weak_or_default_secret() {
+        let mut config = Config {
+            database_url: Some("postgres://x".into()),
+            bind_addr: "127.0.0.1:0".parse().expect("addr"),
+            production: true,
+            jwt_secret: DEV_JWT_SECRET.into(),
+            admin: None,
+            data_dir: String::new(),
+            read_your_writes_timeout: Duration::from_secs(1),
+            pool_size: 1,
+            json_logs: false,
+        };
+        assert!(config.check().is_err());
+        config.jwt_secret = "short".into();
+        assert!(config.check().is_err());
+        config.jwt_secret = "a".repeat(64);
+        assert!(config.check().is_err());
+        config.jwt_secret = "k3J9x!q2Lm8#Vb7&Pz4@Wd6^Rt1*Yh5%".into();
+        assert!(config.check().is_ok());
+        config.database_url = None;
+        assert!(config.check().is_err());
+    }
+}

@@ -1,0 +1,102 @@
+//! The one API error type: an `extensions.code` from the brief's list and a message for a
+//! person. Internal errors are logged once, here, and reach the client only as
+//! "internal error" with a reference.
+
+use commands::CommandError;
+use domain::ErrorKind;
+
+/// Error codes of the API contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// No or bad credentials.
+    Unauthenticated,
+    /// Authenticated but not allowed.
+    Forbidden,
+    /// No such record (or not visible to you).
+    NotFound,
+    /// The input is wrong.
+    BadUserInput,
+    /// A concurrent change or a state conflict.
+    Conflict,
+    /// Too many attempts.
+    RateLimited,
+    /// Our fault.
+    Internal,
+}
+
+impl Code {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Unauthenticated => "UNAUTHENTICATED",
+            Code::Forbidden => "FORBIDDEN",
+            Code::NotFound => "NOT_FOUND",
+            Code::BadUserInput => "BAD_USER_INPUT",
+            Code::Conflict => "CONFLICT",
+            Code::RateLimited => "RATE_LIMITED",
+            Code::Internal => "INTERNAL",
+        }
+    }
+}
+
+/// An error answered to the client.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// Code.
+    pub code: Code,
+    /// Message.
+    pub message: String,
+}
+
+impl ApiError {
+    /// Builds an error.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+
+    /// `BAD_USER_INPUT`.
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Self::new(Code::BadUserInput, message)
+    }
+
+    /// `NOT_FOUND`.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(Code::NotFound, format!("{what} not found"))
+    }
+
+    /// Logs `error` and returns an opaque `INTERNAL`.
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        let reference = uuid::Uuid::new_v4();
+        tracing::error!(%error, %reference, "internal error");
+        Self::new(Code::Internal, format!("internal error (reference {reference})"))
+    }
+}
+
+impl From<CommandError> for ApiError {
+    fn from(error: CommandError) -> Self {
+        match error {
+            CommandError::Rejected { kind: ErrorKind::Invalid, message } => ApiError::new(Code::BadUserInput, message),
+            CommandError::Rejected { kind: ErrorKind::NotFound, message } => ApiError::new(Code::NotFound, message),
+            CommandError::Rejected { kind: ErrorKind::Conflict, message } => ApiError::new(Code::Conflict, message),
+            CommandError::Conflict => ApiError::new(Code::Conflict, CommandError::Conflict.to_string()),
+            CommandError::Internal(detail) => ApiError::internal(detail),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        ApiError::internal(error)
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(error: ApiError) -> Self {
+        let code = error.code.as_str();
+        use async_graphql::ErrorExtensions;
+        async_graphql::Error::new(error.message).extend_with(|_, ext| ext.set("code", code))
+    }
+}
+
+/// `ApiError` results in resolvers.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,39 @@
+//! The GraphQL schema: queries, mutations, subscriptions and their types.
+
+mod audit;
+mod connection;
+mod context;
+mod leads;
+mod mutation;
+mod query;
+mod records;
+mod subscription;
+mod types;
+
+pub use context::{AppState, RequestContext};
+
+use async_graphql::Schema;
+
+/// The schema type.
+pub type ZippSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
+
+/// Maximum query depth.
+pub const MAX_DEPTH: usize = 12;
+/// Maximum query complexity (one per field, lists multiplied by `first`).
+pub const MAX_COMPLEXITY: usize = 2_000;
+
+/// Builds the schema over the shared state.
+pub fn schema(state: AppState) -> ZippSchema {
+    Schema::build(query::Query::default(), mutation::Mutation::default(), subscription::Subscription)
+        .data(state)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(32)
+        .limit_directives(20)
+        .finish()
+}
+
+/// The SDL as served (checked in as `docs/schema.graphql`).
+pub fn sdl() -> String {
+    Schema::build(query::Query::default(), mutation::Mutation::default(), subscription::Subscription).finish().sdl()
+}

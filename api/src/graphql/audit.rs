@@ -1,0 +1,179 @@
+//! Audit queries: a record's events, and its state as of an instant (admins and auditors).
+
+use async_graphql::{Context, Json, Object, Result, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::Permission;
+use projections::audit::{history, state_as_of, AuditError};
+use projections::StoredEvent;
+use uuid::Uuid;
+
+use super::context::Ctx;
+use super::types::{AggregateType, ItemStatus, LeadStage, ProjectStatus, StageKey};
+use crate::error::ApiError;
+
+/// Audit queries.
+#[derive(Default, Debug)]
+pub struct AuditQuery;
+
+/// One event of a record's history.
+#[derive(SimpleObject, Debug)]
+pub struct HistoryEvent {
+    /// Unique event id.
+    event_id: Uuid,
+    /// Position in the global log.
+    global_position: i64,
+    /// Position in the record's stream, from 1.
+    sequence: i64,
+    /// Event type.
+    event_type: String,
+    /// Event version.
+    event_version: String,
+    /// Payload.
+    payload: Json<serde_json::Value>,
+    /// Acting user (none for the system).
+    actor_id: Option<Uuid>,
+    /// The actor's role.
+    actor_role: Option<String>,
+    /// Groups the events of one user action.
+    correlation_id: Option<String>,
+    /// What caused it.
+    causation_id: Option<String>,
+    /// The HTTP request.
+    request_id: Option<String>,
+    /// When it was committed.
+    recorded_at: DateTime<Utc>,
+}
+
+fn meta(event: &StoredEvent, key: &str) -> Option<String> {
+    event.metadata.get(key).and_then(|v| v.as_str()).map(str::to_owned)
+}
+
+impl From<StoredEvent> for HistoryEvent {
+    fn from(event: StoredEvent) -> Self {
+        HistoryEvent {
+            actor_id: event.actor_id(),
+            actor_role: meta(&event, "actor_role"),
+            correlation_id: meta(&event, "correlation_id"),
+            causation_id: meta(&event, "causation_id"),
+            request_id: meta(&event, "request_id"),
+            event_id: event.event_id,
+            global_position: event.global_position,
+            sequence: event.sequence,
+            event_type: event.event_type,
+            event_version: event.event_version,
+            payload: Json(event.payload),
+            recorded_at: event.recorded_at,
+        }
+    }
+}
+
+/// A lead as it stood at an instant.
+#[derive(SimpleObject, Debug)]
+pub struct LeadAsOf {
+    id: Uuid,
+    company: String,
+    contact_name: String,
+    email: String,
+    stage: LeadStage,
+    owner_id: Option<Uuid>,
+    score: Option<i32>,
+    lost_reason: Option<String>,
+    note_count: i32,
+    activity_count: i32,
+    next_follow_up: Option<NaiveDate>,
+    client_id: Option<Uuid>,
+    updated_at: Option<DateTime<Utc>>,
+}
+
+/// A project as it stood at an instant.
+#[derive(SimpleObject, Debug)]
+pub struct ProjectAsOf {
+    id: Uuid,
+    name: String,
+    client_id: Option<Uuid>,
+    status: ProjectStatus,
+    current_stage: Option<StageKey>,
+    stages: Vec<StageAsOf>,
+}
+
+/// A stage's checklist as it stood.
+#[derive(SimpleObject, Debug)]
+pub struct StageAsOf {
+    key: StageKey,
+    items: Vec<ItemAsOf>,
+}
+
+/// A checklist item as it stood.
+#[derive(SimpleObject, Debug)]
+pub struct ItemAsOf {
+    key: String,
+    title: String,
+    mandatory: bool,
+    status: ItemStatus,
+}
+
+fn audit_error(error: AuditError) -> ApiError {
+    ApiError::internal(error)
+}
+
+#[Object]
+impl AuditQuery {
+    /// A record's events in order, with actor and time (admins and auditors).
+    async fn history(&self, ctx: &Context<'_>, aggregate_type: AggregateType, aggregate_id: Uuid) -> Result<Vec<HistoryEvent>> {
+        ctx.request().auth.require(Permission::ReadHistory)?;
+        let events = history(&ctx.state().pool, aggregate_type.persisted(), &aggregate_id.to_string(), None)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(events.into_iter().map(HistoryEvent::from).collect())
+    }
+
+    /// A lead as it stood at `at`, folded from its events (admins and auditors).
+    async fn lead_as_of(&self, ctx: &Context<'_>, id: Uuid, at: DateTime<Utc>) -> Result<Option<LeadAsOf>> {
+        ctx.request().auth.require(Permission::ReadHistory)?;
+        let state = state_as_of::<domain::lead::Lead>(&ctx.state().pool, &id.to_string(), at).await.map_err(audit_error)?;
+        Ok(state.and_then(|lead| {
+            Some(LeadAsOf {
+                id: lead.id?,
+                next_follow_up: lead.activities.iter().filter_map(|a| a.follow_up_on).max(),
+                note_count: i32::try_from(lead.notes.len()).unwrap_or(i32::MAX),
+                activity_count: i32::try_from(lead.activities.len()).unwrap_or(i32::MAX),
+                company: lead.company,
+                contact_name: lead.contact_name,
+                email: lead.email,
+                stage: lead.stage.into(),
+                owner_id: lead.owner_id,
+                score: lead.score,
+                lost_reason: lead.lost_reason,
+                client_id: lead.client_id,
+                updated_at: lead.updated_at,
+            })
+        }))
+    }
+
+    /// A project as it stood at `at`, with each checklist item's state then (admins and auditors).
+    async fn project_as_of(&self, ctx: &Context<'_>, id: Uuid, at: DateTime<Utc>) -> Result<Option<ProjectAsOf>> {
+        ctx.request().auth.require(Permission::ReadHistory)?;
+        let state = state_as_of::<domain::project::Project>(&ctx.state().pool, &id.to_string(), at).await.map_err(audit_error)?;
+        Ok(state.and_then(|project| {
+            Some(ProjectAsOf {
+                id: project.id?,
+                name: project.name,
+                client_id: project.client_id,
+                status: project.status.into(),
+                current_stage: project.current_stage.map(Into::into),
+                stages: project
+                    .stages
+                    .into_iter()
+                    .map(|s| StageAsOf {
+                        key: s.stage.into(),
+                        items: s
+                            .items
+                            .into_iter()
+                            .map(|i| ItemAsOf { key: i.key, title: i.title, mandatory: i.mandatory, status: i.status.into() })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+        }))
+    }
+}

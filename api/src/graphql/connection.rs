@@ -1,0 +1,61 @@
+//! Relay connections: cursor encoding, page-size checks and the opt-in `totalCount`.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{OutputType, SimpleObject};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use projections::page::{Cursor, Page};
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+
+/// Default page size.
+pub const DEFAULT_FIRST: i32 = 20;
+/// Largest page size.
+pub const MAX_FIRST: i32 = 100;
+
+/// Extra connection fields.
+#[derive(SimpleObject, Debug)]
+pub struct CountField {
+    /// Total matching records (computed only when asked for).
+    pub total_count: Option<i64>,
+}
+
+/// Encodes a cursor as opaque text.
+pub fn encode(value: &str, id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{id}|{value}"))
+}
+
+/// Decodes a cursor, or says it is malformed.
+pub fn decode(cursor: &str) -> ApiResult<Cursor> {
+    let bad = || ApiError::bad_input("after: not a cursor returned by this list");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor.as_bytes()).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (id, value) = text.split_once('|').ok_or_else(bad)?;
+    Ok(Cursor { value: value.to_owned(), id: Uuid::parse_str(id).map_err(|_| bad())? })
+}
+
+/// Validates `first` and decodes `after`.
+pub fn arguments(first: Option<i32>, after: Option<&str>) -> ApiResult<(i64, Option<Cursor>)> {
+    let first = first.unwrap_or(DEFAULT_FIRST);
+    if !(1..=MAX_FIRST).contains(&first) {
+        return Err(ApiError::bad_input(format!("first: must be between 1 and {MAX_FIRST}")));
+    }
+    Ok((i64::from(first), after.map(decode).transpose()?))
+}
+
+/// Builds a connection from a page.
+pub fn build<R, N: OutputType>(
+    page: Page<R>,
+    had_cursor: bool,
+    total_count: Option<i64>,
+    key: impl Fn(&R) -> (String, Uuid),
+    node: impl Fn(R) -> N,
+) -> Connection<String, N, CountField> {
+    let mut connection = Connection::with_additional_fields(had_cursor, page.has_next, CountField { total_count });
+    connection.edges.extend(page.rows.into_iter().map(|row| {
+        let (value, id) = key(&row);
+        Edge::new(encode(&value, id), node(row))
+    }));
+    connection
+}

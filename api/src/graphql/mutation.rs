@@ -1,0 +1,177 @@
+//! Mutations: authentication and user management here, the sales pipeline in `leads`.
+
+use async_graphql::{Context, InputObject, MergedObject, Object, Result, SimpleObject};
+use domain::user::UserCommand;
+use domain::Permission;
+use uuid::Uuid;
+
+use super::context::Ctx;
+use super::leads::LeadMutation;
+use super::records::User;
+use super::types::Role;
+use crate::auth::{jwt, password, refresh, Viewer};
+use crate::error::{ApiError, Code};
+
+/// The root mutation.
+#[derive(MergedObject, Default, Debug)]
+pub struct Mutation(AuthMutation, LeadMutation);
+
+/// Authentication and users.
+#[derive(Default, Debug)]
+pub struct AuthMutation;
+
+/// Tokens returned by `login` and `refreshToken`.
+#[derive(SimpleObject, Debug)]
+pub struct AuthPayload {
+    /// JWT for `Authorization: Bearer`; expires in `expiresIn` seconds.
+    access_token: String,
+    /// Use once with `refreshToken` to get a new pair; valid 7 days.
+    refresh_token: String,
+    /// Access token lifetime in seconds.
+    expires_in: i64,
+    /// The user.
+    user: User,
+}
+
+/// A new internal user.
+#[derive(InputObject, Debug)]
+pub struct CreateUserInput {
+    /// Email (unique among users).
+    email: String,
+    /// Display name.
+    display_name: String,
+    /// Role (not CLIENT: portal users come from lead conversion).
+    role: Role,
+    /// Initial password (10 to 256 characters).
+    password: String,
+}
+
+/// Result of a user mutation.
+#[derive(SimpleObject, Debug)]
+pub struct UserPayload {
+    /// The user as the read model shows it.
+    user: Option<User>,
+    /// False when the read model had not caught up within the wait bound.
+    caught_up: bool,
+}
+
+async fn tokens(ctx: &Context<'_>, viewer: Viewer, family: Option<Uuid>) -> Result<AuthPayload> {
+    let state = ctx.state();
+    let access_token = state.jwt.issue(&viewer).map_err(ApiError::internal)?;
+    let refresh_token = refresh::issue(&state.pool, viewer.user_id, family).await?;
+    let row = projections::users::find(&state.pool, viewer.user_id).await.map_err(ApiError::from)?;
+    let user = row.ok_or_else(|| ApiError::new(Code::Unauthenticated, "this account is not available yet; try again"))?;
+    Ok(AuthPayload { access_token, refresh_token, expires_in: jwt::ACCESS_TTL_SECONDS, user: User(user) })
+}
+
+/// The active viewer behind `user_id`, from the user's own stream (not a read model).
+async fn active_viewer(ctx: &Context<'_>, user_id: Uuid) -> Result<Option<Viewer>, ApiError> {
+    let user = ctx.state().bus.load_user(user_id).await?;
+    Ok(user.filter(|u| u.active).and_then(|u| Some(Viewer { user_id, role: u.role?, client_id: u.client_id })))
+}
+
+async fn user_payload(ctx: &Context<'_>, user_id: Uuid, appended: commands::Appended) -> Result<UserPayload> {
+    let state = ctx.state();
+    let caught_up = state.caught_up(&["users"], appended).await?;
+    let user = projections::users::find(&state.pool, user_id).await.map_err(ApiError::from)?.map(User);
+    Ok(UserPayload { user, caught_up })
+}
+
+#[Object]
+impl AuthMutation {
+    /// Exchanges email and password for an access token and a refresh token.
+    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<AuthPayload> {
+        let refused = || ApiError::new(Code::Unauthenticated, "wrong email or password");
+        if email.len() > 254 || password.len() > password::MAX_LENGTH * 4 {
+            return Err(refused().into());
+        }
+        let bus = &ctx.state().bus;
+        let Some(user_id) = bus.user_by_email(&email).await? else {
+            password::verify_nothing(password).await;
+            return Err(refused().into());
+        };
+        let Some(hash) = bus.password_hash(user_id).await? else {
+            password::verify_nothing(password).await;
+            return Err(refused().into());
+        };
+        if !password::verify(password, hash).await {
+            return Err(refused().into());
+        }
+        let viewer = active_viewer(ctx, user_id).await?.ok_or_else(|| ApiError::new(Code::Unauthenticated, "this account is deactivated"))?;
+        tokens(ctx, viewer, None).await
+    }
+
+    /// Exchanges a refresh token for a new pair. Each refresh token works once; presenting
+    /// a used one again revokes every token of that login.
+    async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
+        let (user_id, family) = refresh::rotate(&ctx.state().pool, &refresh_token).await?;
+        let viewer = active_viewer(ctx, user_id).await?.ok_or_else(|| ApiError::new(Code::Unauthenticated, "this account is deactivated"))?;
+        tokens(ctx, viewer, Some(family)).await
+    }
+
+    /// Revokes the refresh token's login (every token of its family).
+    async fn logout(&self, _ctx: &Context<'_>, refresh_token: String) -> Result<bool> {
+        refresh::revoke(&_ctx.state().pool, &refresh_token).await?;
+        Ok(true)
+    }
+
+    /// Sets a password with the one-time token from an invitation email.
+    async fn set_password(&self, ctx: &Context<'_>, token: String, password: String) -> Result<bool> {
+        password::validate(&password)?;
+        if token.len() > 200 {
+            return Err(ApiError::bad_input("token: this link is invalid, expired or already used").into());
+        }
+        let hash = password::hash(password).await?;
+        ctx.state().bus.redeem_password_token(&token, &hash).await.map_err(ApiError::from)?;
+        Ok(true)
+    }
+
+    /// Changes the viewer's own password.
+    async fn change_password(&self, ctx: &Context<'_>, current_password: String, new_password: String) -> Result<bool> {
+        let viewer = ctx.request().auth.viewer()?;
+        password::validate(&new_password)?;
+        let bus = &ctx.state().bus;
+        let stored = bus.password_hash(viewer.user_id).await?.unwrap_or_default();
+        if !password::verify(current_password, stored).await {
+            return Err(ApiError::bad_input("currentPassword: is not your current password").into());
+        }
+        let hash = password::hash(new_password).await?;
+        bus.store_password(&ctx.command_context(&viewer), viewer.user_id, &hash).await.map_err(ApiError::from)?;
+        Ok(true)
+    }
+
+    /// Creates an internal user (admins).
+    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<UserPayload> {
+        let viewer = ctx.request().auth.require(Permission::ManageUsers)?;
+        password::validate(&input.password)?;
+        let password_hash = password::hash(input.password).await?;
+        let user = commands::NewUser { email: input.email, display_name: input.display_name, role: input.role.into(), password_hash };
+        let (user_id, appended) = ctx.state().bus.create_user(&ctx.command_context(&viewer), user).await.map_err(ApiError::from)?;
+        user_payload(ctx, user_id, appended).await
+    }
+
+    /// Changes an internal user's role (admins).
+    async fn change_user_role(&self, ctx: &Context<'_>, user_id: Uuid, role: Role) -> Result<UserPayload> {
+        let viewer = ctx.request().auth.require(Permission::ManageUsers)?;
+        let command = UserCommand::ChangeRole { role: role.into(), at: chrono::Utc::now() };
+        let appended = ctx.state().bus.user(&ctx.command_context(&viewer), user_id, command).await.map_err(ApiError::from)?;
+        user_payload(ctx, user_id, appended).await
+    }
+
+    /// Deactivates a user (admins). Their refresh tokens stop working at once; access
+    /// tokens already issued expire within 15 minutes.
+    async fn deactivate_user(&self, ctx: &Context<'_>, user_id: Uuid) -> Result<UserPayload> {
+        let viewer = ctx.request().auth.require(Permission::ManageUsers)?;
+        if viewer.user_id == user_id {
+            return Err(ApiError::bad_input("userId: you cannot deactivate yourself").into());
+        }
+        let command = UserCommand::Deactivate { at: chrono::Utc::now() };
+        let appended = ctx.state().bus.user(&ctx.command_context(&viewer), user_id, command).await.map_err(ApiError::from)?;
+        sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL")
+            .bind(user_id)
+            .execute(&ctx.state().pool)
+            .await
+            .map_err(ApiError::from)?;
+        user_payload(ctx, user_id, appended).await
+    }
+}

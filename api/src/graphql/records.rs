@@ -1,0 +1,424 @@
+//! Object types over the read models, with access checks on every nested hop.
+
+use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::Permission;
+use projections::clients::{ClientRow, ContactRow};
+use projections::leads::{ActivityRow, LeadRow, NoteRow};
+use projections::projects::{ItemRow, ProjectRow};
+use projections::templates::TemplateRow;
+use projections::users::UserRow;
+use uuid::Uuid;
+
+use super::context::Ctx;
+use super::types::{parse_persisted, ItemStatus, LeadSource, LeadStage, ProjectStatus, Role, StageKey};
+use crate::error::ApiError;
+
+/// A lead in the sales pipeline.
+#[derive(Debug)]
+pub struct Lead(pub LeadRow);
+
+#[Object]
+impl Lead {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn company(&self) -> &str {
+        &self.0.company
+    }
+    async fn contact_name(&self) -> &str {
+        &self.0.contact_name
+    }
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+    async fn source(&self) -> Option<LeadSource> {
+        parse_persisted::<domain::lead::LeadSource>(&self.0.source).map(Into::into)
+    }
+    async fn service_interest(&self) -> &str {
+        &self.0.service_interest
+    }
+    async fn score(&self) -> Option<i32> {
+        self.0.score
+    }
+    async fn stage(&self) -> Option<LeadStage> {
+        parse_persisted::<domain::lead::LeadStage>(&self.0.stage).map(Into::into)
+    }
+    /// Why the lead was lost.
+    async fn lost_reason(&self) -> Option<&str> {
+        self.0.lost_reason.as_deref()
+    }
+    /// The latest follow-up date logged on an activity.
+    async fn next_follow_up(&self) -> Option<NaiveDate> {
+        self.0.next_follow_up
+    }
+    async fn note_count(&self) -> i32 {
+        self.0.note_count
+    }
+    async fn activity_count(&self) -> i32 {
+        self.0.activity_count
+    }
+    async fn captured_at(&self) -> DateTime<Utc> {
+        self.0.captured_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// The salesperson who owns the lead.
+    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(owner) = self.0.owner_id else { return Ok(None) };
+        Ok(projections::users::find(&ctx.state().pool, owner).await.map_err(ApiError::from)?.map(User))
+    }
+    /// The client this lead converted into.
+    async fn client(&self, ctx: &Context<'_>) -> Result<Option<Client>> {
+        let Some(client_id) = self.0.client_id else { return Ok(None) };
+        Ok(projections::clients::find(&ctx.state().pool, client_id).await.map_err(ApiError::from)?.map(Client))
+    }
+    /// The project opened at conversion.
+    async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
+        let Some(project_id) = self.0.project_id else { return Ok(None) };
+        Ok(projections::projects::find(&ctx.state().pool, project_id).await.map_err(ApiError::from)?.map(Project))
+    }
+    /// Notes, newest first.
+    async fn notes(&self, ctx: &Context<'_>) -> Result<Vec<Note>> {
+        Ok(projections::leads::notes(&ctx.state().pool, self.0.id).await.map_err(ApiError::from)?.into_iter().map(Note).collect())
+    }
+    /// Activities, newest first.
+    async fn activities(&self, ctx: &Context<'_>) -> Result<Vec<Activity>> {
+        Ok(projections::leads::activities(&ctx.state().pool, self.0.id)
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .map(Activity)
+            .collect())
+    }
+}
+
+/// A note on a lead.
+#[derive(Debug)]
+pub struct Note(pub NoteRow);
+
+#[Object]
+impl Note {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+    async fn author_id(&self) -> Option<Uuid> {
+        self.0.author_id
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+}
+
+/// An activity on a lead.
+#[derive(Debug)]
+pub struct Activity(pub ActivityRow);
+
+#[Object]
+impl Activity {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+    async fn summary(&self) -> &str {
+        &self.0.summary
+    }
+    async fn follow_up_on(&self) -> Option<NaiveDate> {
+        self.0.follow_up_on
+    }
+    async fn author_id(&self) -> Option<Uuid> {
+        self.0.author_id
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+}
+
+/// A customer firm.
+#[derive(Debug)]
+pub struct Client(pub ClientRow);
+
+#[Object]
+impl Client {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The lead it was converted from (internal users only).
+    async fn lead_id(&self, ctx: &Context<'_>) -> Option<Uuid> {
+        let internal = ctx.request().auth.viewer().is_ok_and(|v| !v.role.is_portal());
+        self.0.lead_id.filter(|_| internal)
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// Contacts, primary first.
+    async fn contacts(&self, ctx: &Context<'_>) -> Result<Vec<Contact>> {
+        Ok(projections::clients::contacts(&ctx.state().pool, self.0.id)
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .map(Contact::from)
+            .collect())
+    }
+    /// The client's projects, newest first.
+    async fn projects(&self, ctx: &Context<'_>) -> Result<Vec<Project>> {
+        let filter = projections::projects::ProjectFilter { client_id: Some(self.0.id), ..Default::default() };
+        let page = projections::projects::list(&ctx.state().pool, &filter, projections::projects::ProjectSortField::CreatedAt, true, 100, None)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(page.rows.into_iter().map(Project).collect())
+    }
+}
+
+/// A client contact.
+#[derive(SimpleObject, Debug)]
+pub struct Contact {
+    id: Uuid,
+    name: String,
+    email: String,
+    phone: Option<String>,
+    is_primary: bool,
+}
+
+impl From<ContactRow> for Contact {
+    fn from(row: ContactRow) -> Self {
+        Contact { id: row.id, name: row.name, email: row.email, phone: row.phone, is_primary: row.is_primary }
+    }
+}
+
+/// A regulated project.
+#[derive(Debug)]
+pub struct Project(pub ProjectRow);
+
+#[Object]
+impl Project {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn client_id(&self) -> Uuid {
+        self.0.client_id
+    }
+    /// The client (always the viewer's own for portal users).
+    async fn client(&self, ctx: &Context<'_>) -> Result<Option<Client>> {
+        Ok(projections::clients::find(&ctx.state().pool, self.0.client_id).await.map_err(ApiError::from)?.map(Client))
+    }
+    async fn family(&self) -> &str {
+        &self.0.family
+    }
+    async fn template_id(&self) -> Uuid {
+        self.0.template_id
+    }
+    /// The template version the project is pinned to.
+    async fn template_version(&self) -> i32 {
+        self.0.template_version
+    }
+    async fn status(&self) -> Option<ProjectStatus> {
+        parse_persisted::<domain::project::ProjectStatus>(&self.0.status).map(Into::into)
+    }
+    async fn current_stage(&self) -> Option<StageKey> {
+        parse_persisted::<domain::template::StageKey>(&self.0.current_stage).map(Into::into)
+    }
+    async fn stage_started_at(&self) -> DateTime<Utc> {
+        self.0.stage_started_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// Stages in order with their checklists.
+    async fn stages(&self, ctx: &Context<'_>) -> Result<Vec<ProjectStage>> {
+        let pool = &ctx.state().pool;
+        let stages = projections::projects::stages(pool, self.0.id).await.map_err(ApiError::from)?;
+        let mut items = projections::projects::items(pool, self.0.id).await.map_err(ApiError::from)?;
+        Ok(stages
+            .into_iter()
+            .map(|stage| {
+                let (mine, rest): (Vec<ItemRow>, Vec<ItemRow>) = items.drain(..).partition(|i| i.stage == stage.stage);
+                items = rest;
+                ProjectStage {
+                    key: parse_persisted::<domain::template::StageKey>(&stage.stage).map(Into::into),
+                    sla_days: stage.sla_days,
+                    items: mine.into_iter().map(ChecklistItem::from).collect(),
+                }
+            })
+            .collect())
+    }
+}
+
+/// A stage of a project.
+#[derive(SimpleObject, Debug)]
+pub struct ProjectStage {
+    /// Which stage.
+    key: Option<StageKey>,
+    /// Service-level clock in days.
+    sla_days: Option<i32>,
+    /// Checklist.
+    items: Vec<ChecklistItem>,
+}
+
+/// A checklist item of a project stage.
+#[derive(SimpleObject, Debug)]
+pub struct ChecklistItem {
+    key: String,
+    title: String,
+    mandatory: bool,
+    evidence_required: bool,
+    responsible_role: Option<Role>,
+    status: Option<ItemStatus>,
+}
+
+impl From<ItemRow> for ChecklistItem {
+    fn from(row: ItemRow) -> Self {
+        ChecklistItem {
+            responsible_role: domain::Role::parse(&row.responsible_role).map(Into::into),
+            status: parse_persisted::<domain::project::ItemStatus>(&row.status).map(Into::into),
+            key: row.key,
+            title: row.title,
+            mandatory: row.mandatory,
+            evidence_required: row.evidence_required,
+        }
+    }
+}
+
+/// A user of ZippCRM.
+#[derive(Debug)]
+pub struct User(pub UserRow);
+
+#[Object]
+impl User {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn display_name(&self) -> &str {
+        &self.0.display_name
+    }
+    /// Email (visible to the user themself and to internal users).
+    async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
+        let viewer = ctx.request().auth.viewer().ok()?;
+        (viewer.user_id == self.0.id || !viewer.role.is_portal()).then_some(self.0.email.as_str())
+    }
+    async fn role(&self) -> Option<Role> {
+        domain::Role::parse(&self.0.role).map(Into::into)
+    }
+    async fn client_id(&self) -> Option<Uuid> {
+        self.0.client_id
+    }
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// A workflow template (latest version).
+#[derive(SimpleObject, Debug)]
+#[graphql(complex)]
+pub struct WorkflowTemplate {
+    id: Uuid,
+    family: String,
+    name: String,
+    /// Latest published version.
+    version: i32,
+    published_at: DateTime<Utc>,
+    #[graphql(skip)]
+    stages: Vec<domain::template::StageSpec>,
+}
+
+#[ComplexObject]
+impl WorkflowTemplate {
+    /// Stages of the latest version.
+    async fn stages(&self) -> Vec<TemplateStage> {
+        self.stages.iter().cloned().map(TemplateStage::from).collect()
+    }
+}
+
+impl From<TemplateRow> for WorkflowTemplate {
+    fn from(row: TemplateRow) -> Self {
+        WorkflowTemplate {
+            id: row.id,
+            family: row.family,
+            name: row.name,
+            version: row.latest_version,
+            published_at: row.published_at,
+            stages: serde_json::from_value(row.stages).unwrap_or_default(),
+        }
+    }
+}
+
+/// A stage of a template version.
+#[derive(SimpleObject, Debug)]
+pub struct TemplateStage {
+    key: StageKey,
+    sla_days: Option<i32>,
+    sla_extension_days: Option<i32>,
+    items: Vec<TemplateItem>,
+}
+
+/// A checklist item of a template stage.
+#[derive(SimpleObject, Debug)]
+pub struct TemplateItem {
+    key: String,
+    title: String,
+    mandatory: bool,
+    evidence_required: bool,
+    responsible_role: Role,
+}
+
+impl From<domain::template::StageSpec> for TemplateStage {
+    fn from(spec: domain::template::StageSpec) -> Self {
+        TemplateStage {
+            key: spec.stage.into(),
+            sla_days: spec.sla_days.and_then(|d| i32::try_from(d).ok()),
+            sla_extension_days: spec.sla_extension_days.and_then(|d| i32::try_from(d).ok()),
+            items: spec
+                .items
+                .into_iter()
+                .map(|i| TemplateItem {
+                    key: i.key,
+                    title: i.title,
+                    mandatory: i.mandatory,
+                    evidence_required: i.evidence_required,
+                    responsible_role: i.responsible_role.into(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Loads a project the viewer may see, or `NOT_FOUND` (never `FORBIDDEN`, which would
+/// confirm that another client's project exists).
+pub async fn visible_project(ctx: &Context<'_>, id: Uuid) -> Result<Option<Project>, ApiError> {
+    let viewer = ctx.request().auth.require(Permission::ReadProjects)?;
+    let row = projections::projects::find(&ctx.state().pool, id).await?;
+    Ok(row.filter(|p| viewer.sees_client(p.client_id)).map(Project))
+}
+
+/// Loads a client the viewer may see.
+pub async fn visible_client(ctx: &Context<'_>, id: Uuid) -> Result<Option<Client>, ApiError> {
+    let viewer = ctx.request().auth.require(Permission::ReadClients)?;
+    if !viewer.sees_client(id) {
+        return Ok(None);
+    }
+    Ok(projections::clients::find(&ctx.state().pool, id).await?.map(Client))
+}

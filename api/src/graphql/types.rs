@@ -1,0 +1,174 @@
+//! GraphQL enums mirroring the domain's, and small shared object types.
+
+use async_graphql::{Enum, SimpleObject};
+
+/// Lead pipeline stage.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+#[graphql(remote = "domain::lead::LeadStage")]
+pub enum LeadStage {
+    /// Newly captured.
+    Prospect,
+    /// Need and budget confirmed.
+    Qualified,
+    /// Proposal sent.
+    Proposal,
+    /// Terms under discussion.
+    Negotiation,
+    /// Closed, won.
+    Won,
+    /// Closed, lost.
+    Lost,
+}
+
+/// Where a lead came from.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+#[graphql(remote = "domain::lead::LeadSource")]
+pub enum LeadSource {
+    /// Website.
+    Website,
+    /// Referral.
+    Referral,
+    /// Event.
+    Event,
+    /// Partner.
+    Partner,
+    /// Outbound.
+    Outbound,
+    /// Other.
+    Other,
+}
+
+/// A user's role.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+#[graphql(remote = "domain::Role")]
+pub enum Role {
+    /// Everything.
+    Admin,
+    /// Leads and clients.
+    Sales,
+    /// Clients, projects, document requests.
+    Support,
+    /// Routes work, approves.
+    Manager,
+    /// Works tasks.
+    Consultant,
+    /// Reviews and approves.
+    Reviewer,
+    /// Reads everything, changes nothing.
+    Auditor,
+    /// Customer portal user.
+    Client,
+}
+
+/// Project status.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+#[graphql(remote = "domain::project::ProjectStatus")]
+pub enum ProjectStatus {
+    /// Active.
+    Active,
+    /// On hold.
+    OnHold,
+    /// Closed.
+    Closed,
+    /// Closed, limited changes pending approval.
+    ClosedPendingUpdates,
+}
+
+/// Stage of the stage-gate frame.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+#[graphql(remote = "domain::template::StageKey")]
+pub enum StageKey {
+    /// Onboarding.
+    Onboarding,
+    /// Documentation.
+    Documentation,
+    /// Filing.
+    Filing,
+    /// Liaison.
+    Liaison,
+    /// Issue.
+    Issue,
+}
+
+/// Checklist item state.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+#[graphql(remote = "domain::project::ItemStatus")]
+pub enum ItemStatus {
+    /// Nothing yet.
+    Pending,
+    /// Evidence uploaded.
+    EvidenceSubmitted,
+    /// Verified.
+    Verified,
+    /// Rejected.
+    Rejected,
+    /// Waived.
+    Waived,
+}
+
+/// Sort direction.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum SortDirection {
+    /// Ascending.
+    Asc,
+    /// Descending.
+    #[default]
+    Desc,
+}
+
+/// Kinds of records with a history.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum AggregateType {
+    /// Leads.
+    Lead,
+    /// Clients.
+    Client,
+    /// Projects.
+    Project,
+    /// Users.
+    User,
+    /// Workflow templates.
+    WorkflowTemplate,
+}
+
+impl AggregateType {
+    /// The persisted aggregate type.
+    pub fn persisted(self) -> &'static str {
+        match self {
+            AggregateType::Lead => "Lead",
+            AggregateType::Client => "Client",
+            AggregateType::Project => "Project",
+            AggregateType::User => "User",
+            AggregateType::WorkflowTemplate => "WorkflowTemplate",
+        }
+    }
+}
+
+/// Parses a persisted snake_case enum name from a read model.
+pub fn parse_persisted<T: serde::de::DeserializeOwned>(name: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()
+}
+
+/// The persisted name of a domain enum.
+pub fn persisted_name<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// Status of one projection.
+#[derive(SimpleObject, Debug)]
+pub struct ProjectionStatus {
+    /// Projection name.
+    pub name: String,
+    /// Global position of the last folded event.
+    pub position: i64,
+    /// Events seen since position zero.
+    pub events_seen: i64,
+    /// Events not yet folded.
+    pub lag_events: i64,
+    /// Age of the newest unfolded event relative to the last folded one, in seconds.
+    pub lag_seconds: f64,
+    /// Last error while failing.
+    pub last_error: Option<String>,
+    /// Whether it is failing or far behind.
+    pub stalled: bool,
+}

@@ -1,0 +1,80 @@
+//! The composition root: database, migrations, seeds, projection workers and HTTP.
+
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use commands::CommandBus;
+use projections::runner::{self, RunnerConfig};
+use projections::Notices;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::password;
+use crate::config::Config;
+use crate::graphql::{self, AppState};
+use crate::http::{self, Http};
+
+/// A built server, ready to serve.
+#[derive(Debug)]
+pub struct Server {
+    state: AppState,
+    shutdown: watch::Sender<bool>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Connects a pool with the service's settings.
+pub async fn connect(url: &str, size: u32) -> Result<PgPool> {
+    PgPoolOptions::new()
+        .max_connections(size)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect(url)
+        .await
+        .context("could not connect to the database (check DATABASE_URL)")
+}
+
+impl Server {
+    /// Migrates, seeds, creates the first admin and starts the projection workers.
+    pub async fn build(config: &Config, database_url: &str) -> Result<Self> {
+        let pool = connect(database_url, config.pool_size).await?;
+        projections::MIGRATOR.run(&pool).await.context("running migrations")?;
+        let notices = Notices::new();
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut background = vec![tokio::spawn(notices.clone().listen(pool.clone()))];
+        let all = projections::all();
+        runner::register(&pool, &all).await?;
+        background.push(tokio::spawn(runner::run(pool.clone(), all, notices.clone(), RunnerConfig::default(), shutdown_rx)));
+
+        let bus = Arc::new(CommandBus::new(pool.clone()));
+        bus.seed_templates().await.map_err(|e| anyhow::anyhow!("seeding workflow templates: {e}"))?;
+        if let Some((email, admin_password)) = &config.admin {
+            let hash = password::hash(admin_password.clone()).await.map_err(|e| anyhow::anyhow!(e.message))?;
+            if bus.ensure_admin(email, &hash).await.map_err(|e| anyhow::anyhow!("creating the first admin: {e}"))? {
+                tracing::info!(%email, "created the first admin user");
+            }
+        }
+        let state = AppState { pool, bus, notices, jwt: JwtKeys::new(&config.jwt_secret), ryw_timeout: config.read_your_writes_timeout };
+        Ok(Self { state, shutdown, background })
+    }
+
+    /// Shared state (tests use its pool).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves on `listener` until `signal` resolves, then stops the workers.
+    pub async fn serve(self, listener: TcpListener, signal: impl std::future::Future<Output = ()> + Send + 'static) -> Result<()> {
+        let schema = graphql::schema(self.state.clone());
+        let app = http::router(Http { schema, state: self.state.clone() })
+            .layer(tower_http::trace::TraceLayer::new_for_http());
+        axum::serve(listener, app).with_graceful_shutdown(signal).await?;
+        let _ = self.shutdown.send(true);
+        for task in self.background {
+            task.abort();
+        }
+        self.state.pool.close().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,276 @@
+//! The command bus: one cqrs-es framework per aggregate over the shared postgres-es store.
+
+use std::time::Duration;
+
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::{Aggregate, AggregateContext, EventStore};
+use domain::client::{Client, ClientCommand, ContactInput};
+use domain::lead::{CaptureLeadInput, Lead, LeadCommand, LeadStage};
+use domain::project::{Project, ProjectCommand, TemplateRef};
+use domain::template::{seeded_templates, TemplateCommand, WorkflowTemplate};
+use domain::user::User;
+use postgres_es::{postgres_cqrs, postgres_snapshot_cqrs, PostgresCqrs, PostgresEventRepository};
+use rand::Rng;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::{Appended, CommandContext, CommandError};
+
+/// How many times a command is retried after an optimistic-concurrency conflict. Every
+/// command is re-decided against freshly loaded state, so a retry never repeats an effect.
+const MAX_ATTEMPTS: u32 = 10;
+
+/// Streams that grow long are snapshotted every this many events.
+const SNAPSHOT_EVERY: usize = 100;
+
+/// Executes commands against the event store.
+pub struct CommandBus {
+    pub(crate) pool: PgPool,
+    leads: PostgresCqrs<Lead>,
+    clients: PostgresCqrs<Client>,
+    projects: PostgresCqrs<Project>,
+    templates: PostgresCqrs<WorkflowTemplate>,
+    pub(crate) users: PostgresCqrs<User>,
+}
+
+impl std::fmt::Debug for CommandBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandBus").finish_non_exhaustive()
+    }
+}
+
+/// The project to open when converting a lead.
+#[derive(Debug, Clone)]
+pub struct ProjectRequest {
+    /// Template to use (its latest version).
+    pub template_id: Uuid,
+    /// Project name.
+    pub name: String,
+}
+
+/// Input of a lead conversion.
+#[derive(Debug, Clone)]
+pub struct ConvertLead {
+    /// The won lead.
+    pub lead_id: Uuid,
+    /// Client name (defaults to the lead's company).
+    pub client_name: Option<String>,
+    /// Primary contact (defaults to the lead's contact).
+    pub contact_name: Option<String>,
+    /// Primary contact email (defaults to the lead's).
+    pub contact_email: Option<String>,
+    /// Primary contact phone (defaults to the lead's).
+    pub contact_phone: Option<String>,
+    /// Optional project.
+    pub project: Option<ProjectRequest>,
+}
+
+/// What a conversion created.
+#[derive(Debug, Clone, Copy)]
+pub struct ConvertedLead {
+    /// The client.
+    pub client_id: Uuid,
+    /// The project, if any.
+    pub project_id: Option<Uuid>,
+    /// The portal user of the primary contact.
+    pub portal_user_id: Uuid,
+    /// The last event appended.
+    pub appended: Appended,
+}
+
+impl CommandBus {
+    /// Builds the frameworks over `pool`.
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            leads: postgres_snapshot_cqrs(pool.clone(), vec![], SNAPSHOT_EVERY, ()),
+            clients: postgres_cqrs(pool.clone(), vec![], ()),
+            projects: postgres_snapshot_cqrs(pool.clone(), vec![], SNAPSHOT_EVERY, ()),
+            templates: postgres_cqrs(pool.clone(), vec![], ()),
+            users: postgres_cqrs(pool.clone(), vec![], ()),
+            pool,
+        }
+    }
+
+    /// Runs `command` on aggregate `A` `id`, retrying conflicts, and returns the position of
+    /// the stream's newest event.
+    pub(crate) async fn execute<A>(
+        &self,
+        cqrs: &PostgresCqrs<A>,
+        id: Uuid,
+        command: A::Command,
+        ctx: &CommandContext,
+    ) -> Result<Appended, CommandError>
+    where
+        A: Aggregate,
+        A::Command: Clone,
+        A::Error: domain::Rejection,
+    {
+        let id_text = id.to_string();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match cqrs.execute_with_metadata(&id_text, command.clone(), ctx.metadata()).await.map_err(CommandError::from) {
+                Ok(()) => break,
+                Err(CommandError::Conflict) if attempt < MAX_ATTEMPTS => {
+                    let jitter = rand::thread_rng().gen_range(1..=5 * u64::from(attempt));
+                    tokio::time::sleep(Duration::from_millis(jitter)).await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        self.head(A::TYPE, &id_text).await
+    }
+
+    async fn head(&self, aggregate_type: &str, id: &str) -> Result<Appended, CommandError> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT transaction_id::text::bigint, global_position FROM events \
+              WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence DESC LIMIT 1",
+        )
+        .bind(aggregate_type)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(tx, position)| Appended { tx, position }).unwrap_or_default())
+    }
+
+    /// Loads the current state of an aggregate.
+    pub async fn load<A>(&self, id: Uuid) -> Result<A, CommandError>
+    where
+        A: Aggregate,
+        A::Error: domain::Rejection,
+    {
+        let store = PersistedEventStore::<PostgresEventRepository, A>::new_event_store(PostgresEventRepository::new(self.pool.clone()));
+        let mut context = store.load_aggregate(&id.to_string()).await?;
+        Ok(std::mem::take(context.aggregate()))
+    }
+
+    /// Captures a new lead.
+    pub async fn capture_lead(&self, ctx: &CommandContext, input: CaptureLeadInput) -> Result<(Uuid, Appended), CommandError> {
+        let lead_id = Uuid::now_v7();
+        let appended = self
+            .execute(&self.leads, lead_id, LeadCommand::Capture { lead_id, input, at: ctx.issued_at }, ctx)
+            .await?;
+        Ok((lead_id, appended))
+    }
+
+    /// Any other lead command.
+    pub async fn lead(&self, ctx: &CommandContext, lead_id: Uuid, command: LeadCommand) -> Result<Appended, CommandError> {
+        self.execute(&self.leads, lead_id, command, ctx).await
+    }
+
+    /// Publishes the seeded templates that do not exist yet. Safe on every start and on
+    /// several replicas at once (a concurrent publisher makes ours a conflict, ignored).
+    pub async fn seed_templates(&self) -> Result<(), CommandError> {
+        let ctx = CommandContext::system();
+        for seed in seeded_templates() {
+            let current: WorkflowTemplate = self.load(seed.id).await?;
+            if current.id.is_some() {
+                continue;
+            }
+            let command = TemplateCommand::PublishVersion {
+                template_id: seed.id,
+                family: seed.family.into(),
+                name: seed.name.into(),
+                stages: seed.stages,
+                at: ctx.issued_at,
+            };
+            match self.templates.execute_with_metadata(&seed.id.to_string(), command, ctx.metadata()).await {
+                Ok(()) | Err(cqrs_es::AggregateError::AggregateConflict) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Converts a won lead into a client, its portal user and optionally a project.
+    ///
+    /// Everything that can be refused is checked before the first append (lead state,
+    /// contact, template, email uniqueness via the registry), and the lead's own
+    /// `LeadConverted` is the first append, so of two concurrent conversions exactly one
+    /// proceeds. The client, project and user follow with the same correlation id, each
+    /// caused by the conversion.
+    pub async fn convert_lead(&self, ctx: &CommandContext, input: ConvertLead) -> Result<ConvertedLead, CommandError> {
+        let lead: Lead = self.load(input.lead_id).await?;
+        if lead.id.is_none() {
+            return Err(CommandError::not_found("lead not found"));
+        }
+        if lead.client_id.is_some() {
+            return Err(CommandError::Rejected {
+                kind: domain::ErrorKind::Conflict,
+                message: domain::lead::LeadError::AlreadyConverted.to_string(),
+            });
+        }
+        if lead.stage != LeadStage::Won {
+            return Err(CommandError::invalid(domain::lead::LeadError::NotWon(lead.stage).to_string()));
+        }
+        let client_id = Uuid::now_v7();
+        let contact = ContactInput {
+            contact_id: Uuid::now_v7(),
+            name: input.contact_name.unwrap_or_else(|| lead.contact_name.clone()),
+            email: input.contact_email.unwrap_or_else(|| lead.email.clone()),
+            phone: input.contact_phone.or_else(|| lead.phone.clone()),
+        };
+        let client_name = input.client_name.unwrap_or_else(|| lead.company.clone());
+        let validated = contact.clone().validate(true).map_err(|e| CommandError::invalid(e.to_string()))?;
+        domain::values::required_text("clientName", &client_name, domain::values::MAX_LINE)
+            .map_err(|e| CommandError::invalid(e.to_string()))?;
+        let project = match input.project {
+            Some(request) => {
+                let template: WorkflowTemplate = self.load(request.template_id).await?;
+                let version = template
+                    .latest()
+                    .ok_or_else(|| CommandError::invalid("projectTemplateId: no workflow template has this id"))?;
+                domain::values::required_text("projectName", &request.name, domain::values::MAX_LINE)
+                    .map_err(|e| CommandError::invalid(e.to_string()))?;
+                Some((
+                    Uuid::now_v7(),
+                    request.name,
+                    TemplateRef { template_id: request.template_id, family: template.family.clone(), version: version.version },
+                    version.stages.clone(),
+                ))
+            }
+            None => None,
+        };
+        let user_id = Uuid::now_v7();
+        self.reserve_email(&validated.email, user_id).await?;
+
+        let converted = self
+            .execute(
+                &self.leads,
+                input.lead_id,
+                LeadCommand::Convert { client_id, project_id: project.as_ref().map(|p| p.0), at: ctx.issued_at },
+                ctx,
+            )
+            .await;
+        if let Err(error) = converted {
+            self.release_email(&validated.email, user_id).await;
+            return Err(error);
+        }
+        let follow_up = ctx.caused_by(ctx.request_id);
+        let mut appended = self
+            .execute(
+                &self.clients,
+                client_id,
+                ClientCommand::Create { client_id, name: client_name.clone(), lead_id: Some(input.lead_id), primary_contact: contact, at: ctx.issued_at },
+                &follow_up,
+            )
+            .await?;
+        let project_id = match project {
+            Some((project_id, name, template, stages)) => {
+                let command = ProjectCommand::Create { project_id, client_id, name, template, stages, at: ctx.issued_at };
+                appended = appended.max(self.execute(&self.projects, project_id, command, &follow_up).await?);
+                Some(project_id)
+            }
+            None => None,
+        };
+        let invitation = crate::PortalInvitation {
+            user_id,
+            email: validated.email,
+            display_name: validated.name,
+            client_id,
+            client_name,
+        };
+        appended = appended.max(self.invite_portal_user(&follow_up, invitation).await?);
+        Ok(ConvertedLead { client_id, project_id, portal_user_id: user_id, appended })
+    }
+}
