@@ -37,8 +37,14 @@ impl Auth {
     pub fn viewer(&self) -> Result<Viewer, ApiError> {
         match self {
             Auth::User(viewer) => Ok(*viewer),
-            Auth::Anonymous => Err(ApiError::new(Code::Unauthenticated, "log in first: send 'Authorization: Bearer <access token>'")),
-            Auth::Invalid => Err(ApiError::new(Code::Unauthenticated, "the access token is invalid or expired; refresh it or log in again")),
+            Auth::Anonymous => Err(ApiError::new(
+                Code::Unauthenticated,
+                "log in first: send 'Authorization: Bearer <access token>'",
+            )),
+            Auth::Invalid => Err(ApiError::new(
+                Code::Unauthenticated,
+                "the access token is invalid or expired; refresh it or log in again",
+            )),
         }
     }
 
@@ -48,7 +54,10 @@ impl Auth {
         if viewer.role.may(permission) {
             Ok(viewer)
         } else {
-            Err(ApiError::new(Code::Forbidden, format!("the {} role may not do this", viewer.role.as_str())))
+            Err(ApiError::new(
+                Code::Forbidden,
+                format!("the {} role may not do this", viewer.role.as_str()),
+            ))
         }
     }
 }

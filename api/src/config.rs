@@ -32,7 +32,10 @@ pub struct Config {
 }
 
 fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 impl Config {
@@ -45,7 +48,9 @@ impl Config {
             .context("BIND_ADDR must be host:port, e.g. 127.0.0.1:8088")?;
         let admin = match (var("ZIPPCRM_ADMIN_EMAIL"), var("ZIPPCRM_ADMIN_PASSWORD")) {
             (Some(email), Some(password)) => Some((email, password)),
-            (None, None) if !production => Some(("admin@zippcrm.local".into(), "zippcrm-admin-dev".into())),
+            (None, None) if !production => {
+                Some(("admin@zippcrm.local".into(), "zippcrm-admin-dev".into()))
+            }
             (None, None) => None,
             _ => bail!("set both ZIPPCRM_ADMIN_EMAIL and ZIPPCRM_ADMIN_PASSWORD, or neither"),
         };
@@ -57,9 +62,13 @@ impl Config {
             admin,
             data_dir: var("ZIPPCRM_DATA_DIR").unwrap_or_else(|| ".zippcrm/pgdata".into()),
             read_your_writes_timeout: Duration::from_millis(
-                var("ZIPPCRM_RYW_TIMEOUT_MS").and_then(|v| v.parse().ok()).unwrap_or(5_000),
+                var("ZIPPCRM_RYW_TIMEOUT_MS")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(5_000),
             ),
-            pool_size: var("ZIPPCRM_DB_POOL").and_then(|v| v.parse().ok()).unwrap_or(20),
+            pool_size: var("ZIPPCRM_DB_POOL")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(20),
             json_logs: var("LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("json")),
         };
         config.check()?;

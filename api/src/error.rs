@@ -51,7 +51,10 @@ pub struct ApiError {
 impl ApiError {
     /// Builds an error.
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 
     /// `BAD_USER_INPUT`.
@@ -68,17 +71,31 @@ impl ApiError {
     pub fn internal(error: impl std::fmt::Display) -> Self {
         let reference = uuid::Uuid::new_v4();
         tracing::error!(%error, %reference, "internal error");
-        Self::new(Code::Internal, format!("internal error (reference {reference})"))
+        Self::new(
+            Code::Internal,
+            format!("internal error (reference {reference})"),
+        )
     }
 }
 
 impl From<CommandError> for ApiError {
     fn from(error: CommandError) -> Self {
         match error {
-            CommandError::Rejected { kind: ErrorKind::Invalid, message } => ApiError::new(Code::BadUserInput, message),
-            CommandError::Rejected { kind: ErrorKind::NotFound, message } => ApiError::new(Code::NotFound, message),
-            CommandError::Rejected { kind: ErrorKind::Conflict, message } => ApiError::new(Code::Conflict, message),
-            CommandError::Conflict => ApiError::new(Code::Conflict, CommandError::Conflict.to_string()),
+            CommandError::Rejected {
+                kind: ErrorKind::Invalid,
+                message,
+            } => ApiError::new(Code::BadUserInput, message),
+            CommandError::Rejected {
+                kind: ErrorKind::NotFound,
+                message,
+            } => ApiError::new(Code::NotFound, message),
+            CommandError::Rejected {
+                kind: ErrorKind::Conflict,
+                message,
+            } => ApiError::new(Code::Conflict, message),
+            CommandError::Conflict => {
+                ApiError::new(Code::Conflict, CommandError::Conflict.to_string())
+            }
             CommandError::Internal(detail) => ApiError::internal(detail),
         }
     }

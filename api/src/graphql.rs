@@ -24,16 +24,26 @@ pub const MAX_COMPLEXITY: usize = 2_000;
 
 /// Builds the schema over the shared state.
 pub fn schema(state: AppState) -> ZippSchema {
-    Schema::build(query::Query::default(), mutation::Mutation::default(), subscription::Subscription)
-        .data(state)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .limit_recursive_depth(32)
-        .limit_directives(20)
-        .finish()
+    Schema::build(
+        query::Query::default(),
+        mutation::Mutation::default(),
+        subscription::Subscription,
+    )
+    .data(state)
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .limit_recursive_depth(32)
+    .limit_directives(20)
+    .finish()
 }
 
 /// The SDL as served (checked in as `docs/schema.graphql`).
 pub fn sdl() -> String {
-    Schema::build(query::Query::default(), mutation::Mutation::default(), subscription::Subscription).finish().sdl()
+    Schema::build(
+        query::Query::default(),
+        mutation::Mutation::default(),
+        subscription::Subscription,
+    )
+    .finish()
+    .sdl()
 }

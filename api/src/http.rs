@@ -51,13 +51,19 @@ fn authenticate(state: &AppState, token: Option<&str>) -> Auth {
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ")
+    headers
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
 }
 
 /// Whether the selected operation of `query` is a mutation (refused over GET).
 fn is_mutation(query: &str, operation_name: Option<&str>) -> bool {
     use async_graphql::parser::types::{DocumentOperations, OperationType};
-    let Ok(document) = async_graphql::parser::parse_query(query) else { return false };
+    let Ok(document) = async_graphql::parser::parse_query(query) else {
+        return false;
+    };
     match document.operations {
         DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
         DocumentOperations::Multiple(ops) => ops
@@ -67,12 +73,25 @@ fn is_mutation(query: &str, operation_name: Option<&str>) -> bool {
     }
 }
 
-async fn graphql(State(http): State<Http>, method: Method, headers: HeaderMap, request: GraphQLRequest) -> Response {
+async fn graphql(
+    State(http): State<Http>,
+    method: Method,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
     let request = request.into_inner();
     if method == Method::GET && is_mutation(&request.query, request.operation_name.as_deref()) {
-        return (StatusCode::METHOD_NOT_ALLOWED, [("allow", "POST")], "mutations must be sent with POST").into_response();
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [("allow", "POST")],
+            "mutations must be sent with POST",
+        )
+            .into_response();
     }
-    let context = RequestContext { auth: authenticate(&http.state, bearer(&headers)), request_id: Uuid::now_v7() };
+    let context = RequestContext {
+        auth: authenticate(&http.state, bearer(&headers)),
+        request_id: Uuid::now_v7(),
+    };
     let mut response = http.schema.execute(request.data(context)).await;
     for error in &mut response.errors {
         classify(error);
@@ -84,13 +103,17 @@ async fn graphql(State(http): State<Http>, method: Method, headers: HeaderMap, r
 /// path come from parsing, validation or the depth/complexity limits (`BAD_USER_INPUT`);
 /// anything else is unexpected and is masked as `INTERNAL` so no detail leaks.
 fn classify(error: &mut ServerError) {
-    let has_code = error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some());
+    let has_code = error
+        .extensions
+        .as_ref()
+        .is_some_and(|ext| ext.get("code").is_some());
     if has_code {
         return;
     }
-    let code = if error.path.is_empty() {
-        "BAD_USER_INPUT"
-    } else if error.message.starts_with("Failed to parse") || error.message.starts_with("Invalid value") {
+    let input_error = error.path.is_empty()
+        || error.message.starts_with("Failed to parse")
+        || error.message.starts_with("Invalid value");
+    let code = if input_error {
         "BAD_USER_INPUT"
     } else {
         let reference = Uuid::new_v4();
@@ -98,10 +121,17 @@ fn classify(error: &mut ServerError) {
         error.message = format!("internal error (reference {reference})");
         "INTERNAL"
     };
-    error.extensions.get_or_insert_with(Default::default).set("code", code);
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code);
 }
 
-async fn graphql_ws(State(http): State<Http>, protocol: GraphQLProtocol, upgrade: WebSocketUpgrade) -> Response {
+async fn graphql_ws(
+    State(http): State<Http>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     let schema = http.schema.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
@@ -114,9 +144,17 @@ async fn graphql_ws(State(http): State<Http>, protocol: GraphQLProtocol, upgrade
                         .or_else(|| payload.get("Authorization"))
                         .and_then(|v| v.as_str())
                         .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).to_owned())
-                        .or_else(|| payload.get("token").and_then(|v| v.as_str()).map(str::to_owned));
+                        .or_else(|| {
+                            payload
+                                .get("token")
+                                .and_then(|v| v.as_str())
+                                .map(str::to_owned)
+                        });
                     let mut data = Data::default();
-                    data.insert(RequestContext { auth: authenticate(&state, token.as_deref()), request_id: Uuid::now_v7() });
+                    data.insert(RequestContext {
+                        auth: authenticate(&state, token.as_deref()),
+                        request_id: Uuid::now_v7(),
+                    });
                     Ok(data)
                 })
                 .serve()
@@ -124,20 +162,37 @@ async fn graphql_ws(State(http): State<Http>, protocol: GraphQLProtocol, upgrade
 }
 
 async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").finish())
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .finish(),
+    )
 }
 
 async fn readyz(State(http): State<Http>) -> Response {
     match projections::status::all(&http.state.pool).await {
         Ok(statuses) => {
-            let stalled: Vec<_> = statuses.iter().filter(|s| s.stalled()).map(|s| s.name.clone()).collect();
+            let stalled: Vec<_> = statuses
+                .iter()
+                .filter(|s| s.stalled())
+                .map(|s| s.name.clone())
+                .collect();
             let body = serde_json::json!({ "database": "ok", "stalledProjections": stalled });
-            let status = if stalled.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+            let status = if stalled.is_empty() {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
             (status, Json(body)).into_response()
         }
         Err(error) => {
             tracing::warn!(%error, "readiness check could not reach the database");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "database": "unreachable" }))).into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "database": "unreachable" })),
+            )
+                .into_response()
         }
     }
 }

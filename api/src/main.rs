@@ -20,7 +20,10 @@ async fn main() -> Result<()> {
     let url = match &config.database_url {
         Some(url) => url.clone(),
         None => {
-            let pg = devdb::LocalPostgres::start(std::path::Path::new(&config.data_dir), devdb::Keep::Data)?;
+            let pg = devdb::LocalPostgres::start(
+                std::path::Path::new(&config.data_dir),
+                devdb::Keep::Data,
+            )?;
             let url = pg.url("postgres");
             tracing::info!(data_dir = %pg.data_dir().display(), %url, "started the embedded PostgreSQL (set DATABASE_URL to use your own)");
             embedded = Some(pg);

@@ -39,24 +39,51 @@ impl Server {
     /// Migrates, seeds, creates the first admin and starts the projection workers.
     pub async fn build(config: &Config, database_url: &str) -> Result<Self> {
         let pool = connect(database_url, config.pool_size).await?;
-        projections::MIGRATOR.run(&pool).await.context("running migrations")?;
+        projections::MIGRATOR
+            .run(&pool)
+            .await
+            .context("running migrations")?;
         let notices = Notices::new();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut background = vec![tokio::spawn(notices.clone().listen(pool.clone()))];
         let all = projections::all();
         runner::register(&pool, &all).await?;
-        background.push(tokio::spawn(runner::run(pool.clone(), all, notices.clone(), RunnerConfig::default(), shutdown_rx)));
+        background.push(tokio::spawn(runner::run(
+            pool.clone(),
+            all,
+            notices.clone(),
+            RunnerConfig::default(),
+            shutdown_rx,
+        )));
 
         let bus = Arc::new(CommandBus::new(pool.clone()));
-        bus.seed_templates().await.map_err(|e| anyhow::anyhow!("seeding workflow templates: {e}"))?;
+        bus.seed_templates()
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding workflow templates: {e}"))?;
         if let Some((email, admin_password)) = &config.admin {
-            let hash = password::hash(admin_password.clone()).await.map_err(|e| anyhow::anyhow!(e.message))?;
-            if bus.ensure_admin(email, &hash).await.map_err(|e| anyhow::anyhow!("creating the first admin: {e}"))? {
+            let hash = password::hash(admin_password.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            if bus
+                .ensure_admin(email, &hash)
+                .await
+                .map_err(|e| anyhow::anyhow!("creating the first admin: {e}"))?
+            {
                 tracing::info!(%email, "created the first admin user");
             }
         }
-        let state = AppState { pool, bus, notices, jwt: JwtKeys::new(&config.jwt_secret), ryw_timeout: config.read_your_writes_timeout };
-        Ok(Self { state, shutdown, background })
+        let state = AppState {
+            pool,
+            bus,
+            notices,
+            jwt: JwtKeys::new(&config.jwt_secret),
+            ryw_timeout: config.read_your_writes_timeout,
+        };
+        Ok(Self {
+            state,
+            shutdown,
+            background,
+        })
     }
 
     /// Shared state (tests use its pool).
@@ -65,11 +92,20 @@ impl Server {
     }
 
     /// Serves on `listener` until `signal` resolves, then stops the workers.
-    pub async fn serve(self, listener: TcpListener, signal: impl std::future::Future<Output = ()> + Send + 'static) -> Result<()> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        signal: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
         let schema = graphql::schema(self.state.clone());
-        let app = http::router(Http { schema, state: self.state.clone() })
-            .layer(tower_http::trace::TraceLayer::new_for_http());
-        axum::serve(listener, app).with_graceful_shutdown(signal).await?;
+        let app = http::router(Http {
+            schema,
+            state: self.state.clone(),
+        })
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+        axum::serve(listener, app)
+            .with_graceful_shutdown(signal)
+            .await?;
         let _ = self.shutdown.send(true);
         for task in self.background {
             task.abort();

@@ -109,7 +109,11 @@ impl CommandBus {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match cqrs.execute_with_metadata(&id_text, command.clone(), ctx.metadata()).await.map_err(CommandError::from) {
+            match cqrs
+                .execute_with_metadata(&id_text, command.clone(), ctx.metadata())
+                .await
+                .map_err(CommandError::from)
+            {
                 Ok(()) => break,
                 Err(CommandError::Conflict) if attempt < MAX_ATTEMPTS => {
                     let jitter = rand::thread_rng().gen_range(1..=5 * u64::from(attempt));
@@ -130,7 +134,9 @@ impl CommandBus {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(tx, position)| Appended { tx, position }).unwrap_or_default())
+        Ok(row
+            .map(|(tx, position)| Appended { tx, position })
+            .unwrap_or_default())
     }
 
     /// Loads the current state of an aggregate.
@@ -139,22 +145,42 @@ impl CommandBus {
         A: Aggregate,
         A::Error: domain::Rejection,
     {
-        let store = PersistedEventStore::<PostgresEventRepository, A>::new_event_store(PostgresEventRepository::new(self.pool.clone()));
+        let store = PersistedEventStore::<PostgresEventRepository, A>::new_event_store(
+            PostgresEventRepository::new(self.pool.clone()),
+        );
         let mut context = store.load_aggregate(&id.to_string()).await?;
         Ok(std::mem::take(context.aggregate()))
     }
 
     /// Captures a new lead.
-    pub async fn capture_lead(&self, ctx: &CommandContext, input: CaptureLeadInput) -> Result<(Uuid, Appended), CommandError> {
+    pub async fn capture_lead(
+        &self,
+        ctx: &CommandContext,
+        input: CaptureLeadInput,
+    ) -> Result<(Uuid, Appended), CommandError> {
         let lead_id = Uuid::now_v7();
         let appended = self
-            .execute(&self.leads, lead_id, LeadCommand::Capture { lead_id, input, at: ctx.issued_at }, ctx)
+            .execute(
+                &self.leads,
+                lead_id,
+                LeadCommand::Capture {
+                    lead_id,
+                    input,
+                    at: ctx.issued_at,
+                },
+                ctx,
+            )
             .await?;
         Ok((lead_id, appended))
     }
 
     /// Any other lead command.
-    pub async fn lead(&self, ctx: &CommandContext, lead_id: Uuid, command: LeadCommand) -> Result<Appended, CommandError> {
+    pub async fn lead(
+        &self,
+        ctx: &CommandContext,
+        lead_id: Uuid,
+        command: LeadCommand,
+    ) -> Result<Appended, CommandError> {
         self.execute(&self.leads, lead_id, command, ctx).await
     }
 
@@ -174,7 +200,11 @@ impl CommandBus {
                 stages: seed.stages,
                 at: ctx.issued_at,
             };
-            match self.templates.execute_with_metadata(&seed.id.to_string(), command, ctx.metadata()).await {
+            match self
+                .templates
+                .execute_with_metadata(&seed.id.to_string(), command, ctx.metadata())
+                .await
+            {
                 Ok(()) | Err(cqrs_es::AggregateError::AggregateConflict) => {}
                 Err(error) => return Err(error.into()),
             }
@@ -189,7 +219,11 @@ impl CommandBus {
     /// `LeadConverted` is the first append, so of two concurrent conversions exactly one
     /// proceeds. The client, project and user follow with the same correlation id, each
     /// caused by the conversion.
-    pub async fn convert_lead(&self, ctx: &CommandContext, input: ConvertLead) -> Result<ConvertedLead, CommandError> {
+    pub async fn convert_lead(
+        &self,
+        ctx: &CommandContext,
+        input: ConvertLead,
+    ) -> Result<ConvertedLead, CommandError> {
         let lead: Lead = self.load(input.lead_id).await?;
         if lead.id.is_none() {
             return Err(CommandError::not_found("lead not found"));
@@ -201,31 +235,46 @@ impl CommandBus {
             });
         }
         if lead.stage != LeadStage::Won {
-            return Err(CommandError::invalid(domain::lead::LeadError::NotWon(lead.stage).to_string()));
+            return Err(CommandError::invalid(
+                domain::lead::LeadError::NotWon(lead.stage).to_string(),
+            ));
         }
         let client_id = Uuid::now_v7();
         let contact = ContactInput {
             contact_id: Uuid::now_v7(),
-            name: input.contact_name.unwrap_or_else(|| lead.contact_name.clone()),
+            name: input
+                .contact_name
+                .unwrap_or_else(|| lead.contact_name.clone()),
             email: input.contact_email.unwrap_or_else(|| lead.email.clone()),
             phone: input.contact_phone.or_else(|| lead.phone.clone()),
         };
         let client_name = input.client_name.unwrap_or_else(|| lead.company.clone());
-        let validated = contact.clone().validate(true).map_err(|e| CommandError::invalid(e.to_string()))?;
+        let validated = contact
+            .clone()
+            .validate(true)
+            .map_err(|e| CommandError::invalid(e.to_string()))?;
         domain::values::required_text("clientName", &client_name, domain::values::MAX_LINE)
             .map_err(|e| CommandError::invalid(e.to_string()))?;
         let project = match input.project {
             Some(request) => {
                 let template: WorkflowTemplate = self.load(request.template_id).await?;
-                let version = template
-                    .latest()
-                    .ok_or_else(|| CommandError::invalid("projectTemplateId: no workflow template has this id"))?;
-                domain::values::required_text("projectName", &request.name, domain::values::MAX_LINE)
-                    .map_err(|e| CommandError::invalid(e.to_string()))?;
+                let version = template.latest().ok_or_else(|| {
+                    CommandError::invalid("projectTemplateId: no workflow template has this id")
+                })?;
+                domain::values::required_text(
+                    "projectName",
+                    &request.name,
+                    domain::values::MAX_LINE,
+                )
+                .map_err(|e| CommandError::invalid(e.to_string()))?;
                 Some((
                     Uuid::now_v7(),
                     request.name,
-                    TemplateRef { template_id: request.template_id, family: template.family.clone(), version: version.version },
+                    TemplateRef {
+                        template_id: request.template_id,
+                        family: template.family.clone(),
+                        version: version.version,
+                    },
                     version.stages.clone(),
                 ))
             }
@@ -238,7 +287,11 @@ impl CommandBus {
             .execute(
                 &self.leads,
                 input.lead_id,
-                LeadCommand::Convert { client_id, project_id: project.as_ref().map(|p| p.0), at: ctx.issued_at },
+                LeadCommand::Convert {
+                    client_id,
+                    project_id: project.as_ref().map(|p| p.0),
+                    at: ctx.issued_at,
+                },
                 ctx,
             )
             .await;
@@ -251,14 +304,30 @@ impl CommandBus {
             .execute(
                 &self.clients,
                 client_id,
-                ClientCommand::Create { client_id, name: client_name.clone(), lead_id: Some(input.lead_id), primary_contact: contact, at: ctx.issued_at },
+                ClientCommand::Create {
+                    client_id,
+                    name: client_name.clone(),
+                    lead_id: Some(input.lead_id),
+                    primary_contact: contact,
+                    at: ctx.issued_at,
+                },
                 &follow_up,
             )
             .await?;
         let project_id = match project {
             Some((project_id, name, template, stages)) => {
-                let command = ProjectCommand::Create { project_id, client_id, name, template, stages, at: ctx.issued_at };
-                appended = appended.max(self.execute(&self.projects, project_id, command, &follow_up).await?);
+                let command = ProjectCommand::Create {
+                    project_id,
+                    client_id,
+                    name,
+                    template,
+                    stages,
+                    at: ctx.issued_at,
+                };
+                appended = appended.max(
+                    self.execute(&self.projects, project_id, command, &follow_up)
+                        .await?,
+                );
                 Some(project_id)
             }
             None => None,
@@ -271,6 +340,11 @@ impl CommandBus {
             client_name,
         };
         appended = appended.max(self.invite_portal_user(&follow_up, invitation).await?);
-        Ok(ConvertedLead { client_id, project_id, portal_user_id: user_id, appended })
+        Ok(ConvertedLead {
+            client_id,
+            project_id,
+            portal_user_id: user_id,
+            appended,
+        })
     }
 }

@@ -39,22 +39,42 @@ impl CommandContext {
     /// A context for work the system does by itself.
     pub fn system() -> Self {
         let id = Uuid::new_v4();
-        Self { actor_id: None, actor_role: None, request_id: id, correlation_id: id, causation_id: None, issued_at: Utc::now() }
+        Self {
+            actor_id: None,
+            actor_role: None,
+            request_id: id,
+            correlation_id: id,
+            causation_id: None,
+            issued_at: Utc::now(),
+        }
     }
 
     /// The same context, marked as caused by `cause`.
     pub fn caused_by(&self, cause: Uuid) -> Self {
-        Self { causation_id: Some(cause), ..self.clone() }
+        Self {
+            causation_id: Some(cause),
+            ..self.clone()
+        }
     }
 
     /// The metadata map stored with each event. No personal data: ids and roles only.
     pub fn metadata(&self) -> HashMap<String, String> {
         let mut map = HashMap::new();
-        map.insert("actor_id".into(), self.actor_id.map_or_else(|| "system".into(), |id| id.to_string()));
-        map.insert("actor_role".into(), self.actor_role.map_or("system", Role::as_str).to_owned());
+        map.insert(
+            "actor_id".into(),
+            self.actor_id
+                .map_or_else(|| "system".into(), |id| id.to_string()),
+        );
+        map.insert(
+            "actor_role".into(),
+            self.actor_role.map_or("system", Role::as_str).to_owned(),
+        );
         map.insert("request_id".into(), self.request_id.to_string());
         map.insert("correlation_id".into(), self.correlation_id.to_string());
-        map.insert("causation_id".into(), self.causation_id.unwrap_or(self.request_id).to_string());
+        map.insert(
+            "causation_id".into(),
+            self.causation_id.unwrap_or(self.request_id).to_string(),
+        );
         map.insert("issued_at".into(), self.issued_at.to_rfc3339());
         map
     }

@@ -25,19 +25,28 @@ pub enum CommandError {
 impl CommandError {
     /// A rejection of kind `Invalid`.
     pub fn invalid(message: impl Into<String>) -> Self {
-        CommandError::Rejected { kind: ErrorKind::Invalid, message: message.into() }
+        CommandError::Rejected {
+            kind: ErrorKind::Invalid,
+            message: message.into(),
+        }
     }
 
     /// A rejection of kind `NotFound`.
     pub fn not_found(message: impl Into<String>) -> Self {
-        CommandError::Rejected { kind: ErrorKind::NotFound, message: message.into() }
+        CommandError::Rejected {
+            kind: ErrorKind::NotFound,
+            message: message.into(),
+        }
     }
 }
 
 impl<E: Rejection> From<AggregateError<E>> for CommandError {
     fn from(error: AggregateError<E>) -> Self {
         match error {
-            AggregateError::UserError(e) => CommandError::Rejected { kind: e.kind(), message: e.to_string() },
+            AggregateError::UserError(e) => CommandError::Rejected {
+                kind: e.kind(),
+                message: e.to_string(),
+            },
             AggregateError::AggregateConflict => CommandError::Conflict,
             other => CommandError::Internal(other.to_string()),
         }

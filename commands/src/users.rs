@@ -58,15 +58,23 @@ fn new_token() -> String {
 
 impl CommandBus {
     /// Reserves `email` for `user_id`, or says it is taken.
-    pub(crate) async fn reserve_email(&self, email: &str, user_id: Uuid) -> Result<(), CommandError> {
-        let inserted = sqlx::query("INSERT INTO email_registry (email, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(email)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+    pub(crate) async fn reserve_email(
+        &self,
+        email: &str,
+        user_id: Uuid,
+    ) -> Result<(), CommandError> {
+        let inserted = sqlx::query(
+            "INSERT INTO email_registry (email, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(email)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         if inserted == 0 {
-            return Err(CommandError::invalid(format!("email: a user with the email address {email} already exists")));
+            return Err(CommandError::invalid(format!(
+                "email: a user with the email address {email} already exists"
+            )));
         }
         Ok(())
     }
@@ -82,8 +90,23 @@ impl CommandBus {
         }
     }
 
-    async fn register(&self, ctx: &CommandContext, user_id: Uuid, email: &str, display_name: String, role: Role, client_id: Option<Uuid>) -> Result<Appended, CommandError> {
-        let command = UserCommand::Register { user_id, email: email.to_owned(), display_name, role, client_id, at: ctx.issued_at };
+    async fn register(
+        &self,
+        ctx: &CommandContext,
+        user_id: Uuid,
+        email: &str,
+        display_name: String,
+        role: Role,
+        client_id: Option<Uuid>,
+    ) -> Result<Appended, CommandError> {
+        let command = UserCommand::Register {
+            user_id,
+            email: email.to_owned(),
+            display_name,
+            role,
+            client_id,
+            at: ctx.issued_at,
+        };
         match self.execute(&self.users, user_id, command, ctx).await {
             Ok(appended) => Ok(appended),
             Err(error) => {
@@ -94,46 +117,90 @@ impl CommandBus {
     }
 
     /// Creates an internal user with a password.
-    pub async fn create_user(&self, ctx: &CommandContext, user: NewUser) -> Result<(Uuid, Appended), CommandError> {
+    pub async fn create_user(
+        &self,
+        ctx: &CommandContext,
+        user: NewUser,
+    ) -> Result<(Uuid, Appended), CommandError> {
         if user.role.is_portal() {
-            return Err(CommandError::invalid("role: portal users are created by converting a lead"));
+            return Err(CommandError::invalid(
+                "role: portal users are created by converting a lead",
+            ));
         }
-        let email = EmailAddress::parse("email", &user.email).map_err(|e| CommandError::invalid(e.to_string()))?;
+        let email = EmailAddress::parse("email", &user.email)
+            .map_err(|e| CommandError::invalid(e.to_string()))?;
         let user_id = Uuid::now_v7();
         self.reserve_email(email.as_str(), user_id).await?;
-        let appended = self.register(ctx, user_id, email.as_str(), user.display_name, user.role, None).await?;
-        self.store_password(ctx, user_id, &user.password_hash).await?;
+        let appended = self
+            .register(
+                ctx,
+                user_id,
+                email.as_str(),
+                user.display_name,
+                user.role,
+                None,
+            )
+            .await?;
+        self.store_password(ctx, user_id, &user.password_hash)
+            .await?;
         Ok((user_id, appended))
     }
 
     /// Creates the first admin if no user has `email` yet. Returns whether one was created.
-    pub async fn ensure_admin(&self, email: &str, password_hash: &str) -> Result<bool, CommandError> {
-        let email = EmailAddress::parse("ZIPPCRM_ADMIN_EMAIL", email).map_err(|e| CommandError::invalid(e.to_string()))?;
+    pub async fn ensure_admin(
+        &self,
+        email: &str,
+        password_hash: &str,
+    ) -> Result<bool, CommandError> {
+        let email = EmailAddress::parse("ZIPPCRM_ADMIN_EMAIL", email)
+            .map_err(|e| CommandError::invalid(e.to_string()))?;
         if self.user_by_email(email.as_str()).await?.is_some() {
             return Ok(false);
         }
-        let user = NewUser { email: email.to_string(), display_name: "Administrator".into(), role: Role::Admin, password_hash: password_hash.into() };
+        let user = NewUser {
+            email: email.to_string(),
+            display_name: "Administrator".into(),
+            role: Role::Admin,
+            password_hash: password_hash.into(),
+        };
         match self.create_user(&CommandContext::system(), user).await {
             Ok(_) => Ok(true),
             // Another replica created it at the same moment.
-            Err(CommandError::Rejected { .. }) if self.user_by_email(email.as_str()).await?.is_some() => Ok(false),
+            Err(CommandError::Rejected { .. })
+                if self.user_by_email(email.as_str()).await?.is_some() =>
+            {
+                Ok(false)
+            }
             Err(error) => Err(error),
         }
     }
 
     /// Registers a portal user and queues their set-password message.
-    pub(crate) async fn invite_portal_user(&self, ctx: &CommandContext, invitation: PortalInvitation) -> Result<Appended, CommandError> {
+    pub(crate) async fn invite_portal_user(
+        &self,
+        ctx: &CommandContext,
+        invitation: PortalInvitation,
+    ) -> Result<Appended, CommandError> {
         let appended = self
-            .register(ctx, invitation.user_id, &invitation.email, invitation.display_name.clone(), Role::Client, Some(invitation.client_id))
+            .register(
+                ctx,
+                invitation.user_id,
+                &invitation.email,
+                invitation.display_name.clone(),
+                Role::Client,
+                Some(invitation.client_id),
+            )
             .await?;
         let token = new_token();
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO password_tokens (token_hash, user_id, expires_at) VALUES ($1, $2, $3)")
-            .bind(token_hash(&token))
-            .bind(invitation.user_id)
-            .bind(Utc::now() + Duration::days(INVITATION_DAYS))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO password_tokens (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
+        )
+        .bind(token_hash(&token))
+        .bind(invitation.user_id)
+        .bind(Utc::now() + Duration::days(INVITATION_DAYS))
+        .execute(&mut *tx)
+        .await?;
         let portal = std::env::var("PORTAL_URL").unwrap_or_else(|_| "http://127.0.0.1:8088".into());
         let body = format!(
             "Hello {name},\n\n{firm} now follows your matters in the ZippCRM client portal.\n\
@@ -158,7 +225,11 @@ impl CommandBus {
     }
 
     /// Sets a password with a one-time token. Returns the user id.
-    pub async fn redeem_password_token(&self, token: &str, password_hash: &str) -> Result<Uuid, CommandError> {
+    pub async fn redeem_password_token(
+        &self,
+        token: &str,
+        password_hash: &str,
+    ) -> Result<Uuid, CommandError> {
         let user_id: Option<Uuid> = sqlx::query_scalar(
             "UPDATE password_tokens SET used_at = now() \
               WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING user_id",
@@ -166,15 +237,33 @@ impl CommandBus {
         .bind(token_hash(token))
         .fetch_optional(&self.pool)
         .await?;
-        let user_id = user_id.ok_or_else(|| CommandError::invalid("token: this link is invalid, expired or already used"))?;
-        let ctx = CommandContext { actor_id: Some(user_id), actor_role: Some(Role::Client), ..CommandContext::system() };
+        let user_id = user_id.ok_or_else(|| {
+            CommandError::invalid("token: this link is invalid, expired or already used")
+        })?;
+        let ctx = CommandContext {
+            actor_id: Some(user_id),
+            actor_role: Some(Role::Client),
+            ..CommandContext::system()
+        };
         self.store_password(&ctx, user_id, password_hash).await?;
         Ok(user_id)
     }
 
     /// Stores a password hash and records the change in the user's stream.
-    pub async fn store_password(&self, ctx: &CommandContext, user_id: Uuid, password_hash: &str) -> Result<Appended, CommandError> {
-        let appended = self.execute(&self.users, user_id, UserCommand::RecordPasswordChange { at: ctx.issued_at }, ctx).await?;
+    pub async fn store_password(
+        &self,
+        ctx: &CommandContext,
+        user_id: Uuid,
+        password_hash: &str,
+    ) -> Result<Appended, CommandError> {
+        let appended = self
+            .execute(
+                &self.users,
+                user_id,
+                UserCommand::RecordPasswordChange { at: ctx.issued_at },
+                ctx,
+            )
+            .await?;
         sqlx::query(
             "INSERT INTO user_credentials (user_id, password_hash) VALUES ($1, $2) \
              ON CONFLICT (user_id) DO UPDATE SET password_hash = $2, updated_at = now()",
@@ -187,24 +276,33 @@ impl CommandBus {
     }
 
     /// Any other user command (role change, deactivation).
-    pub async fn user(&self, ctx: &CommandContext, user_id: Uuid, command: UserCommand) -> Result<Appended, CommandError> {
+    pub async fn user(
+        &self,
+        ctx: &CommandContext,
+        user_id: Uuid,
+        command: UserCommand,
+    ) -> Result<Appended, CommandError> {
         self.execute(&self.users, user_id, command, ctx).await
     }
 
     /// The user id registered for `email` (normalised), if any.
     pub async fn user_by_email(&self, email: &str) -> Result<Option<Uuid>, CommandError> {
-        Ok(sqlx::query_scalar("SELECT user_id FROM email_registry WHERE email = $1")
-            .bind(email.trim().to_lowercase())
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT user_id FROM email_registry WHERE email = $1")
+                .bind(email.trim().to_lowercase())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// The stored password hash of a user.
     pub async fn password_hash(&self, user_id: Uuid) -> Result<Option<String>, CommandError> {
-        Ok(sqlx::query_scalar("SELECT password_hash FROM user_credentials WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT password_hash FROM user_credentials WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// The user's current state, from their stream.

@@ -42,16 +42,35 @@ impl LocalPostgres {
     pub fn start(data_dir: &Path, keep: Keep) -> Result<Self> {
         let bin_dir = find_bin_dir()?;
         let run_as = unprivileged_user()?;
-        std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating {}", data_dir.display()))?;
         let data_dir = data_dir.canonicalize()?;
         std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700))?;
         if let Some((uid, gid)) = run_as {
             chown_recursive(&data_dir, uid, gid)?;
         }
-        let pg = LocalPostgres { data_dir, bin_dir, port: free_port()?, run_as, stopped: false };
+        let pg = LocalPostgres {
+            data_dir,
+            bin_dir,
+            port: free_port()?,
+            run_as,
+            stopped: false,
+        };
         if !pg.data_dir.join("PG_VERSION").exists() {
-            pg.run("initdb", &["-D", &pg.dir(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
-                .context("initdb failed")?;
+            pg.run(
+                "initdb",
+                &[
+                    "-D",
+                    &pg.dir(),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ],
+            )
+            .context("initdb failed")?;
         }
         // A previous owner may have died without stopping its server.
         let _ = pg.run("pg_ctl", &["-D", &pg.dir(), "stop", "-m", "immediate"]);
@@ -61,8 +80,22 @@ impl LocalPostgres {
             pg.dir()
         );
         let log = pg.data_dir.join("server.log");
-        pg.run("pg_ctl", &["-D", &pg.dir(), "-o", &options, "-l", &log.to_string_lossy(), "-w", "-t", "60", "start"])
-            .with_context(|| format!("pg_ctl start failed; see {}", log.display()))?;
+        pg.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &pg.dir(),
+                "-o",
+                &options,
+                "-l",
+                &log.to_string_lossy(),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        )
+        .with_context(|| format!("pg_ctl start failed; see {}", log.display()))?;
         pg.spawn_watchdog(keep)?;
         Ok(pg)
     }
@@ -107,7 +140,11 @@ impl LocalPostgres {
             .output()
             .with_context(|| format!("running {program}"))?;
         if !output.status.success() {
-            bail!("{program}: {}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+            bail!(
+                "{program}: {}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
         Ok(())
     }
@@ -183,7 +220,9 @@ fn unprivileged_user() -> Result<Option<(u32, u32)>> {
             return Ok(Some((user.uid.as_raw(), user.gid.as_raw())));
         }
     }
-    bail!("running as root, but neither a 'postgres' nor a 'nobody' user exists to run PostgreSQL as")
+    bail!(
+        "running as root, but neither a 'postgres' nor a 'nobody' user exists to run PostgreSQL as"
+    )
 }
 
 fn chown_recursive(path: &Path, uid: u32, gid: u32) -> Result<()> {

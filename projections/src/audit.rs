@@ -56,7 +56,12 @@ pub async fn state_as_of<A: Aggregate>(
     }
     let decoded = events
         .iter()
-        .map(|e| e.decode::<A::Event>().map_err(|source| AuditError::Decode { position: e.global_position, source }))
+        .map(|e| {
+            e.decode::<A::Event>().map_err(|source| AuditError::Decode {
+                position: e.global_position,
+                source,
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(domain::replay::<A>(decoded)))
 }

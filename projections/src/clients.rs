@@ -29,10 +29,23 @@ impl Projection for ClientsProjection {
         &["Client"]
     }
 
-    async fn apply(&self, conn: &mut PgConnection, event: &StoredEvent, live: bool) -> Result<(), ProjectionError> {
-        let Some(id) = event.aggregate_uuid() else { return Ok(()) };
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        event: &StoredEvent,
+        live: bool,
+    ) -> Result<(), ProjectionError> {
+        let Some(id) = event.aggregate_uuid() else {
+            return Ok(());
+        };
         match decode::<ClientEvent>(event)? {
-            ClientEvent::ClientCreated { name, lead_id, primary_contact, at, .. } => {
+            ClientEvent::ClientCreated {
+                name,
+                lead_id,
+                primary_contact,
+                at,
+                ..
+            } => {
                 let inserted = sqlx::query(
                     "INSERT INTO client_view (id, name, lead_id, created_at, updated_at, last_sequence) \
                      VALUES ($1, $2, $3, $4, $4, $5) ON CONFLICT (id) DO NOTHING",
@@ -71,7 +84,11 @@ impl Projection for ClientsProjection {
     }
 }
 
-async fn insert_contact(conn: &mut PgConnection, client_id: Uuid, contact: &domain::client::Contact) -> Result<(), sqlx::Error> {
+async fn insert_contact(
+    conn: &mut PgConnection,
+    client_id: Uuid,
+    contact: &domain::client::Contact,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO client_contacts (id, client_id, name, email, phone, is_primary) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
@@ -144,8 +161,14 @@ fn push_filter(qb: &mut QueryBuilder<'_, sqlx::Postgres>, filter: &ClientFilter)
     if let Some(only) = filter.only {
         qb.push(" AND id = ").push_bind(only);
     }
-    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        qb.push(" AND name ILIKE ").push_bind(page::like_pattern(search));
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        qb.push(" AND name ILIKE ")
+            .push_bind(page::like_pattern(search));
     }
 }
 
@@ -162,12 +185,21 @@ pub async fn list(
         ClientSortField::CreatedAt => ("created_at", "timestamptz"),
         ClientSortField::Name => ("lower(name)", "text"),
     };
-    let sort = Sort { expr, cast, descending };
-    let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS}, ({expr})::text AS sort_value FROM client_view"));
+    let sort = Sort {
+        expr,
+        cast,
+        descending,
+    };
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT {COLUMNS}, ({expr})::text AS sort_value FROM client_view"
+    ));
     push_filter(&mut qb, filter);
     page::push_after(&mut qb, sort, after);
     page::push_order(&mut qb, sort, first);
-    Ok(page::finish(qb.build_query_as().fetch_all(pool).await?, first))
+    Ok(page::finish(
+        qb.build_query_as().fetch_all(pool).await?,
+        first,
+    ))
 }
 
 /// How many clients match.
@@ -179,10 +211,12 @@ pub async fn count(pool: &PgPool, filter: &ClientFilter) -> Result<i64, sqlx::Er
 
 /// One client.
 pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<ClientRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS}, '' AS sort_value FROM client_view WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, '' AS sort_value FROM client_view WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Contacts of a client, primary first.

@@ -20,7 +20,10 @@ impl Position {
     /// Before every event.
     pub const START: Position = Position { tx: 0, position: 0 };
     /// After every event.
-    pub const END: Position = Position { tx: i64::MAX, position: i64::MAX };
+    pub const END: Position = Position {
+        tx: i64::MAX,
+        position: i64::MAX,
+    };
 }
 
 /// One row of the `events` table.
@@ -53,7 +56,10 @@ pub struct StoredEvent {
 impl StoredEvent {
     /// This event's place in the global order.
     pub fn position(&self) -> Position {
-        Position { tx: self.tx, position: self.global_position }
+        Position {
+            tx: self.tx,
+            position: self.global_position,
+        }
     }
 
     /// Decodes the payload as the aggregate's event enum.
@@ -68,10 +74,14 @@ impl StoredEvent {
 
     /// The acting user recorded in the metadata, if any.
     pub fn actor_id(&self) -> Option<Uuid> {
-        self.metadata.get("actor_id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok())
+        self.metadata
+            .get("actor_id")
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok())
     }
 }
 
 /// Column list matching [`StoredEvent`], for `SELECT`s over `events`.
-pub const EVENT_COLUMNS: &str = "transaction_id::text::bigint AS tx, global_position, event_id, aggregate_type, \
+pub const EVENT_COLUMNS: &str =
+    "transaction_id::text::bigint AS tx, global_position, event_id, aggregate_type, \
      aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at";

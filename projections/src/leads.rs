@@ -4,5 +4,5 @@ mod fold;
 mod queries;
 
 pub use fold::LeadsProjection;
-pub use queries::{LeadFilter, LeadRow, LeadSortField, NoteRow, ActivityRow};
 pub use queries::{activities, count, find, list, notes};
+pub use queries::{ActivityRow, LeadFilter, LeadRow, LeadSortField, NoteRow};

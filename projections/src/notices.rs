@@ -52,7 +52,9 @@ impl Default for Notices {
 impl Notices {
     /// A new, unconnected bus.
     pub fn new() -> Self {
-        Self { sender: broadcast::channel(4096).0 }
+        Self {
+            sender: broadcast::channel(4096).0,
+        }
     }
 
     /// Subscribe to every notice from now on.
@@ -77,14 +79,18 @@ impl Notices {
 
     async fn listen_once(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
         let mut listener = PgListener::connect_with(pool).await?;
-        listener.listen_all(["zippcrm_events", "zippcrm_checkpoint", "zippcrm_changes"]).await?;
+        listener
+            .listen_all(["zippcrm_events", "zippcrm_checkpoint", "zippcrm_changes"])
+            .await?;
         // Anything may have happened while we were not listening.
         self.publish(Notice::EventsAppended);
         loop {
             let notification = listener.recv().await?;
             let notice = match notification.channel() {
                 "zippcrm_events" => Some(Notice::EventsAppended),
-                "zippcrm_checkpoint" => Some(Notice::Checkpoint { name: notification.payload().to_owned() }),
+                "zippcrm_checkpoint" => Some(Notice::Checkpoint {
+                    name: notification.payload().to_owned(),
+                }),
                 _ => serde_json::from_str(notification.payload()).ok(),
             };
             if let Some(notice) = notice {
@@ -101,8 +107,15 @@ pub async fn notify_change(
     id: Uuid,
     client_id: Option<Uuid>,
 ) -> Result<(), sqlx::Error> {
-    let payload = serde_json::to_string(&Notice::Changed { kind: kind.to_owned(), id, client_id })
-        .unwrap_or_default();
-    sqlx::query("SELECT pg_notify('zippcrm_changes', $1)").bind(payload).execute(conn).await?;
+    let payload = serde_json::to_string(&Notice::Changed {
+        kind: kind.to_owned(),
+        id,
+        client_id,
+    })
+    .unwrap_or_default();
+    sqlx::query("SELECT pg_notify('zippcrm_changes', $1)")
+        .bind(payload)
+        .execute(conn)
+        .await?;
     Ok(())
 }

@@ -50,7 +50,10 @@ pub fn push_after(qb: &mut QueryBuilder<'_, Postgres>, sort: Sort, after: Option
 /// Appends `ORDER BY expr, id LIMIT first + 1`.
 pub fn push_order(qb: &mut QueryBuilder<'_, Postgres>, sort: Sort, first: i64) {
     let dir = if sort.descending { "DESC" } else { "ASC" };
-    qb.push(format_args!(" ORDER BY {} {dir}, id {dir} LIMIT ", sort.expr));
+    qb.push(format_args!(
+        " ORDER BY {} {dir}, id {dir} LIMIT ",
+        sort.expr
+    ));
     qb.push_bind(first + 1);
 }
 
@@ -64,6 +67,9 @@ pub fn finish<T>(mut rows: Vec<T>, first: i64) -> Page<T> {
 
 /// Escapes `%`, `_` and `\` for a `LIKE` pattern, wrapped in `%...%`.
 pub fn like_pattern(text: &str) -> String {
-    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     format!("%{escaped}%")
 }

@@ -29,9 +29,23 @@ impl Projection for ProjectsProjection {
         &["Project"]
     }
 
-    async fn apply(&self, conn: &mut PgConnection, event: &StoredEvent, live: bool) -> Result<(), ProjectionError> {
-        let Some(id) = event.aggregate_uuid() else { return Ok(()) };
-        let ProjectEvent::ProjectCreated { client_id, name, template, stages, at, .. } = decode(event)?;
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        event: &StoredEvent,
+        live: bool,
+    ) -> Result<(), ProjectionError> {
+        let Some(id) = event.aggregate_uuid() else {
+            return Ok(());
+        };
+        let ProjectEvent::ProjectCreated {
+            client_id,
+            name,
+            template,
+            stages,
+            at,
+            ..
+        } = decode(event)?;
         let inserted = sqlx::query(
             "INSERT INTO project_view (id, client_id, name, template_id, family, template_version, status, \
                     current_stage, stage_started_at, created_at, updated_at, last_sequence) \
@@ -167,7 +181,8 @@ pub enum ProjectSortField {
     Name,
 }
 
-const COLUMNS: &str = "id, client_id, name, template_id, family, template_version, status, current_stage, \
+const COLUMNS: &str =
+    "id, client_id, name, template_id, family, template_version, status, current_stage, \
      stage_started_at, created_at, updated_at";
 
 fn push_filter(qb: &mut QueryBuilder<'_, sqlx::Postgres>, filter: &ProjectFilter) {
@@ -181,8 +196,14 @@ fn push_filter(qb: &mut QueryBuilder<'_, sqlx::Postgres>, filter: &ProjectFilter
     if let Some(family) = &filter.family {
         qb.push(" AND family = ").push_bind(family.to_uppercase());
     }
-    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        qb.push(" AND name ILIKE ").push_bind(page::like_pattern(search));
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        qb.push(" AND name ILIKE ")
+            .push_bind(page::like_pattern(search));
     }
 }
 
@@ -200,12 +221,21 @@ pub async fn list(
         ProjectSortField::UpdatedAt => ("updated_at", "timestamptz"),
         ProjectSortField::Name => ("lower(name)", "text"),
     };
-    let sort = Sort { expr, cast, descending };
-    let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS}, ({expr})::text AS sort_value FROM project_view"));
+    let sort = Sort {
+        expr,
+        cast,
+        descending,
+    };
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT {COLUMNS}, ({expr})::text AS sort_value FROM project_view"
+    ));
     push_filter(&mut qb, filter);
     page::push_after(&mut qb, sort, after);
     page::push_order(&mut qb, sort, first);
-    Ok(page::finish(qb.build_query_as().fetch_all(pool).await?, first))
+    Ok(page::finish(
+        qb.build_query_as().fetch_all(pool).await?,
+        first,
+    ))
 }
 
 /// How many projects match.
@@ -217,10 +247,12 @@ pub async fn count(pool: &PgPool, filter: &ProjectFilter) -> Result<i64, sqlx::E
 
 /// One project.
 pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<ProjectRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS}, '' AS sort_value FROM project_view WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, '' AS sort_value FROM project_view WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Stages of a project in order.

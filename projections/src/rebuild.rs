@@ -7,6 +7,11 @@
 //! events, drops the live tables, moves the copies into `public` and sets the checkpoint:
 //! readers see the old model or the new one, never a mix.
 //!
+//! Rebuild work runs on its own connection, detached from the pool and closed afterwards:
+//! sqlx caches prepared statements per connection and PostgreSQL re-plans a cached
+//! statement with the `search_path` it was prepared under, so a pooled connection that had
+//! folded into the shadow schema would later send live writes there.
+//!
 //! `verify` builds the same copies up to exactly the live checkpoint and diffs them row by
 //! row against the live tables, then throws them away.
 
@@ -34,16 +39,28 @@ pub struct Difference {
 
 /// Events in the log (for progress bars).
 pub async fn event_count(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await
+    sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(pool)
+        .await
 }
 
-async fn prepare_schema(conn: &mut PgConnection, schema: &str, projection: &dyn Projection) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&mut *conn).await?;
-    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut *conn).await?;
+async fn prepare_schema(
+    conn: &mut PgConnection,
+    schema: &str,
+    projection: &dyn Projection,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut *conn)
+        .await?;
     for table in projection.tables() {
-        sqlx::query(&format!("CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL)"))
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(&format!(
+            "CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL)"
+        ))
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
@@ -51,7 +68,7 @@ async fn prepare_schema(conn: &mut PgConnection, schema: &str, projection: &dyn 
 /// Folds events after `from` up to `upto` (and below the horizon) into the tables found on
 /// `search_path` first (the shadow schema). Returns the new position and the count folded.
 async fn fold_into(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     schema: &str,
     projection: &dyn Projection,
     from: Position,
@@ -61,10 +78,20 @@ async fn fold_into(
 ) -> Result<Position, ProjectionError> {
     let mut at = from;
     loop {
-        let mut tx = pool.begin().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let horizon = horizon(&mut tx).await?;
-        sqlx::query(&format!("SET LOCAL search_path = {schema}, public")).execute(&mut *tx).await?;
-        let events = fetch_batch(&mut tx, projection.aggregate_types(), at, upto, horizon, BATCH).await?;
+        sqlx::query(&format!("SET LOCAL search_path = {schema}, public"))
+            .execute(&mut *tx)
+            .await?;
+        let events = fetch_batch(
+            &mut tx,
+            projection.aggregate_types(),
+            at,
+            upto,
+            horizon,
+            BATCH,
+        )
+        .await?;
         let Some(last) = events.last() else {
             tx.commit().await?;
             return Ok(at);
@@ -77,7 +104,11 @@ async fn fold_into(
     }
 }
 
-async fn live_checkpoint(conn: &mut PgConnection, name: &str, lock: bool) -> Result<(Position, i64), sqlx::Error> {
+async fn live_checkpoint(
+    conn: &mut PgConnection,
+    name: &str,
+    lock: bool,
+) -> Result<(Position, i64), sqlx::Error> {
     let sql = format!(
         "SELECT last_tx::text::bigint, last_position, events_seen FROM projection_checkpoints WHERE name = $1{}",
         if lock { " FOR UPDATE" } else { "" }
@@ -88,31 +119,63 @@ async fn live_checkpoint(conn: &mut PgConnection, name: &str, lock: bool) -> Res
 }
 
 /// Rebuilds `projection` from position zero and swaps it in atomically.
-pub async fn rebuild(pool: &PgPool, projection: &dyn Projection, progress: Progress<'_>) -> Result<u64, ProjectionError> {
+pub async fn rebuild(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    progress: Progress<'_>,
+) -> Result<u64, ProjectionError> {
     let schema = format!("rebuild_{}", projection.name());
-    prepare_schema(&mut *pool.acquire().await?, &schema, projection).await?;
+    let mut conn = pool.acquire().await?.detach();
+    prepare_schema(&mut conn, &schema, projection).await?;
     let mut folded = 0;
-    let caught_up = fold_into(pool, &schema, projection, Position::START, Position::END, progress, &mut folded).await?;
+    let caught_up = fold_into(
+        &mut conn,
+        &schema,
+        projection,
+        Position::START,
+        Position::END,
+        progress,
+        &mut folded,
+    )
+    .await?;
 
-    let mut tx = pool.begin().await?;
+    let mut tx = sqlx::Connection::begin(&mut conn).await?;
     let horizon = horizon(&mut tx).await?;
     // Pauses the live worker until the swap commits.
     live_checkpoint(&mut tx, projection.name(), true).await?;
-    sqlx::query(&format!("SET LOCAL search_path = {schema}, public")).execute(&mut *tx).await?;
+    sqlx::query(&format!("SET LOCAL search_path = {schema}, public"))
+        .execute(&mut *tx)
+        .await?;
     let mut at = caught_up;
     loop {
-        let events = fetch_batch(&mut tx, projection.aggregate_types(), at, Position::END, horizon, BATCH).await?;
+        let events = fetch_batch(
+            &mut tx,
+            projection.aggregate_types(),
+            at,
+            Position::END,
+            horizon,
+            BATCH,
+        )
+        .await?;
         let Some(last) = events.last() else { break };
         at = last.position();
         apply_all(projection, &mut tx, &events, false).await?;
         folded += events.len() as u64;
     }
-    sqlx::query("SET LOCAL search_path = public").execute(&mut *tx).await?;
+    sqlx::query("SET LOCAL search_path = public")
+        .execute(&mut *tx)
+        .await?;
     for table in projection.tables() {
-        sqlx::query(&format!("DROP TABLE public.{table}")).execute(&mut *tx).await?;
-        sqlx::query(&format!("ALTER TABLE {schema}.{table} SET SCHEMA public")).execute(&mut *tx).await?;
+        sqlx::query(&format!("DROP TABLE public.{table}"))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&format!("ALTER TABLE {schema}.{table} SET SCHEMA public"))
+            .execute(&mut *tx)
+            .await?;
     }
-    sqlx::query(&format!("DROP SCHEMA {schema}")).execute(&mut *tx).await?;
+    sqlx::query(&format!("DROP SCHEMA {schema}"))
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "UPDATE projection_checkpoints SET last_tx = $2::text::xid8, last_position = $3, events_seen = $4, \
                 last_error = NULL, failing_since = NULL, updated_at = clock_timestamp(), \
@@ -125,27 +188,55 @@ pub async fn rebuild(pool: &PgPool, projection: &dyn Projection, progress: Progr
     .bind(i64::try_from(folded).unwrap_or(i64::MAX))
     .execute(&mut *tx)
     .await?;
-    sqlx::query("SELECT pg_notify('zippcrm_checkpoint', $1)").bind(projection.name()).execute(&mut *tx).await?;
+    sqlx::query("SELECT pg_notify('zippcrm_checkpoint', $1)")
+        .bind(projection.name())
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
+    let _ = sqlx::Connection::close(conn).await;
     progress(folded);
     Ok(folded)
 }
 
 /// Rebuilds `projection` into shadow tables up to the live checkpoint and diffs them.
-pub async fn verify(pool: &PgPool, projection: &dyn Projection, progress: Progress<'_>) -> Result<Vec<Difference>, ProjectionError> {
+pub async fn verify(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    progress: Progress<'_>,
+) -> Result<Vec<Difference>, ProjectionError> {
     let schema = format!("verify_{}", projection.name());
-    prepare_schema(&mut *pool.acquire().await?, &schema, projection).await?;
-    let (target, _) = live_checkpoint(&mut *pool.acquire().await?, projection.name(), false).await?;
+    let mut conn = pool.acquire().await?.detach();
+    prepare_schema(&mut conn, &schema, projection).await?;
+    let (target, _) = live_checkpoint(&mut conn, projection.name(), false).await?;
     let mut folded = 0;
-    let reached = fold_into(pool, &schema, projection, Position::START, target, progress, &mut folded).await?;
+    let reached = fold_into(
+        &mut conn,
+        &schema,
+        projection,
+        Position::START,
+        target,
+        progress,
+        &mut folded,
+    )
+    .await?;
 
-    let mut tx = pool.begin().await?;
+    let mut tx = sqlx::Connection::begin(&mut conn).await?;
     // Holding the checkpoint lock keeps the live tables still while we compare.
     let (target, _) = live_checkpoint(&mut tx, projection.name(), true).await?;
-    sqlx::query(&format!("SET LOCAL search_path = {schema}, public")).execute(&mut *tx).await?;
+    sqlx::query(&format!("SET LOCAL search_path = {schema}, public"))
+        .execute(&mut *tx)
+        .await?;
     let mut at = reached;
     loop {
-        let events = fetch_batch(&mut tx, projection.aggregate_types(), at, target, i64::MAX, BATCH).await?;
+        let events = fetch_batch(
+            &mut tx,
+            projection.aggregate_types(),
+            at,
+            target,
+            i64::MAX,
+            BATCH,
+        )
+        .await?;
         let Some(last) = events.last() else { break };
         at = last.position();
         apply_all(projection, &mut tx, &events, false).await?;
@@ -159,10 +250,17 @@ pub async fn verify(pool: &PgPool, projection: &dyn Projection, progress: Progre
         .fetch_one(&mut *tx)
         .await?;
         if only_live != 0 || only_rebuilt != 0 {
-            differences.push(Difference { table: (*table).to_owned(), only_live, only_rebuilt });
+            differences.push(Difference {
+                table: (*table).to_owned(),
+                only_live,
+                only_rebuilt,
+            });
         }
     }
     tx.rollback().await?;
-    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(pool).await?;
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .execute(&mut conn)
+        .await?;
+    let _ = sqlx::Connection::close(conn).await;
     Ok(differences)
 }

@@ -48,7 +48,12 @@ pub trait Projection: Send + Sync + 'static {
     /// The aggregate types whose events it folds; other events only move the checkpoint.
     fn aggregate_types(&self) -> &'static [&'static str];
     /// Folds one event. `live` is false during rebuilds, when no change notices are sent.
-    async fn apply(&self, conn: &mut PgConnection, event: &StoredEvent, live: bool) -> Result<(), ProjectionError>;
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        event: &StoredEvent,
+        live: bool,
+    ) -> Result<(), ProjectionError>;
 }
 
 /// Decodes an event's payload or reports which one failed.
@@ -128,7 +133,10 @@ pub enum Step {
 }
 
 /// Ensures a checkpoint row exists for every projection.
-pub async fn register(pool: &PgPool, projections: &[Arc<dyn Projection>]) -> Result<(), sqlx::Error> {
+pub async fn register(
+    pool: &PgPool,
+    projections: &[Arc<dyn Projection>],
+) -> Result<(), sqlx::Error> {
     for projection in projections {
         sqlx::query("INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING")
             .bind(projection.name())
@@ -139,7 +147,11 @@ pub async fn register(pool: &PgPool, projections: &[Arc<dyn Projection>]) -> Res
 }
 
 /// Runs one batch of `projection` in one transaction.
-pub async fn step(pool: &PgPool, projection: &dyn Projection, batch: i64) -> Result<Step, ProjectionError> {
+pub async fn step(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    batch: i64,
+) -> Result<Step, ProjectionError> {
     let mut tx = pool.begin().await?;
     // Taken before this transaction holds an xid, so it does not hold its own horizon back.
     let horizon = horizon(&mut tx).await?;
@@ -153,8 +165,19 @@ pub async fn step(pool: &PgPool, projection: &dyn Projection, batch: i64) -> Res
     let Some((last_tx, last_position)) = checkpoint else {
         return Ok(Step::Locked);
     };
-    let after = Position { tx: last_tx, position: last_position };
-    let events = fetch_batch(&mut tx, projection.aggregate_types(), after, Position::END, horizon, batch).await?;
+    let after = Position {
+        tx: last_tx,
+        position: last_position,
+    };
+    let events = fetch_batch(
+        &mut tx,
+        projection.aggregate_types(),
+        after,
+        Position::END,
+        horizon,
+        batch,
+    )
+    .await?;
     let Some(last) = events.last() else {
         return Ok(Step::Applied(0));
     };
@@ -206,7 +229,10 @@ pub struct RunnerConfig {
 
 impl Default for RunnerConfig {
     fn default() -> Self {
-        Self { batch: 500, poll: Duration::from_millis(500) }
+        Self {
+            batch: 500,
+            poll: Duration::from_millis(500),
+        }
     }
 }
 
@@ -221,7 +247,13 @@ pub async fn run(
     let workers: Vec<_> = projections
         .into_iter()
         .map(|projection| {
-            tokio::spawn(worker(pool.clone(), projection, notices.clone(), config, shutdown.clone()))
+            tokio::spawn(worker(
+                pool.clone(),
+                projection,
+                notices.clone(),
+                config,
+                shutdown.clone(),
+            ))
         })
         .collect();
     for worker in workers {

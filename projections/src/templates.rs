@@ -27,9 +27,23 @@ impl Projection for TemplatesProjection {
         &["WorkflowTemplate"]
     }
 
-    async fn apply(&self, conn: &mut PgConnection, event: &StoredEvent, _live: bool) -> Result<(), ProjectionError> {
-        let Some(id) = event.aggregate_uuid() else { return Ok(()) };
-        let TemplateEvent::TemplateVersionPublished { family, name, version, stages, at, .. } = decode(event)?;
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        event: &StoredEvent,
+        _live: bool,
+    ) -> Result<(), ProjectionError> {
+        let Some(id) = event.aggregate_uuid() else {
+            return Ok(());
+        };
+        let TemplateEvent::TemplateVersionPublished {
+            family,
+            name,
+            version,
+            stages,
+            at,
+            ..
+        } = decode(event)?;
         let stages = serde_json::to_value(stages).unwrap_or_default();
         sqlx::query(
             "INSERT INTO template_view (id, family, name, latest_version, stages, published_at, last_sequence) \

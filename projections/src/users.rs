@@ -27,11 +27,26 @@ impl Projection for UsersProjection {
         &["User"]
     }
 
-    async fn apply(&self, conn: &mut PgConnection, event: &StoredEvent, _live: bool) -> Result<(), ProjectionError> {
-        let Some(id) = event.aggregate_uuid() else { return Ok(()) };
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        event: &StoredEvent,
+        _live: bool,
+    ) -> Result<(), ProjectionError> {
+        let Some(id) = event.aggregate_uuid() else {
+            return Ok(());
+        };
         let seq = event.sequence;
         let payload: UserEvent = decode(event)?;
-        if let UserEvent::UserRegistered { email, display_name, role, client_id, at, .. } = payload {
+        if let UserEvent::UserRegistered {
+            email,
+            display_name,
+            role,
+            client_id,
+            at,
+            ..
+        } = payload
+        {
             sqlx::query(
                 "INSERT INTO user_view (id, email, display_name, role, client_id, active, created_at, updated_at, last_sequence) \
                  VALUES ($1, $2, $3, $4, $5, true, $6, $6, $7) ON CONFLICT (id) DO NOTHING",
@@ -99,23 +114,29 @@ pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<UserRow>, sqlx::Erro
 
 /// Several users at once (for batch loading).
 pub async fn find_many(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<UserRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM user_view WHERE id = ANY($1)"))
-        .bind(ids)
-        .fetch_all(pool)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM user_view WHERE id = ANY($1)"
+    ))
+    .bind(ids)
+    .fetch_all(pool)
+    .await
 }
 
 /// Internal users (portal users excluded), by name.
 pub async fn internal(pool: &PgPool) -> Result<Vec<UserRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM user_view WHERE client_id IS NULL ORDER BY lower(display_name), id"))
-        .fetch_all(pool)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM user_view WHERE client_id IS NULL ORDER BY lower(display_name), id"
+    ))
+    .fetch_all(pool)
+    .await
 }
 
 /// Portal users of one client.
 pub async fn of_client(pool: &PgPool, client_id: Uuid) -> Result<Vec<UserRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM user_view WHERE client_id = $1 ORDER BY lower(display_name), id"))
-        .bind(client_id)
-        .fetch_all(pool)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM user_view WHERE client_id = $1 ORDER BY lower(display_name), id"
+    ))
+    .bind(client_id)
+    .fetch_all(pool)
+    .await
 }

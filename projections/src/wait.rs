@@ -60,7 +60,11 @@ pub async fn wait_for(
 }
 
 /// The position of the newest event of one stream (what a command just appended).
-pub async fn stream_head(pool: &PgPool, aggregate_type: &str, aggregate_id: &str) -> Result<Option<Position>, sqlx::Error> {
+pub async fn stream_head(
+    pool: &PgPool,
+    aggregate_type: &str,
+    aggregate_id: &str,
+) -> Result<Option<Position>, sqlx::Error> {
     let row: Option<(i64, i64)> = sqlx::query_as(
         "SELECT transaction_id::text::bigint, global_position FROM events \
           WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence DESC LIMIT 1",

@@ -1,1 +1,267 @@
-//! placeholder
+//! Test harness: a private PostgreSQL per test process, a fresh database per test, and the
+//! real server on port 0 (`spawn_app`), driven over HTTP.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+/// Admin credentials every test server is started with.
+pub const ADMIN_EMAIL: &str = "admin@test.example";
+/// Admin password.
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+/// JWT secret shared by the servers of one test.
+pub const JWT_SECRET: &str = "k3J9x!q2Lm8#Vb7&Pz4@Wd6^Rt1*Yh5%-test";
+
+static SERVER: OnceLock<Result<(Option<devdb::LocalPostgres>, String), String>> = OnceLock::new();
+
+/// URL of the `postgres` database of the test server (`TEST_DATABASE_URL` or a private one).
+pub fn server_url() -> Result<String> {
+    let entry = SERVER.get_or_init(|| {
+        if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
+            return Ok((None, url));
+        }
+        let dir = std::env::temp_dir().join(format!("zippcrm-test-pg-{}", std::process::id()));
+        devdb::LocalPostgres::start(&dir, devdb::Keep::Nothing)
+            .map(|pg| {
+                let url = pg.url("postgres");
+                (Some(pg), url)
+            })
+            .map_err(|e| format!("{e:#}"))
+    });
+    match entry {
+        Ok((_, url)) => Ok(url.clone()),
+        Err(error) => anyhow::bail!("could not start the test PostgreSQL: {error}"),
+    }
+}
+
+/// Creates an empty database and returns its URL.
+pub async fn fresh_database() -> Result<String> {
+    let base = server_url()?;
+    let name = format!("zippcrm_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = PgPool::connect(&base)
+        .await
+        .context("connecting to the test server")?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await?;
+    admin.close().await;
+    let (prefix, _) = base
+        .rsplit_once('/')
+        .context("database URL without a path")?;
+    Ok(format!("{prefix}/{name}"))
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// Pool on the same database.
+    pub pool: PgPool,
+    /// Its database URL.
+    pub database_url: String,
+    /// HTTP client.
+    pub http: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Server configuration for tests.
+pub fn config() -> api::Config {
+    api::Config {
+        database_url: None,
+        bind_addr: "127.0.0.1:0".parse().expect("address"),
+        production: false,
+        jwt_secret: JWT_SECRET.into(),
+        admin: Some((ADMIN_EMAIL.into(), ADMIN_PASSWORD.into())),
+        data_dir: String::new(),
+        read_your_writes_timeout: Duration::from_secs(10),
+        pool_size: 20,
+        json_logs: false,
+    }
+}
+
+/// Starts a server on a fresh database.
+pub async fn spawn_app() -> Result<TestApp> {
+    let url = fresh_database().await?;
+    spawn_app_on(&url).await
+}
+
+/// Starts a server on an existing database (a second replica, for example).
+pub async fn spawn_app_on(url: &str) -> Result<TestApp> {
+    let server = api::Server::build(&config(), url).await?;
+    let pool = server.state().pool.clone();
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let address = format!("http://{}", listener.local_addr()?);
+    let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = server
+            .serve(listener, async move {
+                let _ = signal.await;
+            })
+            .await;
+    });
+    Ok(TestApp {
+        address,
+        pool,
+        database_url: url.to_owned(),
+        http: reqwest::Client::new(),
+        shutdown: Some(shutdown),
+        task: Some(task),
+    })
+}
+
+impl TestApp {
+    /// Posts a GraphQL request and returns the whole response body.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .http
+            .post(format!("{}/graphql", self.address))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request sent");
+        response.json().await.expect("JSON response")
+    }
+
+    /// Posts a request that must succeed and returns its `data`.
+    pub async fn ok(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let body = self.gql(token, query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    /// Logs in and returns the access token.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let data = self
+            .ok(None, "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }", json!({ "e": email, "p": password }))
+            .await;
+        data["login"]["accessToken"]
+            .as_str()
+            .expect("access token")
+            .to_owned()
+    }
+
+    /// The admin's access token.
+    pub async fn admin(&self) -> String {
+        self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// The first error's `extensions.code`.
+pub fn error_code(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// Captures a lead and returns its id.
+pub async fn capture_lead(app: &TestApp, token: &str, company: &str, email: &str) -> String {
+    let data = app
+        .ok(
+            Some(token),
+            "mutation($i: CaptureLeadInputGql!) { captureLead(input: $i) { caughtUp lead { id stage } } }",
+            json!({ "i": { "company": company, "contactName": "Asha Rao", "email": email, "phone": "+91 98200 12345",
+                           "source": "WEBSITE", "serviceInterest": "RBI NBFC registration" } }),
+        )
+        .await;
+    assert_eq!(data["captureLead"]["caughtUp"], true);
+    data["captureLead"]["lead"]["id"]
+        .as_str()
+        .expect("lead id")
+        .to_owned()
+}
+
+/// Moves a lead to Won.
+pub async fn win_lead(app: &TestApp, token: &str, id: &str) {
+    app.ok(
+        Some(token),
+        "mutation($id: UUID!) { moveLeadStage(id: $id, stage: PROPOSAL) { caughtUp } }",
+        json!({ "id": id }),
+    )
+    .await;
+    app.ok(
+        Some(token),
+        "mutation($id: UUID!) { markLeadWon(id: $id) { caughtUp } }",
+        json!({ "id": id }),
+    )
+    .await;
+}
+
+/// Converts a won lead with an RBI project; returns (client id, project id).
+pub async fn convert_with_project(
+    app: &TestApp,
+    token: &str,
+    lead_id: &str,
+    email: &str,
+) -> (String, String) {
+    let templates = app
+        .ok(
+            Some(token),
+            "{ workflowTemplates { id family } }",
+            json!({}),
+        )
+        .await;
+    let rbi = templates["workflowTemplates"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["family"] == "RBI"))
+        .expect("RBI template seeded")["id"]
+        .clone();
+    let data = app
+        .ok(
+            Some(token),
+            "mutation($i: ConvertLeadInput!) { convertLead(input: $i) { caughtUp client { id } project { id currentStage } } }",
+            json!({ "i": { "leadId": lead_id, "primaryContact": { "email": email }, "project": { "templateId": rbi, "name": "NBFC registration" } } }),
+        )
+        .await;
+    assert_eq!(data["convertLead"]["caughtUp"], true, "{data}");
+    (
+        data["convertLead"]["client"]["id"]
+            .as_str()
+            .expect("client")
+            .to_owned(),
+        data["convertLead"]["project"]["id"]
+            .as_str()
+            .expect("project")
+            .to_owned(),
+    )
+}
+
+/// Reads the set-password token queued for `email` and sets `password`; returns a login token.
+pub async fn activate_portal_user(app: &TestApp, email: &str, password: &str) -> String {
+    let body: String = sqlx::query_scalar(
+        "SELECT body FROM email_outbox WHERE to_address = $1 AND kind = 'set_password'",
+    )
+    .bind(email)
+    .fetch_one(&app.pool)
+    .await
+    .expect("invitation queued");
+    let token = body
+        .split("token=")
+        .nth(1)
+        .expect("token in link")
+        .split_whitespace()
+        .next()
+        .expect("token")
+        .to_owned();
+    app.ok(
+        None,
+        "mutation($t: String!, $p: String!) { setPassword(token: $t, password: $p) }",
+        json!({ "t": token, "p": password }),
+    )
+    .await;
+    app.login(email, password).await
+}

@@ -43,7 +43,10 @@ impl std::fmt::Debug for JwtKeys {
 impl JwtKeys {
     /// Keys from the shared secret.
     pub fn new(secret: &str) -> Self {
-        Self { encoding: EncodingKey::from_secret(secret.as_bytes()), decoding: DecodingKey::from_secret(secret.as_bytes()) }
+        Self {
+            encoding: EncodingKey::from_secret(secret.as_bytes()),
+            decoding: DecodingKey::from_secret(secret.as_bytes()),
+        }
     }
 
     /// Signs an access token for `viewer`.
@@ -63,8 +66,14 @@ impl JwtKeys {
     pub fn verify(&self, token: &str) -> Option<Viewer> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
-        let claims = decode::<Claims>(token, &self.decoding, &validation).ok()?.claims;
-        Some(Viewer { user_id: claims.sub, role: Role::parse(&claims.role)?, client_id: claims.client_id })
+        let claims = decode::<Claims>(token, &self.decoding, &validation)
+            .ok()?
+            .claims;
+        Some(Viewer {
+            user_id: claims.sub,
+            role: Role::parse(&claims.role)?,
+            client_id: claims.client_id,
+        })
     }
 }
 
@@ -75,11 +84,20 @@ mod tests {
     #[test]
     fn a_token_round_trips_and_a_foreign_one_is_refused() {
         let keys = JwtKeys::new("k3J9x!q2Lm8#Vb7&Pz4@Wd6^Rt1*Yh5%");
-        let viewer = Viewer { user_id: Uuid::new_v4(), role: Role::Client, client_id: Some(Uuid::new_v4()) };
+        let viewer = Viewer {
+            user_id: Uuid::new_v4(),
+            role: Role::Client,
+            client_id: Some(Uuid::new_v4()),
+        };
         let token = keys.issue(&viewer).expect("sign");
         let back = keys.verify(&token).expect("verify");
-        assert_eq!((back.user_id, back.role, back.client_id), (viewer.user_id, viewer.role, viewer.client_id));
-        assert!(JwtKeys::new("another-secret-another-secret-xx").verify(&token).is_none());
+        assert_eq!(
+            (back.user_id, back.role, back.client_id),
+            (viewer.user_id, viewer.role, viewer.client_id)
+        );
+        assert!(JwtKeys::new("another-secret-another-secret-xx")
+            .verify(&token)
+            .is_none());
         assert!(keys.verify("not.a.token").is_none());
     }
 }

@@ -15,10 +15,14 @@ pub const MAX_LENGTH: usize = 256;
 pub fn validate(password: &str) -> Result<(), ApiError> {
     let length = password.chars().count();
     if length < MIN_LENGTH {
-        return Err(ApiError::bad_input(format!("password: must be at least {MIN_LENGTH} characters")));
+        return Err(ApiError::bad_input(format!(
+            "password: must be at least {MIN_LENGTH} characters"
+        )));
     }
     if length > MAX_LENGTH {
-        return Err(ApiError::bad_input(format!("password: must be at most {MAX_LENGTH} characters")));
+        return Err(ApiError::bad_input(format!(
+            "password: must be at most {MAX_LENGTH} characters"
+        )));
     }
     Ok(())
 }
@@ -27,7 +31,9 @@ pub fn validate(password: &str) -> Result<(), ApiError> {
 pub async fn hash(password: String) -> Result<String, ApiError> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
-        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
     })
     .await
     .map_err(ApiError::internal)?
@@ -37,7 +43,11 @@ pub async fn hash(password: String) -> Result<String, ApiError> {
 /// Verifies `password` against a stored hash.
 pub async fn verify(password: String, stored: String) -> bool {
     tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&stored).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        PasswordHash::new(&stored).is_ok_and(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
     })
     .await
     .unwrap_or(false)
@@ -50,7 +60,10 @@ pub async fn verify_nothing(password: String) {
     let _ = tokio::task::spawn_blocking(move || {
         let stored = DUMMY.get_or_init(|| {
             let salt = SaltString::generate(&mut OsRng);
-            Argon2::default().hash_password(b"no password matches this", &salt).map(|h| h.to_string()).unwrap_or_default()
+            Argon2::default()
+                .hash_password(b"no password matches this", &salt)
+                .map(|h| h.to_string())
+                .unwrap_or_default()
         });
         if let Ok(parsed) = PasswordHash::new(stored) {
             let _ = Argon2::default().verify_password(password.as_bytes(), &parsed);

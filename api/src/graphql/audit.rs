@@ -45,7 +45,11 @@ pub struct HistoryEvent {
 }
 
 fn meta(event: &StoredEvent, key: &str) -> Option<String> {
-    event.metadata.get(key).and_then(|v| v.as_str()).map(str::to_owned)
+    event
+        .metadata
+        .get(key)
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
 }
 
 impl From<StoredEvent> for HistoryEvent {
@@ -119,18 +123,35 @@ fn audit_error(error: AuditError) -> ApiError {
 #[Object]
 impl AuditQuery {
     /// A record's events in order, with actor and time (admins and auditors).
-    async fn history(&self, ctx: &Context<'_>, aggregate_type: AggregateType, aggregate_id: Uuid) -> Result<Vec<HistoryEvent>> {
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        aggregate_type: AggregateType,
+        aggregate_id: Uuid,
+    ) -> Result<Vec<HistoryEvent>> {
         ctx.request().auth.require(Permission::ReadHistory)?;
-        let events = history(&ctx.state().pool, aggregate_type.persisted(), &aggregate_id.to_string(), None)
-            .await
-            .map_err(ApiError::from)?;
+        let events = history(
+            &ctx.state().pool,
+            aggregate_type.persisted(),
+            &aggregate_id.to_string(),
+            None,
+        )
+        .await
+        .map_err(ApiError::from)?;
         Ok(events.into_iter().map(HistoryEvent::from).collect())
     }
 
     /// A lead as it stood at `at`, folded from its events (admins and auditors).
-    async fn lead_as_of(&self, ctx: &Context<'_>, id: Uuid, at: DateTime<Utc>) -> Result<Option<LeadAsOf>> {
+    async fn lead_as_of(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<Option<LeadAsOf>> {
         ctx.request().auth.require(Permission::ReadHistory)?;
-        let state = state_as_of::<domain::lead::Lead>(&ctx.state().pool, &id.to_string(), at).await.map_err(audit_error)?;
+        let state = state_as_of::<domain::lead::Lead>(&ctx.state().pool, &id.to_string(), at)
+            .await
+            .map_err(audit_error)?;
         Ok(state.and_then(|lead| {
             Some(LeadAsOf {
                 id: lead.id?,
@@ -151,9 +172,16 @@ impl AuditQuery {
     }
 
     /// A project as it stood at `at`, with each checklist item's state then (admins and auditors).
-    async fn project_as_of(&self, ctx: &Context<'_>, id: Uuid, at: DateTime<Utc>) -> Result<Option<ProjectAsOf>> {
+    async fn project_as_of(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<Option<ProjectAsOf>> {
         ctx.request().auth.require(Permission::ReadHistory)?;
-        let state = state_as_of::<domain::project::Project>(&ctx.state().pool, &id.to_string(), at).await.map_err(audit_error)?;
+        let state = state_as_of::<domain::project::Project>(&ctx.state().pool, &id.to_string(), at)
+            .await
+            .map_err(audit_error)?;
         Ok(state.and_then(|project| {
             Some(ProjectAsOf {
                 id: project.id?,
@@ -169,7 +197,12 @@ impl AuditQuery {
                         items: s
                             .items
                             .into_iter()
-                            .map(|i| ItemAsOf { key: i.key, title: i.title, mandatory: i.mandatory, status: i.status.into() })
+                            .map(|i| ItemAsOf {
+                                key: i.key,
+                                title: i.title,
+                                mandatory: i.mandatory,
+                                status: i.status.into(),
+                            })
                             .collect(),
                     })
                     .collect(),

@@ -29,17 +29,24 @@ pub fn encode(value: &str, id: Uuid) -> String {
 /// Decodes a cursor, or says it is malformed.
 pub fn decode(cursor: &str) -> ApiResult<Cursor> {
     let bad = || ApiError::bad_input("after: not a cursor returned by this list");
-    let bytes = URL_SAFE_NO_PAD.decode(cursor.as_bytes()).map_err(|_| bad())?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor.as_bytes())
+        .map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let (id, value) = text.split_once('|').ok_or_else(bad)?;
-    Ok(Cursor { value: value.to_owned(), id: Uuid::parse_str(id).map_err(|_| bad())? })
+    Ok(Cursor {
+        value: value.to_owned(),
+        id: Uuid::parse_str(id).map_err(|_| bad())?,
+    })
 }
 
 /// Validates `first` and decodes `after`.
 pub fn arguments(first: Option<i32>, after: Option<&str>) -> ApiResult<(i64, Option<Cursor>)> {
     let first = first.unwrap_or(DEFAULT_FIRST);
     if !(1..=MAX_FIRST).contains(&first) {
-        return Err(ApiError::bad_input(format!("first: must be between 1 and {MAX_FIRST}")));
+        return Err(ApiError::bad_input(format!(
+            "first: must be between 1 and {MAX_FIRST}"
+        )));
     }
     Ok((i64::from(first), after.map(decode).transpose()?))
 }
@@ -52,7 +59,8 @@ pub fn build<R, N: OutputType>(
     key: impl Fn(&R) -> (String, Uuid),
     node: impl Fn(R) -> N,
 ) -> Connection<String, N, CountField> {
-    let mut connection = Connection::with_additional_fields(had_cursor, page.has_next, CountField { total_count });
+    let mut connection =
+        Connection::with_additional_fields(had_cursor, page.has_next, CountField { total_count });
     connection.edges.extend(page.rows.into_iter().map(|row| {
         let (value, id) = key(&row);
         Edge::new(encode(&value, id), node(row))

@@ -52,16 +52,30 @@ impl Ctx for Context<'_> {
     }
 
     fn request(&self) -> RequestContext {
-        self.data_opt::<RequestContext>().copied().unwrap_or(RequestContext { auth: Auth::Anonymous, request_id: Uuid::nil() })
+        self.data_opt::<RequestContext>()
+            .copied()
+            .unwrap_or(RequestContext {
+                auth: Auth::Anonymous,
+                request_id: Uuid::nil(),
+            })
     }
 }
 
 impl AppState {
     /// Waits until `projections` have folded `appended`; `false` if the bound passed first.
     pub async fn caught_up(&self, projections: &[&str], appended: Appended) -> ApiResult<bool> {
-        let target = Position { tx: appended.tx, position: appended.position };
-        projections::wait::wait_for(&self.pool, &self.notices, projections, target, self.ryw_timeout)
-            .await
-            .map_err(ApiError::from)
+        let target = Position {
+            tx: appended.tx,
+            position: appended.position,
+        };
+        projections::wait::wait_for(
+            &self.pool,
+            &self.notices,
+            projections,
+            target,
+            self.ryw_timeout,
+        )
+        .await
+        .map_err(ApiError::from)
     }
 }

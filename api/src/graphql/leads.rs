@@ -106,14 +106,26 @@ pub struct ConvertLeadPayload {
 async fn lead_payload(ctx: &Context<'_>, id: Uuid, appended: Appended) -> Result<LeadPayload> {
     let state = ctx.state();
     let caught_up = state.caught_up(&["leads"], appended).await?;
-    let lead = projections::leads::find(&state.pool, id).await.map_err(ApiError::from)?.map(Lead);
+    let lead = projections::leads::find(&state.pool, id)
+        .await
+        .map_err(ApiError::from)?
+        .map(Lead);
     Ok(LeadPayload { lead, caught_up })
 }
 
-async fn run(ctx: &Context<'_>, id: Uuid, command: impl FnOnce(chrono::DateTime<Utc>) -> LeadCommand) -> Result<LeadPayload> {
+async fn run(
+    ctx: &Context<'_>,
+    id: Uuid,
+    command: impl FnOnce(chrono::DateTime<Utc>) -> LeadCommand,
+) -> Result<LeadPayload> {
     let viewer = ctx.request().auth.require(Permission::WriteLeads)?;
     let command_ctx = ctx.command_context(&viewer);
-    let appended = ctx.state().bus.lead(&command_ctx, id, command(command_ctx.issued_at)).await.map_err(ApiError::from)?;
+    let appended = ctx
+        .state()
+        .bus
+        .lead(&command_ctx, id, command(command_ctx.issued_at))
+        .await
+        .map_err(ApiError::from)?;
     lead_payload(ctx, id, appended).await
 }
 
@@ -121,14 +133,20 @@ async fn check_owner(ctx: &Context<'_>, owner_id: Uuid) -> Result<(), ApiError> 
     let owner = projections::users::find(&ctx.state().pool, owner_id).await?;
     match owner {
         Some(user) if user.active && user.client_id.is_none() => Ok(()),
-        _ => Err(ApiError::bad_input("ownerId: no active internal user has this id")),
+        _ => Err(ApiError::bad_input(
+            "ownerId: no active internal user has this id",
+        )),
     }
 }
 
 #[Object]
 impl LeadMutation {
     /// Captures a new lead in the Prospect stage.
-    async fn capture_lead(&self, ctx: &Context<'_>, input: CaptureLeadInputGql) -> Result<LeadPayload> {
+    async fn capture_lead(
+        &self,
+        ctx: &Context<'_>,
+        input: CaptureLeadInputGql,
+    ) -> Result<LeadPayload> {
         let viewer = ctx.request().auth.require(Permission::WriteLeads)?;
         let owner_id = input.owner_id.unwrap_or(viewer.user_id);
         if input.owner_id.is_some() {
@@ -143,12 +161,22 @@ impl LeadMutation {
             service_interest: input.service_interest,
             owner_id: Some(owner_id),
         };
-        let (id, appended) = ctx.state().bus.capture_lead(&ctx.command_context(&viewer), input).await.map_err(ApiError::from)?;
+        let (id, appended) = ctx
+            .state()
+            .bus
+            .capture_lead(&ctx.command_context(&viewer), input)
+            .await
+            .map_err(ApiError::from)?;
         lead_payload(ctx, id, appended).await
     }
 
     /// Gives a lead to another owner.
-    async fn assign_lead(&self, ctx: &Context<'_>, id: Uuid, owner_id: Uuid) -> Result<LeadPayload> {
+    async fn assign_lead(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        owner_id: Uuid,
+    ) -> Result<LeadPayload> {
         ctx.request().auth.require(Permission::WriteLeads)?;
         check_owner(ctx, owner_id).await?;
         run(ctx, id, |at| LeadCommand::Assign { owner_id, at }).await
@@ -160,8 +188,17 @@ impl LeadMutation {
     }
 
     /// Moves a lead between open stages (Prospect, Qualified, Proposal, Negotiation).
-    async fn move_lead_stage(&self, ctx: &Context<'_>, id: Uuid, stage: LeadStage) -> Result<LeadPayload> {
-        run(ctx, id, |at| LeadCommand::MoveStage { to: stage.into(), at }).await
+    async fn move_lead_stage(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        stage: LeadStage,
+    ) -> Result<LeadPayload> {
+        run(ctx, id, |at| LeadCommand::MoveStage {
+            to: stage.into(),
+            at,
+        })
+        .await
     }
 
     /// Closes a lead as won (from Proposal or Negotiation).
@@ -170,25 +207,54 @@ impl LeadMutation {
     }
 
     /// Closes a lead as lost; the reason is required.
-    async fn mark_lead_lost(&self, ctx: &Context<'_>, id: Uuid, reason: String) -> Result<LeadPayload> {
+    async fn mark_lead_lost(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        reason: String,
+    ) -> Result<LeadPayload> {
         run(ctx, id, |at| LeadCommand::Lose { reason, at }).await
     }
 
     /// Adds a note to a lead.
-    async fn add_lead_note(&self, ctx: &Context<'_>, id: Uuid, body: String) -> Result<LeadPayload> {
-        run(ctx, id, |at| LeadCommand::AddNote { note_id: Uuid::now_v7(), body, at }).await
+    async fn add_lead_note(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        body: String,
+    ) -> Result<LeadPayload> {
+        run(ctx, id, |at| LeadCommand::AddNote {
+            note_id: Uuid::now_v7(),
+            body,
+            at,
+        })
+        .await
     }
 
     /// Logs an activity, optionally with a follow-up date.
-    async fn log_lead_activity(&self, ctx: &Context<'_>, id: Uuid, input: LogActivityInput) -> Result<LeadPayload> {
-        let activity = ActivityInput { activity_id: Uuid::now_v7(), kind: input.kind, summary: input.summary, follow_up_on: input.follow_up_on };
+    async fn log_lead_activity(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        input: LogActivityInput,
+    ) -> Result<LeadPayload> {
+        let activity = ActivityInput {
+            activity_id: Uuid::now_v7(),
+            kind: input.kind,
+            summary: input.summary,
+            follow_up_on: input.follow_up_on,
+        };
         run(ctx, id, |at| LeadCommand::LogActivity { activity, at }).await
     }
 
     /// Converts a won lead into a client with its primary contact (who gets a portal user
     /// and a set-password email), optionally opening a project from a workflow template.
     /// Converting twice is refused.
-    async fn convert_lead(&self, ctx: &Context<'_>, input: ConvertLeadInput) -> Result<ConvertLeadPayload> {
+    async fn convert_lead(
+        &self,
+        ctx: &Context<'_>,
+        input: ConvertLeadInput,
+    ) -> Result<ConvertLeadPayload> {
         let viewer = ctx.request().auth.require(Permission::ConvertLeads)?;
         let contact = input.primary_contact.unwrap_or_default();
         let request = ConvertLead {
@@ -197,17 +263,38 @@ impl LeadMutation {
             contact_name: contact.name,
             contact_email: contact.email,
             contact_phone: contact.phone,
-            project: input.project.map(|p| ProjectRequest { template_id: p.template_id, name: p.name }),
+            project: input.project.map(|p| ProjectRequest {
+                template_id: p.template_id,
+                name: p.name,
+            }),
         };
         let state = ctx.state();
-        let converted = state.bus.convert_lead(&ctx.command_context(&viewer), request).await.map_err(ApiError::from)?;
-        let caught_up = state.caught_up(&["leads", "clients", "projects", "users"], converted.appended).await?;
+        let converted = state
+            .bus
+            .convert_lead(&ctx.command_context(&viewer), request)
+            .await
+            .map_err(ApiError::from)?;
+        let caught_up = state
+            .caught_up(
+                &["leads", "clients", "projects", "users"],
+                converted.appended,
+            )
+            .await?;
         let pool = &state.pool;
         Ok(ConvertLeadPayload {
-            lead: projections::leads::find(pool, input.lead_id).await.map_err(ApiError::from)?.map(Lead),
-            client: projections::clients::find(pool, converted.client_id).await.map_err(ApiError::from)?.map(Client),
+            lead: projections::leads::find(pool, input.lead_id)
+                .await
+                .map_err(ApiError::from)?
+                .map(Lead),
+            client: projections::clients::find(pool, converted.client_id)
+                .await
+                .map_err(ApiError::from)?
+                .map(Client),
             project: match converted.project_id {
-                Some(id) => projections::projects::find(pool, id).await.map_err(ApiError::from)?.map(Project),
+                Some(id) => projections::projects::find(pool, id)
+                    .await
+                    .map_err(ApiError::from)?
+                    .map(Project),
                 None => None,
             },
             portal_user_id: converted.portal_user_id,

@@ -59,28 +59,80 @@ async fn tokens(ctx: &Context<'_>, viewer: Viewer, family: Option<Uuid>) -> Resu
     let state = ctx.state();
     let access_token = state.jwt.issue(&viewer).map_err(ApiError::internal)?;
     let refresh_token = refresh::issue(&state.pool, viewer.user_id, family).await?;
-    let row = projections::users::find(&state.pool, viewer.user_id).await.map_err(ApiError::from)?;
-    let user = row.ok_or_else(|| ApiError::new(Code::Unauthenticated, "this account is not available yet; try again"))?;
-    Ok(AuthPayload { access_token, refresh_token, expires_in: jwt::ACCESS_TTL_SECONDS, user: User(user) })
+    let mut row = projections::users::find(&state.pool, viewer.user_id)
+        .await
+        .map_err(ApiError::from)?;
+    if row.is_none() {
+        // Just registered (a first admin at start-up, an invitation just redeemed): wait for
+        // the users read model to fold the user's stream, as any read-your-writes does.
+        if let Some(head) =
+            projections::wait::stream_head(&state.pool, "User", &viewer.user_id.to_string())
+                .await
+                .map_err(ApiError::from)?
+        {
+            state
+                .caught_up(
+                    &["users"],
+                    commands::Appended {
+                        tx: head.tx,
+                        position: head.position,
+                    },
+                )
+                .await?;
+            row = projections::users::find(&state.pool, viewer.user_id)
+                .await
+                .map_err(ApiError::from)?;
+        }
+    }
+    let user = row.ok_or_else(|| {
+        ApiError::new(
+            Code::Unauthenticated,
+            "this account is not available yet; try again",
+        )
+    })?;
+    Ok(AuthPayload {
+        access_token,
+        refresh_token,
+        expires_in: jwt::ACCESS_TTL_SECONDS,
+        user: User(user),
+    })
 }
 
 /// The active viewer behind `user_id`, from the user's own stream (not a read model).
 async fn active_viewer(ctx: &Context<'_>, user_id: Uuid) -> Result<Option<Viewer>, ApiError> {
     let user = ctx.state().bus.load_user(user_id).await?;
-    Ok(user.filter(|u| u.active).and_then(|u| Some(Viewer { user_id, role: u.role?, client_id: u.client_id })))
+    Ok(user.filter(|u| u.active).and_then(|u| {
+        Some(Viewer {
+            user_id,
+            role: u.role?,
+            client_id: u.client_id,
+        })
+    }))
 }
 
-async fn user_payload(ctx: &Context<'_>, user_id: Uuid, appended: commands::Appended) -> Result<UserPayload> {
+async fn user_payload(
+    ctx: &Context<'_>,
+    user_id: Uuid,
+    appended: commands::Appended,
+) -> Result<UserPayload> {
     let state = ctx.state();
     let caught_up = state.caught_up(&["users"], appended).await?;
-    let user = projections::users::find(&state.pool, user_id).await.map_err(ApiError::from)?.map(User);
+    let user = projections::users::find(&state.pool, user_id)
+        .await
+        .map_err(ApiError::from)?
+        .map(User);
     Ok(UserPayload { user, caught_up })
 }
 
 #[Object]
 impl AuthMutation {
     /// Exchanges email and password for an access token and a refresh token.
-    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<AuthPayload> {
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> Result<AuthPayload> {
         let refused = || ApiError::new(Code::Unauthenticated, "wrong email or password");
         if email.len() > 254 || password.len() > password::MAX_LENGTH * 4 {
             return Err(refused().into());
@@ -97,7 +149,9 @@ impl AuthMutation {
         if !password::verify(password, hash).await {
             return Err(refused().into());
         }
-        let viewer = active_viewer(ctx, user_id).await?.ok_or_else(|| ApiError::new(Code::Unauthenticated, "this account is deactivated"))?;
+        let viewer = active_viewer(ctx, user_id)
+            .await?
+            .ok_or_else(|| ApiError::new(Code::Unauthenticated, "this account is deactivated"))?;
         tokens(ctx, viewer, None).await
     }
 
@@ -105,7 +159,9 @@ impl AuthMutation {
     /// a used one again revokes every token of that login.
     async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
         let (user_id, family) = refresh::rotate(&ctx.state().pool, &refresh_token).await?;
-        let viewer = active_viewer(ctx, user_id).await?.ok_or_else(|| ApiError::new(Code::Unauthenticated, "this account is deactivated"))?;
+        let viewer = active_viewer(ctx, user_id)
+            .await?
+            .ok_or_else(|| ApiError::new(Code::Unauthenticated, "this account is deactivated"))?;
         tokens(ctx, viewer, Some(family)).await
     }
 
@@ -116,27 +172,48 @@ impl AuthMutation {
     }
 
     /// Sets a password with the one-time token from an invitation email.
-    async fn set_password(&self, ctx: &Context<'_>, token: String, password: String) -> Result<bool> {
+    async fn set_password(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        password: String,
+    ) -> Result<bool> {
         password::validate(&password)?;
         if token.len() > 200 {
-            return Err(ApiError::bad_input("token: this link is invalid, expired or already used").into());
+            return Err(ApiError::bad_input(
+                "token: this link is invalid, expired or already used",
+            )
+            .into());
         }
         let hash = password::hash(password).await?;
-        ctx.state().bus.redeem_password_token(&token, &hash).await.map_err(ApiError::from)?;
+        ctx.state()
+            .bus
+            .redeem_password_token(&token, &hash)
+            .await
+            .map_err(ApiError::from)?;
         Ok(true)
     }
 
     /// Changes the viewer's own password.
-    async fn change_password(&self, ctx: &Context<'_>, current_password: String, new_password: String) -> Result<bool> {
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> Result<bool> {
         let viewer = ctx.request().auth.viewer()?;
         password::validate(&new_password)?;
         let bus = &ctx.state().bus;
         let stored = bus.password_hash(viewer.user_id).await?.unwrap_or_default();
         if !password::verify(current_password, stored).await {
-            return Err(ApiError::bad_input("currentPassword: is not your current password").into());
+            return Err(
+                ApiError::bad_input("currentPassword: is not your current password").into(),
+            );
         }
         let hash = password::hash(new_password).await?;
-        bus.store_password(&ctx.command_context(&viewer), viewer.user_id, &hash).await.map_err(ApiError::from)?;
+        bus.store_password(&ctx.command_context(&viewer), viewer.user_id, &hash)
+            .await
+            .map_err(ApiError::from)?;
         Ok(true)
     }
 
@@ -145,16 +222,39 @@ impl AuthMutation {
         let viewer = ctx.request().auth.require(Permission::ManageUsers)?;
         password::validate(&input.password)?;
         let password_hash = password::hash(input.password).await?;
-        let user = commands::NewUser { email: input.email, display_name: input.display_name, role: input.role.into(), password_hash };
-        let (user_id, appended) = ctx.state().bus.create_user(&ctx.command_context(&viewer), user).await.map_err(ApiError::from)?;
+        let user = commands::NewUser {
+            email: input.email,
+            display_name: input.display_name,
+            role: input.role.into(),
+            password_hash,
+        };
+        let (user_id, appended) = ctx
+            .state()
+            .bus
+            .create_user(&ctx.command_context(&viewer), user)
+            .await
+            .map_err(ApiError::from)?;
         user_payload(ctx, user_id, appended).await
     }
 
     /// Changes an internal user's role (admins).
-    async fn change_user_role(&self, ctx: &Context<'_>, user_id: Uuid, role: Role) -> Result<UserPayload> {
+    async fn change_user_role(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Uuid,
+        role: Role,
+    ) -> Result<UserPayload> {
         let viewer = ctx.request().auth.require(Permission::ManageUsers)?;
-        let command = UserCommand::ChangeRole { role: role.into(), at: chrono::Utc::now() };
-        let appended = ctx.state().bus.user(&ctx.command_context(&viewer), user_id, command).await.map_err(ApiError::from)?;
+        let command = UserCommand::ChangeRole {
+            role: role.into(),
+            at: chrono::Utc::now(),
+        };
+        let appended = ctx
+            .state()
+            .bus
+            .user(&ctx.command_context(&viewer), user_id, command)
+            .await
+            .map_err(ApiError::from)?;
         user_payload(ctx, user_id, appended).await
     }
 
@@ -165,8 +265,15 @@ impl AuthMutation {
         if viewer.user_id == user_id {
             return Err(ApiError::bad_input("userId: you cannot deactivate yourself").into());
         }
-        let command = UserCommand::Deactivate { at: chrono::Utc::now() };
-        let appended = ctx.state().bus.user(&ctx.command_context(&viewer), user_id, command).await.map_err(ApiError::from)?;
+        let command = UserCommand::Deactivate {
+            at: chrono::Utc::now(),
+        };
+        let appended = ctx
+            .state()
+            .bus
+            .user(&ctx.command_context(&viewer), user_id, command)
+            .await
+            .map_err(ApiError::from)?;
         sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL")
             .bind(user_id)
             .execute(&ctx.state().pool)

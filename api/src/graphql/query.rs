@@ -11,8 +11,12 @@ use uuid::Uuid;
 use super::audit::AuditQuery;
 use super::connection::{self, CountField};
 use super::context::Ctx;
-use super::records::{visible_client, visible_project, Client, Lead, Project, User, WorkflowTemplate};
-use super::types::{persisted_name, LeadSource, LeadStage, ProjectStatus, ProjectionStatus, SortDirection};
+use super::records::{
+    visible_client, visible_project, Client, Lead, Project, User, WorkflowTemplate,
+};
+use super::types::{
+    persisted_name, LeadSource, LeadStage, ProjectStatus, ProjectionStatus, SortDirection,
+};
 use crate::error::ApiError;
 
 /// The root query.
@@ -135,7 +139,9 @@ fn wants_total(ctx: &Context<'_>) -> bool {
 
 fn search_text(search: Option<String>) -> Result<Option<String>, ApiError> {
     match search {
-        Some(s) if s.chars().count() > 200 => Err(ApiError::bad_input("search: must be at most 200 characters")),
+        Some(s) if s.chars().count() > 200 => Err(ApiError::bad_input(
+            "search: must be at most 200 characters",
+        )),
         other => Ok(other),
     }
 }
@@ -145,14 +151,19 @@ impl BaseQuery {
     /// The logged-in user.
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {
         let viewer = ctx.request().auth.viewer()?;
-        let row = projections::users::find(&ctx.state().pool, viewer.user_id).await.map_err(ApiError::from)?;
+        let row = projections::users::find(&ctx.state().pool, viewer.user_id)
+            .await
+            .map_err(ApiError::from)?;
         Ok(User(row.ok_or_else(|| ApiError::not_found("user"))?))
     }
 
     /// One lead (internal users with lead access).
     async fn lead(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Lead>> {
         ctx.request().auth.require(Permission::ReadLeads)?;
-        Ok(projections::leads::find(&ctx.state().pool, id).await.map_err(ApiError::from)?.map(Lead))
+        Ok(projections::leads::find(&ctx.state().pool, id)
+            .await
+            .map_err(ApiError::from)?
+            .map(Lead))
     }
 
     /// Leads, filtered and sorted, a page at a time.
@@ -168,9 +179,15 @@ impl BaseQuery {
         let (first, cursor) = connection::arguments(first, after.as_deref())?;
         let input = filter.unwrap_or_default();
         let filter = LeadFilter {
-            stages: input.stages.map(|s| s.into_iter().map(|st| persisted_name(&domain::lead::LeadStage::from(st))).collect()),
+            stages: input.stages.map(|s| {
+                s.into_iter()
+                    .map(|st| persisted_name(&domain::lead::LeadStage::from(st)))
+                    .collect()
+            }),
             owner_id: input.owner_id,
-            source: input.source.map(|s| domain::lead::LeadSource::from(s).as_str().to_owned()),
+            source: input
+                .source
+                .map(|s| domain::lead::LeadSource::from(s).as_str().to_owned()),
             search: search_text(input.search)?,
             follow_up_before: input.follow_up_before,
             converted: input.converted,
@@ -183,11 +200,32 @@ impl BaseQuery {
             LeadSortBy::Company => LeadSortField::Company,
         };
         let pool = &ctx.state().pool;
-        let page = projections::leads::list(pool, &filter, field, sort.direction == SortDirection::Desc, first, cursor.as_ref())
-            .await
-            .map_err(ApiError::from)?;
-        let total = if wants_total(ctx) { Some(projections::leads::count(pool, &filter).await.map_err(ApiError::from)?) } else { None };
-        Ok(connection::build(page, cursor.is_some(), total, |r| (r.sort_value.clone(), r.id), Lead))
+        let page = projections::leads::list(
+            pool,
+            &filter,
+            field,
+            sort.direction == SortDirection::Desc,
+            first,
+            cursor.as_ref(),
+        )
+        .await
+        .map_err(ApiError::from)?;
+        let total = if wants_total(ctx) {
+            Some(
+                projections::leads::count(pool, &filter)
+                    .await
+                    .map_err(ApiError::from)?,
+            )
+        } else {
+            None
+        };
+        Ok(connection::build(
+            page,
+            cursor.is_some(),
+            total,
+            |r| (r.sort_value.clone(), r.id),
+            Lead,
+        ))
     }
 
     /// One client (portal users: only their own).
@@ -207,7 +245,11 @@ impl BaseQuery {
         let viewer = ctx.request().auth.require(Permission::ReadClients)?;
         let (first, cursor) = connection::arguments(first, after.as_deref())?;
         let filter = ClientFilter {
-            only: if viewer.role.is_portal() { Some(viewer.client_id.unwrap_or_else(Uuid::nil)) } else { None },
+            only: if viewer.role.is_portal() {
+                Some(viewer.client_id.unwrap_or_else(Uuid::nil))
+            } else {
+                None
+            },
             search: search_text(filter.and_then(|f| f.search))?,
         };
         let sort = sort.unwrap_or_default();
@@ -216,11 +258,32 @@ impl BaseQuery {
             ClientSortBy::Name => ClientSortField::Name,
         };
         let pool = &ctx.state().pool;
-        let page = projections::clients::list(pool, &filter, field, sort.direction == SortDirection::Desc, first, cursor.as_ref())
-            .await
-            .map_err(ApiError::from)?;
-        let total = if wants_total(ctx) { Some(projections::clients::count(pool, &filter).await.map_err(ApiError::from)?) } else { None };
-        Ok(connection::build(page, cursor.is_some(), total, |r| (r.sort_value.clone(), r.id), Client))
+        let page = projections::clients::list(
+            pool,
+            &filter,
+            field,
+            sort.direction == SortDirection::Desc,
+            first,
+            cursor.as_ref(),
+        )
+        .await
+        .map_err(ApiError::from)?;
+        let total = if wants_total(ctx) {
+            Some(
+                projections::clients::count(pool, &filter)
+                    .await
+                    .map_err(ApiError::from)?,
+            )
+        } else {
+            None
+        };
+        Ok(connection::build(
+            page,
+            cursor.is_some(),
+            total,
+            |r| (r.sort_value.clone(), r.id),
+            Client,
+        ))
     }
 
     /// One project (portal users: only their client's).
@@ -241,8 +304,14 @@ impl BaseQuery {
         let (first, cursor) = connection::arguments(first, after.as_deref())?;
         let input = filter.unwrap_or_default();
         let filter = ProjectFilter {
-            client_id: if viewer.role.is_portal() { Some(viewer.client_id.unwrap_or_else(Uuid::nil)) } else { input.client_id },
-            status: input.status.map(|s| domain::project::ProjectStatus::from(s).as_str().to_owned()),
+            client_id: if viewer.role.is_portal() {
+                Some(viewer.client_id.unwrap_or_else(Uuid::nil))
+            } else {
+                input.client_id
+            },
+            status: input
+                .status
+                .map(|s| domain::project::ProjectStatus::from(s).as_str().to_owned()),
             family: input.family,
             search: search_text(input.search)?,
         };
@@ -253,20 +322,47 @@ impl BaseQuery {
             ProjectSortBy::Name => ProjectSortField::Name,
         };
         let pool = &ctx.state().pool;
-        let page = projections::projects::list(pool, &filter, field, sort.direction == SortDirection::Desc, first, cursor.as_ref())
-            .await
-            .map_err(ApiError::from)?;
-        let total = if wants_total(ctx) { Some(projections::projects::count(pool, &filter).await.map_err(ApiError::from)?) } else { None };
-        Ok(connection::build(page, cursor.is_some(), total, |r| (r.sort_value.clone(), r.id), Project))
+        let page = projections::projects::list(
+            pool,
+            &filter,
+            field,
+            sort.direction == SortDirection::Desc,
+            first,
+            cursor.as_ref(),
+        )
+        .await
+        .map_err(ApiError::from)?;
+        let total = if wants_total(ctx) {
+            Some(
+                projections::projects::count(pool, &filter)
+                    .await
+                    .map_err(ApiError::from)?,
+            )
+        } else {
+            None
+        };
+        Ok(connection::build(
+            page,
+            cursor.is_some(),
+            total,
+            |r| (r.sort_value.clone(), r.id),
+            Project,
+        ))
     }
 
     /// Workflow templates with their latest version (internal users).
     async fn workflow_templates(&self, ctx: &Context<'_>) -> Result<Vec<WorkflowTemplate>> {
         let viewer = ctx.request().auth.require(Permission::ReadProjects)?;
         if viewer.role.is_portal() {
-            return Err(ApiError::new(crate::error::Code::Forbidden, "portal users do not see workflow templates").into());
+            return Err(ApiError::new(
+                crate::error::Code::Forbidden,
+                "portal users do not see workflow templates",
+            )
+            .into());
         }
-        let rows = projections::templates::all(&ctx.state().pool).await.map_err(ApiError::from)?;
+        let rows = projections::templates::all(&ctx.state().pool)
+            .await
+            .map_err(ApiError::from)?;
         Ok(rows.into_iter().map(WorkflowTemplate::from).collect())
     }
 
@@ -274,16 +370,24 @@ impl BaseQuery {
     async fn users(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
         let viewer = ctx.request().auth.require(Permission::ReadUsers)?;
         if viewer.role.is_portal() {
-            return Err(ApiError::new(crate::error::Code::Forbidden, "portal users do not see the team directory").into());
+            return Err(ApiError::new(
+                crate::error::Code::Forbidden,
+                "portal users do not see the team directory",
+            )
+            .into());
         }
-        let rows = projections::users::internal(&ctx.state().pool).await.map_err(ApiError::from)?;
+        let rows = projections::users::internal(&ctx.state().pool)
+            .await
+            .map_err(ApiError::from)?;
         Ok(rows.into_iter().map(User).collect())
     }
 
     /// Status of every projection (admins).
     async fn projection_status(&self, ctx: &Context<'_>) -> Result<Vec<ProjectionStatus>> {
         ctx.request().auth.require(Permission::Operate)?;
-        let rows = projections::status::all(&ctx.state().pool).await.map_err(ApiError::from)?;
+        let rows = projections::status::all(&ctx.state().pool)
+            .await
+            .map_err(ApiError::from)?;
         Ok(rows
             .into_iter()
             .map(|s| ProjectionStatus {

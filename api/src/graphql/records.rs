@@ -11,7 +11,9 @@ use projections::users::UserRow;
 use uuid::Uuid;
 
 use super::context::Ctx;
-use super::types::{parse_persisted, ItemStatus, LeadSource, LeadStage, ProjectStatus, Role, StageKey};
+use super::types::{
+    parse_persisted, ItemStatus, LeadSource, LeadStage, ProjectStatus, Role, StageKey,
+};
 use crate::error::ApiError;
 
 /// A lead in the sales pipeline.
@@ -69,22 +71,42 @@ impl Lead {
     }
     /// The salesperson who owns the lead.
     async fn owner(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(owner) = self.0.owner_id else { return Ok(None) };
-        Ok(projections::users::find(&ctx.state().pool, owner).await.map_err(ApiError::from)?.map(User))
+        let Some(owner) = self.0.owner_id else {
+            return Ok(None);
+        };
+        Ok(projections::users::find(&ctx.state().pool, owner)
+            .await
+            .map_err(ApiError::from)?
+            .map(User))
     }
     /// The client this lead converted into.
     async fn client(&self, ctx: &Context<'_>) -> Result<Option<Client>> {
-        let Some(client_id) = self.0.client_id else { return Ok(None) };
-        Ok(projections::clients::find(&ctx.state().pool, client_id).await.map_err(ApiError::from)?.map(Client))
+        let Some(client_id) = self.0.client_id else {
+            return Ok(None);
+        };
+        Ok(projections::clients::find(&ctx.state().pool, client_id)
+            .await
+            .map_err(ApiError::from)?
+            .map(Client))
     }
     /// The project opened at conversion.
     async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
-        let Some(project_id) = self.0.project_id else { return Ok(None) };
-        Ok(projections::projects::find(&ctx.state().pool, project_id).await.map_err(ApiError::from)?.map(Project))
+        let Some(project_id) = self.0.project_id else {
+            return Ok(None);
+        };
+        Ok(projections::projects::find(&ctx.state().pool, project_id)
+            .await
+            .map_err(ApiError::from)?
+            .map(Project))
     }
     /// Notes, newest first.
     async fn notes(&self, ctx: &Context<'_>) -> Result<Vec<Note>> {
-        Ok(projections::leads::notes(&ctx.state().pool, self.0.id).await.map_err(ApiError::from)?.into_iter().map(Note).collect())
+        Ok(projections::leads::notes(&ctx.state().pool, self.0.id)
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .map(Note)
+            .collect())
     }
     /// Activities, newest first.
     async fn activities(&self, ctx: &Context<'_>) -> Result<Vec<Activity>> {
@@ -157,7 +179,11 @@ impl Client {
     }
     /// The lead it was converted from (internal users only).
     async fn lead_id(&self, ctx: &Context<'_>) -> Option<Uuid> {
-        let internal = ctx.request().auth.viewer().is_ok_and(|v| !v.role.is_portal());
+        let internal = ctx
+            .request()
+            .auth
+            .viewer()
+            .is_ok_and(|v| !v.role.is_portal());
         self.0.lead_id.filter(|_| internal)
     }
     async fn created_at(&self) -> DateTime<Utc> {
@@ -177,10 +203,20 @@ impl Client {
     }
     /// The client's projects, newest first.
     async fn projects(&self, ctx: &Context<'_>) -> Result<Vec<Project>> {
-        let filter = projections::projects::ProjectFilter { client_id: Some(self.0.id), ..Default::default() };
-        let page = projections::projects::list(&ctx.state().pool, &filter, projections::projects::ProjectSortField::CreatedAt, true, 100, None)
-            .await
-            .map_err(ApiError::from)?;
+        let filter = projections::projects::ProjectFilter {
+            client_id: Some(self.0.id),
+            ..Default::default()
+        };
+        let page = projections::projects::list(
+            &ctx.state().pool,
+            &filter,
+            projections::projects::ProjectSortField::CreatedAt,
+            true,
+            100,
+            None,
+        )
+        .await
+        .map_err(ApiError::from)?;
         Ok(page.rows.into_iter().map(Project).collect())
     }
 }
@@ -197,7 +233,13 @@ pub struct Contact {
 
 impl From<ContactRow> for Contact {
     fn from(row: ContactRow) -> Self {
-        Contact { id: row.id, name: row.name, email: row.email, phone: row.phone, is_primary: row.is_primary }
+        Contact {
+            id: row.id,
+            name: row.name,
+            email: row.email,
+            phone: row.phone,
+            is_primary: row.is_primary,
+        }
     }
 }
 
@@ -218,7 +260,12 @@ impl Project {
     }
     /// The client (always the viewer's own for portal users).
     async fn client(&self, ctx: &Context<'_>) -> Result<Option<Client>> {
-        Ok(projections::clients::find(&ctx.state().pool, self.0.client_id).await.map_err(ApiError::from)?.map(Client))
+        Ok(
+            projections::clients::find(&ctx.state().pool, self.0.client_id)
+                .await
+                .map_err(ApiError::from)?
+                .map(Client),
+        )
     }
     async fn family(&self) -> &str {
         &self.0.family
@@ -248,15 +295,21 @@ impl Project {
     /// Stages in order with their checklists.
     async fn stages(&self, ctx: &Context<'_>) -> Result<Vec<ProjectStage>> {
         let pool = &ctx.state().pool;
-        let stages = projections::projects::stages(pool, self.0.id).await.map_err(ApiError::from)?;
-        let mut items = projections::projects::items(pool, self.0.id).await.map_err(ApiError::from)?;
+        let stages = projections::projects::stages(pool, self.0.id)
+            .await
+            .map_err(ApiError::from)?;
+        let mut items = projections::projects::items(pool, self.0.id)
+            .await
+            .map_err(ApiError::from)?;
         Ok(stages
             .into_iter()
             .map(|stage| {
-                let (mine, rest): (Vec<ItemRow>, Vec<ItemRow>) = items.drain(..).partition(|i| i.stage == stage.stage);
+                let (mine, rest): (Vec<ItemRow>, Vec<ItemRow>) =
+                    items.drain(..).partition(|i| i.stage == stage.stage);
                 items = rest;
                 ProjectStage {
-                    key: parse_persisted::<domain::template::StageKey>(&stage.stage).map(Into::into),
+                    key: parse_persisted::<domain::template::StageKey>(&stage.stage)
+                        .map(Into::into),
                     sla_days: stage.sla_days,
                     items: mine.into_iter().map(ChecklistItem::from).collect(),
                 }
@@ -349,7 +402,11 @@ pub struct WorkflowTemplate {
 impl WorkflowTemplate {
     /// Stages of the latest version.
     async fn stages(&self) -> Vec<TemplateStage> {
-        self.stages.iter().cloned().map(TemplateStage::from).collect()
+        self.stages
+            .iter()
+            .cloned()
+            .map(TemplateStage::from)
+            .collect()
     }
 }
 
@@ -420,5 +477,7 @@ pub async fn visible_client(ctx: &Context<'_>, id: Uuid) -> Result<Option<Client
     if !viewer.sees_client(id) {
         return Ok(None);
     }
-    Ok(projections::clients::find(&ctx.state().pool, id).await?.map(Client))
+    Ok(projections::clients::find(&ctx.state().pool, id)
+        .await?
+        .map(Client))
 }

@@ -18,7 +18,11 @@ pub struct Subscription;
 fn changes(ctx: &Context<'_>, kind: &'static str) -> impl Stream<Item = (Uuid, Option<Uuid>)> {
     BroadcastStream::new(ctx.state().notices.subscribe()).filter_map(move |notice| async move {
         match notice {
-            Notice::Changed { kind: k, id, client_id } if k == kind => Some((id, client_id)),
+            Notice::Changed {
+                kind: k,
+                id,
+                client_id,
+            } if k == kind => Some((id, client_id)),
             _ => None,
         }
     })
@@ -27,19 +31,35 @@ fn changes(ctx: &Context<'_>, kind: &'static str) -> impl Stream<Item = (Uuid, O
 #[SubscriptionMacro]
 impl Subscription {
     /// Leads as they change (internal users with lead access); optionally one lead only.
-    async fn lead_changed(&self, ctx: &Context<'_>, id: Option<Uuid>) -> Result<impl Stream<Item = Lead>> {
+    async fn lead_changed(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<Uuid>,
+    ) -> Result<impl Stream<Item = Lead>> {
         ctx.request().auth.require(Permission::ReadLeads)?;
         let pool = ctx.state().pool.clone();
         Ok(changes(ctx, "lead")
-            .filter(move |(changed, _)| std::future::ready(id.is_none_or(|wanted| wanted == *changed)))
+            .filter(move |(changed, _)| {
+                std::future::ready(id.is_none_or(|wanted| wanted == *changed))
+            })
             .filter_map(move |(changed, _)| {
                 let pool = pool.clone();
-                async move { projections::leads::find(&pool, changed).await.ok().flatten().map(Lead) }
+                async move {
+                    projections::leads::find(&pool, changed)
+                        .await
+                        .ok()
+                        .flatten()
+                        .map(Lead)
+                }
             }))
     }
 
     /// Projects as they change; portal users only ever receive their own client's.
-    async fn project_changed(&self, ctx: &Context<'_>, id: Option<Uuid>) -> Result<impl Stream<Item = Project>> {
+    async fn project_changed(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<Uuid>,
+    ) -> Result<impl Stream<Item = Project>> {
         let viewer = ctx.request().auth.require(Permission::ReadProjects)?;
         let pool = ctx.state().pool.clone();
         Ok(changes(ctx, "project")
@@ -71,7 +91,9 @@ mod tokio_stream_shim {
     use tokio::sync::broadcast::error::RecvError;
     use tokio::sync::broadcast::Receiver;
 
-    type Recv = Pin<Box<dyn std::future::Future<Output = (Result<Notice, RecvError>, Receiver<Notice>)> + Send>>;
+    type Recv = Pin<
+        Box<dyn std::future::Future<Output = (Result<Notice, RecvError>, Receiver<Notice>)> + Send>,
+    >;
 
     /// Stream adapter.
     pub struct BroadcastStream {
@@ -85,7 +107,9 @@ mod tokio_stream_shim {
 
     impl BroadcastStream {
         pub fn new(receiver: Receiver<Notice>) -> Self {
-            Self { inner: Box::pin(next(receiver)) }
+            Self {
+                inner: Box::pin(next(receiver)),
+            }
         }
     }
 

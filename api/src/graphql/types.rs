@@ -151,7 +151,10 @@ pub fn parse_persisted<T: serde::de::DeserializeOwned>(name: &str) -> Option<T> 
 
 /// The persisted name of a domain enum.
 pub fn persisted_name<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// Status of one projection.

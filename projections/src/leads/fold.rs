@@ -29,11 +29,29 @@ impl Projection for LeadsProjection {
         &["Lead"]
     }
 
-    async fn apply(&self, conn: &mut PgConnection, event: &StoredEvent, live: bool) -> Result<(), ProjectionError> {
-        let Some(id) = event.aggregate_uuid() else { return Ok(()) };
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        event: &StoredEvent,
+        live: bool,
+    ) -> Result<(), ProjectionError> {
+        let Some(id) = event.aggregate_uuid() else {
+            return Ok(());
+        };
         let payload: LeadEvent = decode(event)?;
         let seq = event.sequence;
-        if let LeadEvent::LeadCaptured { company, contact_name, email, phone, source, service_interest, owner_id, at, .. } = payload {
+        if let LeadEvent::LeadCaptured {
+            company,
+            contact_name,
+            email,
+            phone,
+            source,
+            service_interest,
+            owner_id,
+            at,
+            ..
+        } = payload
+        {
             sqlx::query(
                 "INSERT INTO lead_view (id, company, contact_name, email, phone, source, service_interest, \
                         owner_id, stage, captured_at, updated_at, last_sequence) \
@@ -85,14 +103,27 @@ fn event_time(event: &LeadEvent) -> chrono::DateTime<chrono::Utc> {
     }
 }
 
-async fn apply_change(conn: &mut PgConnection, id: uuid::Uuid, payload: LeadEvent, event: &StoredEvent) -> Result<(), sqlx::Error> {
+async fn apply_change(
+    conn: &mut PgConnection,
+    id: uuid::Uuid,
+    payload: LeadEvent,
+    event: &StoredEvent,
+) -> Result<(), sqlx::Error> {
     match payload {
         LeadEvent::LeadCaptured { .. } => {}
         LeadEvent::LeadAssigned { owner_id, .. } => {
-            sqlx::query("UPDATE lead_view SET owner_id = $2 WHERE id = $1").bind(id).bind(owner_id).execute(conn).await?;
+            sqlx::query("UPDATE lead_view SET owner_id = $2 WHERE id = $1")
+                .bind(id)
+                .bind(owner_id)
+                .execute(conn)
+                .await?;
         }
         LeadEvent::LeadScored { score, .. } => {
-            sqlx::query("UPDATE lead_view SET score = $2 WHERE id = $1").bind(id).bind(score).execute(conn).await?;
+            sqlx::query("UPDATE lead_view SET score = $2 WHERE id = $1")
+                .bind(id)
+                .bind(score)
+                .execute(conn)
+                .await?;
         }
         LeadEvent::LeadStageChanged { to, reason, .. } => {
             sqlx::query("UPDATE lead_view SET stage = $2, lost_reason = $3 WHERE id = $1")
@@ -111,9 +142,18 @@ async fn apply_change(conn: &mut PgConnection, id: uuid::Uuid, payload: LeadEven
                 .bind(at)
                 .execute(&mut *conn)
                 .await?;
-            sqlx::query("UPDATE lead_view SET note_count = note_count + 1 WHERE id = $1").bind(id).execute(conn).await?;
+            sqlx::query("UPDATE lead_view SET note_count = note_count + 1 WHERE id = $1")
+                .bind(id)
+                .execute(conn)
+                .await?;
         }
-        LeadEvent::LeadActivityLogged { activity_id, kind, summary, follow_up_on, at } => {
+        LeadEvent::LeadActivityLogged {
+            activity_id,
+            kind,
+            summary,
+            follow_up_on,
+            at,
+        } => {
             sqlx::query(
                 "INSERT INTO lead_activities (id, lead_id, kind, summary, follow_up_on, author_id, at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
@@ -137,7 +177,11 @@ async fn apply_change(conn: &mut PgConnection, id: uuid::Uuid, payload: LeadEven
             .execute(conn)
             .await?;
         }
-        LeadEvent::LeadConverted { client_id, project_id, .. } => {
+        LeadEvent::LeadConverted {
+            client_id,
+            project_id,
+            ..
+        } => {
             sqlx::query("UPDATE lead_view SET client_id = $2, project_id = $3 WHERE id = $1")
                 .bind(id)
                 .bind(client_id)

@@ -87,7 +87,11 @@ impl LeadSortField {
             LeadSortField::Score => ("COALESCE(score, -1)", "integer"),
             LeadSortField::Company => ("lower(company)", "text"),
         };
-        Sort { expr, cast, descending }
+        Sort {
+            expr,
+            cast,
+            descending,
+        }
     }
 }
 
@@ -97,7 +101,9 @@ const COLUMNS: &str = "id, company, contact_name, email, phone, source, service_
 fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, filter: &LeadFilter) {
     qb.push(" WHERE true");
     if let Some(stages) = &filter.stages {
-        qb.push(" AND stage = ANY(").push_bind(stages.clone()).push(")");
+        qb.push(" AND stage = ANY(")
+            .push_bind(stages.clone())
+            .push(")");
     }
     if let Some(owner) = filter.owner_id {
         qb.push(" AND owner_id = ").push_bind(owner);
@@ -105,17 +111,27 @@ fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, filter: &LeadFilter) {
     if let Some(source) = &filter.source {
         qb.push(" AND source = ").push_bind(source.clone());
     }
-    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         let pattern = page::like_pattern(search);
         qb.push(" AND (company ILIKE ").push_bind(pattern.clone());
-        qb.push(" OR contact_name ILIKE ").push_bind(pattern.clone());
+        qb.push(" OR contact_name ILIKE ")
+            .push_bind(pattern.clone());
         qb.push(" OR email ILIKE ").push_bind(pattern).push(")");
     }
     if let Some(date) = filter.follow_up_before {
         qb.push(" AND next_follow_up <= ").push_bind(date);
     }
     if let Some(converted) = filter.converted {
-        qb.push(if converted { " AND client_id IS NOT NULL" } else { " AND client_id IS NULL" });
+        qb.push(if converted {
+            " AND client_id IS NOT NULL"
+        } else {
+            " AND client_id IS NULL"
+        });
     }
 }
 
@@ -129,7 +145,10 @@ pub async fn list(
     after: Option<&Cursor>,
 ) -> Result<Page<LeadRow>, sqlx::Error> {
     let sort = sort.sort(descending);
-    let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS}, ({})::text AS sort_value FROM lead_view", sort.expr));
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT {COLUMNS}, ({})::text AS sort_value FROM lead_view",
+        sort.expr
+    ));
     push_filter(&mut qb, filter);
     page::push_after(&mut qb, sort, after);
     page::push_order(&mut qb, sort, first);
@@ -146,10 +165,12 @@ pub async fn count(pool: &PgPool, filter: &LeadFilter) -> Result<i64, sqlx::Erro
 
 /// One lead.
 pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<LeadRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS}, '' AS sort_value FROM lead_view WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, '' AS sort_value FROM lead_view WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
 }
 
 /// A note on a lead.
@@ -184,10 +205,12 @@ pub struct ActivityRow {
 
 /// Notes of a lead, newest first.
 pub async fn notes(pool: &PgPool, lead_id: Uuid) -> Result<Vec<NoteRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, body, author_id, at FROM lead_notes WHERE lead_id = $1 ORDER BY at DESC, id")
-        .bind(lead_id)
-        .fetch_all(pool)
-        .await
+    sqlx::query_as(
+        "SELECT id, body, author_id, at FROM lead_notes WHERE lead_id = $1 ORDER BY at DESC, id",
+    )
+    .bind(lead_id)
+    .fetch_all(pool)
+    .await
 }
 
 /// Activities of a lead, newest first.

@@ -1,0 +1,8 @@
+//! Black-box tests: the real server on port 0 against real PostgreSQL.
+
+mod auth;
+mod hostile;
+mod isolation;
+mod pipeline;
+mod projections_tests;
+mod schema;

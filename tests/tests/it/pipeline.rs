@@ -1,0 +1,243 @@
+//! The sales pipeline end to end through GraphQL over HTTP.
+
+use serde_json::json;
+use tests::*;
+
+#[tokio::test]
+async fn a_lead_becomes_a_client_with_a_project_and_a_portal_user() {
+    let app = spawn_app().await.expect("server");
+    let admin = app.admin().await;
+    let lead = capture_lead(&app, &admin, "Acme Finance", "asha@acme.example").await;
+
+    // Read your writes: the list right after the mutation shows the lead.
+    let list = app
+        .ok(
+            Some(&admin),
+            "{ leads(first: 10) { edges { node { id company stage owner { displayName } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(list["leads"]["edges"][0]["node"]["id"], lead.as_str());
+    assert_eq!(list["leads"]["edges"][0]["node"]["stage"], "PROSPECT");
+    assert_eq!(
+        list["leads"]["edges"][0]["node"]["owner"]["displayName"],
+        "Administrator"
+    );
+
+    app.ok(
+        Some(&admin),
+        "mutation($id: UUID!) { logLeadActivity(id: $id, input: { kind: \"call\", summary: \"Discussed capital\", followUpOn: \"2026-12-01\" }) { lead { nextFollowUp activityCount } } }",
+        json!({ "id": lead }),
+    )
+    .await;
+    let noted = app.ok(Some(&admin), "mutation($id: UUID!) { addLeadNote(id: $id, body: \"Needs NBFC CoR\") { lead { noteCount notes { body } } } }", json!({ "id": lead })).await;
+    assert_eq!(noted["addLeadNote"]["lead"]["noteCount"], 1);
+
+    // Converting before the lead is won is refused with a clear error.
+    let early = app
+        .gql(
+            Some(&admin),
+            "mutation($i: ConvertLeadInput!) { convertLead(input: $i) { caughtUp } }",
+            json!({ "i": { "leadId": lead } }),
+        )
+        .await;
+    assert_eq!(error_code(&early), Some("BAD_USER_INPUT"), "{early}");
+
+    win_lead(&app, &admin, &lead).await;
+    let (client, project) = convert_with_project(&app, &admin, &lead, "asha@acme.example").await;
+
+    let read = app
+        .ok(
+            Some(&admin),
+            "query($c: UUID!, $p: UUID!, $l: UUID!) { client(id: $c) { name contacts { email isPrimary } projects { id } } \
+             project(id: $p) { family templateVersion status currentStage stages { key items { key status } } } lead(id: $l) { stage client { id } } }",
+            json!({ "c": client, "p": project, "l": lead }),
+        )
+        .await;
+    assert_eq!(read["client"]["name"], "Acme Finance");
+    assert_eq!(read["client"]["contacts"][0]["isPrimary"], true);
+    assert_eq!(read["client"]["projects"][0]["id"], project.as_str());
+    assert_eq!(read["project"]["family"], "RBI");
+    assert_eq!(read["project"]["templateVersion"], 1);
+    assert_eq!(read["project"]["status"], "ACTIVE");
+    assert_eq!(read["project"]["currentStage"], "ONBOARDING");
+    assert_eq!(read["project"]["stages"].as_array().map(Vec::len), Some(5));
+    assert_eq!(read["lead"]["stage"], "WON");
+    assert_eq!(read["lead"]["client"]["id"], client.as_str());
+
+    // Converting twice is refused.
+    let twice = app
+        .gql(
+            Some(&admin),
+            "mutation($i: ConvertLeadInput!) { convertLead(input: $i) { caughtUp } }",
+            json!({ "i": { "leadId": lead } }),
+        )
+        .await;
+    assert_eq!(error_code(&twice), Some("CONFLICT"), "{twice}");
+
+    // The primary contact got a portal user and can log in after setting a password.
+    let portal = activate_portal_user(&app, "asha@acme.example", "portal-password-1").await;
+    let mine = app
+        .ok(
+            Some(&portal),
+            "{ me { role clientId } projects(first: 5) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(mine["me"]["role"], "CLIENT");
+    assert_eq!(mine["me"]["clientId"], client.as_str());
+    assert_eq!(mine["projects"]["edges"][0]["node"]["id"], project.as_str());
+
+    // History shows every event with its actor, in order; the conversion is correlated.
+    let history = app.ok(Some(&admin), "query($id: UUID!) { history(aggregateType: LEAD, aggregateId: $id) { sequence eventType actorRole } }", json!({ "id": lead })).await;
+    let types: Vec<_> = history["history"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["eventType"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "LeadCaptured",
+            "LeadActivityLogged",
+            "LeadNoteAdded",
+            "LeadStageChanged",
+            "LeadStageChanged",
+            "LeadConverted"
+        ]
+    );
+    assert_eq!(history["history"][0]["actorRole"], "admin");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn invalid_transitions_and_duplicates_are_refused_with_clear_errors() {
+    let app = spawn_app().await.expect("server");
+    let admin = app.admin().await;
+    let lead = capture_lead(&app, &admin, "Beta Insurance", "ravi@beta.example").await;
+
+    let win = app
+        .gql(
+            Some(&admin),
+            "mutation($id: UUID!) { markLeadWon(id: $id) { caughtUp } }",
+            json!({ "id": lead }),
+        )
+        .await;
+    assert_eq!(error_code(&win), Some("BAD_USER_INPUT"));
+    assert!(
+        win["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("proposal or negotiation"),
+        "{win}"
+    );
+
+    let lose = app
+        .gql(
+            Some(&admin),
+            "mutation($id: UUID!) { markLeadLost(id: $id, reason: \"  \") { caughtUp } }",
+            json!({ "id": lead }),
+        )
+        .await;
+    assert_eq!(error_code(&lose), Some("BAD_USER_INPUT"));
+
+    let missing = app
+        .gql(
+            Some(&admin),
+            "mutation($id: UUID!) { scoreLead(id: $id, score: 5) { caughtUp } }",
+            json!({ "id": uuid::Uuid::new_v4() }),
+        )
+        .await;
+    assert_eq!(error_code(&missing), Some("NOT_FOUND"));
+
+    let bad_email = app
+        .gql(
+            Some(&admin),
+            "mutation { captureLead(input: { company: \"X\", contactName: \"Y\", email: \"not-an-email\", source: OTHER, serviceInterest: \"GST\" }) { caughtUp } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&bad_email), Some("BAD_USER_INPUT"));
+    assert!(
+        bad_email["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("email:"),
+        "{bad_email}"
+    );
+
+    let create = "mutation($e: String!) { createUser(input: { email: $e, displayName: \"Priya\", role: SALES, password: \"sales-password-1\" }) { caughtUp user { role } } }";
+    let created = app
+        .ok(Some(&admin), create, json!({ "e": "priya@firm.example" }))
+        .await;
+    assert_eq!(created["createUser"]["user"]["role"], "SALES");
+    let duplicate = app
+        .gql(Some(&admin), create, json!({ "e": "PRIYA@firm.example" }))
+        .await;
+    assert_eq!(error_code(&duplicate), Some("BAD_USER_INPUT"));
+    assert!(
+        duplicate["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("already exists"),
+        "{duplicate}"
+    );
+
+    // A sales user works leads but may not manage users.
+    let sales = app.login("priya@firm.example", "sales-password-1").await;
+    capture_lead(&app, &sales, "Gamma Advisors", "g@gamma.example").await;
+    let forbidden = app
+        .gql(Some(&sales), create, json!({ "e": "other@firm.example" }))
+        .await;
+    assert_eq!(error_code(&forbidden), Some("FORBIDDEN"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn lead_lists_filter_sort_and_page_with_cursors() {
+    let app = spawn_app().await.expect("server");
+    let admin = app.admin().await;
+    for i in 0..5 {
+        capture_lead(
+            &app,
+            &admin,
+            &format!("Company {i}"),
+            &format!("c{i}@example.com"),
+        )
+        .await;
+    }
+    let query = "query($after: String) { leads(first: 2, after: $after, sort: { field: COMPANY, direction: ASC }) { totalCount pageInfo { hasNextPage endCursor } edges { node { company } } } }";
+    let mut seen = Vec::new();
+    let mut after = serde_json::Value::Null;
+    loop {
+        let page = app.ok(Some(&admin), query, json!({ "after": after })).await;
+        assert_eq!(page["leads"]["totalCount"], 5);
+        for edge in page["leads"]["edges"].as_array().expect("edges") {
+            seen.push(edge["node"]["company"].as_str().unwrap_or("").to_owned());
+        }
+        if page["leads"]["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = page["leads"]["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(
+        seen,
+        [
+            "Company 0",
+            "Company 1",
+            "Company 2",
+            "Company 3",
+            "Company 4"
+        ]
+    );
+    let filtered = app
+        .ok(
+            Some(&admin),
+            "{ leads(filter: { search: \"company 3\" }) { edges { node { company } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(filtered["leads"]["edges"].as_array().map(Vec::len), Some(1));
+    app.stop().await;
+}

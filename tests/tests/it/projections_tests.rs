@@ -1,0 +1,400 @@
+//! The projection runner: idempotence, concurrency, crash recovery, replicas, rebuilds.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait_shim::FailAfter;
+use commands::{CommandBus, CommandContext, CommandError};
+use domain::lead::LeadCommand;
+use projections::event::Position;
+use projections::runner::{self, Step};
+use serde_json::json;
+use sqlx::PgPool;
+use tests::*;
+use uuid::Uuid;
+
+async fn dump(pool: &PgPool, table: &str) -> Vec<String> {
+    sqlx::query_scalar(&format!(
+        "SELECT row_to_json(t)::text FROM {table} t ORDER BY 1"
+    ))
+    .fetch_all(pool)
+    .await
+    .expect("dump")
+}
+
+async fn head(pool: &PgPool) -> Position {
+    let (tx, position): (i64, i64) = sqlx::query_as(
+        "SELECT transaction_id::text::bigint, global_position FROM events ORDER BY transaction_id DESC, global_position DESC LIMIT 1",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("head");
+    Position { tx, position }
+}
+
+async fn caught_up(app: &TestApp) {
+    let names: Vec<&str> = projections::all().iter().map(|p| p.name()).collect();
+    let notices = projections::Notices::new();
+    let done = projections::wait::wait_for(
+        &app.pool,
+        &notices,
+        &names,
+        head(&app.pool).await,
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("wait");
+    assert!(done, "projections did not catch up");
+}
+
+async fn workload(app: &TestApp) {
+    let admin = app.admin().await;
+    for i in 0..3 {
+        let lead = capture_lead(
+            app,
+            &admin,
+            &format!("Firm {i}"),
+            &format!("owner{i}@firm{i}.example"),
+        )
+        .await;
+        app.ok(
+            Some(&admin),
+            "mutation($id: UUID!) { scoreLead(id: $id, score: 70) { caughtUp } }",
+            json!({ "id": lead }),
+        )
+        .await;
+        app.ok(
+            Some(&admin),
+            "mutation($id: UUID!) { addLeadNote(id: $id, body: \"first\") { caughtUp } }",
+            json!({ "id": lead }),
+        )
+        .await;
+        if i < 2 {
+            win_lead(app, &admin, &lead).await;
+            convert_with_project(app, &admin, &lead, &format!("owner{i}@firm{i}.example")).await;
+        } else {
+            app.ok(
+                Some(&admin),
+                "mutation($id: UUID!) { markLeadLost(id: $id, reason: \"budget\") { caughtUp } }",
+                json!({ "id": lead }),
+            )
+            .await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn applying_the_same_events_twice_gives_the_same_read_model() {
+    let app = spawn_app().await.expect("server");
+    workload(&app).await;
+    caught_up(&app).await;
+    for projection in projections::all() {
+        let before: Vec<Vec<String>> =
+            futures::future::join_all(projection.tables().iter().map(|t| dump(&app.pool, t))).await;
+        let mut tx = app.pool.begin().await.expect("tx");
+        let events = runner::fetch_batch(
+            &mut tx,
+            projection.aggregate_types(),
+            Position::START,
+            Position::END,
+            i64::MAX,
+            100_000,
+        )
+        .await
+        .expect("events");
+        runner::apply_all(projection.as_ref(), &mut tx, &events, false)
+            .await
+            .expect("reapply");
+        tx.commit().await.expect("commit");
+        let after: Vec<Vec<String>> =
+            futures::future::join_all(projection.tables().iter().map(|t| dump(&app.pool, t))).await;
+        assert_eq!(
+            before,
+            after,
+            "{} changed when its events were applied again",
+            projection.name()
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn thirty_two_concurrent_commands_on_one_lead_lose_and_duplicate_nothing() {
+    let app = spawn_app().await.expect("server");
+    let admin = app.admin().await;
+    let lead: Uuid = capture_lead(&app, &admin, "Busy Lead", "busy@lead.example")
+        .await
+        .parse()
+        .expect("uuid");
+    let bus = Arc::new(CommandBus::new(app.pool.clone()));
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let bus = bus.clone();
+            tokio::spawn(async move {
+                let ctx = CommandContext::system();
+                let note_id = Uuid::now_v7();
+                let result = bus
+                    .lead(
+                        &ctx,
+                        lead,
+                        LeadCommand::AddNote {
+                            note_id,
+                            body: format!("note {i}"),
+                            at: ctx.issued_at,
+                        },
+                    )
+                    .await;
+                (note_id, result)
+            })
+        })
+        .collect();
+    let mut succeeded = Vec::new();
+    for task in tasks {
+        let (note_id, result) = task.await.expect("task");
+        match result {
+            Ok(_) => succeeded.push(note_id.to_string()),
+            Err(CommandError::Conflict) => {}
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert!(!succeeded.is_empty());
+    let sequences: Vec<i64> = sqlx::query_scalar("SELECT sequence FROM events WHERE aggregate_type = 'Lead' AND aggregate_id = $1 ORDER BY sequence")
+        .bind(lead.to_string())
+        .fetch_all(&app.pool)
+        .await
+        .expect("sequences");
+    assert_eq!(
+        sequences,
+        (1..=i64::try_from(succeeded.len() + 1).expect("fits")).collect::<Vec<_>>(),
+        "gaps or duplicates in the stream"
+    );
+    let mut stored: Vec<String> = sqlx::query_scalar(
+        "SELECT payload->'LeadNoteAdded'->>'note_id' FROM events WHERE aggregate_type = 'Lead' AND aggregate_id = $1 AND event_type = 'LeadNoteAdded'",
+    )
+    .bind(lead.to_string())
+    .fetch_all(&app.pool)
+    .await
+    .expect("notes");
+    stored.sort();
+    succeeded.sort();
+    assert_eq!(
+        stored, succeeded,
+        "every accepted note is stored exactly once and no refused one is"
+    );
+    caught_up(&app).await;
+    let count: i32 = sqlx::query_scalar("SELECT note_count FROM lead_view WHERE id = $1")
+        .bind(lead)
+        .fetch_one(&app.pool)
+        .await
+        .expect("view");
+    assert_eq!(usize::try_from(count).expect("count"), succeeded.len());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_batch_recovers_to_the_same_state_as_a_fresh_rebuild() {
+    let app = spawn_app().await.expect("server");
+    workload(&app).await;
+    caught_up(&app).await;
+    // A scratch checkpoint for a second "leads" worker that dies after three events.
+    let leads = projections::by_name("leads").expect("leads");
+    let crashing = FailAfter::new(leads.clone(), 3);
+    sqlx::query("UPDATE projection_checkpoints SET last_tx = '0', last_position = 0, events_seen = 0 WHERE name = 'leads'")
+        .execute(&app.pool)
+        .await
+        .expect("reset");
+    // Stop the live workers from racing us: hold nothing, just run our crashing step first.
+    let outcome = runner::step(&app.pool, &crashing, 1_000).await;
+    assert!(
+        outcome.is_err() || outcome.as_ref().is_ok_and(|s| *s == Step::Locked),
+        "{outcome:?}"
+    );
+    caught_up(&app).await;
+    let differences = projections::rebuild::verify(&app.pool, leads.as_ref(), &|_| {})
+        .await
+        .expect("verify");
+    assert!(differences.is_empty(), "{differences:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn two_servers_on_one_database_project_each_event_once() {
+    let first = spawn_app().await.expect("server 1");
+    let second = spawn_app_on(&first.database_url).await.expect("server 2");
+    let token_1 = first.admin().await;
+    let token_2 = second.admin().await;
+    let mut leads = Vec::new();
+    for i in 0..10 {
+        let (app, token) = if i % 2 == 0 {
+            (&first, &token_1)
+        } else {
+            (&second, &token_2)
+        };
+        leads.push(
+            capture_lead(
+                app,
+                token,
+                &format!("Replica {i}"),
+                &format!("r{i}@replica.example"),
+            )
+            .await,
+        );
+    }
+    // Each server reads its own writes even when the other server's worker did the folding.
+    for lead in &leads {
+        let seen = second
+            .ok(
+                Some(&token_2),
+                "query($id: UUID!) { lead(id: $id) { id } }",
+                json!({ "id": lead }),
+            )
+            .await;
+        assert_eq!(seen["lead"]["id"], lead.as_str());
+    }
+    caught_up(&first).await;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&first.pool)
+        .await
+        .expect("count");
+    let seen: Vec<(String, i64)> =
+        sqlx::query_as("SELECT name, events_seen FROM projection_checkpoints")
+            .fetch_all(&first.pool)
+            .await
+            .expect("checkpoints");
+    for (name, events_seen) in seen {
+        assert_eq!(
+            events_seen, total,
+            "{name} saw {events_seen} events of {total}"
+        );
+    }
+    second.stop().await;
+    first.stop().await;
+}
+
+#[tokio::test]
+async fn rebuild_swaps_in_an_equal_read_model_and_verify_passes_after_a_mixed_workload() {
+    let app = spawn_app().await.expect("server");
+    workload(&app).await;
+    caught_up(&app).await;
+    let before = dump(&app.pool, "lead_view").await;
+    for projection in projections::all() {
+        projections::rebuild::rebuild(&app.pool, projection.as_ref(), &|_| {})
+            .await
+            .expect("rebuild");
+    }
+    assert_eq!(before, dump(&app.pool, "lead_view").await);
+    // The live worker keeps working on the swapped-in tables.
+    let admin = app.admin().await;
+    let lead = capture_lead(&app, &admin, "After Rebuild", "after@rebuild.example").await;
+    let seen = app
+        .ok(
+            Some(&admin),
+            "query($id: UUID!) { lead(id: $id) { company } }",
+            json!({ "id": lead }),
+        )
+        .await;
+    assert_eq!(seen["lead"]["company"], "After Rebuild");
+    caught_up(&app).await;
+    for projection in projections::all() {
+        let differences = projections::rebuild::verify(&app.pool, projection.as_ref(), &|_| {})
+            .await
+            .expect("verify");
+        assert!(
+            differences.is_empty(),
+            "{}: {differences:?}",
+            projection.name()
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn project_as_of_shows_the_project_as_it_stood() {
+    let app = spawn_app().await.expect("server");
+    let admin = app.admin().await;
+    let lead = capture_lead(&app, &admin, "Past Co", "past@co.example").await;
+    win_lead(&app, &admin, &lead).await;
+    let before = chrono::Utc::now();
+    let (_, project) = convert_with_project(&app, &admin, &lead, "past@co.example").await;
+    let q = "query($id: UUID!, $at: DateTime!) { projectAsOf(id: $id, at: $at) { currentStage stages { key items { status } } } leadAsOf(id: $id, at: $at) { stage } }";
+    let past = app
+        .ok(
+            Some(&admin),
+            q,
+            json!({ "id": project, "at": before.to_rfc3339() }),
+        )
+        .await;
+    assert!(
+        past["projectAsOf"].is_null(),
+        "the project did not exist yet: {past}"
+    );
+    let now = app
+        .ok(
+            Some(&admin),
+            q,
+            json!({ "id": project, "at": chrono::Utc::now().to_rfc3339() }),
+        )
+        .await;
+    assert_eq!(now["projectAsOf"]["currentStage"], "ONBOARDING");
+    assert_eq!(
+        now["projectAsOf"]["stages"][0]["items"][0]["status"],
+        "PENDING"
+    );
+    let lead_then = app
+        .ok(
+            Some(&admin),
+            "query($id: UUID!, $at: DateTime!) { leadAsOf(id: $id, at: $at) { stage } }",
+            json!({ "id": lead, "at": before.to_rfc3339() }),
+        )
+        .await;
+    assert_eq!(lead_then["leadAsOf"]["stage"], "WON");
+    app.stop().await;
+}
+
+/// A projection wrapper that fails after `n` events, like a worker killed mid-batch.
+mod async_trait_shim {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use projections::runner::{Projection, ProjectionError};
+    use projections::StoredEvent;
+    use sqlx::PgConnection;
+
+    pub struct FailAfter {
+        inner: Arc<dyn Projection>,
+        left: AtomicUsize,
+    }
+
+    impl FailAfter {
+        pub fn new(inner: Arc<dyn Projection>, n: usize) -> Self {
+            Self {
+                inner,
+                left: AtomicUsize::new(n),
+            }
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Projection for FailAfter {
+        fn name(&self) -> &'static str {
+            self.inner.name()
+        }
+        fn tables(&self) -> &'static [&'static str] {
+            self.inner.tables()
+        }
+        fn aggregate_types(&self) -> &'static [&'static str] {
+            self.inner.aggregate_types()
+        }
+        async fn apply(
+            &self,
+            conn: &mut PgConnection,
+            event: &StoredEvent,
+            live: bool,
+        ) -> Result<(), ProjectionError> {
+            if self.left.fetch_sub(1, Ordering::SeqCst) == 0 {
+                return Err(ProjectionError::Database(sqlx::Error::PoolClosed));
+            }
+            self.inner.apply(conn, event, live).await
+        }
+    }
+}
