@@ -107,7 +107,7 @@ pub async fn horizon(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
         .await
 }
 
-/// Folds `events` through `projection`, returning how many were applied.
+/// Folds the events of `projection`'s aggregate types; other events are passed over.
 pub async fn apply_all(
     projection: &dyn Projection,
     conn: &mut PgConnection,

@@ -5,7 +5,6 @@
 //! replayed: the whole family is revoked, and the holder must log in again.
 
 use chrono::{Duration, Utc};
-use commands::CommandError;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -84,7 +83,6 @@ pub async fn revoke(pool: &PgPool, token: &str) -> Result<(), ApiError> {
     )
     .bind(hash(token))
     .execute(pool)
-    .await
-    .map_err(|e| ApiError::from(CommandError::from(e)))?;
+    .await?;
     Ok(())
 }

@@ -166,8 +166,8 @@ impl AuthMutation {
     }
 
     /// Revokes the refresh token's login (every token of its family).
-    async fn logout(&self, _ctx: &Context<'_>, refresh_token: String) -> Result<bool> {
-        refresh::revoke(&_ctx.state().pool, &refresh_token).await?;
+    async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> Result<bool> {
+        refresh::revoke(&ctx.state().pool, &refresh_token).await?;
         Ok(true)
     }
 

@@ -4,7 +4,7 @@ use async_graphql::{Context, Result, Subscription as SubscriptionMacro};
 use domain::Permission;
 use futures::{Stream, StreamExt};
 use projections::Notice;
-use tokio_stream_shim::BroadcastStream;
+use tokio_stream::wrappers::BroadcastStream;
 use uuid::Uuid;
 
 use super::context::Ctx;
@@ -16,13 +16,14 @@ pub struct Subscription;
 
 /// Turns the notice bus into a stream of (kind, id, client) changes.
 fn changes(ctx: &Context<'_>, kind: &'static str) -> impl Stream<Item = (Uuid, Option<Uuid>)> {
+    // A lagged receiver yields `Err` for the notices it missed; skip them, keep the stream.
     BroadcastStream::new(ctx.state().notices.subscribe()).filter_map(move |notice| async move {
         match notice {
-            Notice::Changed {
+            Ok(Notice::Changed {
                 kind: k,
                 id,
                 client_id,
-            } if k == kind => Some((id, client_id)),
+            }) if k == kind => Some((id, client_id)),
             _ => None,
         }
     })
@@ -78,56 +79,5 @@ impl Subscription {
                         .map(Project)
                 }
             }))
-    }
-}
-
-/// A `Stream` over a broadcast receiver that skips lagged gaps.
-mod tokio_stream_shim {
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-
-    use futures::Stream;
-    use projections::Notice;
-    use tokio::sync::broadcast::error::RecvError;
-    use tokio::sync::broadcast::Receiver;
-
-    type Recv = Pin<
-        Box<dyn std::future::Future<Output = (Result<Notice, RecvError>, Receiver<Notice>)> + Send>,
-    >;
-
-    /// Stream adapter.
-    pub struct BroadcastStream {
-        inner: Recv,
-    }
-
-    async fn next(mut receiver: Receiver<Notice>) -> (Result<Notice, RecvError>, Receiver<Notice>) {
-        let result = receiver.recv().await;
-        (result, receiver)
-    }
-
-    impl BroadcastStream {
-        pub fn new(receiver: Receiver<Notice>) -> Self {
-            Self {
-                inner: Box::pin(next(receiver)),
-            }
-        }
-    }
-
-    impl Stream for BroadcastStream {
-        type Item = Notice;
-        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Notice>> {
-            loop {
-                let (result, receiver) = match self.inner.as_mut().poll(cx) {
-                    Poll::Ready(ready) => ready,
-                    Poll::Pending => return Poll::Pending,
-                };
-                self.inner = Box::pin(next(receiver));
-                match result {
-                    Ok(notice) => return Poll::Ready(Some(notice)),
-                    Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => return Poll::Ready(None),
-                }
-            }
-        }
     }
 }

@@ -167,6 +167,21 @@ pub enum LeadEvent {
     },
 }
 
+impl LeadEvent {
+    /// When the command that produced this event was issued.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            LeadEvent::LeadCaptured { at, .. }
+            | LeadEvent::LeadAssigned { at, .. }
+            | LeadEvent::LeadScored { at, .. }
+            | LeadEvent::LeadStageChanged { at, .. }
+            | LeadEvent::LeadNoteAdded { at, .. }
+            | LeadEvent::LeadActivityLogged { at, .. }
+            | LeadEvent::LeadConverted { at, .. } => *at,
+        }
+    }
+}
+
 impl cqrs_es::DomainEvent for LeadEvent {
     fn event_type(&self) -> String {
         match self {

@@ -75,7 +75,7 @@ impl Projection for LeadsProjection {
             )
             .bind(id)
             .bind(seq)
-            .bind(event_time(&payload))
+            .bind(payload.at())
             .execute(&mut *conn)
             .await?
             .rows_affected();
@@ -88,18 +88,6 @@ impl Projection for LeadsProjection {
             notify_change(conn, "lead", id, None).await?;
         }
         Ok(())
-    }
-}
-
-fn event_time(event: &LeadEvent) -> chrono::DateTime<chrono::Utc> {
-    match event {
-        LeadEvent::LeadCaptured { at, .. }
-        | LeadEvent::LeadAssigned { at, .. }
-        | LeadEvent::LeadScored { at, .. }
-        | LeadEvent::LeadStageChanged { at, .. }
-        | LeadEvent::LeadNoteAdded { at, .. }
-        | LeadEvent::LeadActivityLogged { at, .. }
-        | LeadEvent::LeadConverted { at, .. } => *at,
     }
 }
 
