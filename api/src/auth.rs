@@ -4,6 +4,7 @@
 pub mod jwt;
 pub mod password;
 pub mod refresh;
+pub mod throttle;
 
 use domain::{Permission, Role};
 use uuid::Uuid;

@@ -2,18 +2,17 @@
 
 use std::time::Duration;
 
-use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{Aggregate, AggregateContext, EventStore};
+use cqrs_es::{Aggregate, AggregateContext, CqrsFramework, EventStore};
 use domain::client::{Client, ClientCommand, ContactInput};
 use domain::lead::{CaptureLeadInput, Lead, LeadCommand, LeadStage};
 use domain::project::{Project, ProjectCommand, TemplateRef};
 use domain::template::{seeded_templates, TemplateCommand, WorkflowTemplate};
 use domain::user::User;
-use postgres_es::{postgres_cqrs, postgres_snapshot_cqrs, PostgresCqrs, PostgresEventRepository};
 use rand::Rng;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::snapshots::SnapshotStore;
 use crate::{Appended, CommandContext, CommandError};
 
 /// How many times a command is retried after an optimistic-concurrency conflict. Every
@@ -23,14 +22,25 @@ const MAX_ATTEMPTS: u32 = 10;
 /// Streams that grow long are snapshotted every this many events.
 const SNAPSHOT_EVERY: usize = 100;
 
+/// A cqrs-es framework over our store.
+pub(crate) type Framework<A> = CqrsFramework<A, SnapshotStore<A>>;
+
+fn framework<A: Aggregate>(
+    pool: &PgPool,
+    every: Option<usize>,
+    services: A::Services,
+) -> Framework<A> {
+    CqrsFramework::new(SnapshotStore::new(pool.clone(), every), vec![], services)
+}
+
 /// Executes commands against the event store.
 pub struct CommandBus {
     pub(crate) pool: PgPool,
-    leads: PostgresCqrs<Lead>,
-    clients: PostgresCqrs<Client>,
-    projects: PostgresCqrs<Project>,
-    templates: PostgresCqrs<WorkflowTemplate>,
-    pub(crate) users: PostgresCqrs<User>,
+    leads: Framework<Lead>,
+    clients: Framework<Client>,
+    projects: Framework<Project>,
+    templates: Framework<WorkflowTemplate>,
+    pub(crate) users: Framework<User>,
 }
 
 impl std::fmt::Debug for CommandBus {
@@ -82,11 +92,11 @@ impl CommandBus {
     /// Builds the frameworks over `pool`.
     pub fn new(pool: PgPool) -> Self {
         Self {
-            leads: postgres_snapshot_cqrs(pool.clone(), vec![], SNAPSHOT_EVERY, ()),
-            clients: postgres_cqrs(pool.clone(), vec![], ()),
-            projects: postgres_snapshot_cqrs(pool.clone(), vec![], SNAPSHOT_EVERY, ()),
-            templates: postgres_cqrs(pool.clone(), vec![], ()),
-            users: postgres_cqrs(pool.clone(), vec![], ()),
+            leads: framework(&pool, Some(SNAPSHOT_EVERY), ()),
+            clients: framework(&pool, None, ()),
+            projects: framework(&pool, Some(SNAPSHOT_EVERY), ()),
+            templates: framework(&pool, None, ()),
+            users: framework(&pool, None, ()),
             pool,
         }
     }
@@ -95,7 +105,7 @@ impl CommandBus {
     /// the stream's newest event.
     pub(crate) async fn execute<A>(
         &self,
-        cqrs: &PostgresCqrs<A>,
+        cqrs: &Framework<A>,
         id: Uuid,
         command: A::Command,
         ctx: &CommandContext,
@@ -145,9 +155,7 @@ impl CommandBus {
         A: Aggregate,
         A::Error: domain::Rejection,
     {
-        let store = PersistedEventStore::<PostgresEventRepository, A>::new_event_store(
-            PostgresEventRepository::new(self.pool.clone()),
-        );
+        let store = SnapshotStore::<A>::new(self.pool.clone(), Some(SNAPSHOT_EVERY));
         let mut context = store.load_aggregate(&id.to_string()).await?;
         Ok(std::mem::take(context.aggregate()))
     }

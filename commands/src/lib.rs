@@ -9,6 +9,7 @@
 mod bus;
 mod context;
 mod error;
+mod snapshots;
 mod users;
 
 pub use bus::{CommandBus, ConvertLead, ConvertedLead, ProjectRequest};

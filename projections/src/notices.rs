@@ -62,6 +62,11 @@ impl Notices {
         self.sender.subscribe()
     }
 
+    /// How many receivers are subscribed (live subscriptions and waiters).
+    pub fn receiver_count(&self) -> usize {
+        self.sender.receiver_count()
+    }
+
     /// Publish locally (used by the listener, and by tests).
     pub fn publish(&self, notice: Notice) {
         let _ = self.sender.send(notice);

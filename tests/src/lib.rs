@@ -66,6 +66,8 @@ pub struct TestApp {
     pub database_url: String,
     /// HTTP client.
     pub http: reqwest::Client,
+    /// The server's in-process notice bus (tests wait on its receiver count).
+    pub notices: projections::Notices,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -95,6 +97,7 @@ pub async fn spawn_app() -> Result<TestApp> {
 pub async fn spawn_app_on(url: &str) -> Result<TestApp> {
     let server = api::Server::build(&config(), url).await?;
     let pool = server.state().pool.clone();
+    let notices = server.state().notices.clone();
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = format!("http://{}", listener.local_addr()?);
     let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
@@ -110,6 +113,7 @@ pub async fn spawn_app_on(url: &str) -> Result<TestApp> {
         pool,
         database_url: url.to_owned(),
         http: reqwest::Client::new(),
+        notices,
         shutdown: Some(shutdown),
         task: Some(task),
     })

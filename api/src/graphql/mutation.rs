@@ -9,7 +9,7 @@ use super::context::Ctx;
 use super::leads::LeadMutation;
 use super::records::User;
 use super::types::Role;
-use crate::auth::{jwt, password, refresh, Viewer};
+use crate::auth::{jwt, password, refresh, throttle, Viewer};
 use crate::error::{ApiError, Code};
 
 /// The root mutation.
@@ -137,18 +137,29 @@ impl AuthMutation {
         if email.len() > 254 || password.len() > password::MAX_LENGTH * 4 {
             return Err(refused().into());
         }
-        let bus = &ctx.state().bus;
-        let Some(user_id) = bus.user_by_email(&email).await? else {
-            password::verify_nothing(password).await;
+        let state = ctx.state();
+        throttle::check(&state.pool, &email).await?;
+        let bus = &state.bus;
+        let hash = match bus.user_by_email(&email).await? {
+            Some(user_id) => bus
+                .password_hash(user_id)
+                .await?
+                .map(|hash| (user_id, hash)),
+            None => None,
+        };
+        let verified = match hash {
+            Some((user_id, hash)) => password::verify(password, hash).await.then_some(user_id),
+            None => {
+                // Same work as a real check, so timing does not tell which emails exist.
+                password::verify_nothing(password).await;
+                None
+            }
+        };
+        let Some(user_id) = verified else {
+            throttle::record_failure(&state.pool, &email).await?;
             return Err(refused().into());
         };
-        let Some(hash) = bus.password_hash(user_id).await? else {
-            password::verify_nothing(password).await;
-            return Err(refused().into());
-        };
-        if !password::verify(password, hash).await {
-            return Err(refused().into());
-        }
+        throttle::clear(&state.pool, &email).await?;
         let viewer = active_viewer(ctx, user_id)
             .await?
             .ok_or_else(|| ApiError::new(Code::Unauthenticated, "this account is deactivated"))?;

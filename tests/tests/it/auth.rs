@@ -80,3 +80,63 @@ async fn wrong_passwords_and_bad_tokens_are_unauthenticated() {
     assert_eq!(error_code(&forged), Some("UNAUTHENTICATED"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn repeated_wrong_passwords_are_rate_limited_per_email() {
+    let app = spawn_app().await.expect("server");
+    for _ in 0..5 {
+        let wrong = app
+            .gql(
+                None,
+                LOGIN,
+                json!({ "e": ADMIN_EMAIL, "p": "not-the-password" }),
+            )
+            .await;
+        assert_eq!(error_code(&wrong), Some("UNAUTHENTICATED"));
+    }
+    // The sixth attempt is refused before the password is even checked, right or wrong,
+    // and the limit does not care about the email's case.
+    let limited = app
+        .gql(
+            None,
+            LOGIN,
+            json!({ "e": ADMIN_EMAIL.to_uppercase(), "p": ADMIN_PASSWORD }),
+        )
+        .await;
+    assert_eq!(error_code(&limited), Some("RATE_LIMITED"), "{limited}");
+
+    // Other emails are not affected, and unknown emails count too (no enumeration).
+    for _ in 0..5 {
+        let unknown = app
+            .gql(
+                None,
+                LOGIN,
+                json!({ "e": "nobody@test.example", "p": "whatever-1234" }),
+            )
+            .await;
+        assert_eq!(error_code(&unknown), Some("UNAUTHENTICATED"));
+    }
+    let unknown = app
+        .gql(
+            None,
+            LOGIN,
+            json!({ "e": "nobody@test.example", "p": "whatever-1234" }),
+        )
+        .await;
+    assert_eq!(error_code(&unknown), Some("RATE_LIMITED"));
+
+    // Once the window has passed (aged here in the table), the right password works and
+    // clears the count.
+    sqlx::query("UPDATE login_failures SET failed_at = failed_at - interval '16 minutes'")
+        .execute(&app.pool)
+        .await
+        .expect("age failures");
+    app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM login_failures WHERE email_key = $1")
+        .bind(ADMIN_EMAIL)
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(left, 0);
+    app.stop().await;
+}

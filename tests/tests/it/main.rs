@@ -6,3 +6,5 @@ mod isolation;
 mod pipeline;
 mod projections_tests;
 mod schema;
+mod snapshots;
+mod subscriptions;
