@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
+pub use crate::files::{StorageConfig, DEFAULT_MAX_UPLOAD_BYTES};
+
 /// The development-only default signing secret. Refused in production.
 pub const DEV_JWT_SECRET: &str = "zippcrm-development-secret-do-not-use-in-production";
 
@@ -29,6 +31,15 @@ pub struct Config {
     pub pool_size: u32,
     /// `LOG_FORMAT=json` for JSON logs.
     pub json_logs: bool,
+    /// Object storage: `S3_BUCKET` (with `S3_ENDPOINT`, `S3_ACCESS_KEY`, `S3_SECRET_KEY`,
+    /// `S3_REGION`) or else the directory `ZIPPCRM_FILES_DIR` (default `.zippcrm/files`).
+    pub storage: StorageConfig,
+    /// `ZIPPCRM_MAX_UPLOAD_BYTES`, default 10 MiB.
+    pub max_upload_bytes: usize,
+    /// `SCHEDULER_ENABLED=true` on exactly one replica: expiry alerts and reminders.
+    pub scheduler_enabled: bool,
+    /// `ZIPPCRM_SCHEDULER_INTERVAL_SECS`, default 3600.
+    pub scheduler_interval: Duration,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -70,6 +81,30 @@ impl Config {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(20),
             json_logs: var("LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("json")),
+            storage: match var("S3_BUCKET") {
+                Some(bucket) => StorageConfig::S3 {
+                    endpoint: var("S3_ENDPOINT"),
+                    bucket,
+                    access_key: var("S3_ACCESS_KEY"),
+                    secret_key: var("S3_SECRET_KEY"),
+                    region: var("S3_REGION"),
+                },
+                None => StorageConfig::Local(
+                    var("ZIPPCRM_FILES_DIR")
+                        .unwrap_or_else(|| ".zippcrm/files".into())
+                        .into(),
+                ),
+            },
+            max_upload_bytes: var("ZIPPCRM_MAX_UPLOAD_BYTES")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(DEFAULT_MAX_UPLOAD_BYTES),
+            scheduler_enabled: var("SCHEDULER_ENABLED")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1"),
+            scheduler_interval: Duration::from_secs(
+                var("ZIPPCRM_SCHEDULER_INTERVAL_SECS")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(3_600),
+            ),
         };
         config.check()?;
         Ok(config)
@@ -117,6 +152,10 @@ mod tests {
             read_your_writes_timeout: Duration::from_secs(1),
             pool_size: 1,
             json_logs: false,
+            storage: StorageConfig::Local(".".into()),
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            scheduler_enabled: false,
+            scheduler_interval: Duration::from_secs(3600),
         };
         assert!(config.check().is_err());
         config.jwt_secret = "short".into();

@@ -93,6 +93,10 @@ impl From<CommandError> for ApiError {
                 kind: ErrorKind::Conflict,
                 message,
             } => ApiError::new(Code::Conflict, message),
+            CommandError::Rejected {
+                kind: ErrorKind::Forbidden,
+                message,
+            } => ApiError::new(Code::Forbidden, message),
             CommandError::Conflict => {
                 ApiError::new(Code::Conflict, CommandError::Conflict.to_string())
             }

@@ -3,14 +3,17 @@
 mod audit;
 mod connection;
 mod context;
+mod delivery;
 mod leads;
 mod mutation;
+mod projects;
 mod query;
 mod records;
 mod subscription;
 mod types;
 
 pub use context::{AppState, RequestContext};
+pub use projects::PROJECT_READ_MODELS;
 
 use async_graphql::Schema;
 

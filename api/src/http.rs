@@ -37,6 +37,13 @@ pub fn router(http: Http) -> Router {
         .route("/graphql", get(graphql).post(graphql))
         .route("/graphql/ws", get(graphql_ws))
         .route("/graphiql", get(graphiql))
+        .route(
+            "/files/requests/{request_id}",
+            axum::routing::post(crate::uploads::upload).layer(
+                axum::extract::DefaultBodyLimit::max(http.state.files.max_bytes + 64 * 1024),
+            ),
+        )
+        .route("/files/uploads/{upload_id}", get(crate::uploads::download))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -48,6 +55,11 @@ fn authenticate(state: &AppState, token: Option<&str>) -> Auth {
         None => Auth::Anonymous,
         Some(token) => state.jwt.verify(token).map_or(Auth::Invalid, Auth::User),
     }
+}
+
+/// The authentication of a plain HTTP request (bearer token).
+pub fn authenticate_headers(state: &AppState, headers: &HeaderMap) -> Auth {
+    authenticate(state, bearer(headers))
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -7,10 +7,13 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod files;
 pub mod graphql;
 pub mod http;
+pub mod scheduler;
 pub mod startup;
 pub mod telemetry;
+pub mod uploads;
 
 pub use config::Config;
 pub use startup::Server;

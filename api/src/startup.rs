@@ -72,12 +72,22 @@ impl Server {
                 tracing::info!(%email, "created the first admin user");
             }
         }
+        let files = crate::files::FileStore::open(&config.storage, config.max_upload_bytes)
+            .context("opening the file store (check ZIPPCRM_FILES_DIR or S3_*)")?;
+        if config.scheduler_enabled {
+            background.push(tokio::spawn(crate::scheduler::run(
+                bus.clone(),
+                pool.clone(),
+                config.scheduler_interval,
+            )));
+        }
         let state = AppState {
             pool,
             bus,
             notices,
             jwt: JwtKeys::new(&config.jwt_secret),
             ryw_timeout: config.read_your_writes_timeout,
+            files,
         };
         Ok(Self {
             state,

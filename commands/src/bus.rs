@@ -25,11 +25,11 @@ const SNAPSHOT_EVERY: usize = 100;
 /// A cqrs-es framework over our store.
 pub(crate) type Framework<A> = CqrsFramework<A, SnapshotStore<A>>;
 
-fn framework<A: Aggregate>(
-    pool: &PgPool,
-    every: Option<usize>,
-    services: A::Services,
-) -> Framework<A> {
+fn framework<A>(pool: &PgPool, every: Option<usize>, services: A::Services) -> Framework<A>
+where
+    A: Aggregate,
+    A::Event: domain::Consequence,
+{
     CqrsFramework::new(SnapshotStore::new(pool.clone(), every), vec![], services)
 }
 
@@ -112,6 +112,7 @@ impl CommandBus {
     ) -> Result<Appended, CommandError>
     where
         A: Aggregate,
+        A::Event: domain::Consequence,
         A::Command: Clone,
         A::Error: domain::Rejection,
     {
@@ -153,6 +154,7 @@ impl CommandBus {
     pub async fn load<A>(&self, id: Uuid) -> Result<A, CommandError>
     where
         A: Aggregate,
+        A::Event: domain::Consequence,
         A::Error: domain::Rejection,
     {
         let store = SnapshotStore::<A>::new(self.pool.clone(), Some(SNAPSHOT_EVERY));
@@ -190,6 +192,16 @@ impl CommandBus {
         command: LeadCommand,
     ) -> Result<Appended, CommandError> {
         self.execute(&self.leads, lead_id, command, ctx).await
+    }
+
+    /// Any project command.
+    pub async fn project(
+        &self,
+        ctx: &CommandContext,
+        project_id: Uuid,
+        command: ProjectCommand,
+    ) -> Result<Appended, CommandError> {
+        self.execute(&self.projects, project_id, command, ctx).await
     }
 
     /// Publishes the seeded templates that do not exist yet. Safe on every start and on

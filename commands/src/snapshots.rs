@@ -7,16 +7,25 @@
 //! command's events twice (our snapshot test caught it as a duplicated lead note). Here the
 //! aggregate handed to `commit` is taken as it is: it already includes the new events.
 //!
+//! Each appended event gets its own id in its metadata (`event_id`, copied into the
+//! `event_id` column by a trigger). An event that is a consequence of the one before it in
+//! the same append (a roll-up, a stage move caused by an approval) gets that event's id as
+//! its `causation_id`, so history shows the chain.
+//!
 //! A snapshot is a cache. It is written after the events commit, only ever moves forward,
 //! and one that no longer deserialises (the aggregate's shape changed) is ignored in favour
 //! of a full replay.
 
 use std::collections::HashMap;
 
-use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore};
-use cqrs_es::{Aggregate, AggregateError, EventEnvelope, EventStore};
+use cqrs_es::persist::{
+    EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore, SerializedEvent,
+};
+use cqrs_es::{Aggregate, AggregateError, DomainEvent, EventEnvelope, EventStore};
+use domain::Consequence;
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
+use uuid::Uuid;
 
 /// An event store with snapshots every `every` events (never when `None`).
 pub struct SnapshotStore<A: Aggregate> {
@@ -81,7 +90,11 @@ impl<A: Aggregate> SnapshotStore<A> {
     }
 }
 
-impl<A: Aggregate> EventStore<A> for SnapshotStore<A> {
+impl<A> EventStore<A> for SnapshotStore<A>
+where
+    A: Aggregate,
+    A::Event: Consequence,
+{
     type AC = EventStoreAggregateContext<A>;
 
     async fn load_events(
@@ -131,10 +144,37 @@ impl<A: Aggregate> EventStore<A> for SnapshotStore<A> {
             }
             _ => None,
         };
-        let committed = self.events.commit(events, context, metadata).await?;
+        let mut serialized = Vec::with_capacity(events.len());
+        let mut envelopes = Vec::with_capacity(events.len());
+        let mut previous: Option<Uuid> = None;
+        for (event, sequence) in events.into_iter().zip(before + 1..) {
+            let event_id = Uuid::now_v7();
+            let mut event_metadata = metadata.clone();
+            event_metadata.insert("event_id".into(), event_id.to_string());
+            if let (true, Some(cause)) = (event.is_consequence(), previous) {
+                event_metadata.insert("causation_id".into(), cause.to_string());
+            }
+            previous = Some(event_id);
+            serialized.push(SerializedEvent {
+                aggregate_id: aggregate_id.clone(),
+                sequence,
+                aggregate_type: A::TYPE.to_owned(),
+                event_type: event.event_type(),
+                event_version: event.event_version(),
+                payload: serde_json::to_value(&event)?,
+                metadata: serde_json::to_value(&event_metadata)?,
+            });
+            envelopes.push(EventEnvelope {
+                aggregate_id: aggregate_id.clone(),
+                sequence,
+                payload: event,
+                metadata: event_metadata,
+            });
+        }
+        self.repo.persist::<A>(&serialized, None).await?;
         if let Some(payload) = snapshot {
             self.save_snapshot(&aggregate_id, after, payload).await;
         }
-        Ok(committed)
+        Ok(envelopes)
     }
 }

@@ -13,6 +13,8 @@ pub enum ErrorKind {
     NotFound,
     /// The command is valid but the record's state has moved on (`CONFLICT`).
     Conflict,
+    /// The actor may not do this here (maker-checker, manager-only actions; `FORBIDDEN`).
+    Forbidden,
 }
 
 /// Implemented by every aggregate error so callers can classify it.

@@ -23,6 +23,25 @@ pub use role::{Permission, Role};
 
 pub use cqrs_es::Aggregate;
 
+/// Implemented by every event enum: whether an event is a consequence of the event just
+/// before it in the same append (the store then records that event as its cause).
+pub trait Consequence {
+    /// True for derived events (roll-ups, moves caused by approvals).
+    fn is_consequence(&self) -> bool {
+        false
+    }
+}
+
+impl Consequence for lead::LeadEvent {}
+impl Consequence for client::ClientEvent {}
+impl Consequence for template::TemplateEvent {}
+impl Consequence for user::UserEvent {}
+impl Consequence for project::ProjectEvent {
+    fn is_consequence(&self) -> bool {
+        project::ProjectEvent::is_consequence(self)
+    }
+}
+
 /// Folds `events` from the empty state: the state of an aggregate after them.
 pub fn replay<A: Aggregate>(events: impl IntoIterator<Item = A::Event>) -> A {
     let mut state = A::default();

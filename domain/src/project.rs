@@ -1,13 +1,19 @@
-//! The Project aggregate: a regulated matter run through the five stage gates.
+//! The Project aggregate: a regulated matter run through the five stage gates, with its
+//! tasks, document requests, liaison log, milestones and licence.
 //!
 //! A project is created from a workflow template version and keeps a copy of that version's
 //! stages and checklists, so later template versions never change a running project.
 
 mod aggregate;
+mod command;
+mod event;
+mod model;
+pub mod rollup;
 #[cfg(test)]
 mod tests;
 
-pub use aggregate::{
-    ChecklistItem, ItemStatus, Project, ProjectCommand, ProjectError, ProjectEvent, ProjectStage,
-    ProjectStatus, TemplateRef,
-};
+pub use aggregate::{ProjectError, ALERT_DAYS};
+pub use command::{Actor, NewLiaisonEntry, NewTask, ProjectCommand};
+pub use event::{Direction, FileMeta, ProjectEvent};
+pub use model::*;
+pub use rollup::TaskStatus;

@@ -48,6 +48,15 @@ pub enum Permission {
     Operate,
     /// List users (internal directory).
     ReadUsers,
+    /// Work projects: tasks, checklist items, liaison log, milestones, stage requests,
+    /// document requests (manager-only actions are refused by the Project aggregate).
+    WorkProjects,
+    /// Accept or reject uploaded evidence.
+    ReviewEvidence,
+    /// Approve or refuse stage advances (never one's own: maker-checker).
+    ApproveGates,
+    /// Upload evidence for a document request (portal users: their own client's).
+    UploadEvidence,
 }
 
 impl Role {
@@ -69,7 +78,7 @@ impl Role {
         use Role as R;
         match (self, permission) {
             (R::Admin, _) => true,
-            (R::Client, P::ReadClients | P::ReadProjects) => true,
+            (R::Client, P::ReadClients | P::ReadProjects | P::UploadEvidence) => true,
             (R::Client, _) => false,
             (
                 R::Auditor,
@@ -78,6 +87,8 @@ impl Role {
             (R::Auditor, _) => false,
             (R::Sales | R::Manager, P::ReadLeads | P::WriteLeads | P::ConvertLeads) => true,
             (R::Support, P::ReadLeads) => true,
+            (R::Support | R::Manager | R::Consultant, P::WorkProjects | P::UploadEvidence) => true,
+            (R::Manager | R::Reviewer, P::ReviewEvidence | P::ApproveGates) => true,
             (_, P::ReadClients | P::ReadProjects | P::ReadUsers) => true,
             _ => false,
         }

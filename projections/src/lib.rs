@@ -12,6 +12,7 @@ pub mod clients;
 pub mod event;
 pub mod leads;
 pub mod notices;
+pub mod notifications;
 pub mod page;
 pub mod projects;
 pub mod rebuild;
@@ -36,6 +37,7 @@ pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
         std::sync::Arc::new(projects::ProjectsProjection),
         std::sync::Arc::new(users::UsersProjection),
         std::sync::Arc::new(templates::TemplatesProjection),
+        std::sync::Arc::new(notifications::NotificationsProjection),
     ]
 }
 

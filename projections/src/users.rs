@@ -65,7 +65,9 @@ impl Projection for UsersProjection {
         let (role, deactivated, at) = match payload {
             UserEvent::UserRoleChanged { role, at } => (Some(role.as_str()), false, at),
             UserEvent::UserDeactivated { at } => (None, true, at),
-            UserEvent::UserPasswordChanged { at } => (None, false, at),
+            UserEvent::UserPasswordChanged { at } | UserEvent::NotificationsRead { at, .. } => {
+                (None, false, at)
+            }
             UserEvent::UserRegistered { at, .. } => (None, false, at),
         };
         sqlx::query(

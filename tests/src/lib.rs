@@ -72,6 +72,15 @@ pub struct TestApp {
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// Largest upload the test servers accept.
+pub const MAX_UPLOAD_BYTES: usize = 256 * 1024;
+
+/// The evidence directory of the servers on `database_url` (replicas share it).
+pub fn files_dir(database_url: &str) -> std::path::PathBuf {
+    let name = database_url.rsplit('/').next().unwrap_or("default");
+    std::env::temp_dir().join("zippcrm-test-files").join(name)
+}
+
 /// Server configuration for tests.
 pub fn config() -> api::Config {
     api::Config {
@@ -84,6 +93,10 @@ pub fn config() -> api::Config {
         read_your_writes_timeout: Duration::from_secs(10),
         pool_size: 20,
         json_logs: false,
+        storage: api::config::StorageConfig::Local(std::env::temp_dir().join("zippcrm-test-files")),
+        max_upload_bytes: MAX_UPLOAD_BYTES,
+        scheduler_enabled: false,
+        scheduler_interval: Duration::from_secs(3600),
     }
 }
 
@@ -95,7 +108,9 @@ pub async fn spawn_app() -> Result<TestApp> {
 
 /// Starts a server on an existing database (a second replica, for example).
 pub async fn spawn_app_on(url: &str) -> Result<TestApp> {
-    let server = api::Server::build(&config(), url).await?;
+    let mut config = config();
+    config.storage = api::config::StorageConfig::Local(files_dir(url));
+    let server = api::Server::build(&config, url).await?;
     let pool = server.state().pool.clone();
     let notices = server.state().notices.clone();
     let listener = TcpListener::bind("127.0.0.1:0").await?;

@@ -26,6 +26,8 @@ pub struct AppState {
     pub jwt: JwtKeys,
     /// Read-your-writes bound.
     pub ryw_timeout: Duration,
+    /// Evidence files.
+    pub files: crate::files::FileStore,
 }
 
 /// Per-request data: authentication and the request id.

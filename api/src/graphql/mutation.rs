@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::context::Ctx;
 use super::leads::LeadMutation;
+use super::projects::ProjectMutation;
 use super::records::User;
 use super::types::Role;
 use crate::auth::{jwt, password, refresh, throttle, Viewer};
@@ -14,7 +15,7 @@ use crate::error::{ApiError, Code};
 
 /// The root mutation.
 #[derive(MergedObject, Default, Debug)]
-pub struct Mutation(AuthMutation, LeadMutation);
+pub struct Mutation(AuthMutation, LeadMutation, ProjectMutation);
 
 /// Authentication and users.
 #[derive(Default, Debug)]

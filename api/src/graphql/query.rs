@@ -21,7 +21,7 @@ use crate::error::ApiError;
 
 /// The root query.
 #[derive(MergedObject, Default, Debug)]
-pub struct Query(BaseQuery, AuditQuery);
+pub struct Query(BaseQuery, AuditQuery, super::projects::DeliveryQuery);
 
 /// Records and lists.
 #[derive(Default, Debug)]

@@ -11,6 +11,10 @@ use projections::users::UserRow;
 use uuid::Uuid;
 
 use super::context::Ctx;
+use super::delivery::{
+    self, DocumentRequest, ExpiryAlert, LiaisonEntry, Licence, Milestone, ProjectStage,
+    StageAdvance, Task,
+};
 use super::types::{
     parse_persisted, ItemStatus, LeadSource, LeadStage, ProjectStatus, Role, StageKey,
 };
@@ -292,7 +296,7 @@ impl Project {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
-    /// Stages in order with their checklists.
+    /// Stages in order with their checklists, clocks and progress.
     async fn stages(&self, ctx: &Context<'_>) -> Result<Vec<ProjectStage>> {
         let pool = &ctx.state().pool;
         let stages = projections::projects::stages(pool, self.0.id)
@@ -307,26 +311,104 @@ impl Project {
                 let (mine, rest): (Vec<ItemRow>, Vec<ItemRow>) =
                     items.drain(..).partition(|i| i.stage == stage.stage);
                 items = rest;
-                ProjectStage {
-                    key: parse_persisted::<domain::template::StageKey>(&stage.stage)
-                        .map(Into::into),
-                    sla_days: stage.sla_days,
-                    items: mine.into_iter().map(ChecklistItem::from).collect(),
-                }
+                ProjectStage::new(stage, mine.into_iter().map(ChecklistItem::from).collect())
             })
             .collect())
     }
-}
-
-/// A stage of a project.
-#[derive(SimpleObject, Debug)]
-pub struct ProjectStage {
-    /// Which stage.
-    key: Option<StageKey>,
-    /// Service-level clock in days.
-    sla_days: Option<i32>,
-    /// Checklist.
-    items: Vec<ChecklistItem>,
+    /// Estimate-weighted progress over the project's tasks, 0 to 1 (0 without tasks).
+    async fn progress(&self) -> f64 {
+        delivery::fraction(self.0.progress)
+    }
+    /// Every stage, Issue included, is complete.
+    async fn stages_complete(&self) -> bool {
+        self.0.stages_complete
+    }
+    /// The granted licence or registration, once recorded.
+    async fn licence(&self) -> Option<Licence> {
+        Some(Licence {
+            number: self.0.licence_number.clone()?,
+            issued_on: self.0.licence_issued_on?,
+            expires_on: self.0.licence_expires_on?,
+        })
+    }
+    /// Tasks with their subtasks, in creation order.
+    async fn tasks(&self, ctx: &Context<'_>) -> Result<Vec<Task>> {
+        Ok(Task::tree(
+            projections::projects::tasks(&ctx.state().pool, self.0.id)
+                .await
+                .map_err(ApiError::from)?,
+        ))
+    }
+    /// Document requests, newest first.
+    async fn document_requests(&self, ctx: &Context<'_>) -> Result<Vec<DocumentRequest>> {
+        let filter = projections::projects::RequestFilter {
+            project_id: Some(self.0.id),
+            ..Default::default()
+        };
+        Ok(projections::projects::requests(&ctx.state().pool, &filter)
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .map(DocumentRequest)
+            .collect())
+    }
+    /// Requests still waiting for the customer (open or rejected), for the portal.
+    async fn pending_requests(&self, ctx: &Context<'_>) -> Result<Vec<DocumentRequest>> {
+        let filter = projections::projects::RequestFilter {
+            project_id: Some(self.0.id),
+            statuses: vec!["open".into(), "rejected".into()],
+            ..Default::default()
+        };
+        Ok(projections::projects::requests(&ctx.state().pool, &filter)
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .map(DocumentRequest)
+            .collect())
+    }
+    /// Correspondence with the regulator, newest first (internal).
+    async fn liaison_log(&self, ctx: &Context<'_>) -> Result<Vec<LiaisonEntry>> {
+        delivery::require_internal(ctx)?;
+        Ok(projections::projects::liaison(&ctx.state().pool, self.0.id)
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+    /// Billing milestones (internal).
+    async fn milestones(&self, ctx: &Context<'_>) -> Result<Vec<Milestone>> {
+        delivery::require_internal(ctx)?;
+        Ok(
+            projections::projects::milestones(&ctx.state().pool, self.0.id)
+                .await
+                .map_err(ApiError::from)?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        )
+    }
+    /// Stage-advance requests with their decisions, oldest first (internal).
+    async fn stage_advances(&self, ctx: &Context<'_>) -> Result<Vec<StageAdvance>> {
+        delivery::require_internal(ctx)?;
+        Ok(
+            projections::projects::advances(&ctx.state().pool, self.0.id)
+                .await
+                .map_err(ApiError::from)?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        )
+    }
+    /// Licence expiry alerts raised.
+    async fn expiry_alerts(&self, ctx: &Context<'_>) -> Result<Vec<ExpiryAlert>> {
+        Ok(projections::projects::alerts(&ctx.state().pool, self.0.id)
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
 }
 
 /// A checklist item of a project stage.
@@ -338,6 +420,9 @@ pub struct ChecklistItem {
     evidence_required: bool,
     responsible_role: Option<Role>,
     status: Option<ItemStatus>,
+    /// Why it was rejected or waived.
+    reason: Option<String>,
+    updated_at: Option<DateTime<Utc>>,
 }
 
 impl From<ItemRow> for ChecklistItem {
@@ -349,6 +434,8 @@ impl From<ItemRow> for ChecklistItem {
             title: row.title,
             mandatory: row.mandatory,
             evidence_required: row.evidence_required,
+            reason: row.reason,
+            updated_at: row.updated_at,
         }
     }
 }

@@ -106,6 +106,72 @@ pub enum ItemStatus {
     Waived,
 }
 
+/// Status of a task or subtask.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+#[graphql(remote = "domain::project::TaskStatus")]
+pub enum TaskStatus {
+    /// Not started.
+    ToDo,
+    /// Being worked.
+    InProgress,
+    /// Done, awaiting review.
+    Review,
+    /// Done.
+    Completed,
+    /// Cannot proceed.
+    Blocked,
+}
+
+/// Task priority.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+#[graphql(remote = "domain::project::Priority")]
+pub enum Priority {
+    /// Low.
+    Low,
+    /// Normal.
+    Medium,
+    /// High.
+    High,
+    /// Urgent.
+    Urgent,
+}
+
+/// Direction of regulator correspondence.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+#[graphql(remote = "domain::project::Direction")]
+pub enum Direction {
+    /// From the regulator.
+    Inbound,
+    /// To the regulator.
+    Outbound,
+}
+
+/// Review state of an upload.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+#[graphql(remote = "domain::project::UploadState")]
+pub enum UploadState {
+    /// Waiting for review.
+    Submitted,
+    /// Accepted: the checklist item is verified.
+    Accepted,
+    /// Rejected with a reason: upload again.
+    Rejected,
+}
+
+/// State of a document request.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStatus {
+    /// Nothing uploaded yet.
+    Open,
+    /// An upload waits for review.
+    Submitted,
+    /// The upload was accepted.
+    Accepted,
+    /// The last upload was rejected: upload again.
+    Rejected,
+}
+
 /// Sort direction.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub enum SortDirection {

@@ -1,193 +1,19 @@
-//! Project state, commands, events and rules.
+//! Project rules: `handle` decides, `apply` folds.
 
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use crate::template::{StageKey, StageSpec};
-use crate::values::{self, MAX_LINE};
+use super::command::{Actor, NewTask, ProjectCommand};
+use super::event::ProjectEvent;
+use super::model::*;
+use super::rollup::{TaskStatus, FULL};
+use crate::template::StageKey;
+use crate::values::{self, MAX_LINE, MAX_TEXT};
 use crate::{ErrorKind, Rejection, Role, ValidationError};
 
-/// The template version a project is pinned to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TemplateRef {
-    /// Template id.
-    pub template_id: Uuid,
-    /// Family code.
-    pub family: String,
-    /// Version number.
-    pub version: u32,
-}
-
-/// Lifecycle status of a project. Serialized names are persisted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum ProjectStatus {
-    /// Being worked.
-    #[default]
-    Active,
-    /// Paused.
-    OnHold,
-    /// Done.
-    Closed,
-    /// Closed, but limited changes may still be approved.
-    ClosedPendingUpdates,
-}
-
-impl ProjectStatus {
-    /// Persisted / API name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProjectStatus::Active => "active",
-            ProjectStatus::OnHold => "on_hold",
-            ProjectStatus::Closed => "closed",
-            ProjectStatus::ClosedPendingUpdates => "closed_pending_updates",
-        }
-    }
-}
-
-/// State of a checklist item. Serialized names are persisted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum ItemStatus {
-    /// Nothing yet.
-    #[default]
-    Pending,
-    /// Evidence uploaded, awaiting review.
-    EvidenceSubmitted,
-    /// Verified.
-    Verified,
-    /// Rejected with a reason.
-    Rejected,
-    /// Waived by a manager.
-    Waived,
-}
-
-/// A checklist item on a running project.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChecklistItem {
-    /// Key from the template.
-    pub key: String,
-    /// Title.
-    pub title: String,
-    /// Gate requires it.
-    pub mandatory: bool,
-    /// Needs evidence.
-    pub evidence_required: bool,
-    /// Responsible role.
-    pub responsible_role: Role,
-    /// Current state.
-    pub status: ItemStatus,
-}
-
-/// A stage on a running project.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProjectStage {
-    /// Which stage.
-    pub stage: StageKey,
-    /// Service-level clock in days.
-    pub sla_days: Option<u32>,
-    /// Checklist.
-    pub items: Vec<ChecklistItem>,
-}
-
-impl From<StageSpec> for ProjectStage {
-    fn from(spec: StageSpec) -> Self {
-        ProjectStage {
-            stage: spec.stage,
-            sla_days: spec.sla_days,
-            items: spec
-                .items
-                .into_iter()
-                .map(|i| ChecklistItem {
-                    key: i.key,
-                    title: i.title,
-                    mandatory: i.mandatory,
-                    evidence_required: i.evidence_required,
-                    responsible_role: i.responsible_role,
-                    status: ItemStatus::Pending,
-                })
-                .collect(),
-        }
-    }
-}
-
-/// Project state.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Project {
-    /// Id.
-    pub id: Option<Uuid>,
-    /// Client it belongs to.
-    pub client_id: Option<Uuid>,
-    /// Name.
-    pub name: String,
-    /// Pinned template version.
-    pub template: Option<TemplateRef>,
-    /// Status.
-    pub status: ProjectStatus,
-    /// Current stage.
-    pub current_stage: Option<StageKey>,
-    /// Stages with checklists.
-    pub stages: Vec<ProjectStage>,
-    /// When the current stage started.
-    pub stage_started_at: Option<DateTime<Utc>>,
-    /// Creation time.
-    pub created_at: Option<DateTime<Utc>>,
-}
-
-/// Project commands.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ProjectCommand {
-    /// Create a project from a template version.
-    Create {
-        /// Id.
-        project_id: Uuid,
-        /// Client.
-        client_id: Uuid,
-        /// Name.
-        name: String,
-        /// Template version.
-        template: TemplateRef,
-        /// That version's stages.
-        stages: Vec<StageSpec>,
-        /// When.
-        at: DateTime<Utc>,
-    },
-}
-
-/// Project events. Variant names are persisted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum ProjectEvent {
-    /// A project was created.
-    ProjectCreated {
-        /// Id.
-        project_id: Uuid,
-        /// Client.
-        client_id: Uuid,
-        /// Name.
-        name: String,
-        /// Template version.
-        template: TemplateRef,
-        /// Stages with checklists (copied from the template).
-        stages: Vec<StageSpec>,
-        /// When.
-        at: DateTime<Utc>,
-    },
-}
-
-impl cqrs_es::DomainEvent for ProjectEvent {
-    fn event_type(&self) -> String {
-        match self {
-            ProjectEvent::ProjectCreated { .. } => "ProjectCreated",
-        }
-        .to_owned()
-    }
-    fn event_version(&self) -> String {
-        "1".to_owned()
-    }
-}
+/// Expiry alerts are raised this many days ahead.
+pub const ALERT_DAYS: [u32; 3] = [90, 60, 30];
 
 /// Why a project command was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -198,14 +24,921 @@ pub enum ProjectError {
     /// Created already.
     #[error("a project with this id already exists")]
     AlreadyExists,
+    /// No such project, task, item, request or upload.
+    #[error("{0}")]
+    NotFound(String),
+    /// The change is not allowed in the record's current state.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// The gate is not satisfied.
+    #[error("the {stage} stage cannot be left yet: {} still need to be verified or waived", missing.join(", "))]
+    GateNotMet {
+        /// The current stage.
+        stage: &'static str,
+        /// Titles of the missing mandatory items.
+        missing: Vec<String>,
+    },
+    /// The actor may not do this (maker-checker, manager-only actions).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Someone else changed the state first.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl Rejection for ProjectError {
     fn kind(&self) -> ErrorKind {
         match self {
-            ProjectError::AlreadyExists => ErrorKind::Conflict,
-            ProjectError::Invalid(_) => ErrorKind::Invalid,
+            ProjectError::AlreadyExists | ProjectError::Conflict(_) => ErrorKind::Conflict,
+            ProjectError::NotFound(_) => ErrorKind::NotFound,
+            ProjectError::Forbidden(_) => ErrorKind::Forbidden,
+            ProjectError::Invalid(_)
+            | ProjectError::NotAllowed(_)
+            | ProjectError::GateNotMet { .. } => ErrorKind::Invalid,
         }
+    }
+}
+
+fn not_allowed(message: impl Into<String>) -> ProjectError {
+    ProjectError::NotAllowed(message.into())
+}
+
+fn not_found(what: &str) -> ProjectError {
+    ProjectError::NotFound(format!("{what} not found on this project"))
+}
+
+fn is_manager(actor: &Actor) -> bool {
+    matches!(actor.role, Role::Manager | Role::Admin)
+}
+
+fn estimate(field: &'static str, hours: Option<f64>) -> Result<Option<f64>, ValidationError> {
+    match hours {
+        None => Ok(None),
+        Some(h) if h.is_finite() && h > 0.0 && h <= 10_000.0 => Ok(Some(h)),
+        Some(_) => Err(ValidationError::new(
+            field,
+            "must be a number of hours above 0 and at most 10000",
+        )),
+    }
+}
+
+/// What a project in `status` still accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// Stage moves.
+    Gate,
+    /// Tasks, checklist, milestones, requests, names.
+    Work,
+    /// Liaison log, licence, evidence and its review.
+    Record,
+}
+
+impl Project {
+    fn ensure_open(&self, change: Change) -> Result<(), ProjectError> {
+        match (self.status, change) {
+            (ProjectStatus::Active, _) => Ok(()),
+            (ProjectStatus::OnHold, Change::Gate) => {
+                Err(not_allowed("the project is on hold: stages cannot move"))
+            }
+            (ProjectStatus::OnHold, _) => Ok(()),
+            (ProjectStatus::ClosedPendingUpdates, Change::Record) => Ok(()),
+            (ProjectStatus::ClosedPendingUpdates, _) => Err(not_allowed(
+                "the project is closed pending updates: only liaison entries, the licence and evidence may change",
+            )),
+            (ProjectStatus::Closed, _) => Err(not_allowed("the project is closed")),
+        }
+    }
+
+    fn created(&self) -> Result<(), ProjectError> {
+        if self.id.is_none() {
+            return Err(ProjectError::NotFound("project not found".into()));
+        }
+        Ok(())
+    }
+
+    /// The roll-up events a change to `task_id` implies, then the project's progress.
+    async fn roll_up(
+        &mut self,
+        task_id: Option<uuid::Uuid>,
+        at: DateTime<Utc>,
+        sink: &EventSink<Self>,
+    ) {
+        if let Some(task) = task_id.and_then(|id| self.task(id)) {
+            let (status, progress) = task.rolled_up(false);
+            let status = if task.subtasks.is_empty() {
+                task.status
+            } else {
+                status
+            };
+            if (status, progress) != (task.status, task.progress) {
+                let task_id = task.id;
+                sink.write(
+                    ProjectEvent::TaskRolledUp {
+                        task_id,
+                        status,
+                        progress,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+            }
+        }
+        let progress = self.progress_of(None);
+        if progress != self.progress {
+            sink.write(ProjectEvent::ProjectProgressChanged { progress, at }, self)
+                .await;
+        }
+    }
+
+    async fn decide(
+        &mut self,
+        command: ProjectCommand,
+        sink: &EventSink<Self>,
+    ) -> Result<(), ProjectError> {
+        use ProjectCommand as C;
+        if !matches!(command, C::Create { .. }) {
+            self.created()?;
+        }
+        match command {
+            C::Create {
+                project_id,
+                client_id,
+                name,
+                template,
+                stages,
+                at,
+            } => {
+                if self.id.is_some() {
+                    return Err(ProjectError::AlreadyExists);
+                }
+                let name = values::required_text("projectName", &name, MAX_LINE)?;
+                if stages.first().map(|s| s.stage) != Some(StageKey::Onboarding) {
+                    return Err(ValidationError::new(
+                        "template",
+                        "the template version has no onboarding stage",
+                    )
+                    .into());
+                }
+                sink.write(
+                    ProjectEvent::ProjectCreated {
+                        project_id,
+                        client_id,
+                        name,
+                        template,
+                        stages,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+            }
+            C::Rename { name, at } => {
+                self.ensure_open(Change::Work)?;
+                let name = values::required_text("name", &name, MAX_LINE)?;
+                if name != self.name {
+                    sink.write(ProjectEvent::ProjectRenamed { name, at }, self)
+                        .await;
+                }
+            }
+            C::SetStatus {
+                status,
+                reason,
+                actor,
+                at,
+            } => {
+                if !is_manager(&actor) {
+                    return Err(ProjectError::Forbidden(
+                        "only a manager may change a project's status".into(),
+                    ));
+                }
+                let reason = values::required_text("reason", &reason, MAX_TEXT)?;
+                if status == self.status {
+                    return Err(not_allowed(format!(
+                        "the project is already {}",
+                        status.as_str()
+                    )));
+                }
+                sink.write(
+                    ProjectEvent::ProjectStatusChanged {
+                        status,
+                        reason,
+                        by: actor.user_id,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+            }
+            C::VerifyItem {
+                stage,
+                key,
+                actor,
+                at,
+            } => {
+                self.ensure_open(Change::Work)?;
+                let item = self
+                    .item(stage, &key)
+                    .ok_or_else(|| not_found("checklist item"))?;
+                if item.evidence_required {
+                    return Err(not_allowed(format!(
+                        "'{}' needs evidence: it is verified by accepting an upload",
+                        item.title
+                    )));
+                }
+                if item.status.is_settled() {
+                    return Err(not_allowed(format!(
+                        "'{}' is already {}",
+                        item.title,
+                        item.status.as_str()
+                    )));
+                }
+                sink.write(
+                    ProjectEvent::ChecklistItemVerified {
+                        stage,
+                        key,
+                        upload_id: None,
+                        by: actor.user_id,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+            }
+            C::WaiveItem {
+                stage,
+                key,
+                reason,
+                actor,
+                at,
+            } => {
+                self.ensure_open(Change::Work)?;
+                if !is_manager(&actor) {
+                    return Err(ProjectError::Forbidden(
+                        "only a manager may waive a checklist item".into(),
+                    ));
+                }
+                let reason = values::required_text("reason", &reason, MAX_TEXT)?;
+                let item = self
+                    .item(stage, &key)
+                    .ok_or_else(|| not_found("checklist item"))?;
+                if item.status.is_settled() {
+                    return Err(not_allowed(format!(
+                        "'{}' is already {}",
+                        item.title,
+                        item.status.as_str()
+                    )));
+                }
+                sink.write(
+                    ProjectEvent::ChecklistItemWaived {
+                        stage,
+                        key,
+                        reason,
+                        by: actor.user_id,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+            }
+            C::RequestAdvance {
+                request_id,
+                actor,
+                at,
+            } => {
+                self.ensure_open(Change::Gate)?;
+                if self.stages_complete {
+                    return Err(not_allowed("every stage of this project is complete"));
+                }
+                if self.pending_advance.is_some() {
+                    return Err(ProjectError::Conflict(
+                        "an advance is already waiting for approval".into(),
+                    ));
+                }
+                let from = self
+                    .current_stage
+                    .ok_or_else(|| not_found("current stage"))?;
+                let missing = self.missing_for_gate();
+                if !missing.is_empty() {
+                    return Err(ProjectError::GateNotMet {
+                        stage: from.as_str(),
+                        missing: missing.iter().map(|i| i.title.clone()).collect(),
+                    });
+                }
+                let to = self
+                    .stages
+                    .iter()
+                    .skip_while(|s| s.stage != from)
+                    .nth(1)
+                    .map(|s| s.stage);
+                sink.write(
+                    ProjectEvent::StageAdvanceRequested {
+                        request_id,
+                        from,
+                        to,
+                        by: actor.user_id,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+            }
+            C::DecideAdvance {
+                approve,
+                reason,
+                actor,
+                at,
+            } => {
+                let pending = self
+                    .pending_advance
+                    .clone()
+                    .ok_or_else(|| not_allowed("no stage advance is waiting for approval"))?;
+                if !matches!(actor.role, Role::Manager | Role::Reviewer | Role::Admin) {
+                    return Err(ProjectError::Forbidden(
+                        "only a manager or a reviewer may decide a stage advance".into(),
+                    ));
+                }
+                if actor.user_id == pending.by {
+                    return Err(ProjectError::Forbidden(
+                        "maker-checker: the person who requested the advance cannot decide it"
+                            .into(),
+                    ));
+                }
+                if !approve {
+                    let reason = values::required_text("reason", &reason, MAX_TEXT)?;
+                    sink.write(
+                        ProjectEvent::StageAdvanceRefused {
+                            request_id: pending.request_id,
+                            reason,
+                            by: actor.user_id,
+                            at,
+                        },
+                        self,
+                    )
+                    .await;
+                    return Ok(());
+                }
+                self.ensure_open(Change::Gate)?;
+                let missing = self.missing_for_gate();
+                if !missing.is_empty() {
+                    return Err(ProjectError::GateNotMet {
+                        stage: pending.from.as_str(),
+                        missing: missing.iter().map(|i| i.title.clone()).collect(),
+                    });
+                }
+                let reason =
+                    values::optional_text("reason", Some(&reason), MAX_TEXT)?.unwrap_or_default();
+                sink.write(
+                    ProjectEvent::StageAdvanceApproved {
+                        request_id: pending.request_id,
+                        reason,
+                        by: actor.user_id,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+                sink.write(
+                    ProjectEvent::StageAdvanced {
+                        from: pending.from,
+                        to: pending.to,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+                let billable: Vec<_> = self
+                    .milestones
+                    .iter()
+                    .filter(|m| m.stage == pending.from && !m.billable)
+                    .map(|m| m.id)
+                    .collect();
+                for milestone_id in billable {
+                    sink.write(ProjectEvent::MilestoneBillable { milestone_id, at }, self)
+                        .await;
+                }
+            }
+            C::ExtendStageClock { reason, actor, at } => {
+                self.ensure_open(Change::Work)?;
+                if !is_manager(&actor) {
+                    return Err(ProjectError::Forbidden(
+                        "only a manager may extend a stage clock".into(),
+                    ));
+                }
+                let reason = values::required_text("reason", &reason, MAX_TEXT)?;
+                let key = self
+                    .current_stage
+                    .ok_or_else(|| not_found("current stage"))?;
+                let stage = self.stage(key).ok_or_else(|| not_found("current stage"))?;
+                let Some(days) = stage.sla_extension_days else {
+                    return Err(not_allowed(format!(
+                        "the {} stage's clock cannot be extended on this template",
+                        key.as_str()
+                    )));
+                };
+                if stage.extended_days.is_some() {
+                    return Err(not_allowed(
+                        "the clock of this stage was already extended once",
+                    ));
+                }
+                sink.write(
+                    ProjectEvent::StageClockExtended {
+                        stage: key,
+                        days,
+                        reason,
+                        by: actor.user_id,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+            }
+            C::AddLiaisonEntry { entry, actor, at } => {
+                self.ensure_open(Change::Record)?;
+                let regulator = values::required_text("regulator", &entry.regulator, 50)?;
+                let summary = values::required_text("summary", &entry.summary, MAX_TEXT)?;
+                if entry.attachments.len() > 20 {
+                    return Err(
+                        ValidationError::new("attachments", "at most 20 attachments").into(),
+                    );
+                }
+                let attachments = entry
+                    .attachments
+                    .iter()
+                    .map(|a| values::required_text("attachments", a, MAX_LINE))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if entry.date > at.date_naive() {
+                    return Err(ValidationError::new("date", "must not be in the future").into());
+                }
+                sink.write(
+                    ProjectEvent::LiaisonEntryAdded {
+                        entry_id: entry.entry_id,
+                        date: entry.date,
+                        regulator: regulator.to_uppercase(),
+                        direction: entry.direction,
+                        summary,
+                        attachments,
+                        by: actor.user_id,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+            }
+            C::AddMilestone {
+                milestone_id,
+                stage,
+                title,
+                amount_minor,
+                currency,
+                at,
+            } => {
+                self.ensure_open(Change::Work)?;
+                let title = values::required_text("title", &title, MAX_LINE)?;
+                if amount_minor <= 0 {
+                    return Err(ValidationError::new("amount", "must be above zero").into());
+                }
+                let currency = currency.trim().to_uppercase();
+                if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+                    return Err(ValidationError::new(
+                        "currency",
+                        "must be a three-letter ISO 4217 code such as INR",
+                    )
+                    .into());
+                }
+                let stage_state = self.stage(stage).ok_or_else(|| not_found("stage"))?;
+                let completed = stage_state.completed_at.is_some();
+                sink.write(
+                    ProjectEvent::MilestoneAdded {
+                        milestone_id,
+                        stage,
+                        title,
+                        amount_minor,
+                        currency,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+                if completed {
+                    sink.write(ProjectEvent::MilestoneBillable { milestone_id, at }, self)
+                        .await;
+                }
+            }
+            C::RecordLicence {
+                number,
+                issued_on,
+                expires_on,
+                actor,
+                at,
+            } => {
+                self.ensure_open(Change::Record)?;
+                if self.current_stage != Some(StageKey::Issue) {
+                    return Err(not_allowed("the licence is recorded at the Issue stage"));
+                }
+                if self.licence.is_some() {
+                    return Err(ProjectError::Conflict(
+                        "the licence is already recorded".into(),
+                    ));
+                }
+                let number = values::required_text("number", &number, 100)?;
+                if expires_on <= issued_on {
+                    return Err(
+                        ValidationError::new("expiresOn", "must be after the issue date").into(),
+                    );
+                }
+                sink.write(
+                    ProjectEvent::LicenceRecorded {
+                        number,
+                        issued_on,
+                        expires_on,
+                        by: actor.user_id,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+            }
+            C::RaiseExpiryAlerts { today, at } => {
+                let Some(licence) = &self.licence else {
+                    return Ok(());
+                };
+                let expires_on = licence.expires_on;
+                if today > expires_on {
+                    return Ok(());
+                }
+                let days_left = (expires_on - today).num_days();
+                // The most urgent threshold reached; an alert at it or nearer covers it.
+                let due = ALERT_DAYS
+                    .iter()
+                    .copied()
+                    .filter(|&t| days_left <= i64::from(t))
+                    .min();
+                if let Some(days_ahead) = due {
+                    if !self
+                        .alerts_raised
+                        .iter()
+                        .any(|&raised| raised <= days_ahead)
+                    {
+                        sink.write(
+                            ProjectEvent::LicenceExpiryAlertRaised {
+                                days_ahead,
+                                expires_on,
+                                at,
+                            },
+                            self,
+                        )
+                        .await;
+                    }
+                }
+            }
+            C::AddTask { task, at } => {
+                self.ensure_open(Change::Work)?;
+                let NewTask {
+                    task_id,
+                    stage,
+                    title,
+                    assignee,
+                    priority,
+                    due_on,
+                    estimate_hours,
+                } = task;
+                if self.task(task_id).is_some() {
+                    return Err(ProjectError::AlreadyExists);
+                }
+                if let Some(stage) = stage {
+                    self.stage(stage).ok_or_else(|| not_found("stage"))?;
+                }
+                let title = values::required_text("title", &title, MAX_LINE)?;
+                let estimate_hours = estimate("estimateHours", estimate_hours)?;
+                sink.write(
+                    ProjectEvent::TaskAdded {
+                        task_id,
+                        stage,
+                        title,
+                        assignee,
+                        priority,
+                        due_on,
+                        estimate_hours,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+                self.roll_up(None, at, sink).await;
+            }
+            C::AddSubtask {
+                task_id,
+                subtask_id,
+                title,
+                assignee,
+                estimate_hours,
+                at,
+            } => {
+                self.ensure_open(Change::Work)?;
+                let task = self.task(task_id).ok_or_else(|| not_found("task"))?;
+                if task.subtasks.len() >= 200 {
+                    return Err(not_allowed("a task has at most 200 subtasks"));
+                }
+                let title = values::required_text("title", &title, MAX_LINE)?;
+                let estimate_hours = estimate("estimateHours", estimate_hours)?;
+                sink.write(
+                    ProjectEvent::SubtaskAdded {
+                        task_id,
+                        subtask_id,
+                        title,
+                        assignee,
+                        estimate_hours,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+                self.roll_up(Some(task_id), at, sink).await;
+            }
+            C::RemoveSubtask {
+                task_id,
+                subtask_id,
+                at,
+            } => {
+                self.ensure_open(Change::Work)?;
+                let task = self.task(task_id).ok_or_else(|| not_found("task"))?;
+                if !task.subtasks.iter().any(|s| s.id == subtask_id) {
+                    return Err(not_found("subtask"));
+                }
+                sink.write(
+                    ProjectEvent::SubtaskRemoved {
+                        task_id,
+                        subtask_id,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+                self.roll_up(Some(task_id), at, sink).await;
+            }
+            C::Assign {
+                task_id,
+                subtask_id,
+                assignee,
+                at,
+            } => {
+                self.ensure_open(Change::Work)?;
+                let task = self.task(task_id).ok_or_else(|| not_found("task"))?;
+                let current = match subtask_id {
+                    Some(id) => {
+                        task.subtasks
+                            .iter()
+                            .find(|s| s.id == id)
+                            .ok_or_else(|| not_found("subtask"))?
+                            .assignee
+                    }
+                    None => task.assignee,
+                };
+                if current != Some(assignee) {
+                    sink.write(
+                        ProjectEvent::TaskAssigned {
+                            task_id,
+                            subtask_id,
+                            assignee,
+                            at,
+                        },
+                        self,
+                    )
+                    .await;
+                }
+            }
+            C::SetTaskStatus {
+                task_id,
+                subtask_id,
+                status,
+                at,
+            } => {
+                self.ensure_open(Change::Work)?;
+                let task = self.task(task_id).ok_or_else(|| not_found("task"))?;
+                match subtask_id {
+                    Some(subtask_id) => {
+                        let subtask = task
+                            .subtasks
+                            .iter()
+                            .find(|s| s.id == subtask_id)
+                            .ok_or_else(|| not_found("subtask"))?;
+                        if subtask.status == status {
+                            return Ok(());
+                        }
+                        sink.write(
+                            ProjectEvent::SubtaskStatusChanged {
+                                task_id,
+                                subtask_id,
+                                status,
+                                at,
+                            },
+                            self,
+                        )
+                        .await;
+                    }
+                    None => {
+                        if task.status == status {
+                            return Ok(());
+                        }
+                        if !task.subtasks.is_empty() {
+                            let finishing_review = task.status == TaskStatus::Review
+                                && status == TaskStatus::Completed;
+                            let back_to_review = task.status == TaskStatus::Completed
+                                && status == TaskStatus::Review;
+                            if !(finishing_review || back_to_review) {
+                                return Err(not_allowed(
+                                    "this task's status follows its subtasks: change a subtask instead (only Review to Completed is set on the task itself)",
+                                ));
+                            }
+                        }
+                        sink.write(
+                            ProjectEvent::TaskStatusChanged {
+                                task_id,
+                                status,
+                                at,
+                            },
+                            self,
+                        )
+                        .await;
+                    }
+                }
+                self.roll_up(Some(task_id), at, sink).await;
+            }
+            C::RaiseDocumentRequest {
+                request_id,
+                stage,
+                item_key,
+                instructions,
+                due_on,
+                actor,
+                at,
+            } => {
+                self.ensure_open(Change::Work)?;
+                let item = self
+                    .item(stage, &item_key)
+                    .ok_or_else(|| not_found("checklist item"))?;
+                if item.status.is_settled() {
+                    return Err(not_allowed(format!(
+                        "'{}' is already {}: no evidence is needed",
+                        item.title,
+                        item.status.as_str()
+                    )));
+                }
+                let instructions = values::required_text("instructions", &instructions, MAX_TEXT)?;
+                if due_on.is_some_and(|d| d < at.date_naive()) {
+                    return Err(ValidationError::new("dueOn", "must not be in the past").into());
+                }
+                sink.write(
+                    ProjectEvent::DocumentRequestRaised {
+                        request_id,
+                        stage,
+                        item_key,
+                        instructions,
+                        due_on,
+                        by: actor.user_id,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+            }
+            C::RecordUpload {
+                request_id,
+                upload_id,
+                file,
+                actor,
+                at,
+            } => {
+                self.ensure_open(Change::Record)?;
+                let request = self
+                    .requests
+                    .iter()
+                    .find(|r| r.id == request_id)
+                    .ok_or_else(|| not_found("document request"))?;
+                let (stage, key) = (request.stage, request.item_key.clone());
+                let version = u32::try_from(request.uploads.len())
+                    .unwrap_or(u32::MAX)
+                    .saturating_add(1);
+                let item = self
+                    .item(stage, &key)
+                    .ok_or_else(|| not_found("checklist item"))?;
+                if item.status.is_settled() {
+                    return Err(not_allowed(format!(
+                        "'{}' is already {}: no more uploads are needed",
+                        item.title,
+                        item.status.as_str()
+                    )));
+                }
+                let item_status = item.status;
+                sink.write(
+                    ProjectEvent::EvidenceUploaded {
+                        request_id,
+                        upload_id,
+                        version,
+                        file,
+                        by: actor.user_id,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+                if item_status != ItemStatus::EvidenceSubmitted {
+                    sink.write(
+                        ProjectEvent::ChecklistItemEvidenceSubmitted { stage, key, at },
+                        self,
+                    )
+                    .await;
+                }
+            }
+            C::ReviewUpload {
+                upload_id,
+                accept,
+                reason,
+                actor,
+                at,
+            } => {
+                self.ensure_open(Change::Record)?;
+                let request = self
+                    .request_of_upload(upload_id)
+                    .ok_or_else(|| not_found("upload"))?;
+                let upload = request
+                    .uploads
+                    .iter()
+                    .find(|u| u.id == upload_id)
+                    .ok_or_else(|| not_found("upload"))?;
+                if upload.state != UploadState::Submitted {
+                    return Err(ProjectError::Conflict(format!(
+                        "this upload was already {}",
+                        upload.state.as_str()
+                    )));
+                }
+                if request.uploads.last().map(|u| u.id) != Some(upload_id) {
+                    return Err(ProjectError::Conflict(
+                        "a newer version of this document was uploaded; review that one".into(),
+                    ));
+                }
+                let (request_id, stage, key) =
+                    (request.id, request.stage, request.item_key.clone());
+                if self
+                    .item(stage, &key)
+                    .is_some_and(|i| i.status.is_settled())
+                {
+                    return Err(ProjectError::Conflict(
+                        "the checklist item was settled meanwhile".into(),
+                    ));
+                }
+                if accept {
+                    sink.write(
+                        ProjectEvent::UploadAccepted {
+                            request_id,
+                            upload_id,
+                            by: actor.user_id,
+                            at,
+                        },
+                        self,
+                    )
+                    .await;
+                    sink.write(
+                        ProjectEvent::ChecklistItemVerified {
+                            stage,
+                            key,
+                            upload_id: Some(upload_id),
+                            by: actor.user_id,
+                            at,
+                        },
+                        self,
+                    )
+                    .await;
+                } else {
+                    let reason = values::required_text("reason", &reason, MAX_TEXT)?;
+                    sink.write(
+                        ProjectEvent::UploadRejected {
+                            request_id,
+                            upload_id,
+                            reason: reason.clone(),
+                            by: actor.user_id,
+                            at,
+                        },
+                        self,
+                    )
+                    .await;
+                    sink.write(
+                        ProjectEvent::ChecklistItemRejected {
+                            stage,
+                            key,
+                            reason,
+                            upload_id: Some(upload_id),
+                            by: actor.user_id,
+                            at,
+                        },
+                        self,
+                    )
+                    .await;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -223,43 +956,13 @@ impl Aggregate for Project {
         _: &(),
         sink: &EventSink<Self>,
     ) -> Result<(), ProjectError> {
-        let ProjectCommand::Create {
-            project_id,
-            client_id,
-            name,
-            template,
-            stages,
-            at,
-        } = command;
-        if self.id.is_some() {
-            return Err(ProjectError::AlreadyExists);
-        }
-        let name = values::required_text("projectName", &name, MAX_LINE)?;
-        if stages.first().map(|s| s.stage) != Some(StageKey::Onboarding) {
-            return Err(ValidationError::new(
-                "template",
-                "the template version has no onboarding stage",
-            )
-            .into());
-        }
-        sink.write(
-            ProjectEvent::ProjectCreated {
-                project_id,
-                client_id,
-                name,
-                template,
-                stages,
-                at,
-            },
-            self,
-        )
-        .await;
-        Ok(())
+        self.decide(command, sink).await
     }
 
     fn apply(&mut self, event: ProjectEvent) {
+        use ProjectEvent as E;
         match event {
-            ProjectEvent::ProjectCreated {
+            E::ProjectCreated {
                 project_id,
                 client_id,
                 name,
@@ -267,18 +970,286 @@ impl Aggregate for Project {
                 stages,
                 at,
             } => {
+                let mut stages: Vec<ProjectStage> =
+                    stages.into_iter().map(ProjectStage::from).collect();
+                if let Some(first) = stages.first_mut() {
+                    first.started_at = Some(at);
+                }
                 *self = Project {
                     id: Some(project_id),
                     client_id: Some(client_id),
                     name,
                     template: Some(template),
-                    status: ProjectStatus::Active,
                     current_stage: stages.first().map(|s| s.stage),
-                    stages: stages.into_iter().map(ProjectStage::from).collect(),
+                    stages,
                     stage_started_at: Some(at),
                     created_at: Some(at),
+                    ..Project::default()
                 };
             }
+            E::ProjectRenamed { name, .. } => self.name = name,
+            E::ProjectStatusChanged { status, .. } => self.status = status,
+            E::ChecklistItemVerified { stage, key, .. } => {
+                if let Some(item) = self.item_mut(stage, &key) {
+                    item.status = ItemStatus::Verified;
+                    item.reason = None;
+                }
+            }
+            E::ChecklistItemRejected {
+                stage, key, reason, ..
+            } => {
+                if let Some(item) = self.item_mut(stage, &key) {
+                    item.status = ItemStatus::Rejected;
+                    item.reason = Some(reason);
+                }
+            }
+            E::ChecklistItemWaived {
+                stage, key, reason, ..
+            } => {
+                if let Some(item) = self.item_mut(stage, &key) {
+                    item.status = ItemStatus::Waived;
+                    item.reason = Some(reason);
+                }
+            }
+            E::ChecklistItemEvidenceSubmitted { stage, key, .. } => {
+                if let Some(item) = self.item_mut(stage, &key) {
+                    item.status = ItemStatus::EvidenceSubmitted;
+                }
+            }
+            E::StageAdvanceRequested {
+                request_id,
+                from,
+                to,
+                by,
+                at,
+            } => {
+                self.pending_advance = Some(PendingAdvance {
+                    request_id,
+                    from,
+                    to,
+                    by,
+                    at,
+                });
+            }
+            E::StageAdvanceApproved { .. } => {}
+            E::StageAdvanceRefused { .. } => self.pending_advance = None,
+            E::StageAdvanced { from, to, at } => {
+                self.pending_advance = None;
+                if let Some(stage) = self.stages.iter_mut().find(|s| s.stage == from) {
+                    stage.completed_at = Some(at);
+                }
+                match to {
+                    Some(next) => {
+                        if let Some(stage) = self.stages.iter_mut().find(|s| s.stage == next) {
+                            stage.started_at = Some(at);
+                        }
+                        self.current_stage = Some(next);
+                        self.stage_started_at = Some(at);
+                    }
+                    None => self.stages_complete = true,
+                }
+            }
+            E::StageClockExtended { stage, days, .. } => {
+                if let Some(stage) = self.stages.iter_mut().find(|s| s.stage == stage) {
+                    stage.extended_days = Some(days);
+                }
+            }
+            E::LiaisonEntryAdded { .. } => {}
+            E::MilestoneAdded {
+                milestone_id,
+                stage,
+                title,
+                amount_minor,
+                currency,
+                ..
+            } => self.milestones.push(Milestone {
+                id: milestone_id,
+                stage,
+                title,
+                amount_minor,
+                currency,
+                billable: false,
+            }),
+            E::MilestoneBillable { milestone_id, .. } => {
+                if let Some(m) = self.milestones.iter_mut().find(|m| m.id == milestone_id) {
+                    m.billable = true;
+                }
+            }
+            E::LicenceRecorded {
+                number,
+                issued_on,
+                expires_on,
+                ..
+            } => {
+                self.licence = Some(Licence {
+                    number,
+                    issued_on,
+                    expires_on,
+                });
+            }
+            E::LicenceExpiryAlertRaised { days_ahead, .. } => self.alerts_raised.push(days_ahead),
+            E::TaskAdded {
+                task_id,
+                stage,
+                title,
+                assignee,
+                priority,
+                due_on,
+                estimate_hours,
+                ..
+            } => self.tasks.push(Task {
+                id: task_id,
+                stage,
+                title,
+                assignee,
+                priority,
+                due_on,
+                estimate_hours,
+                status: TaskStatus::ToDo,
+                progress: 0,
+                subtasks: Vec::new(),
+            }),
+            E::SubtaskAdded {
+                task_id,
+                subtask_id,
+                title,
+                assignee,
+                estimate_hours,
+                ..
+            } => {
+                if let Some(task) = self.task_mut(task_id) {
+                    task.subtasks.push(Subtask {
+                        id: subtask_id,
+                        title,
+                        assignee,
+                        estimate_hours,
+                        status: TaskStatus::ToDo,
+                    });
+                }
+            }
+            E::SubtaskRemoved {
+                task_id,
+                subtask_id,
+                ..
+            } => {
+                if let Some(task) = self.task_mut(task_id) {
+                    task.subtasks.retain(|s| s.id != subtask_id);
+                }
+            }
+            E::TaskAssigned {
+                task_id,
+                subtask_id,
+                assignee,
+                ..
+            } => {
+                if let Some(task) = self.task_mut(task_id) {
+                    match subtask_id {
+                        Some(id) => {
+                            if let Some(s) = task.subtasks.iter_mut().find(|s| s.id == id) {
+                                s.assignee = Some(assignee);
+                            }
+                        }
+                        None => task.assignee = Some(assignee),
+                    }
+                }
+            }
+            E::TaskStatusChanged {
+                task_id, status, ..
+            } => {
+                if let Some(task) = self.task_mut(task_id) {
+                    task.status = status;
+                    if task.subtasks.is_empty() {
+                        task.progress = if status == TaskStatus::Completed {
+                            FULL
+                        } else {
+                            0
+                        };
+                    }
+                }
+            }
+            E::SubtaskStatusChanged {
+                task_id,
+                subtask_id,
+                status,
+                ..
+            } => {
+                if let Some(task) = self.task_mut(task_id) {
+                    if let Some(s) = task.subtasks.iter_mut().find(|s| s.id == subtask_id) {
+                        s.status = status;
+                    }
+                }
+            }
+            E::TaskRolledUp {
+                task_id,
+                status,
+                progress,
+                ..
+            } => {
+                if let Some(task) = self.task_mut(task_id) {
+                    task.status = status;
+                    task.progress = progress;
+                }
+            }
+            E::ProjectProgressChanged { progress, .. } => self.progress = progress,
+            E::DocumentRequestRaised {
+                request_id,
+                stage,
+                item_key,
+                instructions,
+                due_on,
+                ..
+            } => self.requests.push(DocumentRequest {
+                id: request_id,
+                stage,
+                item_key,
+                instructions,
+                due_on,
+                uploads: Vec::new(),
+            }),
+            E::EvidenceUploaded {
+                request_id,
+                upload_id,
+                version,
+                file,
+                ..
+            } => {
+                if let Some(r) = self.requests.iter_mut().find(|r| r.id == request_id) {
+                    r.uploads.push(Upload {
+                        id: upload_id,
+                        version,
+                        file,
+                        state: UploadState::Submitted,
+                    });
+                }
+            }
+            E::UploadAccepted {
+                request_id,
+                upload_id,
+                ..
+            } => self.set_upload_state(request_id, upload_id, UploadState::Accepted),
+            E::UploadRejected {
+                request_id,
+                upload_id,
+                ..
+            } => self.set_upload_state(request_id, upload_id, UploadState::Rejected),
+        }
+    }
+}
+
+impl Project {
+    fn set_upload_state(
+        &mut self,
+        request_id: uuid::Uuid,
+        upload_id: uuid::Uuid,
+        state: UploadState,
+    ) {
+        if let Some(upload) = self
+            .requests
+            .iter_mut()
+            .find(|r| r.id == request_id)
+            .and_then(|r| r.uploads.iter_mut().find(|u| u.id == upload_id))
+        {
+            upload.state = state;
         }
     }
 }

@@ -61,6 +61,13 @@ pub enum UserCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Mark in-app notifications read (`None`: all of them up to `at`).
+    MarkNotificationsRead {
+        /// Notification ids.
+        ids: Option<Vec<Uuid>>,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 /// User events. Variant names are persisted.
@@ -99,6 +106,13 @@ pub enum UserEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The user read notifications (`ids`: those; `None`: every one created up to `at`).
+    NotificationsRead {
+        /// Notification ids.
+        ids: Option<Vec<Uuid>>,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl cqrs_es::DomainEvent for UserEvent {
@@ -108,6 +122,7 @@ impl cqrs_es::DomainEvent for UserEvent {
             UserEvent::UserPasswordChanged { .. } => "UserPasswordChanged",
             UserEvent::UserRoleChanged { .. } => "UserRoleChanged",
             UserEvent::UserDeactivated { .. } => "UserDeactivated",
+            UserEvent::NotificationsRead { .. } => "NotificationsRead",
         }
         .to_owned()
     }
@@ -215,6 +230,20 @@ impl Aggregate for User {
                 self.live()?;
                 UserEvent::UserDeactivated { at }
             }
+            UserCommand::MarkNotificationsRead { ids, at } => {
+                self.live()?;
+                if ids
+                    .as_ref()
+                    .is_some_and(|ids| ids.is_empty() || ids.len() > 500)
+                {
+                    return Err(ValidationError::new(
+                        "ids",
+                        "give between 1 and 500 notification ids",
+                    )
+                    .into());
+                }
+                UserEvent::NotificationsRead { ids, at }
+            }
         };
         sink.write(event, self).await;
         Ok(())
@@ -242,6 +271,7 @@ impl Aggregate for User {
             UserEvent::UserPasswordChanged { .. } => {}
             UserEvent::UserRoleChanged { role, .. } => self.role = Some(role),
             UserEvent::UserDeactivated { .. } => self.active = false,
+            UserEvent::NotificationsRead { .. } => {}
         }
     }
 }

@@ -1,0 +1,84 @@
+//! The scheduler: licence expiry alerts (90, 60 and 30 days ahead) and reminders for
+//! document requests that are due soon. Runs where `SCHEDULER_ENABLED=true` (one replica).
+//!
+//! Running it twice, or on two replicas by mistake, raises nothing twice: an alert is an
+//! event the Project aggregate refuses to repeat (a concurrent second append is an
+//! optimistic-concurrency conflict, re-decided into "nothing to do"), and a reminder is an
+//! outbox row with a unique dedupe key.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{NaiveDate, Utc};
+use commands::{CommandBus, CommandContext};
+use domain::project::ProjectCommand;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// Days before the due date at which a reminder is queued.
+pub const REMINDER_DAYS: [i64; 2] = [3, 1];
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    /// Projects whose licence was checked.
+    pub licences_checked: usize,
+    /// Reminder emails queued.
+    pub reminders_queued: u64,
+}
+
+/// One pass for the date `today`.
+pub async fn run_once(bus: &CommandBus, pool: &PgPool, today: NaiveDate) -> anyhow::Result<Pass> {
+    let mut pass = Pass::default();
+    let due: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM project_view WHERE licence_expires_on BETWEEN $1 AND $1 + 90 ORDER BY id",
+    )
+    .bind(today)
+    .fetch_all(pool)
+    .await?;
+    let ctx = CommandContext::system();
+    for project_id in due {
+        bus.project(
+            &ctx,
+            project_id,
+            ProjectCommand::RaiseExpiryAlerts {
+                today,
+                at: Utc::now(),
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("expiry alerts for project {project_id}: {e}"))?;
+        pass.licences_checked += 1;
+    }
+    for days in REMINDER_DAYS {
+        let queued = sqlx::query(
+            "INSERT INTO email_outbox (id, kind, to_address, subject, body, user_id, dedupe_key) \
+             SELECT gen_random_uuid(), 'request_reminder', r.email, \
+                    'Reminder: a document is due on ' || d.due_on, \
+                    d.item_title || ': ' || d.instructions || ' Upload it in the portal.', \
+                    r.user_id, 'reminder:' || d.id || ':' || r.user_id || ':' || $2 \
+               FROM document_requests d \
+               JOIN notification_recipients r ON r.client_id = d.client_id AND r.active \
+              WHERE d.status IN ('open', 'rejected') AND d.due_on = $1 + $2::int \
+             ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
+        )
+        .bind(today)
+        .bind(days as i32)
+        .execute(pool)
+        .await?;
+        pass.reminders_queued += queued.rows_affected();
+    }
+    Ok(pass)
+}
+
+/// Runs a pass now and then every `interval`, forever.
+pub async fn run(bus: Arc<CommandBus>, pool: PgPool, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        ticker.tick().await;
+        match run_once(&bus, &pool, Utc::now().date_naive()).await {
+            Ok(pass) => tracing::info!(?pass, "scheduler pass"),
+            Err(error) => tracing::warn!(%error, "scheduler pass failed; retrying next tick"),
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! Evidence over plain HTTP: `POST /files/requests/{requestId}` (multipart/form-data with
+//! one `file` part) uploads a new version for a document request; `GET
+//! /files/uploads/{uploadId}` downloads one. Both take the same bearer token as GraphQL and
+//! are authorized like reads: a portal user only ever reaches their own client's requests
+//! and files; anything else is `NOT_FOUND`.
+//!
+//! A refused upload stores nothing: the file is checked in memory (size, media type against
+//! its content) before it is written, and removed again if the event cannot be appended.
+
+use axum::body::Body;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::BytesMut;
+use commands::CommandContext;
+use domain::project::{Actor, FileMeta, ProjectCommand};
+use domain::Permission;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::error::{ApiError, Code};
+use crate::files;
+use crate::http::{authenticate_headers, Http};
+
+fn status_of(code: Code) -> StatusCode {
+    match code {
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Code::Forbidden => StatusCode::FORBIDDEN,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::BadUserInput => StatusCode::BAD_REQUEST,
+        Code::Conflict => StatusCode::CONFLICT,
+        Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// An error answered as `{"errors":[{"message", "extensions":{"code"}}]}`, like GraphQL.
+fn error(status: Option<StatusCode>, error: ApiError) -> Response {
+    let status = status.unwrap_or_else(|| status_of(error.code));
+    (
+        status,
+        Json(json!({ "errors": [{ "message": error.message, "extensions": { "code": error.code.as_str() } }] })),
+    )
+        .into_response()
+}
+
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError::new(Code::BadUserInput, message)
+}
+
+/// A file name fit to store and to send back in a header.
+fn clean_name(raw: &str) -> Result<String, ApiError> {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or("").trim();
+    if base.is_empty() || base == "." || base == ".." {
+        return Err(bad("the file part needs a file name"));
+    }
+    if base.chars().count() > 200 || base.chars().any(char::is_control) {
+        return Err(bad(
+            "the file name must be at most 200 characters, without control characters",
+        ));
+    }
+    Ok(base.to_owned())
+}
+
+/// `POST /files/requests/{requestId}`.
+pub async fn upload(
+    State(http): State<Http>,
+    Path(request_id): Path<Uuid>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    match receive(&http, request_id, &headers, multipart).await {
+        Ok(body) => (StatusCode::CREATED, Json(body)).into_response(),
+        Err((status, e)) => error(status, e),
+    }
+}
+
+type Failure = (Option<StatusCode>, ApiError);
+
+fn fail(e: ApiError) -> Failure {
+    (None, e)
+}
+
+async fn receive(
+    http: &Http,
+    request_id: Uuid,
+    headers: &HeaderMap,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<serde_json::Value, Failure> {
+    let state = &http.state;
+    let viewer = authenticate_headers(state, headers)
+        .require(Permission::UploadEvidence)
+        .map_err(fail)?;
+    let request = projections::projects::request(&state.pool, request_id)
+        .await
+        .map_err(|e| fail(e.into()))?
+        .filter(|r| viewer.sees_client(r.client_id))
+        .ok_or_else(|| fail(ApiError::new(Code::NotFound, "document request not found")))?;
+    let mut multipart =
+        multipart.map_err(|_| fail(bad("send multipart/form-data with one part named 'file'")))?;
+    let limit = state.files.max_bytes;
+    let too_large = || {
+        (
+            Some(StatusCode::PAYLOAD_TOO_LARGE),
+            bad(format!(
+                "the file is larger than the limit of {limit} bytes"
+            )),
+        )
+    };
+    let mut found = None;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
+            Err(_) => return Err(fail(bad("the multipart body is malformed"))),
+        };
+        if field.name() != Some("file") {
+            continue;
+        }
+        let name = clean_name(field.file_name().unwrap_or("")).map_err(fail)?;
+        let declared = field.content_type().map(str::to_owned);
+        let mut field = field;
+        let mut bytes = BytesMut::new();
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => {
+                    if bytes.len() + chunk.len() > limit {
+                        return Err(too_large());
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
+                Err(_) => return Err(fail(bad("the multipart body is malformed"))),
+            }
+        }
+        found = Some((name, declared, bytes.freeze()));
+        break;
+    }
+    let (name, declared, bytes) =
+        found.ok_or_else(|| fail(bad("no part named 'file' in the multipart body")))?;
+    let media_type =
+        files::check(&name, declared.as_deref(), &bytes, limit).map_err(|message| {
+            let status = if bytes.len() > limit {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            };
+            (Some(status), bad(message))
+        })?;
+    let upload_id = Uuid::now_v7();
+    let key = format!(
+        "clients/{}/requests/{}/{}",
+        request.client_id, request.id, upload_id
+    );
+    let file = FileMeta {
+        name,
+        size: bytes.len() as u64,
+        media_type: media_type.to_owned(),
+        sha256: files::sha256(&bytes),
+        storage_key: key.clone(),
+    };
+    state
+        .files
+        .put(&key, bytes)
+        .await
+        .map_err(|e| fail(ApiError::internal(e)))?;
+    let ctx = CommandContext::user(viewer.user_id, viewer.role, Uuid::now_v7());
+    let appended = state
+        .bus
+        .project(
+            &ctx,
+            request.project_id,
+            ProjectCommand::RecordUpload {
+                request_id,
+                upload_id,
+                file: file.clone(),
+                actor: Actor {
+                    user_id: viewer.user_id,
+                    role: viewer.role,
+                },
+                at: ctx.issued_at,
+            },
+        )
+        .await;
+    let appended = match appended {
+        Ok(appended) => appended,
+        Err(e) => {
+            if let Err(cleanup) = state.files.delete(&key).await {
+                tracing::warn!(%cleanup, %key, "could not remove the file of a refused upload");
+            }
+            return Err(fail(e.into()));
+        }
+    };
+    let caught_up = state
+        .caught_up(&crate::graphql::PROJECT_READ_MODELS, appended)
+        .await
+        .map_err(fail)?;
+    let version = projections::projects::upload(&state.pool, upload_id)
+        .await
+        .map_err(|e| fail(e.into()))?
+        .map(|u| u.version);
+    Ok(json!({
+        "uploadId": upload_id,
+        "requestId": request_id,
+        "version": version,
+        "fileName": file.name,
+        "sizeBytes": file.size,
+        "mediaType": file.media_type,
+        "sha256": file.sha256,
+        "caughtUp": caught_up,
+    }))
+}
+
+/// `GET /files/uploads/{uploadId}`.
+pub async fn download(
+    State(http): State<Http>,
+    Path(upload_id): Path<Uuid>,
+    headers: HeaderMap,
+) -> Response {
+    let state = &http.state;
+    let viewer = match authenticate_headers(state, &headers).require(Permission::ReadProjects) {
+        Ok(viewer) => viewer,
+        Err(e) => return error(None, e),
+    };
+    let row = match projections::projects::upload(&state.pool, upload_id).await {
+        Ok(row) => row.filter(|u| viewer.sees_client(u.client_id)),
+        Err(e) => return error(None, e.into()),
+    };
+    let Some(row) = row else {
+        return error(None, ApiError::new(Code::NotFound, "file not found"));
+    };
+    let bytes = match state.files.get(&row.storage_key).await {
+        Ok(bytes) => bytes,
+        Err(e) => return error(None, ApiError::internal(e)),
+    };
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        row.file_name.replace(['"', '\\'], "_")
+    );
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, row.media_type)
+        .header(header::CONTENT_LENGTH, bytes.len())
+        .header(header::CONTENT_DISPOSITION, disposition)
+        .header("x-content-type-options", "nosniff")
+        .header("x-content-sha256", row.sha256)
+        .body(Body::from(bytes))
+        .unwrap_or_else(|_| error(None, ApiError::new(Code::Internal, "internal error")))
+}

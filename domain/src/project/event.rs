@@ -1,0 +1,455 @@
+//! Project events. Variant names and field names are persisted: never rename them.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::rollup::TaskStatus;
+use super::{Priority, ProjectStatus, TemplateRef};
+use crate::template::{StageKey, StageSpec};
+
+/// Direction of a liaison entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From the regulator to us.
+    Inbound,
+    /// From us to the regulator.
+    Outbound,
+}
+
+/// An uploaded file as the log records it (never its bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileMeta {
+    /// Name given by the uploader.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Media type (checked against the content).
+    pub media_type: String,
+    /// Hex SHA-256 of the bytes.
+    pub sha256: String,
+    /// Key in object storage.
+    pub storage_key: String,
+}
+
+/// Project events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ProjectEvent {
+    /// A project was created.
+    ProjectCreated {
+        /// Id.
+        project_id: Uuid,
+        /// Client.
+        client_id: Uuid,
+        /// Name.
+        name: String,
+        /// Template version.
+        template: TemplateRef,
+        /// Stages with checklists (copied from the template).
+        stages: Vec<StageSpec>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Renamed.
+    ProjectRenamed {
+        /// New name.
+        name: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Status changed.
+    ProjectStatusChanged {
+        /// New status.
+        status: ProjectStatus,
+        /// Why.
+        reason: String,
+        /// Who.
+        by: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A checklist item was verified (directly, or because its upload was accepted).
+    ChecklistItemVerified {
+        /// Stage.
+        stage: StageKey,
+        /// Item key.
+        key: String,
+        /// The accepted or rejected upload, when the change came from a review.
+        #[serde(default)]
+        upload_id: Option<Uuid>,
+        /// Who.
+        by: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A checklist item's evidence was rejected.
+    ChecklistItemRejected {
+        /// Stage.
+        stage: StageKey,
+        /// Item key.
+        key: String,
+        /// Why.
+        reason: String,
+        /// The accepted or rejected upload, when the change came from a review.
+        #[serde(default)]
+        upload_id: Option<Uuid>,
+        /// Who.
+        by: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A manager waived a checklist item.
+    ChecklistItemWaived {
+        /// Stage.
+        stage: StageKey,
+        /// Item key.
+        key: String,
+        /// Why.
+        reason: String,
+        /// Who.
+        by: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Evidence arrived for a checklist item (caused by an upload).
+    ChecklistItemEvidenceSubmitted {
+        /// Stage.
+        stage: StageKey,
+        /// Item key.
+        key: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Someone asked to move the project to the next stage.
+    StageAdvanceRequested {
+        /// Request id.
+        request_id: Uuid,
+        /// Current stage.
+        from: StageKey,
+        /// Next stage (`None`: completing the last stage).
+        to: Option<StageKey>,
+        /// Who asked.
+        by: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A second person approved the advance.
+    StageAdvanceApproved {
+        /// Request id.
+        request_id: Uuid,
+        /// Approver's reason or comment.
+        reason: String,
+        /// Who approved.
+        by: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A second person refused the advance.
+    StageAdvanceRefused {
+        /// Request id.
+        request_id: Uuid,
+        /// Why.
+        reason: String,
+        /// Who refused.
+        by: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The project moved on (caused by the approval).
+    StageAdvanced {
+        /// Completed stage.
+        from: StageKey,
+        /// New current stage (`None`: every stage is complete).
+        to: Option<StageKey>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A stage's service-level clock was extended (once).
+    StageClockExtended {
+        /// Stage.
+        stage: StageKey,
+        /// Extra days.
+        days: u32,
+        /// Why.
+        reason: String,
+        /// Who.
+        by: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Correspondence with the regulator.
+    LiaisonEntryAdded {
+        /// Entry id.
+        entry_id: Uuid,
+        /// Date of the correspondence.
+        date: NaiveDate,
+        /// Regulator (RBI, SEBI, ...).
+        regulator: String,
+        /// Direction.
+        direction: Direction,
+        /// Summary.
+        summary: String,
+        /// Attachment references (file names or document numbers).
+        attachments: Vec<String>,
+        /// Who.
+        by: Uuid,
+        /// When recorded.
+        at: DateTime<Utc>,
+    },
+    /// A billing milestone tied to a stage.
+    MilestoneAdded {
+        /// Id.
+        milestone_id: Uuid,
+        /// Stage whose completion makes it billable.
+        stage: StageKey,
+        /// Title.
+        title: String,
+        /// Amount in minor units (paise, cents).
+        amount_minor: i64,
+        /// ISO 4217 code.
+        currency: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A milestone became billable (caused by its stage completing).
+    MilestoneBillable {
+        /// Id.
+        milestone_id: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The licence or registration was granted.
+    LicenceRecorded {
+        /// Licence or registration number.
+        number: String,
+        /// Issue date.
+        issued_on: NaiveDate,
+        /// Expiry date.
+        expires_on: NaiveDate,
+        /// Who.
+        by: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// An expiry alert was raised `days_ahead` days before expiry.
+    LicenceExpiryAlertRaised {
+        /// 90, 60 or 30.
+        days_ahead: u32,
+        /// The expiry date.
+        expires_on: NaiveDate,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A task was added.
+    TaskAdded {
+        /// Id.
+        task_id: Uuid,
+        /// Stage it belongs to, if any.
+        stage: Option<StageKey>,
+        /// Title.
+        title: String,
+        /// Assignee.
+        assignee: Option<Uuid>,
+        /// Priority.
+        priority: Priority,
+        /// Due date.
+        due_on: Option<NaiveDate>,
+        /// Estimate in hours.
+        estimate_hours: Option<f64>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A subtask was added to a task.
+    SubtaskAdded {
+        /// Task.
+        task_id: Uuid,
+        /// Id.
+        subtask_id: Uuid,
+        /// Title.
+        title: String,
+        /// Assignee.
+        assignee: Option<Uuid>,
+        /// Estimate in hours.
+        estimate_hours: Option<f64>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A subtask was removed.
+    SubtaskRemoved {
+        /// Task.
+        task_id: Uuid,
+        /// Subtask.
+        subtask_id: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A task (or a subtask, when `subtask_id` is set) was assigned.
+    TaskAssigned {
+        /// Task.
+        task_id: Uuid,
+        /// Subtask, if the assignment is on one.
+        subtask_id: Option<Uuid>,
+        /// New assignee.
+        assignee: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A person changed a task's status (tasks without subtasks, or review to completed).
+    TaskStatusChanged {
+        /// Task.
+        task_id: Uuid,
+        /// New status.
+        status: TaskStatus,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A person changed a subtask's status.
+    SubtaskStatusChanged {
+        /// Task.
+        task_id: Uuid,
+        /// Subtask.
+        subtask_id: Uuid,
+        /// New status.
+        status: TaskStatus,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A task's status and progress followed its subtasks (caused by the subtask change).
+    TaskRolledUp {
+        /// Task.
+        task_id: Uuid,
+        /// Derived status.
+        status: TaskStatus,
+        /// Progress in basis points.
+        progress: u32,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The project's progress changed (caused by the task change before it).
+    ProjectProgressChanged {
+        /// Progress in basis points.
+        progress: u32,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A document request was raised on a checklist item.
+    DocumentRequestRaised {
+        /// Id.
+        request_id: Uuid,
+        /// Stage of the item.
+        stage: StageKey,
+        /// Item key.
+        item_key: String,
+        /// What the customer must provide.
+        instructions: String,
+        /// Due date.
+        due_on: Option<NaiveDate>,
+        /// Who raised it.
+        by: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A file was uploaded for a request (version N+1 of its uploads).
+    EvidenceUploaded {
+        /// Request.
+        request_id: Uuid,
+        /// Upload id.
+        upload_id: Uuid,
+        /// 1, 2, ...
+        version: u32,
+        /// The file.
+        file: FileMeta,
+        /// Who uploaded.
+        by: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A reviewer accepted an upload.
+    UploadAccepted {
+        /// Request.
+        request_id: Uuid,
+        /// Upload.
+        upload_id: Uuid,
+        /// Who.
+        by: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A reviewer rejected an upload.
+    UploadRejected {
+        /// Request.
+        request_id: Uuid,
+        /// Upload.
+        upload_id: Uuid,
+        /// Why (shown to the customer).
+        reason: String,
+        /// Who.
+        by: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+impl ProjectEvent {
+    /// Whether this event is a consequence of the event just before it in the same append
+    /// (a roll-up, a derived checklist change, a stage move caused by an approval). The event
+    /// store records the earlier event's id as this one's causation id.
+    pub fn is_consequence(&self) -> bool {
+        match self {
+            ProjectEvent::TaskRolledUp { .. }
+            | ProjectEvent::ProjectProgressChanged { .. }
+            | ProjectEvent::ChecklistItemEvidenceSubmitted { .. }
+            | ProjectEvent::StageAdvanced { .. }
+            | ProjectEvent::MilestoneBillable { .. } => true,
+            ProjectEvent::ChecklistItemVerified { upload_id, .. }
+            | ProjectEvent::ChecklistItemRejected { upload_id, .. } => upload_id.is_some(),
+            _ => false,
+        }
+    }
+
+    /// The persisted type name.
+    pub fn name(&self) -> &'static str {
+        use ProjectEvent as E;
+        match self {
+            E::ProjectCreated { .. } => "ProjectCreated",
+            E::ProjectRenamed { .. } => "ProjectRenamed",
+            E::ProjectStatusChanged { .. } => "ProjectStatusChanged",
+            E::ChecklistItemVerified { .. } => "ChecklistItemVerified",
+            E::ChecklistItemRejected { .. } => "ChecklistItemRejected",
+            E::ChecklistItemWaived { .. } => "ChecklistItemWaived",
+            E::ChecklistItemEvidenceSubmitted { .. } => "ChecklistItemEvidenceSubmitted",
+            E::StageAdvanceRequested { .. } => "StageAdvanceRequested",
+            E::StageAdvanceApproved { .. } => "StageAdvanceApproved",
+            E::StageAdvanceRefused { .. } => "StageAdvanceRefused",
+            E::StageAdvanced { .. } => "StageAdvanced",
+            E::StageClockExtended { .. } => "StageClockExtended",
+            E::LiaisonEntryAdded { .. } => "LiaisonEntryAdded",
+            E::MilestoneAdded { .. } => "MilestoneAdded",
+            E::MilestoneBillable { .. } => "MilestoneBillable",
+            E::LicenceRecorded { .. } => "LicenceRecorded",
+            E::LicenceExpiryAlertRaised { .. } => "LicenceExpiryAlertRaised",
+            E::TaskAdded { .. } => "TaskAdded",
+            E::SubtaskAdded { .. } => "SubtaskAdded",
+            E::SubtaskRemoved { .. } => "SubtaskRemoved",
+            E::TaskAssigned { .. } => "TaskAssigned",
+            E::TaskStatusChanged { .. } => "TaskStatusChanged",
+            E::SubtaskStatusChanged { .. } => "SubtaskStatusChanged",
+            E::TaskRolledUp { .. } => "TaskRolledUp",
+            E::ProjectProgressChanged { .. } => "ProjectProgressChanged",
+            E::DocumentRequestRaised { .. } => "DocumentRequestRaised",
+            E::EvidenceUploaded { .. } => "EvidenceUploaded",
+            E::UploadAccepted { .. } => "UploadAccepted",
+            E::UploadRejected { .. } => "UploadRejected",
+        }
+    }
+}
+
+impl cqrs_es::DomainEvent for ProjectEvent {
+    fn event_type(&self) -> String {
+        self.name().to_owned()
+    }
+    fn event_version(&self) -> String {
+        "1".to_owned()
+    }
+}
