@@ -95,3 +95,28 @@ async fn status_verify_rebuild_and_history_work_and_fail_clearly() {
         text(&missing)
     );
 }
+
+#[tokio::test]
+async fn verify_passes_after_a_delivery_workload_and_rebuild_keeps_it_equal() {
+    let app = spawn_app().await.expect("server");
+    let firm = tests::delivery::firm(&app).await;
+    tests::delivery::workload(&app, &firm).await;
+    let url = app.database_url.clone();
+    app.stop().await;
+
+    let verify = replay(&url, &["verify"]);
+    assert!(verify.status.success(), "{}", text(&verify));
+    let rebuild = replay(&url, &["rebuild", "--all"]);
+    assert!(rebuild.status.success(), "{}", text(&rebuild));
+    let verify = replay(&url, &["verify"]);
+    assert!(verify.status.success(), "after rebuild: {}", text(&verify));
+    let history = replay(
+        &url,
+        &["history", "--type", "Project", "--id", &firm.project_a],
+    );
+    assert!(
+        text(&history).contains("TaskRolledUp"),
+        "{}",
+        text(&history)
+    );
+}

@@ -9,6 +9,8 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
+pub mod delivery;
+
 /// Admin credentials every test server is started with.
 pub const ADMIN_EMAIL: &str = "admin@test.example";
 /// Admin password.
@@ -68,6 +70,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The server's in-process notice bus (tests wait on its receiver count).
     pub notices: projections::Notices,
+    /// The server's shared state (its command bus, for the scheduler tests).
+    pub state: api::graphql::AppState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -113,6 +117,7 @@ pub async fn spawn_app_on(url: &str) -> Result<TestApp> {
     let server = api::Server::build(&config, url).await?;
     let pool = server.state().pool.clone();
     let notices = server.state().notices.clone();
+    let state = server.state().clone();
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = format!("http://{}", listener.local_addr()?);
     let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
@@ -129,6 +134,7 @@ pub async fn spawn_app_on(url: &str) -> Result<TestApp> {
         database_url: url.to_owned(),
         http: reqwest::Client::new(),
         notices,
+        state,
         shutdown: Some(shutdown),
         task: Some(task),
     })
@@ -283,4 +289,73 @@ pub async fn activate_portal_user(app: &TestApp, email: &str, password: &str) ->
     )
     .await;
     app.login(email, password).await
+}
+
+/// Creates an internal user with `role` (e.g. "MANAGER") and returns (user id, access token).
+pub async fn create_user(app: &TestApp, admin: &str, email: &str, role: &str) -> (String, String) {
+    let data = app
+        .ok(
+            Some(admin),
+            "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }",
+            json!({ "i": { "email": email, "displayName": email, "role": role, "password": "a-long-password-1" } }),
+        )
+        .await;
+    let id = data["createUser"]["user"]["id"]
+        .as_str()
+        .expect("user id")
+        .to_owned();
+    (id, app.login(email, "a-long-password-1").await)
+}
+
+/// Uploads `bytes` as `name` (`media_type`) for a document request; returns (HTTP status,
+/// JSON body).
+pub async fn upload(
+    app: &TestApp,
+    token: &str,
+    request_id: &str,
+    name: &str,
+    media_type: &str,
+    bytes: Vec<u8>,
+) -> (u16, Value) {
+    let part = reqwest::multipart::Part::bytes(bytes)
+        .file_name(name.to_owned())
+        .mime_str(media_type)
+        .expect("media type");
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let response = app
+        .http
+        .post(format!("{}/files/requests/{request_id}", app.address))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// A small valid PDF body.
+pub fn pdf(text: &str) -> Vec<u8> {
+    format!("%PDF-1.7\n% {text}\n%%EOF\n").into_bytes()
+}
+
+/// Raises a document request on `item_key` of `stage` (e.g. "ONBOARDING"); returns its id.
+pub async fn raise_request(
+    app: &TestApp,
+    token: &str,
+    project_id: &str,
+    stage: &str,
+    item_key: &str,
+) -> String {
+    let data = app
+        .ok(
+            Some(token),
+            "mutation($p: UUID!, $i: RaiseDocumentRequestInput!) { raiseDocumentRequest(projectId: $p, input: $i) { createdId caughtUp } }",
+            json!({ "p": project_id, "i": { "stage": stage, "itemKey": item_key, "instructions": format!("Please upload: {item_key}") } }),
+        )
+        .await;
+    data["raiseDocumentRequest"]["createdId"]
+        .as_str()
+        .expect("request id")
+        .to_owned()
 }

@@ -1,12 +1,30 @@
-//! Project rules.
+//! Project rules: gates, maker-checker, waivers, roll-up and progress, documents, alerts.
 
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use cqrs_es::test::TestFramework;
 use cqrs_es::Aggregate;
 use uuid::Uuid;
 
 use super::*;
-use crate::template::seeded_templates;
+use crate::template::{seeded_templates, StageKey};
+use crate::{Rejection, Role};
+
+fn at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .expect("valid date")
+}
+
+fn actor(n: u128, role: Role) -> Actor {
+    Actor {
+        user_id: Uuid::from_u128(n),
+        role,
+    }
+}
+
+const SUPPORT: u128 = 10;
+const MANAGER: u128 = 11;
+const REVIEWER: u128 = 12;
 
 fn create(name: &str) -> ProjectCommand {
     let seed = seeded_templates().remove(0);
@@ -20,34 +38,166 @@ fn create(name: &str) -> ProjectCommand {
             version: 1,
         },
         stages: seed.stages,
-        at: Utc
-            .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
-            .single()
-            .expect("valid date"),
+        at: at(),
+    }
+}
+
+/// A project driven command by command, folding the events each one emits.
+struct Run {
+    project: Project,
+    events: Vec<ProjectEvent>,
+}
+
+impl Run {
+    fn new() -> Self {
+        let mut run = Run {
+            project: Project::default(),
+            events: Vec::new(),
+        };
+        run.ok(create("NBFC CoR"));
+        run
+    }
+
+    fn exec(&mut self, command: ProjectCommand) -> Result<Vec<ProjectEvent>, ProjectError> {
+        let events = TestFramework::<Project>::with(())
+            .given(self.events.clone())
+            .when(command)
+            .inspect_result()?;
+        for event in &events {
+            self.project.apply(event.clone());
+        }
+        self.events.extend(events.clone());
+        Ok(events)
+    }
+
+    fn ok(&mut self, command: ProjectCommand) -> Vec<ProjectEvent> {
+        self.exec(command).expect("command accepted")
+    }
+
+    fn names(events: &[ProjectEvent]) -> Vec<&'static str> {
+        events.iter().map(ProjectEvent::name).collect()
+    }
+
+    /// Verifies or accepts evidence for every mandatory item of the current stage.
+    fn satisfy_gate(&mut self) {
+        let stage = self.project.current_stage.expect("stage");
+        let items: Vec<(String, bool)> = self
+            .project
+            .missing_for_gate()
+            .iter()
+            .map(|i| (i.key.clone(), i.evidence_required))
+            .collect();
+        for (n, (key, evidence)) in (0u128..).zip(items) {
+            if evidence {
+                let request_id = Uuid::from_u128(1000 + n + 100 * stage as u128);
+                let upload_id = Uuid::from_u128(5000 + n + 100 * stage as u128);
+                self.ok(ProjectCommand::RaiseDocumentRequest {
+                    request_id,
+                    stage,
+                    item_key: key.clone(),
+                    instructions: "Please upload it".into(),
+                    due_on: None,
+                    actor: actor(SUPPORT, Role::Support),
+                    at: at(),
+                });
+                self.ok(ProjectCommand::RecordUpload {
+                    request_id,
+                    upload_id,
+                    file: file("a.pdf"),
+                    actor: actor(99, Role::Client),
+                    at: at(),
+                });
+                self.ok(ProjectCommand::ReviewUpload {
+                    upload_id,
+                    accept: true,
+                    reason: String::new(),
+                    actor: actor(REVIEWER, Role::Reviewer),
+                    at: at(),
+                });
+            } else {
+                self.ok(ProjectCommand::VerifyItem {
+                    stage,
+                    key,
+                    actor: actor(SUPPORT, Role::Support),
+                    at: at(),
+                });
+            }
+        }
+    }
+
+    fn advance(&mut self) {
+        self.ok(ProjectCommand::RequestAdvance {
+            request_id: Uuid::new_v4(),
+            actor: actor(SUPPORT, Role::Support),
+            at: at(),
+        });
+        self.ok(ProjectCommand::DecideAdvance {
+            approve: true,
+            reason: String::new(),
+            actor: actor(MANAGER, Role::Manager),
+            at: at(),
+        });
+    }
+}
+
+fn file(name: &str) -> FileMeta {
+    FileMeta {
+        name: name.into(),
+        size: 10,
+        media_type: "application/pdf".into(),
+        sha256: "00".repeat(32),
+        storage_key: format!("k/{name}"),
+    }
+}
+
+fn task(n: u128, estimate: Option<f64>) -> ProjectCommand {
+    ProjectCommand::AddTask {
+        task: NewTask {
+            task_id: Uuid::from_u128(n),
+            stage: Some(StageKey::Onboarding),
+            title: format!("task {n}"),
+            assignee: None,
+            priority: Priority::Medium,
+            due_on: None,
+            estimate_hours: estimate,
+        },
+        at: at(),
+    }
+}
+
+fn subtask(task: u128, n: u128, estimate: Option<f64>) -> ProjectCommand {
+    ProjectCommand::AddSubtask {
+        task_id: Uuid::from_u128(task),
+        subtask_id: Uuid::from_u128(n),
+        title: format!("subtask {n}"),
+        assignee: None,
+        estimate_hours: estimate,
+        at: at(),
+    }
+}
+
+fn set(task: u128, subtask: Option<u128>, status: TaskStatus) -> ProjectCommand {
+    ProjectCommand::SetTaskStatus {
+        task_id: Uuid::from_u128(task),
+        subtask_id: subtask.map(Uuid::from_u128),
+        status,
+        at: at(),
     }
 }
 
 #[test]
 fn a_new_project_starts_active_in_onboarding_with_pending_items() {
-    let events = TestFramework::<Project>::with(())
-        .given_no_previous_events()
-        .when(create("NBFC CoR"))
-        .inspect_result();
-    let mut project = Project::default();
-    for event in events.unwrap_or_default() {
-        project.apply(event);
-    }
-    assert_eq!(project.status, ProjectStatus::Active);
-    assert_eq!(
-        project.current_stage,
-        Some(crate::template::StageKey::Onboarding)
-    );
-    assert_eq!(project.stages.len(), 5);
-    assert!(project
+    let run = Run::new();
+    assert_eq!(run.project.status, ProjectStatus::Active);
+    assert_eq!(run.project.current_stage, Some(StageKey::Onboarding));
+    assert_eq!(run.project.stages.len(), 5);
+    assert!(run
+        .project
         .stages
         .iter()
         .flat_map(|s| &s.items)
         .all(|i| i.status == ItemStatus::Pending));
+    assert_eq!(run.project.progress, 0, "an empty project has no progress");
 }
 
 #[test]
@@ -57,4 +207,453 @@ fn a_project_needs_a_name() {
         .when(create(" "))
         .inspect_result();
     assert!(matches!(result, Err(ProjectError::Invalid(ref e)) if e.field == "projectName"));
+}
+
+#[test]
+fn the_gate_refuses_with_the_missing_items_then_opens_once_verified() {
+    let mut run = Run::new();
+    let refused = run.exec(ProjectCommand::RequestAdvance {
+        request_id: Uuid::from_u128(7),
+        actor: actor(SUPPORT, Role::Support),
+        at: at(),
+    });
+    let Err(ProjectError::GateNotMet { stage, missing }) = refused else {
+        panic!("expected a gate refusal, got {refused:?}");
+    };
+    assert_eq!(stage, "onboarding");
+    assert!(
+        missing.contains(&"Signed engagement letter".to_owned()),
+        "{missing:?}"
+    );
+    run.satisfy_gate();
+    run.advance();
+    assert_eq!(run.project.current_stage, Some(StageKey::Documentation));
+    let onboarding = run.project.stage(StageKey::Onboarding).expect("stage");
+    assert!(onboarding.completed_at.is_some());
+}
+
+#[test]
+fn the_requester_cannot_approve_their_own_advance() {
+    let mut run = Run::new();
+    run.satisfy_gate();
+    run.ok(ProjectCommand::RequestAdvance {
+        request_id: Uuid::from_u128(7),
+        actor: actor(MANAGER, Role::Manager),
+        at: at(),
+    });
+    let own = run.exec(ProjectCommand::DecideAdvance {
+        approve: true,
+        reason: String::new(),
+        actor: actor(MANAGER, Role::Manager),
+        at: at(),
+    });
+    assert!(
+        matches!(own, Err(ref e) if e.kind() == crate::ErrorKind::Forbidden),
+        "{own:?}"
+    );
+    let consultant = run.exec(ProjectCommand::DecideAdvance {
+        approve: true,
+        reason: String::new(),
+        actor: actor(13, Role::Consultant),
+        at: at(),
+    });
+    assert!(matches!(consultant, Err(ProjectError::Forbidden(_))));
+    let refusal_without_reason = run.exec(ProjectCommand::DecideAdvance {
+        approve: false,
+        reason: " ".into(),
+        actor: actor(REVIEWER, Role::Reviewer),
+        at: at(),
+    });
+    assert!(matches!(
+        refusal_without_reason,
+        Err(ProjectError::Invalid(_))
+    ));
+    let events = run.ok(ProjectCommand::DecideAdvance {
+        approve: true,
+        reason: "checked".into(),
+        actor: actor(REVIEWER, Role::Reviewer),
+        at: at(),
+    });
+    assert_eq!(
+        Run::names(&events),
+        ["StageAdvanceApproved", "StageAdvanced"]
+    );
+    assert!(events[1].is_consequence());
+}
+
+#[test]
+fn only_a_manager_waives_and_a_waiver_needs_a_reason() {
+    let mut run = Run::new();
+    let waive = |who: Actor, reason: &str| ProjectCommand::WaiveItem {
+        stage: StageKey::Onboarding,
+        key: "kyc_directors".into(),
+        reason: reason.into(),
+        actor: who,
+        at: at(),
+    };
+    assert!(matches!(
+        run.exec(waive(actor(SUPPORT, Role::Support), "known client")),
+        Err(ProjectError::Forbidden(_))
+    ));
+    assert!(matches!(
+        run.exec(waive(actor(MANAGER, Role::Manager), "")),
+        Err(ProjectError::Invalid(_))
+    ));
+    run.ok(waive(
+        actor(MANAGER, Role::Manager),
+        "KYC on file from 2025",
+    ));
+    let item = run
+        .project
+        .item(StageKey::Onboarding, "kyc_directors")
+        .expect("item");
+    assert_eq!(item.status, ItemStatus::Waived);
+    assert_eq!(item.reason.as_deref(), Some("KYC on file from 2025"));
+}
+
+#[test]
+fn evidence_items_are_verified_only_through_review() {
+    let mut run = Run::new();
+    let direct = run.exec(ProjectCommand::VerifyItem {
+        stage: StageKey::Onboarding,
+        key: "engagement_letter".into(),
+        actor: actor(SUPPORT, Role::Support),
+        at: at(),
+    });
+    assert!(matches!(direct, Err(ProjectError::NotAllowed(_))));
+    let request_id = Uuid::from_u128(40);
+    run.ok(ProjectCommand::RaiseDocumentRequest {
+        request_id,
+        stage: StageKey::Onboarding,
+        item_key: "engagement_letter".into(),
+        instructions: "Signed letter, all pages".into(),
+        due_on: NaiveDate::from_ymd_opt(2026, 1, 15),
+        actor: actor(SUPPORT, Role::Support),
+        at: at(),
+    });
+    let first = run.ok(ProjectCommand::RecordUpload {
+        request_id,
+        upload_id: Uuid::from_u128(41),
+        file: file("letter.pdf"),
+        actor: actor(99, Role::Client),
+        at: at(),
+    });
+    assert_eq!(
+        Run::names(&first),
+        ["EvidenceUploaded", "ChecklistItemEvidenceSubmitted"]
+    );
+    let rejected = run.ok(ProjectCommand::ReviewUpload {
+        upload_id: Uuid::from_u128(41),
+        accept: false,
+        reason: "page 2 missing".into(),
+        actor: actor(REVIEWER, Role::Reviewer),
+        at: at(),
+    });
+    assert_eq!(
+        Run::names(&rejected),
+        ["UploadRejected", "ChecklistItemRejected"]
+    );
+    let second = run.ok(ProjectCommand::RecordUpload {
+        request_id,
+        upload_id: Uuid::from_u128(42),
+        file: file("letter-v2.pdf"),
+        actor: actor(99, Role::Client),
+        at: at(),
+    });
+    assert!(matches!(
+        &second[0],
+        ProjectEvent::EvidenceUploaded { version: 2, .. }
+    ));
+    // The older upload can no longer be reviewed.
+    assert!(run
+        .exec(ProjectCommand::ReviewUpload {
+            upload_id: Uuid::from_u128(41),
+            accept: true,
+            reason: String::new(),
+            actor: actor(REVIEWER, Role::Reviewer),
+            at: at(),
+        })
+        .is_err());
+    run.ok(ProjectCommand::ReviewUpload {
+        upload_id: Uuid::from_u128(42),
+        accept: true,
+        reason: String::new(),
+        actor: actor(REVIEWER, Role::Reviewer),
+        at: at(),
+    });
+    assert_eq!(
+        run.project
+            .item(StageKey::Onboarding, "engagement_letter")
+            .map(|i| i.status),
+        Some(ItemStatus::Verified)
+    );
+    // A verified item takes no more uploads.
+    assert!(matches!(
+        run.exec(ProjectCommand::RecordUpload {
+            request_id,
+            upload_id: Uuid::from_u128(43),
+            file: file("again.pdf"),
+            actor: actor(99, Role::Client),
+            at: at(),
+        }),
+        Err(ProjectError::NotAllowed(_))
+    ));
+}
+
+#[test]
+fn a_subtask_change_rolls_up_to_the_task_and_the_project_as_consequences() {
+    let mut run = Run::new();
+    run.ok(task(100, Some(4.0)));
+    run.ok(subtask(100, 101, Some(3.0)));
+    run.ok(subtask(100, 102, None));
+    let events = run.ok(set(100, Some(101), TaskStatus::Completed));
+    assert_eq!(
+        Run::names(&events),
+        [
+            "SubtaskStatusChanged",
+            "TaskRolledUp",
+            "ProjectProgressChanged"
+        ]
+    );
+    assert!(!events[0].is_consequence());
+    assert!(events[1].is_consequence() && events[2].is_consequence());
+    let task = run.project.task(Uuid::from_u128(100)).expect("task");
+    assert_eq!(task.status, TaskStatus::InProgress);
+    assert_eq!(task.progress, 7_500, "3 h of 3 h + 1 h");
+    assert_eq!(run.project.progress, 7_500);
+
+    // All subtasks completed: the task goes to review (this project does not auto-complete).
+    run.ok(set(100, Some(102), TaskStatus::Completed));
+    let task = run.project.task(Uuid::from_u128(100)).expect("task");
+    assert_eq!((task.status, task.progress), (TaskStatus::Review, 10_000));
+    // Review to completed is the one manual move on a task with subtasks.
+    assert!(run.exec(set(100, None, TaskStatus::Blocked)).is_err());
+    run.ok(set(100, None, TaskStatus::Completed));
+
+    // Reopening a subtask reopens the task.
+    run.ok(set(100, Some(102), TaskStatus::InProgress));
+    let task = run.project.task(Uuid::from_u128(100)).expect("task");
+    assert_eq!(
+        (task.status, task.progress),
+        (TaskStatus::InProgress, 7_500)
+    );
+}
+
+#[test]
+fn all_blocked_is_blocked_with_no_progress() {
+    let mut run = Run::new();
+    run.ok(task(100, None));
+    run.ok(subtask(100, 101, None));
+    run.ok(subtask(100, 102, None));
+    run.ok(set(100, Some(101), TaskStatus::Blocked));
+    run.ok(set(100, Some(102), TaskStatus::Blocked));
+    let task = run.project.task(Uuid::from_u128(100)).expect("task");
+    assert_eq!((task.status, task.progress), (TaskStatus::Blocked, 0));
+    assert_eq!(run.project.progress, 0);
+}
+
+#[test]
+fn deleting_a_subtask_recomputes_status_and_progress() {
+    let mut run = Run::new();
+    run.ok(task(100, Some(2.0)));
+    run.ok(task(200, Some(2.0)));
+    run.ok(subtask(100, 101, None));
+    run.ok(subtask(100, 102, None));
+    run.ok(set(100, Some(101), TaskStatus::Completed));
+    assert_eq!(run.project.progress, 2_500);
+    let events = run.ok(ProjectCommand::RemoveSubtask {
+        task_id: Uuid::from_u128(100),
+        subtask_id: Uuid::from_u128(102),
+        at: at(),
+    });
+    assert_eq!(
+        Run::names(&events),
+        ["SubtaskRemoved", "TaskRolledUp", "ProjectProgressChanged"]
+    );
+    let task = run.project.task(Uuid::from_u128(100)).expect("task");
+    assert_eq!((task.status, task.progress), (TaskStatus::Review, 10_000));
+    assert_eq!(run.project.progress, 5_000);
+    // The last subtask gone, the task keeps its status and its own progress.
+    run.ok(ProjectCommand::RemoveSubtask {
+        task_id: Uuid::from_u128(100),
+        subtask_id: Uuid::from_u128(101),
+        at: at(),
+    });
+    let task = run.project.task(Uuid::from_u128(100)).expect("task");
+    assert_eq!((task.status, task.progress), (TaskStatus::Review, 0));
+    assert_eq!(run.project.progress, 0);
+}
+
+#[test]
+fn a_task_without_subtasks_is_zero_or_one() {
+    let mut run = Run::new();
+    run.ok(task(100, Some(6.0)));
+    run.ok(task(200, Some(2.0)));
+    let events = run.ok(set(200, None, TaskStatus::Completed));
+    assert_eq!(
+        Run::names(&events),
+        ["TaskStatusChanged", "ProjectProgressChanged"]
+    );
+    assert_eq!(run.project.progress, 2_500);
+    assert_eq!(run.project.progress_of(Some(StageKey::Onboarding)), 2_500);
+    assert_eq!(run.project.progress_of(Some(StageKey::Filing)), 0);
+}
+
+#[test]
+fn completing_a_stage_makes_its_milestones_billable() {
+    let mut run = Run::new();
+    run.ok(ProjectCommand::AddMilestone {
+        milestone_id: Uuid::from_u128(70),
+        stage: StageKey::Onboarding,
+        title: "Retainer".into(),
+        amount_minor: 5_000_000,
+        currency: "inr".into(),
+        at: at(),
+    });
+    assert!(matches!(
+        run.exec(ProjectCommand::AddMilestone {
+            milestone_id: Uuid::from_u128(71),
+            stage: StageKey::Filing,
+            title: "Filing fee".into(),
+            amount_minor: 0,
+            currency: "INR".into(),
+            at: at(),
+        }),
+        Err(ProjectError::Invalid(_))
+    ));
+    run.satisfy_gate();
+    run.advance();
+    let milestone = &run.project.milestones[0];
+    assert!(milestone.billable);
+    assert_eq!(milestone.currency, "INR");
+}
+
+fn to_issue_stage(run: &mut Run) {
+    for _ in 0..4 {
+        run.satisfy_gate();
+        run.advance();
+    }
+    assert_eq!(run.project.current_stage, Some(StageKey::Issue));
+}
+
+#[test]
+fn expiry_alerts_are_raised_once_per_threshold_and_never_repeated() {
+    let mut run = Run::new();
+    to_issue_stage(&mut run);
+    let expires = NaiveDate::from_ymd_opt(2027, 6, 30).expect("date");
+    run.ok(ProjectCommand::RecordLicence {
+        number: "N-14.03.1234".into(),
+        issued_on: NaiveDate::from_ymd_opt(2026, 6, 30).expect("date"),
+        expires_on: expires,
+        actor: actor(SUPPORT, Role::Support),
+        at: at(),
+    });
+    let alerts = |run: &mut Run, days_before: i64| {
+        run.ok(ProjectCommand::RaiseExpiryAlerts {
+            today: expires - chrono::Days::new(days_before as u64),
+            at: at(),
+        })
+    };
+    assert!(alerts(&mut run, 120).is_empty());
+    assert_eq!(alerts(&mut run, 90).len(), 1);
+    assert!(
+        alerts(&mut run, 89).is_empty(),
+        "the 90-day alert is not repeated"
+    );
+    assert_eq!(alerts(&mut run, 45).len(), 1);
+    assert!(alerts(&mut run, 45).is_empty());
+    assert_eq!(alerts(&mut run, 10).len(), 1);
+    assert!(alerts(&mut run, 1).is_empty());
+    assert_eq!(run.project.alerts_raised, [90, 60, 30]);
+}
+
+#[test]
+fn a_licence_recorded_late_raises_only_the_most_urgent_alert() {
+    let mut run = Run::new();
+    to_issue_stage(&mut run);
+    let expires = NaiveDate::from_ymd_opt(2026, 3, 1).expect("date");
+    run.ok(ProjectCommand::RecordLicence {
+        number: "IRDAI/2026/7".into(),
+        issued_on: NaiveDate::from_ymd_opt(2025, 3, 1).expect("date"),
+        expires_on: expires,
+        actor: actor(SUPPORT, Role::Support),
+        at: at(),
+    });
+    let events = run.ok(ProjectCommand::RaiseExpiryAlerts {
+        today: expires - chrono::Days::new(20),
+        at: at(),
+    });
+    assert!(matches!(
+        events.as_slice(),
+        [ProjectEvent::LicenceExpiryAlertRaised { days_ahead: 30, .. }]
+    ));
+}
+
+#[test]
+fn a_licence_is_recorded_at_the_issue_stage_only() {
+    let mut run = Run::new();
+    let early = run.exec(ProjectCommand::RecordLicence {
+        number: "X".into(),
+        issued_on: NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
+        expires_on: NaiveDate::from_ymd_opt(2027, 1, 1).expect("date"),
+        actor: actor(SUPPORT, Role::Support),
+        at: at(),
+    });
+    assert!(matches!(early, Err(ProjectError::NotAllowed(_))));
+}
+
+#[test]
+fn on_hold_projects_do_not_move_and_closed_ones_change_nothing() {
+    let mut run = Run::new();
+    assert!(matches!(
+        run.exec(ProjectCommand::SetStatus {
+            status: ProjectStatus::OnHold,
+            reason: "client paused".into(),
+            actor: actor(SUPPORT, Role::Support),
+            at: at(),
+        }),
+        Err(ProjectError::Forbidden(_))
+    ));
+    run.ok(ProjectCommand::SetStatus {
+        status: ProjectStatus::OnHold,
+        reason: "client paused".into(),
+        actor: actor(MANAGER, Role::Manager),
+        at: at(),
+    });
+    run.satisfy_gate();
+    assert!(matches!(
+        run.exec(ProjectCommand::RequestAdvance {
+            request_id: Uuid::from_u128(9),
+            actor: actor(SUPPORT, Role::Support),
+            at: at(),
+        }),
+        Err(ProjectError::NotAllowed(_))
+    ));
+    run.ok(ProjectCommand::SetStatus {
+        status: ProjectStatus::Closed,
+        reason: "engagement ended".into(),
+        actor: actor(MANAGER, Role::Manager),
+        at: at(),
+    });
+    assert!(matches!(
+        run.exec(task(300, None)),
+        Err(ProjectError::NotAllowed(_))
+    ));
+}
+
+#[test]
+fn the_clock_extends_once_where_the_template_allows_it() {
+    let seed = seeded_templates()
+        .into_iter()
+        .find(|t| t.family == "SEBI")
+        .expect("SEBI seeded");
+    let liaison = seed
+        .stages
+        .iter()
+        .find(|s| s.stage == StageKey::Liaison)
+        .expect("liaison");
+    assert_eq!(
+        (liaison.sla_days, liaison.sla_extension_days),
+        (Some(15), Some(15))
+    );
 }

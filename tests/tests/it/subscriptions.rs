@@ -130,3 +130,36 @@ async fn subscribe_refused(app: &TestApp) -> Socket {
     .await;
     socket
 }
+
+#[tokio::test]
+async fn a_portal_subscriber_receives_only_their_own_clients_projects() {
+    let app = spawn_app().await.expect("server");
+    let firm = tests::delivery::firm(&app).await;
+    let mut socket = subscribe(
+        &app,
+        &firm.portal_a,
+        "subscription { projectChanged { id name progress } }",
+    )
+    .await;
+    // Client B's project changes first, then client A's: the first message the portal user
+    // of A receives must be A's project.
+    for project in [&firm.project_b, &firm.project_a] {
+        app.ok(
+            Some(&firm.support.1),
+            "mutation($id: UUID!) { renameProject(id: $id, name: \"Renamed\") { caughtUp } }",
+            json!({ "id": project }),
+        )
+        .await;
+    }
+    let message = next(&mut socket).await;
+    assert_eq!(message["type"], "next", "{message}");
+    assert_eq!(
+        message["payload"]["data"]["projectChanged"]["id"],
+        firm.project_a.as_str()
+    );
+    assert_eq!(
+        message["payload"]["data"]["projectChanged"]["name"],
+        "Renamed"
+    );
+    app.stop().await;
+}
