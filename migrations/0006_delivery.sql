@@ -4,6 +4,7 @@
 ALTER TABLE project_view
     ADD COLUMN progress           integer NOT NULL DEFAULT 0,
     ADD COLUMN stages_complete    boolean NOT NULL DEFAULT false,
+    ADD COLUMN auto_complete_tasks boolean NOT NULL DEFAULT false,
     ADD COLUMN licence_number     text,
     ADD COLUMN licence_issued_on  date,
     ADD COLUMN licence_expires_on date;

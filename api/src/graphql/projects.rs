@@ -209,6 +209,23 @@ impl ProjectMutation {
         .await
     }
 
+    /// Whether tasks complete by themselves once all their subtasks are completed (default:
+    /// they go to review).
+    async fn set_auto_complete_tasks(
+        &self,
+        ctx: &Context<'_>,
+        project_id: Uuid,
+        enabled: bool,
+    ) -> Result<ProjectPayload> {
+        run(ctx, project_id, Permission::WorkProjects, None, |_, at| {
+            ProjectCommand::SetTaskPolicy {
+                auto_complete: enabled,
+                at,
+            }
+        })
+        .await
+    }
+
     /// Verifies a checklist item that needs no evidence (evidence is verified by accepting
     /// its upload).
     async fn verify_checklist_item(

@@ -319,6 +319,10 @@ impl Project {
     async fn progress(&self) -> f64 {
         delivery::fraction(self.0.progress)
     }
+    /// Tasks whose subtasks are all completed complete by themselves (else they go to review).
+    async fn auto_complete_tasks(&self) -> bool {
+        self.0.auto_complete_tasks
+    }
     /// Every stage, Issue included, is complete.
     async fn stages_complete(&self) -> bool {
         self.0.stages_complete

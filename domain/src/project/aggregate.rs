@@ -124,11 +124,15 @@ impl Project {
         sink: &EventSink<Self>,
     ) {
         if let Some(task) = task_id.and_then(|id| self.task(id)) {
-            let (status, progress) = task.rolled_up(false);
-            let status = if task.subtasks.is_empty() {
+            let (derived, progress) = task.rolled_up(self.auto_complete_tasks);
+            let status = if task.subtasks.is_empty()
+                || (derived == TaskStatus::Review && task.status == TaskStatus::Completed)
+            {
+                // No subtasks: the task's own status stands. Signed off after review: the
+                // sign-off stands while every subtask stays completed.
                 task.status
             } else {
-                status
+                derived
             };
             if (status, progress) != (task.status, task.progress) {
                 let task_id = task.id;
@@ -229,6 +233,13 @@ impl Project {
                     self,
                 )
                 .await;
+            }
+            C::SetTaskPolicy { auto_complete, at } => {
+                self.ensure_open(Change::Work)?;
+                if auto_complete != self.auto_complete_tasks {
+                    sink.write(ProjectEvent::TaskPolicyChanged { auto_complete, at }, self)
+                        .await;
+                }
             }
             C::VerifyItem {
                 stage,
@@ -988,6 +999,7 @@ impl Aggregate for Project {
                 };
             }
             E::ProjectRenamed { name, .. } => self.name = name,
+            E::TaskPolicyChanged { auto_complete, .. } => self.auto_complete_tasks = auto_complete,
             E::ProjectStatusChanged { status, .. } => self.status = status,
             E::ChecklistItemVerified { stage, key, .. } => {
                 if let Some(item) = self.item_mut(stage, &key) {

@@ -90,6 +90,13 @@ pub enum ProjectCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Whether tasks complete by themselves when all their subtasks are completed.
+    SetTaskPolicy {
+        /// Complete instead of review.
+        auto_complete: bool,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// Verify an item (items without required evidence; evidence is verified by review).
     VerifyItem {
         /// Stage.

@@ -58,6 +58,13 @@ pub enum ProjectEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The task policy changed.
+    TaskPolicyChanged {
+        /// Tasks complete by themselves when all subtasks are completed.
+        auto_complete: bool,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// Status changed.
     ProjectStatusChanged {
         /// New status.
@@ -415,6 +422,7 @@ impl ProjectEvent {
             E::ProjectCreated { .. } => "ProjectCreated",
             E::ProjectRenamed { .. } => "ProjectRenamed",
             E::ProjectStatusChanged { .. } => "ProjectStatusChanged",
+            E::TaskPolicyChanged { .. } => "TaskPolicyChanged",
             E::ChecklistItemVerified { .. } => "ChecklistItemVerified",
             E::ChecklistItemRejected { .. } => "ChecklistItemRejected",
             E::ChecklistItemWaived { .. } => "ChecklistItemWaived",

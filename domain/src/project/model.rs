@@ -375,6 +375,9 @@ pub struct Project {
     /// Project progress in basis points.
     #[serde(default)]
     pub progress: u32,
+    /// A task whose subtasks are all completed completes too (instead of going to review).
+    #[serde(default)]
+    pub auto_complete_tasks: bool,
 }
 
 impl Project {

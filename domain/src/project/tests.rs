@@ -428,7 +428,13 @@ fn a_subtask_change_rolls_up_to_the_task_and_the_project_as_consequences() {
     assert_eq!((task.status, task.progress), (TaskStatus::Review, 10_000));
     // Review to completed is the one manual move on a task with subtasks.
     assert!(run.exec(set(100, None, TaskStatus::Blocked)).is_err());
-    run.ok(set(100, None, TaskStatus::Completed));
+    let signed_off = run.ok(set(100, None, TaskStatus::Completed));
+    assert_eq!(Run::names(&signed_off), ["TaskStatusChanged"]);
+    assert_eq!(
+        run.project.task(Uuid::from_u128(100)).map(|t| t.status),
+        Some(TaskStatus::Completed),
+        "the sign-off stands"
+    );
 
     // Reopening a subtask reopens the task.
     run.ok(set(100, Some(102), TaskStatus::InProgress));
@@ -656,4 +662,22 @@ fn the_clock_extends_once_where_the_template_allows_it() {
         (liaison.sla_days, liaison.sla_extension_days),
         (Some(15), Some(15))
     );
+}
+
+#[test]
+fn where_the_project_allows_it_tasks_complete_by_themselves() {
+    let mut run = Run::new();
+    run.ok(ProjectCommand::SetTaskPolicy {
+        auto_complete: true,
+        at: at(),
+    });
+    run.ok(task(100, None));
+    run.ok(subtask(100, 101, None));
+    run.ok(set(100, Some(101), TaskStatus::Completed));
+    let task = run.project.task(Uuid::from_u128(100)).expect("task");
+    assert_eq!(
+        (task.status, task.progress),
+        (TaskStatus::Completed, 10_000)
+    );
+    assert_eq!(run.project.progress, 10_000);
 }

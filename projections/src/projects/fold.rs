@@ -214,6 +214,13 @@ async fn fold(
                 .execute(conn)
                 .await?;
         }
+        E::TaskPolicyChanged { auto_complete, .. } => {
+            sqlx::query("UPDATE project_view SET auto_complete_tasks = $2 WHERE id = $1")
+                .bind(id)
+                .bind(auto_complete)
+                .execute(conn)
+                .await?;
+        }
         E::ProjectStatusChanged { status, .. } => {
             sqlx::query("UPDATE project_view SET status = $2 WHERE id = $1")
                 .bind(id)

@@ -35,6 +35,8 @@ pub struct ProjectRow {
     pub progress: i32,
     /// Every stage complete.
     pub stages_complete: bool,
+    /// Tasks complete by themselves.
+    pub auto_complete_tasks: bool,
     /// Licence number.
     pub licence_number: Option<String>,
     /// Licence issued.
@@ -115,7 +117,7 @@ pub enum ProjectSortField {
 
 const COLUMNS: &str =
     "id, client_id, name, template_id, family, template_version, status, current_stage, \
-     stage_started_at, created_at, updated_at, progress, stages_complete, licence_number, \
+     stage_started_at, created_at, updated_at, progress, stages_complete, auto_complete_tasks, licence_number, \
      licence_issued_on, licence_expires_on";
 
 fn push_filter(qb: &mut QueryBuilder<'_, sqlx::Postgres>, filter: &ProjectFilter) {
