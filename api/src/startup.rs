@@ -117,8 +117,13 @@ impl Server {
             .with_graceful_shutdown(signal)
             .await?;
         let _ = self.shutdown.send(true);
-        for task in self.background {
+        for task in &self.background {
             task.abort();
+        }
+        // Wait until every aborted task is dropped, so no worker keeps a transaction (and the
+        // checkpoint lock it holds) open after the server has stopped.
+        for task in self.background {
+            let _ = task.await;
         }
         self.state.pool.close().await;
         Ok(())

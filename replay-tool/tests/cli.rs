@@ -23,7 +23,8 @@ fn text(output: &Output) -> String {
     )
 }
 
-#[tokio::test]
+// Multi-threaded: `replay` blocks its thread while the binary runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_verify_rebuild_and_history_work_and_fail_clearly() {
     let app = spawn_app().await.expect("server");
     let admin = app.admin().await;
@@ -96,7 +97,8 @@ async fn status_verify_rebuild_and_history_work_and_fail_clearly() {
     );
 }
 
-#[tokio::test]
+// Multi-threaded: `replay` blocks its thread while the binary runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_passes_after_a_delivery_workload_and_rebuild_keeps_it_equal() {
     let app = spawn_app().await.expect("server");
     let firm = tests::delivery::firm(&app).await;
