@@ -185,14 +185,6 @@ impl FileStore {
     pub async fn delete(&self, key: &str) -> Result<(), object_store::Error> {
         self.store.delete(&Path::from(key)).await
     }
-
-    /// How many objects are stored under `prefix` (tests and operators).
-    pub async fn count(&self, prefix: &str) -> Result<usize, object_store::Error> {
-        use futures::TryStreamExt;
-        let prefix = Path::from(prefix);
-        let objects: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
-        Ok(objects.len())
-    }
 }
 
 #[cfg(test)]

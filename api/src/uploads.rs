@@ -141,15 +141,10 @@ async fn receive(
     }
     let (name, declared, bytes) =
         found.ok_or_else(|| fail(bad("no part named 'file' in the multipart body")))?;
-    let media_type =
-        files::check(&name, declared.as_deref(), &bytes, limit).map_err(|message| {
-            let status = if bytes.len() > limit {
-                StatusCode::PAYLOAD_TOO_LARGE
-            } else {
-                StatusCode::UNSUPPORTED_MEDIA_TYPE
-            };
-            (Some(status), bad(message))
-        })?;
+    // The size was enforced while reading; what `check` can still refuse is the type,
+    // the content, or an empty file.
+    let media_type = files::check(&name, declared.as_deref(), &bytes, limit)
+        .map_err(|message| (Some(StatusCode::UNSUPPORTED_MEDIA_TYPE), bad(message)))?;
     let upload_id = Uuid::now_v7();
     let key = format!(
         "clients/{}/requests/{}/{}",

@@ -17,10 +17,9 @@
 //! of a full replay.
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 
-use cqrs_es::persist::{
-    EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore, SerializedEvent,
-};
+use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventRepository, SerializedEvent};
 use cqrs_es::{Aggregate, AggregateError, DomainEvent, EventEnvelope, EventStore};
 use domain::Consequence;
 use postgres_es::PostgresEventRepository;
@@ -29,22 +28,20 @@ use uuid::Uuid;
 
 /// An event store with snapshots every `every` events (never when `None`).
 pub struct SnapshotStore<A: Aggregate> {
-    events: PersistedEventStore<PostgresEventRepository, A>,
     repo: PostgresEventRepository,
     pool: PgPool,
     every: Option<usize>,
+    aggregate: PhantomData<fn() -> A>,
 }
 
 impl<A: Aggregate> SnapshotStore<A> {
     /// A store over `pool`.
     pub fn new(pool: PgPool, every: Option<usize>) -> Self {
         Self {
-            events: PersistedEventStore::new_event_store(PostgresEventRepository::new(
-                pool.clone(),
-            )),
             repo: PostgresEventRepository::new(pool.clone()),
             pool,
             every,
+            aggregate: PhantomData,
         }
     }
 
@@ -101,7 +98,12 @@ where
         &self,
         aggregate_id: &str,
     ) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
-        self.events.load_events(aggregate_id).await
+        self.repo
+            .get_events::<A>(aggregate_id)
+            .await?
+            .into_iter()
+            .map(|event| Ok(EventEnvelope::try_from(event)?))
+            .collect()
     }
 
     async fn load_aggregate(

@@ -36,11 +36,6 @@ impl Consequence for lead::LeadEvent {}
 impl Consequence for client::ClientEvent {}
 impl Consequence for template::TemplateEvent {}
 impl Consequence for user::UserEvent {}
-impl Consequence for project::ProjectEvent {
-    fn is_consequence(&self) -> bool {
-        project::ProjectEvent::is_consequence(self)
-    }
-}
 
 /// Folds `events` from the empty state: the state of an aggregate after them.
 pub fn replay<A: Aggregate>(events: impl IntoIterator<Item = A::Event>) -> A {

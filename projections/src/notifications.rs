@@ -186,6 +186,30 @@ async fn project_event(
     event: ProjectEvent,
 ) -> Result<Option<Note>, sqlx::Error> {
     use ProjectEvent as E;
+    // Most project events notify nobody: answer those without touching the database.
+    let relevant = matches!(
+        event,
+        E::ProjectCreated { .. }
+            | E::ProjectRenamed { .. }
+            | E::DocumentRequestRaised { .. }
+            | E::EvidenceUploaded { .. }
+            | E::UploadAccepted { .. }
+            | E::UploadRejected { .. }
+            | E::StageAdvanced { .. }
+            | E::TaskAdded {
+                assignee: Some(_),
+                ..
+            }
+            | E::SubtaskAdded {
+                assignee: Some(_),
+                ..
+            }
+            | E::TaskAssigned { .. }
+            | E::LicenceExpiryAlertRaised { .. }
+    );
+    if !relevant {
+        return Ok(None);
+    }
     let subject = |id: Uuid| {
         sqlx::query_as::<_, (Uuid, Option<Uuid>, String)>(
             "SELECT client_id, owner_id, title FROM notification_subjects WHERE id = $1",

@@ -68,8 +68,6 @@ pub struct TestApp {
     pub database_url: String,
     /// HTTP client.
     pub http: reqwest::Client,
-    /// The server's in-process notice bus (tests wait on its receiver count).
-    pub notices: projections::Notices,
     /// The server's shared state (its command bus, for the scheduler tests).
     pub state: api::graphql::AppState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -116,7 +114,6 @@ pub async fn spawn_app_on(url: &str) -> Result<TestApp> {
     config.storage = api::config::StorageConfig::Local(files_dir(url));
     let server = api::Server::build(&config, url).await?;
     let pool = server.state().pool.clone();
-    let notices = server.state().notices.clone();
     let state = server.state().clone();
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = format!("http://{}", listener.local_addr()?);
@@ -133,7 +130,6 @@ pub async fn spawn_app_on(url: &str) -> Result<TestApp> {
         pool,
         database_url: url.to_owned(),
         http: reqwest::Client::new(),
-        notices,
         state,
         shutdown: Some(shutdown),
         task: Some(task),

@@ -79,31 +79,27 @@ impl ProjectStage {
         self.sla_days
             .map(|d| i64::from(d) + i64::from(self.extended_days.unwrap_or(0)))
     }
+
+    /// Whole days from the start to completion, or to now.
+    fn used_days(&self) -> Option<i64> {
+        let end = self.completed_at.unwrap_or_else(Utc::now);
+        Some((end - self.started_at?).num_days())
+    }
 }
 
 #[ComplexObject]
 impl ProjectStage {
     /// Whole days spent in the stage so far (or in all, once completed).
     async fn days_used(&self) -> Option<i64> {
-        let started = self.started_at?;
-        let end = self.completed_at.unwrap_or_else(Utc::now);
-        Some((end - started).num_days())
+        self.used_days()
     }
     /// Days left on the clock (negative: overdue); none without a clock or before the start.
     async fn days_left(&self) -> Option<i64> {
-        let started = self.started_at?;
-        let end = self.completed_at.unwrap_or_else(Utc::now);
-        Some(self.allowed_days()? - (end - started).num_days())
+        Some(self.allowed_days()? - self.used_days()?)
     }
     /// The clock ran out before the stage completed.
     async fn breached(&self) -> bool {
-        match (self.started_at, self.allowed_days()) {
-            (Some(started), Some(allowed)) => {
-                let end = self.completed_at.unwrap_or_else(Utc::now);
-                (end - started).num_days() > allowed
-            }
-            _ => false,
-        }
+        matches!((self.used_days(), self.allowed_days()), (Some(used), Some(allowed)) if used > allowed)
     }
 }
 

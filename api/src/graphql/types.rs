@@ -70,7 +70,7 @@ pub enum ProjectStatus {
     OnHold,
     /// Closed.
     Closed,
-    /// Closed, limited changes pending approval.
+    /// Closed; only liaison entries, the licence and evidence may still change.
     ClosedPendingUpdates,
 }
 

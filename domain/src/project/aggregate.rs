@@ -674,7 +674,7 @@ impl Project {
             } => {
                 self.ensure_open(Change::Work)?;
                 let task = self.task(task_id).ok_or_else(|| not_found("task"))?;
-                if !task.subtasks.iter().any(|s| s.id == subtask_id) {
+                if task.subtask(subtask_id).is_none() {
                     return Err(not_found("subtask"));
                 }
                 sink.write(
@@ -698,9 +698,7 @@ impl Project {
                 let task = self.task(task_id).ok_or_else(|| not_found("task"))?;
                 let current = match subtask_id {
                     Some(id) => {
-                        task.subtasks
-                            .iter()
-                            .find(|s| s.id == id)
+                        task.subtask(id)
                             .ok_or_else(|| not_found("subtask"))?
                             .assignee
                     }
@@ -730,9 +728,7 @@ impl Project {
                 match subtask_id {
                     Some(subtask_id) => {
                         let subtask = task
-                            .subtasks
-                            .iter()
-                            .find(|s| s.id == subtask_id)
+                            .subtask(subtask_id)
                             .ok_or_else(|| not_found("subtask"))?;
                         if subtask.status == status {
                             return Ok(());
@@ -1047,12 +1043,12 @@ impl Aggregate for Project {
             E::StageAdvanceRefused { .. } => self.pending_advance = None,
             E::StageAdvanced { from, to, at } => {
                 self.pending_advance = None;
-                if let Some(stage) = self.stages.iter_mut().find(|s| s.stage == from) {
+                if let Some(stage) = self.stage_mut(from) {
                     stage.completed_at = Some(at);
                 }
                 match to {
                     Some(next) => {
-                        if let Some(stage) = self.stages.iter_mut().find(|s| s.stage == next) {
+                        if let Some(stage) = self.stage_mut(next) {
                             stage.started_at = Some(at);
                         }
                         self.current_stage = Some(next);
@@ -1062,7 +1058,7 @@ impl Aggregate for Project {
                 }
             }
             E::StageClockExtended { stage, days, .. } => {
-                if let Some(stage) = self.stages.iter_mut().find(|s| s.stage == stage) {
+                if let Some(stage) = self.stage_mut(stage) {
                     stage.extended_days = Some(days);
                 }
             }
@@ -1157,7 +1153,7 @@ impl Aggregate for Project {
                 if let Some(task) = self.task_mut(task_id) {
                     match subtask_id {
                         Some(id) => {
-                            if let Some(s) = task.subtasks.iter_mut().find(|s| s.id == id) {
+                            if let Some(s) = task.subtask_mut(id) {
                                 s.assignee = Some(assignee);
                             }
                         }
@@ -1186,7 +1182,7 @@ impl Aggregate for Project {
                 ..
             } => {
                 if let Some(task) = self.task_mut(task_id) {
-                    if let Some(s) = task.subtasks.iter_mut().find(|s| s.id == subtask_id) {
+                    if let Some(s) = task.subtask_mut(subtask_id) {
                         s.status = status;
                     }
                 }

@@ -18,6 +18,16 @@ pub enum Direction {
     Outbound,
 }
 
+impl Direction {
+    /// Persisted / API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        }
+    }
+}
+
 /// An uploaded file as the log records it (never its bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileMeta {
@@ -399,22 +409,6 @@ pub enum ProjectEvent {
 }
 
 impl ProjectEvent {
-    /// Whether this event is a consequence of the event just before it in the same append
-    /// (a roll-up, a derived checklist change, a stage move caused by an approval). The event
-    /// store records the earlier event's id as this one's causation id.
-    pub fn is_consequence(&self) -> bool {
-        match self {
-            ProjectEvent::TaskRolledUp { .. }
-            | ProjectEvent::ProjectProgressChanged { .. }
-            | ProjectEvent::ChecklistItemEvidenceSubmitted { .. }
-            | ProjectEvent::StageAdvanced { .. }
-            | ProjectEvent::MilestoneBillable { .. } => true,
-            ProjectEvent::ChecklistItemVerified { upload_id, .. }
-            | ProjectEvent::ChecklistItemRejected { upload_id, .. } => upload_id.is_some(),
-            _ => false,
-        }
-    }
-
     /// The persisted type name.
     pub fn name(&self) -> &'static str {
         use ProjectEvent as E;
@@ -449,6 +443,23 @@ impl ProjectEvent {
             E::EvidenceUploaded { .. } => "EvidenceUploaded",
             E::UploadAccepted { .. } => "UploadAccepted",
             E::UploadRejected { .. } => "UploadRejected",
+        }
+    }
+}
+
+impl crate::Consequence for ProjectEvent {
+    /// A roll-up, a derived checklist change, a stage move caused by an approval: the event
+    /// store records the event before it in the same append as its cause.
+    fn is_consequence(&self) -> bool {
+        match self {
+            ProjectEvent::TaskRolledUp { .. }
+            | ProjectEvent::ProjectProgressChanged { .. }
+            | ProjectEvent::ChecklistItemEvidenceSubmitted { .. }
+            | ProjectEvent::StageAdvanced { .. }
+            | ProjectEvent::MilestoneBillable { .. } => true,
+            ProjectEvent::ChecklistItemVerified { upload_id, .. }
+            | ProjectEvent::ChecklistItemRejected { upload_id, .. } => upload_id.is_some(),
+            _ => false,
         }
     }
 }

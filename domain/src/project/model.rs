@@ -235,6 +235,15 @@ pub struct Task {
 }
 
 impl Task {
+    /// A subtask.
+    pub fn subtask(&self, id: Uuid) -> Option<&Subtask> {
+        self.subtasks.iter().find(|s| s.id == id)
+    }
+
+    pub(crate) fn subtask_mut(&mut self, id: Uuid) -> Option<&mut Subtask> {
+        self.subtasks.iter_mut().find(|s| s.id == id)
+    }
+
     /// The status and progress its subtasks imply now.
     pub fn rolled_up(&self, auto_complete: bool) -> (TaskStatus, u32) {
         let statuses: Vec<TaskStatus> = self.subtasks.iter().map(|s| s.status).collect();
@@ -391,10 +400,12 @@ impl Project {
         self.stage(stage)?.items.iter().find(|i| i.key == key)
     }
 
+    pub(crate) fn stage_mut(&mut self, key: StageKey) -> Option<&mut ProjectStage> {
+        self.stages.iter_mut().find(|s| s.stage == key)
+    }
+
     pub(crate) fn item_mut(&mut self, stage: StageKey, key: &str) -> Option<&mut ChecklistItem> {
-        self.stages
-            .iter_mut()
-            .find(|s| s.stage == stage)?
+        self.stage_mut(stage)?
             .items
             .iter_mut()
             .find(|i| i.key == key)

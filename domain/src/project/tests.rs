@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::template::{seeded_templates, StageKey};
-use crate::{Rejection, Role};
+use crate::{Consequence, Rejection, Role};
 
 fn at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
@@ -27,7 +27,10 @@ const MANAGER: u128 = 11;
 const REVIEWER: u128 = 12;
 
 fn create(name: &str) -> ProjectCommand {
-    let seed = seeded_templates().remove(0);
+    create_from(seeded_templates().remove(0), name)
+}
+
+fn create_from(seed: crate::template::SeedTemplate, name: &str) -> ProjectCommand {
     ProjectCommand::Create {
         project_id: Uuid::from_u128(1),
         client_id: Uuid::from_u128(2),
@@ -50,11 +53,15 @@ struct Run {
 
 impl Run {
     fn new() -> Self {
+        Self::with(seeded_templates().remove(0))
+    }
+
+    fn with(seed: crate::template::SeedTemplate) -> Self {
         let mut run = Run {
             project: Project::default(),
             events: Vec::new(),
         };
-        run.ok(create("NBFC CoR"));
+        run.ok(create_from(seed, "NBFC CoR"));
         run
     }
 
@@ -649,19 +656,47 @@ fn on_hold_projects_do_not_move_and_closed_ones_change_nothing() {
 
 #[test]
 fn the_clock_extends_once_where_the_template_allows_it() {
-    let seed = seeded_templates()
-        .into_iter()
-        .find(|t| t.family == "SEBI")
-        .expect("SEBI seeded");
-    let liaison = seed
-        .stages
-        .iter()
-        .find(|s| s.stage == StageKey::Liaison)
-        .expect("liaison");
+    let extend = |who: Actor| ProjectCommand::ExtendStageClock {
+        reason: "SEBI asked for more documents".into(),
+        actor: who,
+        at: at(),
+    };
+    // RBI's Liaison clock (30 days) has no extension.
+    let mut rbi = Run::new();
+    for _ in 0..3 {
+        rbi.satisfy_gate();
+        rbi.advance();
+    }
+    assert_eq!(rbi.project.current_stage, Some(StageKey::Liaison));
+    assert!(matches!(
+        rbi.exec(extend(actor(MANAGER, Role::Manager))),
+        Err(ProjectError::NotAllowed(_))
+    ));
+
+    // SEBI's Liaison clock is 15 days, extendable once by 15.
+    let mut sebi = Run::with(seeded_templates().remove(1));
     assert_eq!(
-        (liaison.sla_days, liaison.sla_extension_days),
+        sebi.project.template.as_ref().map(|t| t.family.as_str()),
+        Some("SEBI")
+    );
+    for _ in 0..3 {
+        sebi.satisfy_gate();
+        sebi.advance();
+    }
+    assert!(matches!(
+        sebi.exec(extend(actor(SUPPORT, Role::Support))),
+        Err(ProjectError::Forbidden(_))
+    ));
+    sebi.ok(extend(actor(MANAGER, Role::Manager)));
+    let liaison = sebi.project.stage(StageKey::Liaison).expect("stage");
+    assert_eq!(
+        (liaison.sla_days, liaison.extended_days),
         (Some(15), Some(15))
     );
+    assert!(matches!(
+        sebi.exec(extend(actor(MANAGER, Role::Manager))),
+        Err(ProjectError::NotAllowed(_))
+    ));
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! event the row has already seen changes nothing.
 
 use async_trait::async_trait;
-use domain::project::{ProjectEvent, TaskStatus};
+use domain::project::{ItemStatus, ProjectEvent, TaskStatus};
 use domain::template::StageKey;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -154,7 +154,7 @@ async fn created(
 struct ItemChange<'a> {
     stage: StageKey,
     key: &'a str,
-    status: &'a str,
+    status: ItemStatus,
     reason: Option<&'a str>,
     by: Option<Uuid>,
 }
@@ -179,7 +179,7 @@ async fn set_item(
     .bind(id)
     .bind(stage.as_str())
     .bind(key)
-    .bind(status)
+    .bind(status.as_str())
     .bind(reason)
     .bind(by)
     .bind(event.recorded_at)
@@ -235,7 +235,7 @@ async fn fold(
                 ItemChange {
                     stage,
                     key: &key,
-                    status: "verified",
+                    status: ItemStatus::Verified,
                     reason: None,
                     by: Some(by),
                 },
@@ -256,7 +256,7 @@ async fn fold(
                 ItemChange {
                     stage,
                     key: &key,
-                    status: "rejected",
+                    status: ItemStatus::Rejected,
                     reason: Some(&reason),
                     by: Some(by),
                 },
@@ -277,7 +277,7 @@ async fn fold(
                 ItemChange {
                     stage,
                     key: &key,
-                    status: "waived",
+                    status: ItemStatus::Waived,
                     reason: Some(&reason),
                     by: Some(by),
                 },
@@ -292,7 +292,7 @@ async fn fold(
                 ItemChange {
                     stage,
                     key: &key,
-                    status: "evidence_submitted",
+                    status: ItemStatus::EvidenceSubmitted,
                     reason: None,
                     by: None,
                 },
@@ -405,10 +405,6 @@ async fn fold(
             by,
             at,
         } => {
-            let direction = match direction {
-                domain::project::Direction::Inbound => "inbound",
-                domain::project::Direction::Outbound => "outbound",
-            };
             sqlx::query(
                 "INSERT INTO project_liaison_entries (id, project_id, date, regulator, direction, summary, \
                         attachments, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -417,7 +413,7 @@ async fn fold(
             .bind(id)
             .bind(date)
             .bind(regulator)
-            .bind(direction)
+            .bind(direction.as_str())
             .bind(summary)
             .bind(attachments)
             .bind(by)

@@ -383,10 +383,7 @@ async fn requests_uploads_and_downloads_are_isolated_between_clients() {
         .await;
     assert_eq!(one["documentRequest"], Value::Null);
     let seen_by_a = app.ok(Some(&firm.portal_a), list, json!({})).await;
-    assert_eq!(
-        seen_by_a["documentRequests"][0]["status"],
-        "submitted".to_uppercase()
-    );
+    assert_eq!(seen_by_a["documentRequests"][0]["status"], "SUBMITTED");
 
     // B can neither upload to A's request nor download A's file: both are "not found".
     let (status, body) = upload(

@@ -17,7 +17,7 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// Returns once the server has registered the subscription on its notice bus, so that no
 /// change made afterwards can be missed.
 async fn subscribe(app: &TestApp, token: &str, query: &str) -> Socket {
-    let before = app.notices.receiver_count();
+    let before = app.state.notices.receiver_count();
     let url = format!("{}/graphql/ws", app.address.replacen("http", "ws", 1));
     let mut request = url.into_client_request().expect("request");
     request.headers_mut().insert(
@@ -34,7 +34,7 @@ async fn subscribe(app: &TestApp, token: &str, query: &str) -> Socket {
     .await;
     // The resolver subscribes to the notice bus when the stream starts; wait for that.
     tokio::time::timeout(Duration::from_secs(10), async {
-        while app.notices.receiver_count() <= before {
+        while app.state.notices.receiver_count() <= before {
             tokio::task::yield_now().await;
         }
     })
