@@ -215,6 +215,33 @@ pub async fn workload(app: &TestApp, firm: &Firm) {
         json!({ "p": firm.project_b }),
     )
     .await;
+    // Closed pending updates: one liaison entry approved by a second person, one refused.
+    app.ok(
+        Some(&firm.manager.1),
+        "mutation($p: UUID!) { setProjectStatus(id: $p, status: CLOSED_PENDING_UPDATES, reason: \"awaiting the certificate\") { caughtUp } }",
+        json!({ "p": firm.project_a }),
+    )
+    .await;
+    for summary in ["Certificate dispatched", "Courier delayed"] {
+        app.ok(
+            Some(&firm.support.1),
+            "mutation($p: UUID!, $i: LiaisonEntryInput!) { addLiaisonEntry(projectId: $p, input: $i) { caughtUp } }",
+            json!({ "p": firm.project_a, "i": { "date": "2026-01-06", "regulator": "RBI", "direction": "INBOUND", "summary": summary, "attachments": [] } }),
+        )
+        .await;
+    }
+    app.ok(
+        Some(&firm.reviewer.1),
+        "mutation($p: UUID!) { approveProjectChange(projectId: $p, number: 1) { caughtUp } }",
+        json!({ "p": firm.project_a }),
+    )
+    .await;
+    app.ok(
+        Some(&firm.manager.1),
+        "mutation($p: UUID!) { refuseProjectChange(projectId: $p, number: 2, reason: \"duplicate\") { caughtUp } }",
+        json!({ "p": firm.project_a }),
+    )
+    .await;
     app.ok(
         Some(&firm.portal_a),
         "mutation { markNotificationsRead }",

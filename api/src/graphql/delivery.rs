@@ -6,7 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::Permission;
 use projections::notifications::NotificationRow;
 use projections::projects::{
-    AdvanceRow, AlertRow, LiaisonRow, MilestoneRow, RequestRow, StageRow, TaskRow, UploadRow,
+    AdvanceRow, AlertRow, LiaisonRow, MilestoneRow, ProposalRow, RequestRow, StageRow, TaskRow,
+    UploadRow,
 };
 use uuid::Uuid;
 
@@ -370,6 +371,42 @@ impl From<AdvanceRow> for StageAdvance {
             project_id: row.project_id,
             requested_by: row.requested_by,
             requested_at: row.requested_at,
+            decision: row.decision,
+            decided_by: row.decided_by,
+            decided_at: row.decided_at,
+            reason: row.reason,
+        }
+    }
+}
+
+/// A change to a project closed pending updates, held until someone else decides it.
+#[derive(SimpleObject, Debug)]
+pub struct ChangeProposal {
+    project_id: Uuid,
+    /// Number on the project (pass it to `approveProjectChange` / `refuseProjectChange`).
+    number: i64,
+    /// liaison_entry or licence.
+    kind: String,
+    /// What the change does, in one line.
+    summary: String,
+    proposed_by: Uuid,
+    proposed_at: DateTime<Utc>,
+    /// pending, approved or refused.
+    decision: String,
+    decided_by: Option<Uuid>,
+    decided_at: Option<DateTime<Utc>>,
+    reason: Option<String>,
+}
+
+impl From<ProposalRow> for ChangeProposal {
+    fn from(row: ProposalRow) -> Self {
+        ChangeProposal {
+            project_id: row.project_id,
+            number: row.number,
+            kind: row.kind,
+            summary: row.summary,
+            proposed_by: row.proposed_by,
+            proposed_at: row.proposed_at,
             decision: row.decision,
             decided_by: row.decided_by,
             decided_at: row.decided_at,

@@ -11,7 +11,9 @@ use domain::Permission;
 use uuid::Uuid;
 
 use super::context::Ctx;
-use super::delivery::{visible_request, DocumentRequest, Notification, StageAdvance, Task, Upload};
+use super::delivery::{
+    visible_request, ChangeProposal, DocumentRequest, Notification, StageAdvance, Task, Upload,
+};
 use super::records::{visible_project, Project};
 use super::types::{Direction, Priority, ProjectStatus, RequestStatus, StageKey, TaskStatus};
 use crate::auth::Viewer;
@@ -36,6 +38,11 @@ fn actor(viewer: &Viewer) -> Actor {
         user_id: viewer.user_id,
         role: viewer.role,
     }
+}
+
+/// A proposal number as the domain counts them.
+fn proposal_number(number: i64) -> Result<u32, ApiError> {
+    u32::try_from(number).map_err(|_| ApiError::bad_input("number: no such change proposal"))
 }
 
 /// Runs a project command for a viewer holding `permission` who may see the project.
@@ -332,6 +339,57 @@ impl ProjectMutation {
             Permission::ApproveGates,
             None,
             |actor, at| ProjectCommand::DecideAdvance {
+                approve: false,
+                reason,
+                actor,
+                at,
+            },
+        )
+        .await
+    }
+
+    /// Approves a change proposed while the project is closed pending updates (a manager or
+    /// reviewer other than the proposer); the change is applied in the same append.
+    async fn approve_project_change(
+        &self,
+        ctx: &Context<'_>,
+        project_id: Uuid,
+        #[graphql(validator(minimum = 1))] number: i64,
+        #[graphql(default)] comment: String,
+    ) -> Result<ProjectPayload> {
+        let proposal = proposal_number(number)?;
+        run(
+            ctx,
+            project_id,
+            Permission::ApproveGates,
+            None,
+            |actor, at| ProjectCommand::DecideChange {
+                proposal,
+                approve: true,
+                reason: comment,
+                actor,
+                at,
+            },
+        )
+        .await
+    }
+
+    /// Refuses a proposed change, with a reason; nothing of it is applied.
+    async fn refuse_project_change(
+        &self,
+        ctx: &Context<'_>,
+        project_id: Uuid,
+        #[graphql(validator(minimum = 1))] number: i64,
+        reason: String,
+    ) -> Result<ProjectPayload> {
+        let proposal = proposal_number(number)?;
+        run(
+            ctx,
+            project_id,
+            Permission::ApproveGates,
+            None,
+            |actor, at| ProjectCommand::DecideChange {
+                proposal,
                 approve: false,
                 reason,
                 actor,
@@ -726,6 +784,23 @@ impl DeliveryQuery {
         ctx.request().auth.require(Permission::ApproveGates)?;
         Ok(
             projections::projects::pending_advances(&ctx.state().pool, first)
+                .await
+                .map_err(ApiError::from)?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        )
+    }
+
+    /// Changes to projects closed pending updates waiting for a second person, oldest first.
+    async fn pending_project_changes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50, validator(minimum = 1, maximum = 200))] first: i64,
+    ) -> Result<Vec<ChangeProposal>> {
+        ctx.request().auth.require(Permission::ApproveGates)?;
+        Ok(
+            projections::projects::pending_proposals(&ctx.state().pool, first)
                 .await
                 .map_err(ApiError::from)?
                 .into_iter()

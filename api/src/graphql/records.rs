@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::context::Ctx;
 use super::delivery::{
-    self, DocumentRequest, ExpiryAlert, LiaisonEntry, Licence, Milestone, ProjectStage,
-    StageAdvance, Task,
+    self, ChangeProposal, DocumentRequest, ExpiryAlert, LiaisonEntry, Licence, Milestone,
+    ProjectStage, StageAdvance, Task,
 };
 use super::types::{
     parse_persisted, ItemStatus, LeadSource, LeadStage, ProjectStatus, Role, StageKey,
@@ -397,6 +397,18 @@ impl Project {
         delivery::require_internal(ctx)?;
         Ok(
             projections::projects::advances(&ctx.state().pool, self.0.id)
+                .await
+                .map_err(ApiError::from)?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        )
+    }
+    /// Changes proposed while closed pending updates, with their decisions (internal).
+    async fn change_proposals(&self, ctx: &Context<'_>) -> Result<Vec<ChangeProposal>> {
+        delivery::require_internal(ctx)?;
+        Ok(
+            projections::projects::proposals(&ctx.state().pool, self.0.id)
                 .await
                 .map_err(ApiError::from)?
                 .into_iter()

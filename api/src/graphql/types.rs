@@ -70,7 +70,8 @@ pub enum ProjectStatus {
     OnHold,
     /// Closed.
     Closed,
-    /// Closed; only liaison entries, the licence and evidence may still change.
+    /// Closed; only liaison entries and the licence (each approved by a second person) and
+    /// evidence may still change.
     ClosedPendingUpdates,
 }
 

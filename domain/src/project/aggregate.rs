@@ -103,10 +103,44 @@ impl Project {
             (ProjectStatus::OnHold, _) => Ok(()),
             (ProjectStatus::ClosedPendingUpdates, Change::Record) => Ok(()),
             (ProjectStatus::ClosedPendingUpdates, _) => Err(not_allowed(
-                "the project is closed pending updates: only liaison entries, the licence and evidence may change",
+                "the project is closed pending updates: only liaison entries and the licence (each held for approval) and evidence may change",
             )),
             (ProjectStatus::Closed, _) => Err(not_allowed("the project is closed")),
         }
+    }
+
+    fn licence_may_be_recorded(&self) -> Result<(), ProjectError> {
+        if self.current_stage != Some(StageKey::Issue) {
+            return Err(not_allowed("the licence is recorded at the Issue stage"));
+        }
+        if self.licence.is_some() {
+            return Err(ProjectError::Conflict(
+                "the licence is already recorded".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Append a record change (liaison entry, licence), or hold it for approval while the
+    /// project is closed pending updates.
+    async fn record(
+        &mut self,
+        change: ProjectEvent,
+        actor: Actor,
+        at: DateTime<Utc>,
+        sink: &EventSink<Self>,
+    ) {
+        let event = if self.status == ProjectStatus::ClosedPendingUpdates {
+            ProjectEvent::ChangeProposed {
+                proposal: self.proposals_made + 1,
+                change: Box::new(change),
+                by: actor.user_id,
+                at,
+            }
+        } else {
+            change
+        };
+        sink.write(event, self).await;
     }
 
     fn created(&self) -> Result<(), ProjectError> {
@@ -481,20 +515,85 @@ impl Project {
                 if entry.date > at.date_naive() {
                     return Err(ValidationError::new("date", "must not be in the future").into());
                 }
+                let change = ProjectEvent::LiaisonEntryAdded {
+                    entry_id: entry.entry_id,
+                    date: entry.date,
+                    regulator: regulator.to_uppercase(),
+                    direction: entry.direction,
+                    summary,
+                    attachments,
+                    by: actor.user_id,
+                    at,
+                    proposal: None,
+                };
+                self.record(change, actor, at, sink).await;
+            }
+            C::DecideChange {
+                proposal,
+                approve,
+                reason,
+                actor,
+                at,
+            } => {
+                let pending = self
+                    .proposals
+                    .iter()
+                    .find(|p| p.number == proposal)
+                    .cloned()
+                    .ok_or_else(|| {
+                        ProjectError::NotFound(format!(
+                            "no change proposal {proposal} is waiting for a decision on this project"
+                        ))
+                    })?;
+                if !matches!(actor.role, Role::Manager | Role::Reviewer | Role::Admin) {
+                    return Err(ProjectError::Forbidden(
+                        "only a manager or a reviewer may decide a proposed change".into(),
+                    ));
+                }
+                if actor.user_id == pending.by {
+                    return Err(ProjectError::Forbidden(
+                        "maker-checker: the person who proposed the change cannot decide it".into(),
+                    ));
+                }
+                if !approve {
+                    let reason = values::required_text("reason", &reason, MAX_TEXT)?;
+                    sink.write(
+                        ProjectEvent::ChangeRefused {
+                            proposal,
+                            reason,
+                            by: actor.user_id,
+                            at,
+                        },
+                        self,
+                    )
+                    .await;
+                    return Ok(());
+                }
+                self.ensure_open(Change::Record)?;
+                let mut change = pending.change;
+                match &mut change {
+                    ProjectEvent::LiaisonEntryAdded { proposal: p, .. } => *p = Some(proposal),
+                    ProjectEvent::LicenceRecorded { proposal: p, .. } => {
+                        self.licence_may_be_recorded()?;
+                        *p = Some(proposal);
+                    }
+                    _ => {
+                        return Err(not_allowed("this kind of change cannot be approved"));
+                    }
+                }
+                let reason =
+                    values::optional_text("reason", Some(&reason), MAX_TEXT)?.unwrap_or_default();
                 sink.write(
-                    ProjectEvent::LiaisonEntryAdded {
-                        entry_id: entry.entry_id,
-                        date: entry.date,
-                        regulator: regulator.to_uppercase(),
-                        direction: entry.direction,
-                        summary,
-                        attachments,
+                    ProjectEvent::ChangeApproved {
+                        proposal,
+                        reason,
                         by: actor.user_id,
                         at,
                     },
                     self,
                 )
                 .await;
+                sink.write(change, self).await;
             }
             C::AddMilestone {
                 milestone_id,
@@ -544,12 +643,14 @@ impl Project {
                 at,
             } => {
                 self.ensure_open(Change::Record)?;
-                if self.current_stage != Some(StageKey::Issue) {
-                    return Err(not_allowed("the licence is recorded at the Issue stage"));
-                }
-                if self.licence.is_some() {
+                self.licence_may_be_recorded()?;
+                if self
+                    .proposals
+                    .iter()
+                    .any(|p| matches!(p.change, ProjectEvent::LicenceRecorded { .. }))
+                {
                     return Err(ProjectError::Conflict(
-                        "the licence is already recorded".into(),
+                        "a licence is already proposed and waiting for approval".into(),
                     ));
                 }
                 let number = values::required_text("number", &number, 100)?;
@@ -558,17 +659,15 @@ impl Project {
                         ValidationError::new("expiresOn", "must be after the issue date").into(),
                     );
                 }
-                sink.write(
-                    ProjectEvent::LicenceRecorded {
-                        number,
-                        issued_on,
-                        expires_on,
-                        by: actor.user_id,
-                        at,
-                    },
-                    self,
-                )
-                .await;
+                let change = ProjectEvent::LicenceRecorded {
+                    number,
+                    issued_on,
+                    expires_on,
+                    by: actor.user_id,
+                    at,
+                    proposal: None,
+                };
+                self.record(change, actor, at, sink).await;
             }
             C::RaiseExpiryAlerts { today, at } => {
                 let Some(licence) = &self.licence else {
@@ -1096,6 +1195,22 @@ impl Aggregate for Project {
                 });
             }
             E::LicenceExpiryAlertRaised { days_ahead, .. } => self.alerts_raised.push(days_ahead),
+            E::ChangeProposed {
+                proposal,
+                change,
+                by,
+                ..
+            } => {
+                self.proposals_made = proposal;
+                self.proposals.push(Proposal {
+                    number: proposal,
+                    change: *change,
+                    by,
+                });
+            }
+            E::ChangeApproved { proposal, .. } | E::ChangeRefused { proposal, .. } => {
+                self.proposals.retain(|p| p.number != proposal);
+            }
             E::TaskAdded {
                 task_id,
                 stage,

@@ -290,4 +290,17 @@ pub enum ProjectCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Approve (`approve`) or refuse a change proposed while closed pending updates.
+    DecideChange {
+        /// Proposal number.
+        proposal: u32,
+        /// Approve or refuse.
+        approve: bool,
+        /// Reason (required to refuse).
+        reason: String,
+        /// Who.
+        actor: Actor,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }

@@ -213,6 +213,9 @@ pub enum ProjectEvent {
         by: Uuid,
         /// When recorded.
         at: DateTime<Utc>,
+        /// The approved change proposal that applied it (closed pending updates).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        proposal: Option<u32>,
     },
     /// A billing milestone tied to a stage.
     MilestoneAdded {
@@ -248,6 +251,9 @@ pub enum ProjectEvent {
         by: Uuid,
         /// When.
         at: DateTime<Utc>,
+        /// The approved change proposal that applied it (closed pending updates).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        proposal: Option<u32>,
     },
     /// An expiry alert was raised `days_ahead` days before expiry.
     LicenceExpiryAlertRaised {
@@ -406,6 +412,39 @@ pub enum ProjectEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A change to a project closed pending updates, held until someone else approves it.
+    ChangeProposed {
+        /// Number of the proposal on this project (1, 2, ...).
+        proposal: u32,
+        /// The event the change appends once approved.
+        change: Box<ProjectEvent>,
+        /// Who proposed it.
+        by: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A proposed change was approved; the change itself follows in the same append.
+    ChangeApproved {
+        /// Proposal.
+        proposal: u32,
+        /// Why (optional).
+        reason: String,
+        /// Who.
+        by: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A proposed change was refused.
+    ChangeRefused {
+        /// Proposal.
+        proposal: u32,
+        /// Why.
+        reason: String,
+        /// Who.
+        by: Uuid,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl ProjectEvent {
@@ -443,12 +482,16 @@ impl ProjectEvent {
             E::EvidenceUploaded { .. } => "EvidenceUploaded",
             E::UploadAccepted { .. } => "UploadAccepted",
             E::UploadRejected { .. } => "UploadRejected",
+            E::ChangeProposed { .. } => "ChangeProposed",
+            E::ChangeApproved { .. } => "ChangeApproved",
+            E::ChangeRefused { .. } => "ChangeRefused",
         }
     }
 }
 
 impl crate::Consequence for ProjectEvent {
-    /// A roll-up, a derived checklist change, a stage move caused by an approval: the event
+    /// A roll-up, a derived checklist change, a stage move or a proposed change applied by an
+    /// approval: the event
     /// store records the event before it in the same append as its cause.
     fn is_consequence(&self) -> bool {
         match self {
@@ -459,6 +502,8 @@ impl crate::Consequence for ProjectEvent {
             | ProjectEvent::MilestoneBillable { .. } => true,
             ProjectEvent::ChecklistItemVerified { upload_id, .. }
             | ProjectEvent::ChecklistItemRejected { upload_id, .. } => upload_id.is_some(),
+            ProjectEvent::LiaisonEntryAdded { proposal, .. }
+            | ProjectEvent::LicenceRecorded { proposal, .. } => proposal.is_some(),
             _ => false,
         }
     }

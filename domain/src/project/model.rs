@@ -387,6 +387,23 @@ pub struct Project {
     /// A task whose subtasks are all completed completes too (instead of going to review).
     #[serde(default)]
     pub auto_complete_tasks: bool,
+    /// Changes proposed while closed pending updates, waiting for a decision.
+    #[serde(default)]
+    pub proposals: Vec<Proposal>,
+    /// Proposals made so far (the next one is numbered one higher).
+    #[serde(default)]
+    pub proposals_made: u32,
+}
+
+/// A change held for approval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// Number on this project.
+    pub number: u32,
+    /// The event appended once approved.
+    pub change: super::ProjectEvent,
+    /// Who proposed it.
+    pub by: Uuid,
 }
 
 impl Project {

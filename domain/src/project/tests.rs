@@ -716,3 +716,117 @@ fn where_the_project_allows_it_tasks_complete_by_themselves() {
     );
     assert_eq!(run.project.progress, 10_000);
 }
+
+#[test]
+fn closed_pending_updates_holds_each_change_for_someone_elses_approval() {
+    let mut run = Run::new();
+    to_issue_stage(&mut run);
+    run.ok(ProjectCommand::SetStatus {
+        status: ProjectStatus::ClosedPendingUpdates,
+        reason: "awaiting the registration certificate".into(),
+        actor: actor(MANAGER, Role::Manager),
+        at: at(),
+    });
+    assert!(matches!(
+        run.exec(task(300, None)),
+        Err(ProjectError::NotAllowed(_))
+    ));
+    let entry = |id: u128| ProjectCommand::AddLiaisonEntry {
+        entry: NewLiaisonEntry {
+            entry_id: Uuid::from_u128(id),
+            date: NaiveDate::from_ymd_opt(2025, 12, 30).expect("date"),
+            regulator: "rbi".into(),
+            direction: Direction::Inbound,
+            summary: "Certificate dispatched".into(),
+            attachments: vec![],
+        },
+        actor: actor(SUPPORT, Role::Support),
+        at: at(),
+    };
+    let proposed = run.ok(entry(400));
+    assert!(matches!(
+        proposed.as_slice(),
+        [ProjectEvent::ChangeProposed { proposal: 1, change, .. }]
+            if matches!(**change, ProjectEvent::LiaisonEntryAdded { .. })
+    ));
+    let decide =
+        |proposal: u32, approve: bool, reason: &str, who: Actor| ProjectCommand::DecideChange {
+            proposal,
+            approve,
+            reason: reason.into(),
+            actor: who,
+            at: at(),
+        };
+    assert!(matches!(
+        run.exec(decide(1, true, "", actor(SUPPORT, Role::Support))),
+        Err(ProjectError::Forbidden(_))
+    ));
+    assert!(matches!(
+        run.exec(decide(1, true, "", actor(SUPPORT, Role::Manager))),
+        Err(ProjectError::Forbidden(m)) if m.contains("maker-checker")
+    ));
+    assert!(matches!(
+        run.exec(decide(7, true, "", actor(REVIEWER, Role::Reviewer))),
+        Err(ProjectError::NotFound(_))
+    ));
+    let approved = run.ok(decide(1, true, "", actor(REVIEWER, Role::Reviewer)));
+    assert_eq!(
+        Run::names(&approved),
+        ["ChangeApproved", "LiaisonEntryAdded"]
+    );
+    assert!(matches!(
+        &approved[1],
+        ProjectEvent::LiaisonEntryAdded { proposal: Some(1), by, regulator, .. }
+            if *by == Uuid::from_u128(SUPPORT) && regulator == "RBI"
+    ));
+    assert!(approved[1].is_consequence(), "caused by the approval");
+    assert!(
+        matches!(
+            run.exec(decide(1, true, "", actor(REVIEWER, Role::Reviewer))),
+            Err(ProjectError::NotFound(_))
+        ),
+        "a decided proposal cannot be decided again"
+    );
+
+    let licence = ProjectCommand::RecordLicence {
+        number: "N-14.03.1234".into(),
+        issued_on: NaiveDate::from_ymd_opt(2025, 12, 1).expect("date"),
+        expires_on: NaiveDate::from_ymd_opt(2030, 12, 1).expect("date"),
+        actor: actor(SUPPORT, Role::Support),
+        at: at(),
+    };
+    run.ok(licence.clone());
+    assert!(run.project.licence.is_none(), "held until approved");
+    assert!(matches!(
+        run.exec(licence.clone()),
+        Err(ProjectError::Conflict(_))
+    ));
+    assert!(matches!(
+        run.exec(decide(2, false, " ", actor(MANAGER, Role::Manager))),
+        Err(ProjectError::Invalid(_))
+    ));
+    assert_eq!(
+        Run::names(&run.ok(decide(
+            2,
+            false,
+            "wrong number",
+            actor(MANAGER, Role::Manager)
+        ))),
+        ["ChangeRefused"]
+    );
+    assert!(run.project.licence.is_none() && run.project.proposals.is_empty());
+
+    // A proposal left pending cannot be approved once the project is closed for good.
+    run.ok(licence);
+    run.ok(ProjectCommand::SetStatus {
+        status: ProjectStatus::Closed,
+        reason: "done".into(),
+        actor: actor(MANAGER, Role::Manager),
+        at: at(),
+    });
+    assert!(matches!(
+        run.exec(decide(3, true, "", actor(MANAGER, Role::Manager))),
+        Err(ProjectError::NotAllowed(_))
+    ));
+    assert!(run.project.licence.is_none());
+}

@@ -29,6 +29,7 @@ impl Projection for ProjectsProjection {
             "project_stages",
             "project_checklist_items",
             "project_advance_requests",
+            "project_change_proposals",
             "project_liaison_entries",
             "project_milestones",
             "project_alerts",
@@ -193,6 +194,32 @@ fn full_if_completed(status: TaskStatus) -> i32 {
         10_000
     } else {
         0
+    }
+}
+
+/// The kind and a one-line description of a proposed change, as reviewers read it.
+fn describe_change(change: &ProjectEvent) -> (&'static str, String) {
+    match change {
+        ProjectEvent::LiaisonEntryAdded {
+            date,
+            regulator,
+            direction,
+            summary,
+            ..
+        } => (
+            "liaison_entry",
+            format!("{regulator}, {} on {date}: {summary}", direction.as_str()),
+        ),
+        ProjectEvent::LicenceRecorded {
+            number,
+            issued_on,
+            expires_on,
+            ..
+        } => (
+            "licence",
+            format!("licence {number}, issued {issued_on}, expires {expires_on}"),
+        ),
+        other => ("other", other.name().to_owned()),
     }
 }
 
@@ -404,6 +431,7 @@ async fn fold(
             attachments,
             by,
             at,
+            ..
         } => {
             sqlx::query(
                 "INSERT INTO project_liaison_entries (id, project_id, date, regulator, direction, summary, \
@@ -675,6 +703,56 @@ async fn fold(
         } => {
             review(conn, upload_id, "rejected", Some(&reason), by, at).await?;
             request_status(conn, request_id, "rejected", at).await?;
+        }
+        E::ChangeProposed {
+            proposal,
+            change,
+            by,
+            at,
+        } => {
+            let (kind, summary) = describe_change(&change);
+            sqlx::query(
+                "INSERT INTO project_change_proposals (project_id, number, kind, summary, proposed_by, \
+                        proposed_at, decision) VALUES ($1, $2, $3, $4, $5, $6, 'pending')",
+            )
+            .bind(id)
+            .bind(i64::from(proposal))
+            .bind(kind)
+            .bind(summary)
+            .bind(by)
+            .bind(at)
+            .execute(conn)
+            .await?;
+        }
+        E::ChangeApproved {
+            proposal,
+            reason,
+            by,
+            at,
+        }
+        | E::ChangeRefused {
+            proposal,
+            reason,
+            by,
+            at,
+        } => {
+            let decision = if event.event_type == "ChangeApproved" {
+                "approved"
+            } else {
+                "refused"
+            };
+            sqlx::query(
+                "UPDATE project_change_proposals SET decision = $3, decided_by = $4, decided_at = $5, \
+                        reason = nullif($6, '') WHERE project_id = $1 AND number = $2",
+            )
+            .bind(id)
+            .bind(i64::from(proposal))
+            .bind(decision)
+            .bind(by)
+            .bind(at)
+            .bind(reason)
+            .execute(conn)
+            .await?;
         }
     }
     Ok(())

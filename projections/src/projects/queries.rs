@@ -270,6 +270,55 @@ pub async fn pending_advances(pool: &PgPool, limit: i64) -> Result<Vec<AdvanceRo
     .await
 }
 
+/// A change proposed while the project was closed pending updates.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ProposalRow {
+    /// Project.
+    pub project_id: Uuid,
+    /// Number on the project.
+    pub number: i64,
+    /// liaison_entry or licence.
+    pub kind: String,
+    /// One-line description.
+    pub summary: String,
+    /// Proposer.
+    pub proposed_by: Uuid,
+    /// When.
+    pub proposed_at: DateTime<Utc>,
+    /// pending, approved, refused.
+    pub decision: String,
+    /// Decider.
+    pub decided_by: Option<Uuid>,
+    /// When decided.
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Reason.
+    pub reason: Option<String>,
+}
+
+const PROPOSAL_COLUMNS: &str = "project_id, number, kind, summary, proposed_by, proposed_at, \
+     decision, decided_by, decided_at, reason";
+
+/// Change proposals of a project, oldest first.
+pub async fn proposals(pool: &PgPool, project_id: Uuid) -> Result<Vec<ProposalRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {PROPOSAL_COLUMNS} FROM project_change_proposals WHERE project_id = $1 ORDER BY number"
+    ))
+    .bind(project_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Every change proposal waiting for a decision, oldest first.
+pub async fn pending_proposals(pool: &PgPool, limit: i64) -> Result<Vec<ProposalRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {PROPOSAL_COLUMNS} FROM project_change_proposals WHERE decision = 'pending' \
+          ORDER BY proposed_at, project_id, number LIMIT $1"
+    ))
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// A liaison log entry.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LiaisonRow {

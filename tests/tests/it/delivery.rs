@@ -610,3 +610,125 @@ async fn the_delivery_read_models_rebuild_to_the_same_state() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_project_closed_pending_updates_applies_changes_only_once_someone_else_approves() {
+    let app = spawn_app().await.expect("server");
+    let firm = firm(&app).await;
+    let p = &firm.project_a;
+    to_issue(&app, &firm, p).await;
+    app.ok(
+        Some(&firm.manager.1),
+        "mutation($p: UUID!) { setProjectStatus(id: $p, status: CLOSED_PENDING_UPDATES, reason: \"awaiting the certificate\") { caughtUp } }",
+        json!({ "p": p }),
+    )
+    .await;
+    let task = app
+        .gql(
+            Some(&firm.support.1),
+            "mutation($p: UUID!) { addTask(projectId: $p, input: { title: \"More work\" }) { caughtUp } }",
+            json!({ "p": p }),
+        )
+        .await;
+    assert_eq!(error_code(&task), Some("BAD_USER_INPUT"), "{task}");
+
+    app.ok(
+        Some(&firm.support.1),
+        "mutation($p: UUID!, $i: LiaisonEntryInput!) { addLiaisonEntry(projectId: $p, input: $i) { caughtUp } }",
+        json!({ "p": p, "i": { "date": "2026-01-05", "regulator": "rbi", "direction": "INBOUND", "summary": "Certificate dispatched by post", "attachments": [] } }),
+    )
+    .await;
+    app.ok(
+        Some(&firm.support.1),
+        "mutation($p: UUID!) { recordLicence(projectId: $p, input: { number: \"N-14.03.01234\", issuedOn: \"2026-01-02\", expiresOn: \"2031-01-01\" }) { caughtUp } }",
+        json!({ "p": p }),
+    )
+    .await;
+    let state = "query($p: UUID!) { project(id: $p) { licence { number } liaisonLog { summary } changeProposals { number kind summary decision reason } } }";
+    let held = app
+        .ok(Some(&firm.support.1), state, json!({ "p": p }))
+        .await;
+    assert!(held["project"]["licence"].is_null(), "{held}");
+    assert_eq!(
+        held["project"]["liaisonLog"].as_array().map(Vec::len),
+        Some(0),
+        "nothing applied before approval: {held}"
+    );
+    let proposals = &held["project"]["changeProposals"];
+    assert_eq!(proposals[0]["kind"], "liaison_entry");
+    assert_eq!(
+        proposals[0]["summary"],
+        "RBI, inbound on 2026-01-05: Certificate dispatched by post"
+    );
+    assert_eq!(proposals[1]["kind"], "licence");
+    assert_eq!(proposals[1]["decision"], "pending");
+    let queue = app
+        .ok(
+            Some(&firm.reviewer.1),
+            "{ pendingProjectChanges { projectId number } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        queue["pendingProjectChanges"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    let approve = "mutation($p: UUID!, $n: Int!) { approveProjectChange(projectId: $p, number: $n) { caughtUp project { licence { number } } } }";
+    // The proposer cannot approve it, nor can support, nor the customer.
+    let own = app
+        .gql(Some(&firm.support.1), approve, json!({ "p": p, "n": 1 }))
+        .await;
+    assert_eq!(error_code(&own), Some("FORBIDDEN"), "{own}");
+    let portal = app
+        .gql(Some(&firm.portal_a), approve, json!({ "p": p, "n": 1 }))
+        .await;
+    assert_eq!(error_code(&portal), Some("FORBIDDEN"), "{portal}");
+    let unknown = app
+        .gql(Some(&firm.reviewer.1), approve, json!({ "p": p, "n": 9 }))
+        .await;
+    assert_eq!(error_code(&unknown), Some("NOT_FOUND"), "{unknown}");
+
+    app.ok(Some(&firm.reviewer.1), approve, json!({ "p": p, "n": 1 }))
+        .await;
+    let no_reason = app
+        .gql(
+            Some(&firm.manager.1),
+            "mutation($p: UUID!) { refuseProjectChange(projectId: $p, number: 2, reason: \"\") { caughtUp } }",
+            json!({ "p": p }),
+        )
+        .await;
+    assert_eq!(
+        error_code(&no_reason),
+        Some("BAD_USER_INPUT"),
+        "{no_reason}"
+    );
+    app.ok(
+        Some(&firm.manager.1),
+        "mutation($p: UUID!) { refuseProjectChange(projectId: $p, number: 2, reason: \"the number has a typo\") { caughtUp } }",
+        json!({ "p": p }),
+    )
+    .await;
+    let decided = app
+        .ok(Some(&firm.support.1), state, json!({ "p": p }))
+        .await;
+    assert!(decided["project"]["licence"].is_null(), "{decided}");
+    assert_eq!(
+        decided["project"]["liaisonLog"][0]["summary"],
+        "Certificate dispatched by post"
+    );
+    let proposals = &decided["project"]["changeProposals"];
+    assert_eq!(proposals[0]["decision"], "approved");
+    assert_eq!(proposals[1]["decision"], "refused");
+    assert_eq!(proposals[1]["reason"], "the number has a typo");
+    // Internal only: the customer does not see proposals.
+    let hidden = app
+        .gql(
+            Some(&firm.portal_a),
+            "query($p: UUID!) { project(id: $p) { changeProposals { number } } }",
+            json!({ "p": p }),
+        )
+        .await;
+    assert_eq!(error_code(&hidden), Some("FORBIDDEN"), "{hidden}");
+    app.stop().await;
+}
