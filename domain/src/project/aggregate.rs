@@ -71,6 +71,22 @@ fn is_manager(actor: &Actor) -> bool {
     matches!(actor.role, Role::Manager | Role::Admin)
 }
 
+/// Maker-checker: `actor` may decide `what`, which `maker` asked for, only as a manager or
+/// reviewer other than the maker.
+fn checker(actor: &Actor, maker: uuid::Uuid, what: &str, made: &str) -> Result<(), ProjectError> {
+    if !matches!(actor.role, Role::Manager | Role::Reviewer | Role::Admin) {
+        return Err(ProjectError::Forbidden(format!(
+            "only a manager or a reviewer may decide {what}"
+        )));
+    }
+    if actor.user_id == maker {
+        return Err(ProjectError::Forbidden(format!(
+            "maker-checker: the person who {made} cannot decide it"
+        )));
+    }
+    Ok(())
+}
+
 fn estimate(field: &'static str, hours: Option<f64>) -> Result<Option<f64>, ValidationError> {
     match hours {
         None => Ok(None),
@@ -398,17 +414,12 @@ impl Project {
                     .pending_advance
                     .clone()
                     .ok_or_else(|| not_allowed("no stage advance is waiting for approval"))?;
-                if !matches!(actor.role, Role::Manager | Role::Reviewer | Role::Admin) {
-                    return Err(ProjectError::Forbidden(
-                        "only a manager or a reviewer may decide a stage advance".into(),
-                    ));
-                }
-                if actor.user_id == pending.by {
-                    return Err(ProjectError::Forbidden(
-                        "maker-checker: the person who requested the advance cannot decide it"
-                            .into(),
-                    ));
-                }
+                checker(
+                    &actor,
+                    pending.by,
+                    "a stage advance",
+                    "requested the advance",
+                )?;
                 if !approve {
                     let reason = values::required_text("reason", &reason, MAX_TEXT)?;
                     sink.write(
@@ -545,16 +556,12 @@ impl Project {
                             "no change proposal {proposal} is waiting for a decision on this project"
                         ))
                     })?;
-                if !matches!(actor.role, Role::Manager | Role::Reviewer | Role::Admin) {
-                    return Err(ProjectError::Forbidden(
-                        "only a manager or a reviewer may decide a proposed change".into(),
-                    ));
-                }
-                if actor.user_id == pending.by {
-                    return Err(ProjectError::Forbidden(
-                        "maker-checker: the person who proposed the change cannot decide it".into(),
-                    ));
-                }
+                checker(
+                    &actor,
+                    pending.by,
+                    "a proposed change",
+                    "proposed the change",
+                )?;
                 if !approve {
                     let reason = values::required_text("reason", &reason, MAX_TEXT)?;
                     sink.write(
