@@ -5,6 +5,7 @@ mod connection;
 mod context;
 mod delivery;
 mod leads;
+mod loaders;
 mod mutation;
 mod projects;
 mod query;
@@ -27,17 +28,18 @@ pub const MAX_COMPLEXITY: usize = 2_000;
 
 /// Builds the schema over the shared state.
 pub fn schema(state: AppState) -> ZippSchema {
-    Schema::build(
+    let builder = Schema::build(
         query::Query::default(),
         mutation::Mutation::default(),
         subscription::Subscription,
-    )
-    .data(state)
-    .limit_depth(MAX_DEPTH)
-    .limit_complexity(MAX_COMPLEXITY)
-    .limit_recursive_depth(32)
-    .limit_directives(20)
-    .finish()
+    );
+    loaders::register(builder, &state.pool)
+        .data(state)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(32)
+        .limit_directives(20)
+        .finish()
 }
 
 /// The SDL as served (checked in as `docs/schema.graphql`).

@@ -1,4 +1,5 @@
-//! HTTP routes: `/graphql` (POST and GET), `/graphql/ws`, `/graphiql`, `/healthz`, `/readyz`.
+//! HTTP routes: `/graphql` (POST and GET), `/graphql/ws`, `/graphiql`, `/healthz`, `/readyz`,
+//! `/metrics` (read-model freshness, Prometheus text format).
 
 use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
 use async_graphql::{Data, ServerError};
@@ -45,6 +46,7 @@ pub fn router(http: Http) -> Router {
         )
         .route("/files/uploads/{upload_id}", get(crate::uploads::download))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(|| async { projections::lag::prometheus() }))
         .route("/readyz", get(readyz))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(http)

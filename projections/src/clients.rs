@@ -219,6 +219,16 @@ pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<ClientRow>, sqlx::Er
     .await
 }
 
+/// Several clients at once (for batch loading).
+pub async fn find_many(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<ClientRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, '' AS sort_value FROM client_view WHERE id = ANY($1)"
+    ))
+    .bind(ids)
+    .fetch_all(pool)
+    .await
+}
+
 /// Contacts of a client, primary first.
 pub async fn contacts(pool: &PgPool, client_id: Uuid) -> Result<Vec<ContactRow>, sqlx::Error> {
     sqlx::query_as(

@@ -8,7 +8,18 @@ use uuid::Uuid;
 ///
 /// Events are totally ordered by this pair. Once every transaction below a horizon has
 /// finished, no new event can sort before it, which is what makes checkpoints safe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Position {
     /// The appending transaction's id (`xid8`, as a signed integer; real ids are < 2^63).
     pub tx: i64,

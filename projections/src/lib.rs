@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod clients;
 pub mod event;
+pub mod lag;
 pub mod leads;
 pub mod notices;
 pub mod notifications;

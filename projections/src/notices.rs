@@ -15,16 +15,23 @@ use sqlx::PgPool;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+use crate::event::Position;
+
 /// A notification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "notice", rename_all = "snake_case")]
 pub enum Notice {
-    /// Events were appended.
-    EventsAppended,
+    /// Events were appended: of these aggregate types (empty: unknown, possibly any).
+    EventsAppended {
+        /// Aggregate types.
+        types: Vec<String>,
+    },
     /// A projection's checkpoint moved.
     Checkpoint {
         /// Projection name.
         name: String,
+        /// Where it moved to (sent as `name tx position`; absent in a bare name).
+        position: Option<Position>,
     },
     /// A read-model record changed.
     Changed {
@@ -88,14 +95,18 @@ impl Notices {
             .listen_all(["zippcrm_events", "zippcrm_checkpoint", "zippcrm_changes"])
             .await?;
         // Anything may have happened while we were not listening.
-        self.publish(Notice::EventsAppended);
+        self.publish(Notice::EventsAppended { types: Vec::new() });
         loop {
             let notification = listener.recv().await?;
             let notice = match notification.channel() {
-                "zippcrm_events" => Some(Notice::EventsAppended),
-                "zippcrm_checkpoint" => Some(Notice::Checkpoint {
-                    name: notification.payload().to_owned(),
+                "zippcrm_events" => Some(Notice::EventsAppended {
+                    types: notification
+                        .payload()
+                        .split_whitespace()
+                        .map(str::to_owned)
+                        .collect(),
                 }),
+                "zippcrm_checkpoint" => Some(checkpoint_notice(notification.payload())),
                 _ => serde_json::from_str(notification.payload()).ok(),
             };
             if let Some(notice) = notice {
@@ -103,6 +114,24 @@ impl Notices {
             }
         }
     }
+}
+
+/// The payload of a checkpoint notice: `name tx position`.
+pub fn checkpoint_payload(name: &str, at: Position) -> String {
+    format!("{name} {} {}", at.tx, at.position)
+}
+
+fn checkpoint_notice(payload: &str) -> Notice {
+    let mut parts = payload.split(' ');
+    let name = parts.next().unwrap_or_default().to_owned();
+    let position = match (
+        parts.next().and_then(|p| p.parse().ok()),
+        parts.next().and_then(|p| p.parse().ok()),
+    ) {
+        (Some(tx), Some(position)) => Some(Position { tx, position }),
+        _ => None,
+    };
+    Notice::Checkpoint { name, position }
 }
 
 /// Sends a change notice from inside a read-model transaction.

@@ -189,7 +189,7 @@ pub async fn rebuild(
     .execute(&mut *tx)
     .await?;
     sqlx::query("SELECT pg_notify('zippcrm_checkpoint', $1)")
-        .bind(projection.name())
+        .bind(crate::notices::checkpoint_payload(projection.name(), at))
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;

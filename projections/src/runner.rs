@@ -196,10 +196,22 @@ pub async fn step(
     .execute(&mut *tx)
     .await?;
     sqlx::query("SELECT pg_notify('zippcrm_checkpoint', $1)")
-        .bind(projection.name())
+        .bind(crate::notices::checkpoint_payload(
+            projection.name(),
+            last.position(),
+        ))
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    let types = projection.aggregate_types();
+    crate::lag::record(
+        projection.name(),
+        chrono::Utc::now(),
+        events
+            .iter()
+            .filter(|e| types.contains(&e.aggregate_type.as_str()))
+            .map(|e| e.recorded_at),
+    );
     Ok(Step::Applied(events.len()))
 }
 
@@ -292,7 +304,7 @@ async fn worker(
         };
         if idle {
             tokio::select! {
-                _ = appended(&mut wake) => {}
+                _ = appended(&mut wake, projection.aggregate_types()) => {}
                 _ = tokio::time::sleep(config.poll) => {}
                 _ = shutdown.changed() => {}
             }
@@ -300,12 +312,18 @@ async fn worker(
     }
 }
 
-/// Resolves when events were appended (or notices were missed, which may hide an append).
-async fn appended(wake: &mut tokio::sync::broadcast::Receiver<Notice>) {
+/// Resolves when events of `types` were appended (or notices were missed, which may hide an
+/// append).
+async fn appended(wake: &mut tokio::sync::broadcast::Receiver<Notice>, types: &[&str]) {
     use tokio::sync::broadcast::error::RecvError;
     loop {
         match wake.recv().await {
-            Ok(Notice::EventsAppended) | Err(RecvError::Lagged(_)) => return,
+            Ok(Notice::EventsAppended { types: appended })
+                if appended.is_empty() || appended.iter().any(|t| types.contains(&t.as_str())) =>
+            {
+                return
+            }
+            Err(RecvError::Lagged(_)) => return,
             Ok(_) => {}
             Err(RecvError::Closed) => std::future::pending::<()>().await,
         }

@@ -8,25 +8,30 @@ use tokio::time::Instant;
 use crate::event::Position;
 use crate::notices::{Notice, Notices};
 
-/// How many of `names` have not yet passed `target`.
-async fn behind(pool: &PgPool, names: &[&str], target: Position) -> Result<i64, sqlx::Error> {
+/// Which of `names` have not yet passed `target`.
+async fn behind(
+    pool: &PgPool,
+    names: &[&str],
+    target: Position,
+) -> Result<Vec<String>, sqlx::Error> {
     let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
     sqlx::query_scalar(
-        "SELECT count(*) FROM projection_checkpoints \
+        "SELECT name FROM projection_checkpoints \
           WHERE name = ANY($1) AND (last_tx, last_position) < ($2::text::xid8, $3)",
     )
     .bind(names)
     .bind(target.tx.to_string())
     .bind(target.position)
-    .fetch_one(pool)
+    .fetch_all(pool)
     .await
 }
 
 /// Waits until every projection in `names` has folded the event at `target`.
 ///
 /// Returns `Ok(true)` when they have, `Ok(false)` when `timeout` passed first (the caller
-/// answers that the read model is still catching up). Checkpoint notices trigger re-checks;
-/// a slow poll covers lost notices.
+/// answers that the read model is still catching up). One query finds which projections are
+/// behind; after that, checkpoint notices carry the position each one reached, so waiting
+/// costs no further queries. A lagged receiver, a bare notice or the slow poll re-query.
 pub async fn wait_for(
     pool: &PgPool,
     notices: &Notices,
@@ -36,27 +41,33 @@ pub async fn wait_for(
 ) -> Result<bool, sqlx::Error> {
     let mut receiver = notices.subscribe();
     let deadline = Instant::now() + timeout;
-    loop {
-        if behind(pool, names, target).await? == 0 {
-            return Ok(true);
-        }
-        loop {
-            let poll = (Instant::now() + Duration::from_millis(250)).min(deadline);
-            tokio::select! {
-                notice = receiver.recv() => match notice {
-                    Ok(Notice::Checkpoint { name }) if names.contains(&name.as_str()) => break,
-                    Ok(_) => continue,
-                    Err(_) => break,
-                },
-                _ = tokio::time::sleep_until(poll) => {
-                    if Instant::now() >= deadline {
-                        return Ok(behind(pool, names, target).await? == 0);
+    let mut pending = behind(pool, names, target).await?;
+    while !pending.is_empty() {
+        let poll = (Instant::now() + Duration::from_millis(250)).min(deadline);
+        let requery = tokio::select! {
+            notice = receiver.recv() => match notice {
+                Ok(Notice::Checkpoint { name, position: Some(at) }) => {
+                    if at >= target {
+                        pending.retain(|n| *n != name);
                     }
-                    break;
+                    false
                 }
+                Ok(Notice::Checkpoint { name, position: None }) => pending.contains(&name),
+                Ok(_) => false,
+                Err(_) => true,
+            },
+            _ = tokio::time::sleep_until(poll) => {
+                if Instant::now() >= deadline {
+                    return Ok(behind(pool, names, target).await?.is_empty());
+                }
+                true
             }
+        };
+        if requery {
+            pending = behind(pool, names, target).await?;
         }
     }
+    Ok(true)
 }
 
 /// The position of the newest event of one stream (what a command just appended).

@@ -1,5 +1,8 @@
 //! Object types over the read models, with access checks on every nested hop.
 
+use async_graphql::dataloader::DataLoader;
+
+use super::loaders::{Clients, Users};
 use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::Permission;
@@ -78,9 +81,11 @@ impl Lead {
         let Some(owner) = self.0.owner_id else {
             return Ok(None);
         };
-        Ok(projections::users::find(&ctx.state().pool, owner)
+        Ok(ctx
+            .data_unchecked::<DataLoader<Users>>()
+            .load_one(owner)
             .await
-            .map_err(ApiError::from)?
+            .map_err(ApiError::internal)?
             .map(User))
     }
     /// The client this lead converted into.
@@ -88,9 +93,11 @@ impl Lead {
         let Some(client_id) = self.0.client_id else {
             return Ok(None);
         };
-        Ok(projections::clients::find(&ctx.state().pool, client_id)
+        Ok(ctx
+            .data_unchecked::<DataLoader<Clients>>()
+            .load_one(client_id)
             .await
-            .map_err(ApiError::from)?
+            .map_err(ApiError::internal)?
             .map(Client))
     }
     /// The project opened at conversion.
@@ -264,12 +271,12 @@ impl Project {
     }
     /// The client (always the viewer's own for portal users).
     async fn client(&self, ctx: &Context<'_>) -> Result<Option<Client>> {
-        Ok(
-            projections::clients::find(&ctx.state().pool, self.0.client_id)
-                .await
-                .map_err(ApiError::from)?
-                .map(Client),
-        )
+        Ok(ctx
+            .data_unchecked::<DataLoader<Clients>>()
+            .load_one(self.0.client_id)
+            .await
+            .map_err(ApiError::internal)?
+            .map(Client))
     }
     async fn family(&self) -> &str {
         &self.0.family

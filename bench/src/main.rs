@@ -1,0 +1,463 @@
+//! `zippcrm-bench`: ZippCRM's performance suite. Each scenario runs beside a baseline
+//! measured in the same run, and is reported as a ratio; see docs/PERFORMANCE.md.
+//!
+//! `zippcrm-bench --size quick` (the default) finishes in a few minutes; `--size full` uses
+//! the sizes of the targets; `--size smoke` is the test suite's check that the harness works.
+
+mod scenarios;
+mod seed;
+mod server;
+mod stats;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::{json, Value};
+use sqlx::postgres::PgPoolOptions;
+use uuid::Uuid;
+
+use scenarios::Api;
+use stats::ratio;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "zippcrm-bench",
+    about = "ZippCRM benchmarks with same-run baselines"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Data sizes.
+    #[arg(long, value_enum, default_value_t = Size::Quick)]
+    size: Size,
+    /// Where to write the JSON report.
+    #[arg(long, default_value = "target/bench/zippcrm-bench.json")]
+    json: PathBuf,
+    /// A PostgreSQL server to use (URL of a database the bench may create databases from);
+    /// without it the bench starts a private one.
+    #[arg(long, env = "BENCH_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Keep the bench database afterwards (with --database-url), to inspect or profile it.
+    #[arg(long, requires = "database_url")]
+    keep: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server under test (started by the bench itself).
+    #[command(hide = true)]
+    Serve,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Size {
+    /// Tiny: checks the harness, measures nothing meaningful.
+    Smoke,
+    /// Minutes.
+    Quick,
+    /// The sizes of the targets.
+    Full,
+}
+
+/// Sizes of one run.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+struct Sizes {
+    leads: u64,
+    owners: usize,
+    write_ops: usize,
+    write_clients: usize,
+    read_ops: usize,
+    read_clients: usize,
+    audit_events: usize,
+    audit_reps: usize,
+    rebuild_events: usize,
+}
+
+impl Size {
+    fn sizes(self) -> Sizes {
+        match self {
+            Size::Smoke => Sizes {
+                leads: 300,
+                owners: 3,
+                write_ops: 96,
+                write_clients: 32,
+                read_ops: 48,
+                read_clients: 16,
+                audit_events: 300,
+                audit_reps: 3,
+                rebuild_events: 3_000,
+            },
+            Size::Quick => Sizes {
+                leads: 20_000,
+                owners: 20,
+                write_ops: 4_000,
+                write_clients: 32,
+                read_ops: 2_000,
+                read_clients: 16,
+                audit_events: 2_000,
+                audit_reps: 30,
+                rebuild_events: 200_000,
+            },
+            Size::Full => Sizes {
+                leads: 100_000,
+                owners: 50,
+                write_ops: 20_000,
+                write_clients: 32,
+                read_ops: 10_000,
+                read_clients: 16,
+                audit_events: 2_000,
+                audit_reps: 100,
+                rebuild_events: 1_000_000,
+            },
+        }
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Some(Command::Serve) => runtime.block_on(server::serve()),
+        None => runtime.block_on(run(cli)),
+    }
+}
+
+/// One line of the table.
+struct Line {
+    scenario: &'static str,
+    measured: String,
+    baseline: String,
+    ratio: Option<f64>,
+    target: &'static str,
+    met: bool,
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let sizes = cli.size.sizes();
+    let work = std::env::temp_dir().join(format!("zippcrm-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let mut private = None;
+    let admin_url = match &cli.database_url {
+        Some(url) => url.clone(),
+        None => {
+            let pg = devdb::LocalPostgres::start(&work.join("pg"), devdb::Keep::Nothing)?;
+            let url = pg.url("postgres");
+            private = Some(pg);
+            url
+        }
+    };
+    let database = format!("zippcrm_bench_{}", Uuid::new_v4().simple());
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&admin_url)
+        .await?;
+    sqlx::query(&format!("CREATE DATABASE {database}"))
+        .execute(&admin)
+        .await?;
+    let (prefix, _) = admin_url
+        .rsplit_once('/')
+        .context("database URL without a path")?;
+    let url = format!("{prefix}/{database}");
+
+    let result = measure(&url, &work, sizes, cli.size).await;
+
+    if cli.keep {
+        eprintln!("kept the bench database: {url}");
+    } else {
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+            .execute(&admin)
+            .await?;
+    }
+    admin.close().await;
+    if let Some(mut pg) = private {
+        pg.stop();
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    let (lines, report) = result?;
+    print_table(&lines);
+    if let Some(dir) = cli.json.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&cli.json, serde_json::to_string_pretty(&report)?)?;
+    println!("\nJSON report: {}", cli.json.display());
+    Ok(())
+}
+
+fn ms(x: f64) -> String {
+    format!("{x:.1} ms")
+}
+
+fn print_table(lines: &[Line]) {
+    println!(
+        "\n{:<22} {:<38} {:<30} {:>7}  {:<26} met",
+        "scenario", "measured", "baseline (same run)", "ratio", "target"
+    );
+    for l in lines {
+        println!(
+            "{:<22} {:<38} {:<30} {:>7}  {:<26} {}",
+            l.scenario,
+            l.measured,
+            l.baseline,
+            l.ratio.map_or("-".into(), |r| format!("{r:.2}")),
+            l.target,
+            if l.met { "yes" } else { "NO" }
+        );
+    }
+}
+
+fn log(message: &str, since: Instant) {
+    eprintln!("[{:>6.1}s] {message}", since.elapsed().as_secs_f64());
+}
+
+async fn measure(
+    url: &str,
+    work: &std::path::Path,
+    sizes: Sizes,
+    size: Size,
+) -> Result<(Vec<Line>, Value)> {
+    let t0 = Instant::now();
+    let server = server::ServerProcess::start(url, &work.join("files"))?;
+    let pool = PgPoolOptions::new()
+        .max_connections(40)
+        .connect(url)
+        .await?;
+    let admin = Api::login(&server.address, server::ADMIN_EMAIL, server::ADMIN_PASSWORD).await?;
+    let admin_id: Uuid =
+        serde_json::from_value(admin.call("{ me { id } }", json!({})).await?["me"]["id"].take())?;
+    let catch_up = Duration::from_secs(900);
+
+    // Owners through the real write path.
+    let mut owners = Vec::new();
+    for n in 0..sizes.owners {
+        let data = admin
+            .call(
+                "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }",
+                json!({ "i": { "email": format!("owner{n}@firm.example"), "displayName": format!("Owner {n}"),
+                               "role": "SUPPORT", "password": "a-long-password-1" } }),
+            )
+            .await?;
+        owners.push(serde_json::from_value::<Uuid>(
+            data["createUser"]["user"]["id"].clone(),
+        )?);
+    }
+    let seeded = seed::leads(&pool, admin_id, &owners, sizes.leads, 7).await?;
+    scenarios::caught_up(&pool, catch_up).await?;
+    log(
+        &format!(
+            "seeded {} leads ({} events) and folded them",
+            sizes.leads, seeded.events
+        ),
+        t0,
+    );
+    let leads = Arc::new(seeded.leads.clone());
+    let owners = Arc::new(owners);
+    let mut lines = Vec::new();
+    let mut report = json!({ "size": size, "sizes": sizes, "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0) });
+
+    // Write, with freshness and memory measured during it.
+    let base =
+        scenarios::write_baseline(&pool, leads.clone(), sizes.write_clients, sizes.write_ops)
+            .await?;
+    scenarios::caught_up(&pool, catch_up).await?;
+    let notes_before: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'LeadNoteAdded'")
+            .fetch_one(&pool)
+            .await?;
+    server.reset_peak_rss()?;
+    let lag_before = scenarios::scrape_lag(&server.address).await?;
+    let write =
+        scenarios::write_server(&admin, leads.clone(), sizes.write_clients, sizes.write_ops)
+            .await?;
+    scenarios::caught_up(&pool, catch_up).await?;
+    let lag = scenarios::lag_between(&lag_before, &scenarios::scrape_lag(&server.address).await?);
+    let peak_kib = server.peak_rss_kib()?;
+    log("write scenario done", t0);
+    let write_ratio = ratio(write.per_second, base.per_second);
+    lines.push(Line {
+        scenario: "write (addLeadNote)",
+        measured: format!(
+            "{:.0}/s p50 {} p99 {}",
+            write.per_second,
+            ms(write.p50_ms),
+            ms(write.p99_ms)
+        ),
+        baseline: format!("{:.0}/s p99 {}", base.per_second, ms(base.p99_ms)),
+        ratio: Some(write_ratio),
+        target: "ratio >= 0.5",
+        met: write_ratio >= 0.5,
+    });
+    // No event skipped: every note appended is counted in the read model, and the lead
+    // projection saw every lead event appended during the run.
+    let (notes_events, notes_folded): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM events WHERE event_type = 'LeadNoteAdded'), \
+                (SELECT COALESCE(sum(note_count), 0)::bigint FROM lead_view)",
+    )
+    .fetch_one(&pool)
+    .await?;
+    let leads_lag = lag.get("leads").copied();
+    let skipped = notes_events - notes_folded;
+    let appended = u64::try_from(notes_events - notes_before).unwrap_or(0);
+    let seen = leads_lag.map_or(0, |l| l.events);
+    for (name, l) in &lag {
+        lines.push(Line {
+            scenario: "freshness",
+            measured: format!(
+                "{name}: p50 <= {} p99 <= {} ({} ev)",
+                l.p50_ms, l.p99_ms, l.events
+            ),
+            baseline: "-".into(),
+            ratio: None,
+            target: "p99 <= 100 ms",
+            met: l.p99_ms <= 100.0,
+        });
+    }
+    lines.push(Line {
+        scenario: "freshness: skipped",
+        measured: format!("{skipped} notes missing; {seen} of {appended} folded live"),
+        baseline: "-".into(),
+        ratio: None,
+        target: "none skipped",
+        met: skipped == 0 && seen >= appended,
+    });
+    lines.push(Line {
+        scenario: "memory (server)",
+        measured: format!("peak RSS {:.1} MB during write", peak_kib as f64 / 1024.0),
+        baseline: "-".into(),
+        ratio: None,
+        target: "<= 200 MB",
+        met: peak_kib <= 200 * 1024,
+    });
+    report["write"] = json!({ "server": write, "baseline": base, "ratio": write_ratio });
+    report["freshness"] =
+        json!({ "lag": lag, "notes_missing": skipped, "appended": appended, "folded_live": seen });
+    report["memory"] = json!({ "peak_rss_kib": peak_kib });
+
+    // Read.
+    let base =
+        scenarios::read_baseline(&pool, owners.clone(), sizes.read_clients, sizes.read_ops).await?;
+    let read =
+        scenarios::read_server(&admin, owners.clone(), sizes.read_clients, sizes.read_ops).await?;
+    log("read scenario done", t0);
+    let read_ratio = ratio(read.per_second, base.per_second);
+    lines.push(Line {
+        scenario: "read (50 leads nested)",
+        measured: format!(
+            "{:.0}/s p50 {} p99 {}",
+            read.per_second,
+            ms(read.p50_ms),
+            ms(read.p99_ms)
+        ),
+        baseline: format!("{:.0}/s p99 {}", base.per_second, ms(base.p99_ms)),
+        ratio: Some(read_ratio),
+        target: "ratio >= 0.5, p99 <= 25 ms",
+        met: read_ratio >= 0.5 && read.p99_ms <= 25.0,
+    });
+    report["read"] = json!({ "server": read, "baseline": base, "ratio": read_ratio });
+
+    // Audit.
+    let mut batch = seed::Batch::new(admin_id, 11);
+    let client = seeded
+        .clients
+        .first()
+        .copied()
+        .context("no client was seeded")?;
+    let project = batch
+        .project(client, sizes.audit_events, chrono::Utc::now())
+        .await?;
+    let project_events = batch.write(&pool, 5_000).await?;
+    scenarios::caught_up(&pool, catch_up).await?;
+    let audit = scenarios::audit(&admin, &pool, project, sizes.audit_reps).await?;
+    log("audit scenario done", t0);
+    let raw = audit["raw_fetch"];
+    for name in ["project_as_of", "history"] {
+        let f = audit[name];
+        lines.push(Line {
+            scenario: if name == "history" {
+                "audit: history"
+            } else {
+                "audit: projectAsOf"
+            },
+            measured: format!(
+                "p50 {} p99 {} ({project_events} ev)",
+                ms(f.p50_ms),
+                ms(f.p99_ms)
+            ),
+            baseline: format!("raw fetch p50 {}", ms(raw.p50_ms)),
+            ratio: Some(ratio(raw.p50_ms, f.p50_ms)),
+            target: "p99 <= 20 ms",
+            met: f.p99_ms <= 20.0,
+        });
+    }
+    report["audit"] = json!({ "events": project_events, "figures": audit });
+
+    // Rebuild over a realistic mix, topped up to the size.
+    let mut have: usize =
+        usize::try_from(projections::rebuild::event_count(&pool).await?).unwrap_or(0);
+    let mut batch = seed::Batch::new(admin_id, 13);
+    let mut n = sizes.leads;
+    let clients = seeded.clients.clone();
+    while have < sizes.rebuild_events {
+        // Roughly half projects, half leads by event count.
+        let before = batch.len();
+        batch
+            .project(
+                clients[usize::try_from(n).unwrap_or(0) % clients.len()],
+                150,
+                chrono::Utc::now(),
+            )
+            .await?;
+        while batch.len() - before < 300 {
+            batch.lead(n, &owners, chrono::Utc::now())?;
+            n += 1;
+        }
+        have += batch.len() - before;
+        if batch.len() >= 20_000 {
+            batch.write(&pool, 5_000).await?;
+        }
+    }
+    batch.write(&pool, 5_000).await?;
+    scenarios::caught_up(&pool, catch_up).await?;
+    let mix = seed::mix(&pool).await?;
+    log(&format!("log topped up to {have} events: {mix:?}"), t0);
+    let (streamed, base_time) = scenarios::stream_and_decode(&pool).await?;
+    let (rebuild_time, each) = scenarios::rebuild_all(&pool).await?;
+    log(
+        &format!("rebuild scenario done: seconds per projection {each:?}"),
+        t0,
+    );
+    let rate = streamed as f64 / rebuild_time.as_secs_f64();
+    let base_rate = streamed as f64 / base_time.as_secs_f64();
+    let rebuild_ratio = ratio(rate, base_rate);
+    lines.push(Line {
+        scenario: "rebuild --all",
+        measured: format!(
+            "{rate:.0} ev/s ({streamed} ev, {:.1} s)",
+            rebuild_time.as_secs_f64()
+        ),
+        baseline: format!("{base_rate:.0} ev/s stream+decode"),
+        ratio: Some(rebuild_ratio),
+        target: ">= 50k ev/s, ratio >= 0.25",
+        met: rate >= 50_000.0 && rebuild_ratio >= 0.25,
+    });
+    report["rebuild"] = json!({ "events": streamed, "seconds_per_projection": each, "mix": mix,
+        "seconds": rebuild_time.as_secs_f64(), "events_per_second": rate,
+        "baseline_seconds": base_time.as_secs_f64(), "baseline_events_per_second": base_rate, "ratio": rebuild_ratio });
+
+    let lines_json: Vec<Value> = lines
+        .iter()
+        .map(|l| json!({ "scenario": l.scenario, "measured": l.measured, "baseline": l.baseline, "ratio": l.ratio, "target": l.target, "met": l.met }))
+        .collect();
+    report["table"] = Value::Array(lines_json);
+    pool.close().await;
+    server.stop()?;
+    if lines.is_empty() {
+        bail!("no figures were produced");
+    }
+    Ok((lines, report))
+}
