@@ -45,7 +45,13 @@ impl Server {
             .context("running migrations")?;
         let notices = Notices::new();
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let mut background = vec![tokio::spawn(notices.clone().listen(pool.clone()))];
+        // Listening before anything is appended (the seeds below), so no append goes unheard.
+        let listening = notices
+            .clone()
+            .listen(pool.clone())
+            .await
+            .context("listening for notifications")?;
+        let mut background = vec![tokio::spawn(listening)];
         let all = projections::all();
         runner::register(&pool, &all).await?;
         background.push(tokio::spawn(runner::run(

@@ -1,11 +1,13 @@
 //! Cross-replica notifications: PostgreSQL LISTEN/NOTIFY fanned out in-process.
 //!
-//! Three channels: `zippcrm_events` (a trigger fires it when events commit; wakes the
-//! projection workers), `zippcrm_checkpoint` (a worker moved a checkpoint; wakes
-//! read-your-writes waiters) and `zippcrm_changes` (a read-model row changed; feeds
-//! GraphQL subscriptions). Notifications are sent inside the writing transaction, so they
-//! are delivered only if it commits. Everything here is a hint: waiters re-check the
-//! database, and workers also poll, so a lost notification only costs latency.
+//! Three channels: `zippcrm_events` (a trigger fires it when events commit, naming the
+//! aggregate types appended; wakes the workers that fold them), `zippcrm_checkpoint` (a
+//! worker moved a checkpoint, to the position in the payload; settles read-your-writes
+//! waiters) and `zippcrm_changes` (a read-model row changed; feeds GraphQL subscriptions).
+//! Notifications are sent inside the writing transaction, so they are delivered only if it
+//! commits, and a checkpoint notice's position is therefore committed. A lost notification
+//! only costs latency: workers also poll, and waiters re-query after a lag or on their
+//! 250 ms fallback.
 
 use std::time::Duration;
 
@@ -79,23 +81,37 @@ impl Notices {
         let _ = self.sender.send(notice);
     }
 
-    /// Listens on the database channels until the task is dropped, reconnecting on error.
-    pub async fn listen(self, pool: PgPool) {
-        loop {
-            if let Err(error) = self.listen_once(&pool).await {
-                tracing::warn!(%error, "notification listener lost its connection; reconnecting");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+    /// Starts listening on the database channels, and returns once the server has accepted
+    /// the `LISTEN`: whatever commits afterwards is heard. The returned future forwards
+    /// notifications until it is dropped, reconnecting on error.
+    pub async fn listen(
+        self,
+        pool: PgPool,
+    ) -> Result<impl std::future::Future<Output = ()> + Send + 'static, sqlx::Error> {
+        let first = connect(&pool).await?;
+        Ok(async move {
+            let mut listener = Some(first);
+            loop {
+                let result = match listener.take() {
+                    Some(connected) => self.forward(connected).await,
+                    None => match connect(&pool).await {
+                        Ok(connected) => {
+                            // Anything may have happened while we were not listening.
+                            self.publish(Notice::EventsAppended { types: Vec::new() });
+                            self.forward(connected).await
+                        }
+                        Err(error) => Err(error),
+                    },
+                };
+                if let Err(error) = result {
+                    tracing::warn!(%error, "notification listener lost its connection; reconnecting");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
             }
-        }
+        })
     }
 
-    async fn listen_once(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
-        let mut listener = PgListener::connect_with(pool).await?;
-        listener
-            .listen_all(["zippcrm_events", "zippcrm_checkpoint", "zippcrm_changes"])
-            .await?;
-        // Anything may have happened while we were not listening.
-        self.publish(Notice::EventsAppended { types: Vec::new() });
+    async fn forward(&self, mut listener: PgListener) -> Result<(), sqlx::Error> {
         loop {
             let notification = listener.recv().await?;
             let notice = match notification.channel() {
@@ -114,6 +130,14 @@ impl Notices {
             }
         }
     }
+}
+
+async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener
+        .listen_all(["zippcrm_events", "zippcrm_checkpoint", "zippcrm_changes"])
+        .await?;
+    Ok(listener)
 }
 
 /// The payload of a checkpoint notice: `name tx position`.
