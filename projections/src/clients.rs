@@ -190,23 +190,21 @@ pub async fn list(
         cast,
         descending,
     };
-    let mut qb = QueryBuilder::new(format!(
-        "SELECT {COLUMNS}, ({expr})::text AS sort_value FROM client_view"
-    ));
-    push_filter(&mut qb, filter);
-    page::push_after(&mut qb, sort, after);
-    page::push_order(&mut qb, sort, first);
-    Ok(page::finish(
-        qb.build_query_as().fetch_all(pool).await?,
+    page::fetch(
+        pool,
+        "client_view",
+        COLUMNS,
+        |qb| push_filter(qb, filter),
+        sort,
         first,
-    ))
+        after,
+    )
+    .await
 }
 
 /// How many clients match.
 pub async fn count(pool: &PgPool, filter: &ClientFilter) -> Result<i64, sqlx::Error> {
-    let mut qb = QueryBuilder::new("SELECT count(*) FROM client_view");
-    push_filter(&mut qb, filter);
-    qb.build_query_scalar().fetch_one(pool).await
+    page::count(pool, "client_view", |qb| push_filter(qb, filter)).await
 }
 
 /// One client.

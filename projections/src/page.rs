@@ -3,7 +3,8 @@
 //! A list sorts by one whitelisted expression plus `id` as tie-breaker; the cursor carries the
 //! last row's sort value (as text) and id, and the next page starts strictly after it.
 
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 /// Position after which a page starts.
@@ -72,4 +73,40 @@ pub fn like_pattern(text: &str) -> String {
         .replace('%', "\\%")
         .replace('_', "\\_");
     format!("%{escaped}%")
+}
+
+/// One page of `table`: `columns` plus the sort value as `sort_value`, with the conditions
+/// `filter` appends (after a `WHERE`), starting after `after`.
+pub async fn fetch<R>(
+    pool: &PgPool,
+    table: &str,
+    columns: &str,
+    filter: impl FnOnce(&mut QueryBuilder<'_, Postgres>),
+    sort: Sort,
+    first: i64,
+    after: Option<&Cursor>,
+) -> Result<Page<R>, sqlx::Error>
+where
+    R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT {columns}, ({})::text AS sort_value FROM {table}",
+        sort.expr
+    ));
+    filter(&mut qb);
+    push_after(&mut qb, sort, after);
+    push_order(&mut qb, sort, first);
+    let rows = qb.build_query_as::<R>().fetch_all(pool).await?;
+    Ok(finish(rows, first))
+}
+
+/// How many rows of `table` match the conditions `filter` appends.
+pub async fn count(
+    pool: &PgPool,
+    table: &str,
+    filter: impl FnOnce(&mut QueryBuilder<'_, Postgres>),
+) -> Result<i64, sqlx::Error> {
+    let mut qb = QueryBuilder::new(format!("SELECT count(*) FROM {table}"));
+    filter(&mut qb);
+    qb.build_query_scalar().fetch_one(pool).await
 }

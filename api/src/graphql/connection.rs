@@ -1,7 +1,9 @@
 //! Relay connections: cursor encoding, page-size checks and the opt-in `totalCount`.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{OutputType, SimpleObject};
+use std::future::Future;
+
+use async_graphql::{Context, OutputType, SimpleObject};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use projections::page::{Cursor, Page};
@@ -51,19 +53,30 @@ pub fn arguments(first: Option<i32>, after: Option<&str>) -> ApiResult<(i64, Opt
     Ok((i64::from(first), after.map(decode).transpose()?))
 }
 
-/// Builds a connection from a page.
-pub fn build<R, N: OutputType>(
-    page: Page<R>,
+/// Answers a list field: runs the page query, the count only when `totalCount` is selected,
+/// and builds the edges with cursors from `key`.
+pub async fn respond<R, N: OutputType, C>(
+    ctx: &Context<'_>,
     had_cursor: bool,
-    total_count: Option<i64>,
+    page: impl Future<Output = Result<Page<R>, sqlx::Error>>,
+    count: impl FnOnce() -> C,
     key: impl Fn(&R) -> (String, Uuid),
     node: impl Fn(R) -> N,
-) -> Connection<String, N, CountField> {
+) -> ApiResult<Connection<String, N, CountField>>
+where
+    C: Future<Output = Result<i64, sqlx::Error>>,
+{
+    let page = page.await?;
+    let total_count = if ctx.look_ahead().field("totalCount").exists() {
+        Some(count().await?)
+    } else {
+        None
+    };
     let mut connection =
         Connection::with_additional_fields(had_cursor, page.has_next, CountField { total_count });
     connection.edges.extend(page.rows.into_iter().map(|row| {
         let (value, id) = key(&row);
         Edge::new(encode(&value, id), node(row))
     }));
-    connection
+    Ok(connection)
 }

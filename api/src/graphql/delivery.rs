@@ -345,6 +345,11 @@ impl From<MilestoneRow> for Milestone {
     }
 }
 
+/// Read-model rows as GraphQL objects.
+pub fn objects<R, N: From<R>>(rows: Result<Vec<R>, sqlx::Error>) -> Result<Vec<N>, ApiError> {
+    Ok(rows?.into_iter().map(N::from).collect())
+}
+
 /// A request to move a project to its next stage.
 #[derive(SimpleObject, Debug)]
 pub struct StageAdvance {

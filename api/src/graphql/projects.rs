@@ -12,7 +12,8 @@ use uuid::Uuid;
 
 use super::context::Ctx;
 use super::delivery::{
-    visible_request, ChangeProposal, DocumentRequest, Notification, StageAdvance, Task, Upload,
+    objects, visible_request, ChangeProposal, DocumentRequest, Notification, StageAdvance, Task,
+    Upload,
 };
 use super::records::{visible_project, Project};
 use super::types::{Direction, Priority, ProjectStatus, RequestStatus, StageKey, TaskStatus};
@@ -782,14 +783,9 @@ impl DeliveryQuery {
         #[graphql(default = 50, validator(minimum = 1, maximum = 200))] first: i64,
     ) -> Result<Vec<StageAdvance>> {
         ctx.request().auth.require(Permission::ApproveGates)?;
-        Ok(
-            projections::projects::pending_advances(&ctx.state().pool, first)
-                .await
-                .map_err(ApiError::from)?
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-        )
+        Ok(objects(
+            projections::projects::pending_advances(&ctx.state().pool, first).await,
+        )?)
     }
 
     /// Changes to projects closed pending updates waiting for a second person, oldest first.
@@ -799,14 +795,9 @@ impl DeliveryQuery {
         #[graphql(default = 50, validator(minimum = 1, maximum = 200))] first: i64,
     ) -> Result<Vec<ChangeProposal>> {
         ctx.request().auth.require(Permission::ApproveGates)?;
-        Ok(
-            projections::projects::pending_proposals(&ctx.state().pool, first)
-                .await
-                .map_err(ApiError::from)?
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-        )
+        Ok(objects(
+            projections::projects::pending_proposals(&ctx.state().pool, first).await,
+        )?)
     }
 
     /// Open tasks and subtasks assigned to the viewer.
@@ -829,14 +820,10 @@ impl DeliveryQuery {
         #[graphql(default = 50, validator(minimum = 1, maximum = 200))] first: i64,
     ) -> Result<Vec<Notification>> {
         let viewer = ctx.request().auth.viewer()?;
-        Ok(
+        Ok(objects(
             projections::notifications::list(&ctx.state().pool, viewer.user_id, unread_only, first)
-                .await
-                .map_err(ApiError::from)?
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-        )
+                .await,
+        )?)
     }
 
     /// How many unread notifications the viewer has.

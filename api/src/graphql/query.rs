@@ -133,10 +133,6 @@ pub struct ProjectSort {
     direction: SortDirection,
 }
 
-fn wants_total(ctx: &Context<'_>) -> bool {
-    ctx.look_ahead().field("totalCount").exists()
-}
-
 fn search_text(search: Option<String>) -> Result<Option<String>, ApiError> {
     match search {
         Some(s) if s.chars().count() > 200 => Err(ApiError::bad_input(
@@ -200,32 +196,16 @@ impl BaseQuery {
             LeadSortBy::Company => LeadSortField::Company,
         };
         let pool = &ctx.state().pool;
-        let page = projections::leads::list(
-            pool,
-            &filter,
-            field,
-            sort.direction == SortDirection::Desc,
-            first,
-            cursor.as_ref(),
-        )
-        .await
-        .map_err(ApiError::from)?;
-        let total = if wants_total(ctx) {
-            Some(
-                projections::leads::count(pool, &filter)
-                    .await
-                    .map_err(ApiError::from)?,
-            )
-        } else {
-            None
-        };
-        Ok(connection::build(
-            page,
+        let descending = sort.direction == SortDirection::Desc;
+        Ok(connection::respond(
+            ctx,
             cursor.is_some(),
-            total,
+            projections::leads::list(pool, &filter, field, descending, first, cursor.as_ref()),
+            || projections::leads::count(pool, &filter),
             |r| (r.sort_value.clone(), r.id),
             Lead,
-        ))
+        )
+        .await?)
     }
 
     /// One client (portal users: only their own).
@@ -258,32 +238,16 @@ impl BaseQuery {
             ClientSortBy::Name => ClientSortField::Name,
         };
         let pool = &ctx.state().pool;
-        let page = projections::clients::list(
-            pool,
-            &filter,
-            field,
-            sort.direction == SortDirection::Desc,
-            first,
-            cursor.as_ref(),
-        )
-        .await
-        .map_err(ApiError::from)?;
-        let total = if wants_total(ctx) {
-            Some(
-                projections::clients::count(pool, &filter)
-                    .await
-                    .map_err(ApiError::from)?,
-            )
-        } else {
-            None
-        };
-        Ok(connection::build(
-            page,
+        let descending = sort.direction == SortDirection::Desc;
+        Ok(connection::respond(
+            ctx,
             cursor.is_some(),
-            total,
+            projections::clients::list(pool, &filter, field, descending, first, cursor.as_ref()),
+            || projections::clients::count(pool, &filter),
             |r| (r.sort_value.clone(), r.id),
             Client,
-        ))
+        )
+        .await?)
     }
 
     /// One project (portal users: only their client's).
@@ -322,32 +286,16 @@ impl BaseQuery {
             ProjectSortBy::Name => ProjectSortField::Name,
         };
         let pool = &ctx.state().pool;
-        let page = projections::projects::list(
-            pool,
-            &filter,
-            field,
-            sort.direction == SortDirection::Desc,
-            first,
-            cursor.as_ref(),
-        )
-        .await
-        .map_err(ApiError::from)?;
-        let total = if wants_total(ctx) {
-            Some(
-                projections::projects::count(pool, &filter)
-                    .await
-                    .map_err(ApiError::from)?,
-            )
-        } else {
-            None
-        };
-        Ok(connection::build(
-            page,
+        let descending = sort.direction == SortDirection::Desc;
+        Ok(connection::respond(
+            ctx,
             cursor.is_some(),
-            total,
+            projections::projects::list(pool, &filter, field, descending, first, cursor.as_ref()),
+            || projections::projects::count(pool, &filter),
             |r| (r.sort_value.clone(), r.id),
             Project,
-        ))
+        )
+        .await?)
     }
 
     /// Workflow templates with their latest version (internal users).

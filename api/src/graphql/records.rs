@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::context::Ctx;
 use super::delivery::{
-    self, ChangeProposal, DocumentRequest, ExpiryAlert, LiaisonEntry, Licence, Milestone,
+    self, objects, ChangeProposal, DocumentRequest, ExpiryAlert, LiaisonEntry, Licence, Milestone,
     ProjectStage, StageAdvance, Task,
 };
 use super::types::{
@@ -380,57 +380,36 @@ impl Project {
     /// Correspondence with the regulator, newest first (internal).
     async fn liaison_log(&self, ctx: &Context<'_>) -> Result<Vec<LiaisonEntry>> {
         delivery::require_internal(ctx)?;
-        Ok(projections::projects::liaison(&ctx.state().pool, self.0.id)
-            .await
-            .map_err(ApiError::from)?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        Ok(objects(
+            projections::projects::liaison(&ctx.state().pool, self.0.id).await,
+        )?)
     }
     /// Billing milestones (internal).
     async fn milestones(&self, ctx: &Context<'_>) -> Result<Vec<Milestone>> {
         delivery::require_internal(ctx)?;
-        Ok(
-            projections::projects::milestones(&ctx.state().pool, self.0.id)
-                .await
-                .map_err(ApiError::from)?
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-        )
+        Ok(objects(
+            projections::projects::milestones(&ctx.state().pool, self.0.id).await,
+        )?)
     }
     /// Stage-advance requests with their decisions, oldest first (internal).
     async fn stage_advances(&self, ctx: &Context<'_>) -> Result<Vec<StageAdvance>> {
         delivery::require_internal(ctx)?;
-        Ok(
-            projections::projects::advances(&ctx.state().pool, self.0.id)
-                .await
-                .map_err(ApiError::from)?
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-        )
+        Ok(objects(
+            projections::projects::advances(&ctx.state().pool, self.0.id).await,
+        )?)
     }
     /// Changes proposed while closed pending updates, with their decisions (internal).
     async fn change_proposals(&self, ctx: &Context<'_>) -> Result<Vec<ChangeProposal>> {
         delivery::require_internal(ctx)?;
-        Ok(
-            projections::projects::proposals(&ctx.state().pool, self.0.id)
-                .await
-                .map_err(ApiError::from)?
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-        )
+        Ok(objects(
+            projections::projects::proposals(&ctx.state().pool, self.0.id).await,
+        )?)
     }
     /// Licence expiry alerts raised.
     async fn expiry_alerts(&self, ctx: &Context<'_>) -> Result<Vec<ExpiryAlert>> {
-        Ok(projections::projects::alerts(&ctx.state().pool, self.0.id)
-            .await
-            .map_err(ApiError::from)?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        Ok(objects(
+            projections::projects::alerts(&ctx.state().pool, self.0.id).await,
+        )?)
     }
 }
 

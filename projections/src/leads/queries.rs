@@ -144,23 +144,21 @@ pub async fn list(
     first: i64,
     after: Option<&Cursor>,
 ) -> Result<Page<LeadRow>, sqlx::Error> {
-    let sort = sort.sort(descending);
-    let mut qb = QueryBuilder::new(format!(
-        "SELECT {COLUMNS}, ({})::text AS sort_value FROM lead_view",
-        sort.expr
-    ));
-    push_filter(&mut qb, filter);
-    page::push_after(&mut qb, sort, after);
-    page::push_order(&mut qb, sort, first);
-    let rows = qb.build_query_as::<LeadRow>().fetch_all(pool).await?;
-    Ok(page::finish(rows, first))
+    page::fetch(
+        pool,
+        "lead_view",
+        COLUMNS,
+        |qb| push_filter(qb, filter),
+        sort.sort(descending),
+        first,
+        after,
+    )
+    .await
 }
 
 /// How many leads match `filter`.
 pub async fn count(pool: &PgPool, filter: &LeadFilter) -> Result<i64, sqlx::Error> {
-    let mut qb = QueryBuilder::new("SELECT count(*) FROM lead_view");
-    push_filter(&mut qb, filter);
-    qb.build_query_scalar().fetch_one(pool).await
+    page::count(pool, "lead_view", |qb| push_filter(qb, filter)).await
 }
 
 /// One lead.

@@ -161,23 +161,21 @@ pub async fn list(
         cast,
         descending,
     };
-    let mut qb = QueryBuilder::new(format!(
-        "SELECT {COLUMNS}, ({expr})::text AS sort_value FROM project_view"
-    ));
-    push_filter(&mut qb, filter);
-    page::push_after(&mut qb, sort, after);
-    page::push_order(&mut qb, sort, first);
-    Ok(page::finish(
-        qb.build_query_as().fetch_all(pool).await?,
+    page::fetch(
+        pool,
+        "project_view",
+        COLUMNS,
+        |qb| push_filter(qb, filter),
+        sort,
         first,
-    ))
+        after,
+    )
+    .await
 }
 
 /// How many projects match.
 pub async fn count(pool: &PgPool, filter: &ProjectFilter) -> Result<i64, sqlx::Error> {
-    let mut qb = QueryBuilder::new("SELECT count(*) FROM project_view");
-    push_filter(&mut qb, filter);
-    qb.build_query_scalar().fetch_one(pool).await
+    page::count(pool, "project_view", |qb| push_filter(qb, filter)).await
 }
 
 /// One project.
