@@ -165,14 +165,32 @@ pub async fn notify_change(
     id: Uuid,
     client_id: Option<Uuid>,
 ) -> Result<(), sqlx::Error> {
-    let payload = serde_json::to_string(&Notice::Changed {
-        kind: kind.to_owned(),
-        id,
-        client_id,
-    })
-    .unwrap_or_default();
-    sqlx::query("SELECT pg_notify('zippcrm_changes', $1)")
-        .bind(payload)
+    notify_changes(conn, kind, &[(id, client_id)]).await
+}
+
+/// Sends one change notice per `(id, client)` in one statement, from inside a read-model
+/// transaction.
+pub async fn notify_changes(
+    conn: &mut sqlx::PgConnection,
+    kind: &str,
+    changed: &[(Uuid, Option<Uuid>)],
+) -> Result<(), sqlx::Error> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let payloads: Vec<String> = changed
+        .iter()
+        .map(|&(id, client_id)| {
+            serde_json::to_string(&Notice::Changed {
+                kind: kind.to_owned(),
+                id,
+                client_id,
+            })
+            .unwrap_or_default()
+        })
+        .collect();
+    sqlx::query("SELECT pg_notify('zippcrm_changes', payload) FROM unnest($1::text[]) AS payload")
+        .bind(payloads)
         .execute(conn)
         .await?;
     Ok(())

@@ -18,7 +18,7 @@
 use sqlx::{PgConnection, PgPool};
 
 use crate::event::Position;
-use crate::runner::{apply_all, fetch_batch, horizon, Projection, ProjectionError};
+use crate::runner::{apply_all, fetch, horizon, Projection, ProjectionError, Scope};
 
 /// Events per rebuild transaction.
 const BATCH: i64 = 5_000;
@@ -37,9 +37,18 @@ pub struct Difference {
     pub only_rebuilt: i64,
 }
 
-/// Events in the log (for progress bars).
+/// Events in the log.
 pub async fn event_count(pool: &PgPool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(pool)
+        .await
+}
+
+/// Events a rebuild of `projection` folds (for progress bars).
+pub async fn events_of(pool: &PgPool, projection: &dyn Projection) -> Result<i64, sqlx::Error> {
+    let types: Vec<&str> = projection.aggregate_types().to_vec();
+    sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_type = ANY($1)")
+        .bind(types)
         .fetch_one(pool)
         .await
 }
@@ -83,11 +92,11 @@ async fn fold_into(
         sqlx::query(&format!("SET LOCAL search_path = {schema}, public"))
             .execute(&mut *tx)
             .await?;
-        let events = fetch_batch(
+        let events = fetch(
             &mut tx,
+            Scope::Own,
             projection.aggregate_types(),
-            at,
-            upto,
+            (at, upto),
             horizon,
             BATCH,
         )
@@ -118,7 +127,33 @@ async fn live_checkpoint(
     Ok((Position { tx, position }, seen))
 }
 
-/// Rebuilds `projection` from position zero and swaps it in atomically.
+/// The last event below `horizon` (or `at`, if later) and the count of events up to it.
+async fn log_end(
+    conn: &mut PgConnection,
+    horizon: i64,
+    at: Position,
+) -> Result<(Position, i64), sqlx::Error> {
+    let end: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT transaction_id::text::bigint, global_position FROM events \
+          WHERE transaction_id < $1::text::xid8 \
+          ORDER BY transaction_id DESC, global_position DESC LIMIT 1",
+    )
+    .bind(horizon.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let end = end.map_or(at, |(tx, position)| at.max(Position { tx, position }));
+    let seen: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE (transaction_id, global_position) <= ($1::text::xid8, $2)",
+    )
+    .bind(end.tx.to_string())
+    .bind(end.position)
+    .fetch_one(conn)
+    .await?;
+    Ok((end, seen))
+}
+
+/// Rebuilds `projection` from position zero and swaps it in atomically. Returns the count
+/// of the projection's own events folded.
 pub async fn rebuild(
     pool: &PgPool,
     projection: &dyn Projection,
@@ -148,11 +183,11 @@ pub async fn rebuild(
         .await?;
     let mut at = caught_up;
     loop {
-        let events = fetch_batch(
+        let events = fetch(
             &mut tx,
+            Scope::Own,
             projection.aggregate_types(),
-            at,
-            Position::END,
+            (at, Position::END),
             horizon,
             BATCH,
         )
@@ -162,6 +197,9 @@ pub async fn rebuild(
         apply_all(projection, &mut tx, &events, false).await?;
         folded += events.len() as u64;
     }
+    // Only the projection's own events were read; the checkpoint moves past the others too,
+    // to the last event below the horizon, so the live worker does not walk them again.
+    let (at, seen) = log_end(&mut tx, horizon, at).await?;
     sqlx::query("SET LOCAL search_path = public")
         .execute(&mut *tx)
         .await?;
@@ -185,7 +223,7 @@ pub async fn rebuild(
     .bind(projection.name())
     .bind(at.tx.to_string())
     .bind(at.position)
-    .bind(i64::try_from(folded).unwrap_or(i64::MAX))
+    .bind(seen)
     .execute(&mut *tx)
     .await?;
     sqlx::query("SELECT pg_notify('zippcrm_checkpoint', $1)")
@@ -228,11 +266,11 @@ pub async fn verify(
         .await?;
     let mut at = reached;
     loop {
-        let events = fetch_batch(
+        let events = fetch(
             &mut tx,
+            Scope::Own,
             projection.aggregate_types(),
-            at,
-            target,
+            (at, target),
             i64::MAX,
             BATCH,
         )

@@ -54,6 +54,20 @@ pub trait Projection: Send + Sync + 'static {
         event: &StoredEvent,
         live: bool,
     ) -> Result<(), ProjectionError>;
+    /// Folds a batch of this projection's events, in log order, as if [`Projection::apply`]
+    /// had been called on each. Projections that fold a batch in memory and write it with a
+    /// few set-based statements override this; the default folds event by event.
+    async fn apply_batch(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&StoredEvent],
+        live: bool,
+    ) -> Result<(), ProjectionError> {
+        for event in events {
+            self.apply(conn, event, live).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Decodes an event's payload or reports which one failed.
@@ -65,9 +79,18 @@ pub fn decode<E: serde::de::DeserializeOwned>(event: &StoredEvent) -> Result<E, 
     })
 }
 
+/// Which events a batch read returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every event, so the checkpoint passes over the others; payloads of aggregate types
+    /// the projection ignores are not transferred. What live workers read.
+    All,
+    /// Only the projection's own aggregate types. What rebuilds read: a projection that
+    /// folds a small part of the log does not walk the rest in batches.
+    Own,
+}
+
 /// Reads the batch after `after`, below the horizon and at most `upto`.
-///
-/// Payloads of aggregate types the projection ignores are not transferred.
 pub async fn fetch_batch(
     conn: &mut PgConnection,
     types: &[&str],
@@ -76,16 +99,34 @@ pub async fn fetch_batch(
     horizon: i64,
     limit: i64,
 ) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    fetch(conn, Scope::All, types, (after, upto), horizon, limit).await
+}
+
+/// Reads the batch of `scope` after `range.0`, below the horizon and at most `range.1`.
+pub async fn fetch(
+    conn: &mut PgConnection,
+    scope: Scope,
+    types: &[&str],
+    (after, upto): (Position, Position),
+    horizon: i64,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, sqlx::Error> {
     let types: Vec<String> = types.iter().map(|t| (*t).to_owned()).collect();
-    let columns = EVENT_COLUMNS.replace(
-        "payload,",
-        "CASE WHEN aggregate_type = ANY($7) THEN payload ELSE 'null'::jsonb END AS payload,",
-    );
+    let (columns, filter) = match scope {
+        Scope::All => (
+            EVENT_COLUMNS.replace(
+                "payload,",
+                "CASE WHEN aggregate_type = ANY($7) THEN payload ELSE 'null'::jsonb END AS payload,",
+            ),
+            "",
+        ),
+        Scope::Own => (EVENT_COLUMNS.to_owned(), "AND aggregate_type = ANY($7)"),
+    };
     let sql = format!(
         "SELECT {columns} FROM events \
           WHERE (transaction_id, global_position) > ($1::text::xid8, $2) \
             AND (transaction_id, global_position) <= ($3::text::xid8, $4) \
-            AND transaction_id < $5::text::xid8 \
+            AND transaction_id < $5::text::xid8 {filter} \
           ORDER BY transaction_id, global_position LIMIT $6"
     );
     sqlx::query_as::<_, StoredEvent>(&sql)
@@ -115,12 +156,14 @@ pub async fn apply_all(
     live: bool,
 ) -> Result<(), ProjectionError> {
     let types = projection.aggregate_types();
-    for event in events {
-        if types.contains(&event.aggregate_type.as_str()) {
-            projection.apply(conn, event, live).await?;
-        }
+    let own: Vec<&StoredEvent> = events
+        .iter()
+        .filter(|event| types.contains(&event.aggregate_type.as_str()))
+        .collect();
+    if own.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    projection.apply_batch(conn, &own, live).await
 }
 
 /// What one step did.

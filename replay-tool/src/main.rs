@@ -131,8 +131,8 @@ fn bar(total: i64, name: &str) -> ProgressBar {
 }
 
 async fn rebuild(pool: &PgPool, selected: Vec<Arc<dyn Projection>>) -> Result<ExitCode> {
-    let total = projections::rebuild::event_count(pool).await?;
     for projection in selected {
+        let total = projections::rebuild::events_of(pool, projection.as_ref()).await?;
         let bar = bar(total, projection.name());
         let started = std::time::Instant::now();
         let folded =
@@ -170,9 +170,9 @@ async fn status(pool: &PgPool) -> Result<ExitCode> {
 }
 
 async fn verify(pool: &PgPool, selected: Vec<Arc<dyn Projection>>) -> Result<ExitCode> {
-    let total = projections::rebuild::event_count(pool).await?;
     let mut clean = true;
     for projection in selected {
+        let total = projections::rebuild::events_of(pool, projection.as_ref()).await?;
         let bar = bar(total, projection.name());
         let differences =
             projections::rebuild::verify(pool, projection.as_ref(), &|n| bar.set_position(n))

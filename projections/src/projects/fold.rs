@@ -3,13 +3,15 @@
 //! Idempotence: every event after creation first advances `project_view.last_sequence`; an
 //! event the row has already seen changes nothing.
 
+use std::collections::{HashMap, HashSet};
+
 use async_trait::async_trait;
 use domain::project::{ItemStatus, ProjectEvent, TaskStatus};
 use domain::template::StageKey;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::notices::notify_change;
+use crate::notices::notify_changes;
 use crate::runner::{decode, Projection, ProjectionError};
 use crate::StoredEvent;
 
@@ -49,36 +51,112 @@ impl Projection for ProjectsProjection {
         event: &StoredEvent,
         live: bool,
     ) -> Result<(), ProjectionError> {
-        let Some(id) = event.aggregate_uuid() else {
-            return Ok(());
-        };
-        let payload: ProjectEvent = decode(event)?;
-        let client_id = if let ProjectEvent::ProjectCreated { .. } = payload {
-            match created(conn, id, event, payload).await? {
-                Some(client) => client,
-                None => return Ok(()),
+        self.apply_batch(conn, &[event], live).await
+    }
+
+    /// The `last_sequence` guards of the batch's projects are read in one query, checked in
+    /// memory and written back in one statement; each event's own change is still one or two
+    /// statements.
+    async fn apply_batch(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&StoredEvent],
+        live: bool,
+    ) -> Result<(), ProjectionError> {
+        let mut decoded = Vec::with_capacity(events.len());
+        for event in events {
+            if let Some(id) = event.aggregate_uuid() {
+                decoded.push((id, *event, decode::<ProjectEvent>(event)?));
             }
-        } else {
-            let guard: Option<Uuid> = sqlx::query_scalar(
-                "UPDATE project_view SET last_sequence = $2, updated_at = $3 \
-                  WHERE id = $1 AND last_sequence < $2 RETURNING client_id",
-            )
-            .bind(id)
-            .bind(event.sequence)
-            .bind(event.recorded_at)
-            .fetch_optional(&mut *conn)
-            .await?;
-            let Some(client_id) = guard else {
-                return Ok(());
+        }
+        let mut ids: Vec<Uuid> = decoded.iter().map(|(id, _, _)| *id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let rows: Vec<(Uuid, Uuid, i64)> = sqlx::query_as(
+            "SELECT id, client_id, last_sequence FROM project_view WHERE id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut guards: HashMap<Uuid, Guard> = rows
+            .into_iter()
+            .map(|(id, client_id, last_sequence)| {
+                (
+                    id,
+                    Guard {
+                        client_id,
+                        last_sequence,
+                        advanced_at: None,
+                    },
+                )
+            })
+            .collect();
+        let mut changed: Vec<(Uuid, Option<Uuid>)> = Vec::new();
+        let mut notified: HashSet<Uuid> = HashSet::new();
+        for (id, event, payload) in decoded {
+            let client_id = if let ProjectEvent::ProjectCreated { .. } = payload {
+                if guards.contains_key(&id) {
+                    continue;
+                }
+                let Some(client_id) = created(conn, id, event, payload).await? else {
+                    continue;
+                };
+                guards.insert(
+                    id,
+                    Guard {
+                        client_id,
+                        last_sequence: event.sequence,
+                        advanced_at: None,
+                    },
+                );
+                client_id
+            } else {
+                let Some(guard) = guards.get_mut(&id) else {
+                    continue;
+                };
+                if guard.last_sequence >= event.sequence {
+                    continue;
+                }
+                guard.last_sequence = event.sequence;
+                guard.advanced_at = Some(event.recorded_at);
+                let client_id = guard.client_id;
+                fold(conn, id, client_id, event, payload).await?;
+                client_id
             };
-            fold(conn, id, client_id, event, payload).await?;
-            client_id
-        };
+            if notified.insert(id) {
+                changed.push((id, Some(client_id)));
+            }
+        }
+        let advanced: Vec<(Uuid, &Guard)> = guards
+            .iter()
+            .filter(|(_, guard)| guard.advanced_at.is_some())
+            .map(|(id, guard)| (*id, guard))
+            .collect();
+        if !advanced.is_empty() {
+            sqlx::query(
+                "UPDATE project_view v SET last_sequence = a.last_sequence, updated_at = a.updated_at \
+                   FROM UNNEST($1::uuid[], $2::bigint[], $3::timestamptz[]) AS a (id, last_sequence, updated_at) \
+                  WHERE v.id = a.id",
+            )
+            .bind(advanced.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+            .bind(advanced.iter().map(|(_, g)| g.last_sequence).collect::<Vec<_>>())
+            .bind(advanced.iter().map(|(_, g)| g.advanced_at).collect::<Vec<_>>())
+            .execute(&mut *conn)
+            .await?;
+        }
         if live {
-            notify_change(conn, "project", id, Some(client_id)).await?;
+            notify_changes(conn, "project", &changed).await?;
         }
         Ok(())
     }
+}
+
+/// A project's idempotence guard while a batch is folded.
+struct Guard {
+    client_id: Uuid,
+    last_sequence: i64,
+    /// The time of the last event folded in this batch, if any (the row's new `updated_at`).
+    advanced_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 async fn created(
@@ -117,37 +195,65 @@ async fn created(
     if inserted == 0 {
         return Ok(None);
     }
+    // Stages and checklist items go in with one statement each.
+    let mut stage_rows = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut items = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
     for (position, stage) in (0i32..).zip(&stages) {
-        sqlx::query(
-            "INSERT INTO project_stages (project_id, stage, position, sla_days, sla_extension_days, started_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id)
-        .bind(stage.stage.as_str())
-        .bind(position)
-        .bind(stage.sla_days.and_then(|d| i32::try_from(d).ok()))
-        .bind(stage.sla_extension_days.and_then(|d| i32::try_from(d).ok()))
-        .bind((position == 0).then_some(at))
-        .execute(&mut *conn)
-        .await?;
+        stage_rows.0.push(stage.stage.as_str());
+        stage_rows.1.push(position);
+        stage_rows
+            .2
+            .push(stage.sla_days.and_then(|d| i32::try_from(d).ok()));
+        stage_rows
+            .3
+            .push(stage.sla_extension_days.and_then(|d| i32::try_from(d).ok()));
+        stage_rows.4.push((position == 0).then_some(at));
         for (item_position, item) in (0i32..).zip(&stage.items) {
-            sqlx::query(
-                "INSERT INTO project_checklist_items (project_id, stage, key, position, title, mandatory, \
-                        evidence_required, responsible_role, status) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending')",
-            )
-            .bind(id)
-            .bind(stage.stage.as_str())
-            .bind(&item.key)
-            .bind(item_position)
-            .bind(&item.title)
-            .bind(item.mandatory)
-            .bind(item.evidence_required)
-            .bind(item.responsible_role.as_str())
-            .execute(&mut *conn)
-            .await?;
+            items.0.push(stage.stage.as_str());
+            items.1.push(item.key.as_str());
+            items.2.push(item_position);
+            items.3.push(item.title.as_str());
+            items.4.push(item.mandatory);
+            items.5.push(item.evidence_required);
+            items.6.push(item.responsible_role.as_str());
         }
     }
+    sqlx::query(
+        "INSERT INTO project_stages (project_id, stage, position, sla_days, sla_extension_days, started_at) \
+         SELECT $1, * FROM UNNEST($2::text[], $3::int[], $4::int[], $5::int[], $6::timestamptz[])",
+    )
+    .bind(id)
+    .bind(stage_rows.0)
+    .bind(stage_rows.1)
+    .bind(stage_rows.2)
+    .bind(stage_rows.3)
+    .bind(stage_rows.4)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO project_checklist_items (project_id, stage, key, position, title, mandatory, \
+                evidence_required, responsible_role, status) \
+         SELECT $1, *, 'pending' FROM UNNEST($2::text[], $3::text[], $4::int[], $5::text[], $6::bool[], \
+                                             $7::bool[], $8::text[])",
+    )
+    .bind(id)
+    .bind(items.0)
+    .bind(items.1)
+    .bind(items.2)
+    .bind(items.3)
+    .bind(items.4)
+    .bind(items.5)
+    .bind(items.6)
+    .execute(&mut *conn)
+    .await?;
     Ok(Some(client_id))
 }
 
