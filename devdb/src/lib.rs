@@ -100,9 +100,16 @@ impl LocalPostgres {
         Ok(pg)
     }
 
-    /// Connection URL for database `db`.
+    /// Connection URL for database `db`, through the Unix socket in the data directory.
+    ///
+    /// The socket, not the loopback port: every projection and command statement is a round
+    /// trip, and on this machine a socket round trip is about a fifth cheaper (ADR 0006).
     pub fn url(&self, db: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+        format!(
+            "postgres://postgres@{}:{}/{db}",
+            percent_encode(&self.dir()),
+            self.port
+        )
     }
 
     /// The data directory.
@@ -240,4 +247,16 @@ fn chown_recursive(path: &Path, uid: u32, gid: u32) -> Result<()> {
 
 fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Percent-encodes `text` for the host part of a URL (a socket directory is a path).
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
