@@ -1,6 +1,7 @@
 //! The `projects` read model: projects with their stages, checklists, stage-advance
 //! requests, tasks, document requests and uploads, liaison log, milestones and alerts.
 
+mod batch;
 mod fold;
 mod queries;
 

@@ -3,14 +3,15 @@
 //! Idempotence: every event after creation first advances `project_view.last_sequence`; an
 //! event the row has already seen changes nothing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use async_trait::async_trait;
-use domain::project::{ItemStatus, ProjectEvent, TaskStatus};
+use domain::project::{ItemStatus, ProjectEvent};
 use domain::template::StageKey;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::batch::Batch;
 use crate::notices::notify_changes;
 use crate::runner::{decode, Projection, ProjectionError};
 use crate::StoredEvent;
@@ -54,9 +55,8 @@ impl Projection for ProjectsProjection {
         self.apply_batch(conn, &[event], live).await
     }
 
-    /// The `last_sequence` guards of the batch's projects are read in one query, checked in
-    /// memory and written back in one statement; each event's own change is still one or two
-    /// statements.
+    /// `project_view` and `project_tasks` are folded in memory for the whole batch
+    /// ([`Batch`]); every other table's change is one or two statements per event.
     async fn apply_batch(
         &self,
         conn: &mut PgConnection,
@@ -72,78 +72,30 @@ impl Projection for ProjectsProjection {
         let mut ids: Vec<Uuid> = decoded.iter().map(|(id, _, _)| *id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let rows: Vec<(Uuid, Uuid, i64)> = sqlx::query_as(
-            "SELECT id, client_id, last_sequence FROM project_view WHERE id = ANY($1)",
-        )
-        .bind(&ids)
-        .fetch_all(&mut *conn)
-        .await?;
-        let mut guards: HashMap<Uuid, Guard> = rows
-            .into_iter()
-            .map(|(id, client_id, last_sequence)| {
-                (
-                    id,
-                    Guard {
-                        client_id,
-                        last_sequence,
-                        advanced_at: None,
-                    },
-                )
-            })
-            .collect();
+        let mut batch = Batch::load(conn, &ids).await?;
         let mut changed: Vec<(Uuid, Option<Uuid>)> = Vec::new();
         let mut notified: HashSet<Uuid> = HashSet::new();
         for (id, event, payload) in decoded {
             let client_id = if let ProjectEvent::ProjectCreated { .. } = payload {
-                if guards.contains_key(&id) {
+                if !batch.create(id, event, &payload) {
                     continue;
                 }
-                let Some(client_id) = created(conn, id, event, payload).await? else {
-                    continue;
-                };
-                guards.insert(
-                    id,
-                    Guard {
-                        client_id,
-                        last_sequence: event.sequence,
-                        advanced_at: None,
-                    },
-                );
-                client_id
+                created(conn, id, payload).await?;
+                batch.views.get(&id).map(|view| view.client_id)
             } else {
-                let Some(guard) = guards.get_mut(&id) else {
+                let Some(client_id) = batch.advance(id, event) else {
                     continue;
                 };
-                if guard.last_sequence >= event.sequence {
-                    continue;
+                if let Some(rest) = batch.fold(id, event, payload) {
+                    fold(conn, id, client_id, event, rest).await?;
                 }
-                guard.last_sequence = event.sequence;
-                guard.advanced_at = Some(event.recorded_at);
-                let client_id = guard.client_id;
-                fold(conn, id, client_id, event, payload).await?;
-                client_id
+                Some(client_id)
             };
             if notified.insert(id) {
-                changed.push((id, Some(client_id)));
+                changed.push((id, client_id));
             }
         }
-        let advanced: Vec<(Uuid, &Guard)> = guards
-            .iter()
-            .filter(|(_, guard)| guard.advanced_at.is_some())
-            .map(|(id, guard)| (*id, guard))
-            .collect();
-        if !advanced.is_empty() {
-            sqlx::query(
-                "UPDATE project_view v SET last_sequence = a.last_sequence, updated_at = a.updated_at \
-                   FROM UNNEST($1::uuid[], $2::bigint[], $3::timestamptz[]) AS a (id, last_sequence, updated_at) \
-                  WHERE v.id = a.id",
-            )
-            .bind(advanced.iter().map(|(id, _)| *id).collect::<Vec<_>>())
-            .bind(advanced.iter().map(|(_, g)| g.last_sequence).collect::<Vec<_>>())
-            .bind(advanced.iter().map(|(_, g)| g.advanced_at).collect::<Vec<_>>())
-            .execute(&mut *conn)
-            .await?;
-        }
+        batch.write(conn).await?;
         if live {
             notify_changes(conn, "project", &changed).await?;
         }
@@ -151,50 +103,16 @@ impl Projection for ProjectsProjection {
     }
 }
 
-/// A project's idempotence guard while a batch is folded.
-struct Guard {
-    client_id: Uuid,
-    last_sequence: i64,
-    /// The time of the last event folded in this batch, if any (the row's new `updated_at`).
-    advanced_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
+/// Inserts a new project's stages and checklist items, one statement each (the project's
+/// row is [`Batch::create`]'s).
 async fn created(
     conn: &mut PgConnection,
     id: Uuid,
-    event: &StoredEvent,
     payload: ProjectEvent,
-) -> Result<Option<Uuid>, ProjectionError> {
-    let ProjectEvent::ProjectCreated {
-        client_id,
-        name,
-        template,
-        stages,
-        at,
-        ..
-    } = payload
-    else {
-        return Ok(None);
+) -> Result<(), ProjectionError> {
+    let ProjectEvent::ProjectCreated { stages, at, .. } = payload else {
+        return Ok(());
     };
-    let inserted = sqlx::query(
-        "INSERT INTO project_view (id, client_id, name, template_id, family, template_version, status, \
-                current_stage, stage_started_at, created_at, updated_at, last_sequence) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'active', 'onboarding', $7, $7, $7, $8) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(id)
-    .bind(client_id)
-    .bind(name)
-    .bind(template.template_id)
-    .bind(&template.family)
-    .bind(i32::try_from(template.version).unwrap_or(i32::MAX))
-    .bind(at)
-    .bind(event.sequence)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        return Ok(None);
-    }
     // Stages and checklist items go in with one statement each.
     let mut stage_rows = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut items = (
@@ -254,7 +172,7 @@ async fn created(
     .bind(items.6)
     .execute(&mut *conn)
     .await?;
-    Ok(Some(client_id))
+    Ok(())
 }
 
 /// A checklist item change: which item, its new status, why, and by whom.
@@ -295,14 +213,6 @@ async fn set_item(
     Ok(())
 }
 
-fn full_if_completed(status: TaskStatus) -> i32 {
-    if status == TaskStatus::Completed {
-        10_000
-    } else {
-        0
-    }
-}
-
 /// The kind and a one-line description of a proposed change, as reviewers read it.
 fn describe_change(change: &ProjectEvent) -> (&'static str, String) {
     match change {
@@ -337,30 +247,21 @@ async fn fold(
     payload: ProjectEvent,
 ) -> Result<(), sqlx::Error> {
     use ProjectEvent as E;
-    let at = event.recorded_at;
     match payload {
-        E::ProjectCreated { .. } => {}
-        E::ProjectRenamed { name, .. } => {
-            sqlx::query("UPDATE project_view SET name = $2 WHERE id = $1")
-                .bind(id)
-                .bind(name)
-                .execute(conn)
-                .await?;
-        }
-        E::TaskPolicyChanged { auto_complete, .. } => {
-            sqlx::query("UPDATE project_view SET auto_complete_tasks = $2 WHERE id = $1")
-                .bind(id)
-                .bind(auto_complete)
-                .execute(conn)
-                .await?;
-        }
-        E::ProjectStatusChanged { status, .. } => {
-            sqlx::query("UPDATE project_view SET status = $2 WHERE id = $1")
-                .bind(id)
-                .bind(status.as_str())
-                .execute(conn)
-                .await?;
-        }
+        // Folded in memory (`batch.rs`).
+        E::ProjectCreated { .. }
+        | E::ProjectRenamed { .. }
+        | E::TaskPolicyChanged { .. }
+        | E::ProjectStatusChanged { .. }
+        | E::LicenceRecorded { .. }
+        | E::ProjectProgressChanged { .. }
+        | E::TaskAdded { .. }
+        | E::SubtaskAdded { .. }
+        | E::SubtaskRemoved { .. }
+        | E::TaskAssigned { .. }
+        | E::TaskStatusChanged { .. }
+        | E::SubtaskStatusChanged { .. }
+        | E::TaskRolledUp { .. } => {}
         E::ChecklistItemVerified { stage, key, by, .. } => {
             set_item(
                 conn,
@@ -482,41 +383,20 @@ async fn fold(
             .execute(conn)
             .await?;
         }
+        // The project row's part (current stage, stages complete) is `batch.rs`'s.
         E::StageAdvanced { from, to, at } => {
             sqlx::query(
-                "UPDATE project_stages SET completed_at = $3 WHERE project_id = $1 AND stage = $2",
+                "UPDATE project_stages \
+                    SET completed_at = CASE WHEN stage = $2 THEN $4 ELSE completed_at END, \
+                        started_at = CASE WHEN stage = $3 THEN $4 ELSE started_at END \
+                  WHERE project_id = $1 AND (stage = $2 OR stage = $3)",
             )
             .bind(id)
             .bind(from.as_str())
+            .bind(to.map(StageKey::as_str))
             .bind(at)
-            .execute(&mut *conn)
+            .execute(conn)
             .await?;
-            match to {
-                Some(next) => {
-                    sqlx::query(
-                        "UPDATE project_stages SET started_at = $3 WHERE project_id = $1 AND stage = $2",
-                    )
-                    .bind(id)
-                    .bind(next.as_str())
-                    .bind(at)
-                    .execute(&mut *conn)
-                    .await?;
-                    sqlx::query(
-                        "UPDATE project_view SET current_stage = $2, stage_started_at = $3 WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(next.as_str())
-                    .bind(at)
-                    .execute(conn)
-                    .await?;
-                }
-                None => {
-                    sqlx::query("UPDATE project_view SET stages_complete = true WHERE id = $1")
-                        .bind(id)
-                        .execute(conn)
-                        .await?;
-                }
-            }
         }
         E::StageClockExtended { stage, days, .. } => {
             sqlx::query(
@@ -584,23 +464,6 @@ async fn fold(
                 .execute(conn)
                 .await?;
         }
-        E::LicenceRecorded {
-            number,
-            issued_on,
-            expires_on,
-            ..
-        } => {
-            sqlx::query(
-                "UPDATE project_view SET licence_number = $2, licence_issued_on = $3, licence_expires_on = $4 \
-                  WHERE id = $1",
-            )
-            .bind(id)
-            .bind(number)
-            .bind(issued_on)
-            .bind(expires_on)
-            .execute(conn)
-            .await?;
-        }
         E::LicenceExpiryAlertRaised {
             days_ahead,
             expires_on,
@@ -615,125 +478,6 @@ async fn fold(
             .bind(at)
             .execute(conn)
             .await?;
-        }
-        E::TaskAdded {
-            task_id,
-            stage,
-            title,
-            assignee,
-            priority,
-            due_on,
-            estimate_hours,
-            at,
-        } => {
-            sqlx::query(
-                "INSERT INTO project_tasks (id, project_id, stage, title, assignee, priority, due_on, \
-                        estimate_hours, status, progress, position, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'to_do', 0, $9, $10, $10)",
-            )
-            .bind(task_id)
-            .bind(id)
-            .bind(stage.map(StageKey::as_str))
-            .bind(title)
-            .bind(assignee)
-            .bind(priority.as_str())
-            .bind(due_on)
-            .bind(estimate_hours)
-            .bind(event.global_position)
-            .bind(at)
-            .execute(conn)
-            .await?;
-        }
-        E::SubtaskAdded {
-            task_id,
-            subtask_id,
-            title,
-            assignee,
-            estimate_hours,
-            at,
-        } => {
-            sqlx::query(
-                "INSERT INTO project_tasks (id, project_id, parent_id, title, assignee, priority, \
-                        estimate_hours, status, progress, position, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, 'medium', $6, 'to_do', 0, $7, $8, $8)",
-            )
-            .bind(subtask_id)
-            .bind(id)
-            .bind(task_id)
-            .bind(title)
-            .bind(assignee)
-            .bind(estimate_hours)
-            .bind(event.global_position)
-            .bind(at)
-            .execute(conn)
-            .await?;
-        }
-        E::SubtaskRemoved { subtask_id, .. } => {
-            sqlx::query("DELETE FROM project_tasks WHERE id = $1")
-                .bind(subtask_id)
-                .execute(conn)
-                .await?;
-        }
-        E::TaskAssigned {
-            task_id,
-            subtask_id,
-            assignee,
-            ..
-        } => {
-            sqlx::query("UPDATE project_tasks SET assignee = $2, updated_at = $3 WHERE id = $1")
-                .bind(subtask_id.unwrap_or(task_id))
-                .bind(assignee)
-                .bind(at)
-                .execute(conn)
-                .await?;
-        }
-        E::TaskStatusChanged {
-            task_id, status, ..
-        } => {
-            sqlx::query(
-                "UPDATE project_tasks t SET status = $2, updated_at = $4, progress = CASE \
-                   WHEN EXISTS (SELECT 1 FROM project_tasks s WHERE s.parent_id = t.id) THEN t.progress \
-                   ELSE $3 END \
-                  WHERE id = $1",
-            )
-            .bind(task_id)
-            .bind(status.as_str())
-            .bind(full_if_completed(status))
-            .bind(at)
-            .execute(conn)
-            .await?;
-        }
-        E::SubtaskStatusChanged {
-            subtask_id, status, ..
-        } => {
-            sqlx::query("UPDATE project_tasks SET status = $2, progress = $3, updated_at = $4 WHERE id = $1")
-                .bind(subtask_id)
-                .bind(status.as_str())
-                .bind(full_if_completed(status))
-                .bind(at)
-                .execute(conn)
-                .await?;
-        }
-        E::TaskRolledUp {
-            task_id,
-            status,
-            progress,
-            ..
-        } => {
-            sqlx::query("UPDATE project_tasks SET status = $2, progress = $3, updated_at = $4 WHERE id = $1")
-                .bind(task_id)
-                .bind(status.as_str())
-                .bind(i32::try_from(progress).unwrap_or(10_000))
-                .bind(at)
-                .execute(conn)
-                .await?;
-        }
-        E::ProjectProgressChanged { progress, .. } => {
-            sqlx::query("UPDATE project_view SET progress = $2 WHERE id = $1")
-                .bind(id)
-                .bind(i32::try_from(progress).unwrap_or(10_000))
-                .execute(conn)
-                .await?;
         }
         E::DocumentRequestRaised {
             request_id,
