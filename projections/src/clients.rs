@@ -1,12 +1,14 @@
 //! The `clients` read model: `client_view` and `client_contacts`.
 
+use std::collections::{HashMap, HashSet};
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::client::ClientEvent;
 use sqlx::{PgConnection, PgPool, QueryBuilder};
 use uuid::Uuid;
 
-use crate::notices::notify_change;
+use crate::notices::notify_changes;
 use crate::page::{self, Cursor, Page, Sort};
 use crate::runner::{decode, Projection, ProjectionError};
 use crate::StoredEvent;
@@ -35,73 +37,114 @@ impl Projection for ClientsProjection {
         event: &StoredEvent,
         live: bool,
     ) -> Result<(), ProjectionError> {
-        let Some(id) = event.aggregate_uuid() else {
-            return Ok(());
-        };
-        match decode::<ClientEvent>(event)? {
-            ClientEvent::ClientCreated {
-                name,
-                lead_id,
-                primary_contact,
-                at,
-                ..
-            } => {
-                let inserted = sqlx::query(
-                    "INSERT INTO client_view (id, name, lead_id, created_at, updated_at, last_sequence) \
-                     VALUES ($1, $2, $3, $4, $4, $5) ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(id)
-                .bind(name)
-                .bind(lead_id)
-                .bind(at)
-                .bind(event.sequence)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-                if inserted == 1 {
-                    insert_contact(conn, id, &primary_contact).await?;
-                }
-            }
-            ClientEvent::ClientContactAdded { contact, at } => {
-                let advanced = sqlx::query(
-                    "UPDATE client_view SET last_sequence = $2, updated_at = $3 WHERE id = $1 AND last_sequence < $2",
-                )
-                .bind(id)
-                .bind(event.sequence)
-                .bind(at)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-                if advanced == 1 {
-                    insert_contact(conn, id, &contact).await?;
-                }
+        self.apply_batch(conn, &[event], live).await
+    }
+
+    /// Folded in memory per batch: one query loads the clients' rows, one upsert writes
+    /// them back and one insert adds the contacts.
+    async fn apply_batch(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&StoredEvent],
+        live: bool,
+    ) -> Result<(), ProjectionError> {
+        let mut decoded = Vec::with_capacity(events.len());
+        for event in events {
+            if let Some(id) = event.aggregate_uuid() {
+                decoded.push((id, *event, decode::<ClientEvent>(event)?));
             }
         }
+        let mut ids: Vec<Uuid> = decoded.iter().map(|(id, _, _)| *id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let rows: Vec<(
+            Uuid,
+            String,
+            Option<Uuid>,
+            DateTime<Utc>,
+            DateTime<Utc>,
+            i64,
+        )> = sqlx::query_as(
+            "SELECT id, name, lead_id, created_at, updated_at, last_sequence \
+                   FROM client_view WHERE id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut views: HashMap<Uuid, _> = rows.into_iter().map(|row| (row.0, row)).collect();
+        let mut changed: Vec<Uuid> = Vec::new();
+        let mut touched: HashSet<Uuid> = HashSet::new();
+        let mut contacts: Vec<(Uuid, domain::client::Contact)> = Vec::new();
+        for (id, event, payload) in decoded {
+            match payload {
+                ClientEvent::ClientCreated {
+                    name,
+                    lead_id,
+                    primary_contact,
+                    at,
+                    ..
+                } => {
+                    if views.contains_key(&id) {
+                        continue;
+                    }
+                    views.insert(id, (id, name, lead_id, at, at, event.sequence));
+                    contacts.push((id, primary_contact));
+                }
+                ClientEvent::ClientContactAdded { contact, at } => {
+                    let Some(view) = views.get_mut(&id) else {
+                        continue;
+                    };
+                    if view.5 >= event.sequence {
+                        continue;
+                    }
+                    (view.4, view.5) = (at, event.sequence);
+                    contacts.push((id, contact));
+                }
+            }
+            if touched.insert(id) {
+                changed.push(id);
+            }
+        }
+        let rows: Vec<_> = changed.iter().filter_map(|id| views.get(id)).collect();
+        if !rows.is_empty() {
+            sqlx::query(
+                "INSERT INTO client_view (id, name, lead_id, created_at, updated_at, last_sequence) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[], \
+                                      $5::timestamptz[], $6::bigint[]) \
+                 ON CONFLICT (id) DO UPDATE SET updated_at = EXCLUDED.updated_at, \
+                        last_sequence = EXCLUDED.last_sequence",
+            )
+            .bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.2).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.3).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.4).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.5).collect::<Vec<_>>())
+            .execute(&mut *conn)
+            .await?;
+        }
+        if !contacts.is_empty() {
+            sqlx::query(
+                "INSERT INTO client_contacts (id, client_id, name, email, phone, is_primary) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bool[]) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(contacts.iter().map(|(_, c)| c.contact_id).collect::<Vec<_>>())
+            .bind(contacts.iter().map(|(client, _)| *client).collect::<Vec<_>>())
+            .bind(contacts.iter().map(|(_, c)| c.name.clone()).collect::<Vec<_>>())
+            .bind(contacts.iter().map(|(_, c)| c.email.clone()).collect::<Vec<_>>())
+            .bind(contacts.iter().map(|(_, c)| c.phone.clone()).collect::<Vec<_>>())
+            .bind(contacts.iter().map(|(_, c)| c.primary).collect::<Vec<_>>())
+            .execute(&mut *conn)
+            .await?;
+        }
         if live {
-            notify_change(conn, "client", id, Some(id)).await?;
+            let changed: Vec<(Uuid, Option<Uuid>)> =
+                changed.iter().map(|id| (*id, Some(*id))).collect();
+            notify_changes(conn, "client", &changed).await?;
         }
         Ok(())
     }
-}
-
-async fn insert_contact(
-    conn: &mut PgConnection,
-    client_id: Uuid,
-    contact: &domain::client::Contact,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO client_contacts (id, client_id, name, email, phone, is_primary) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-    )
-    .bind(contact.contact_id)
-    .bind(client_id)
-    .bind(&contact.name)
-    .bind(&contact.email)
-    .bind(&contact.phone)
-    .bind(contact.primary)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// A row of `client_view`.
