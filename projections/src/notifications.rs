@@ -11,13 +11,15 @@
 //! queued only while projecting live (never during a rebuild), under a dedupe key made of the
 //! same triple, so a batch re-processed after a crash never queues a message twice.
 
+use std::collections::{HashMap, HashSet};
+
 use async_trait::async_trait;
 use domain::project::ProjectEvent;
 use domain::user::UserEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::notices::notify_change;
+use crate::notices::{notify_change, notify_changes};
 use crate::runner::{decode, Projection, ProjectionError};
 use crate::StoredEvent;
 
@@ -66,318 +68,563 @@ impl Projection for NotificationsProjection {
         event: &StoredEvent,
         live: bool,
     ) -> Result<(), ProjectionError> {
-        let Some(id) = event.aggregate_uuid() else {
-            return Ok(());
-        };
-        if event.aggregate_type == "User" {
-            user_event(conn, id, decode(event)?, live).await?;
-            return Ok(());
+        self.apply_batch(conn, &[event], live).await
+    }
+
+    /// Folded per batch: the subjects and recipients the batch needs are loaded in two
+    /// queries and kept in memory; new notifications, subjects and recipients are written
+    /// with one `UNNEST` statement each at the end (notifications also before a read mark,
+    /// which updates them in the database).
+    async fn apply_batch(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&StoredEvent],
+        live: bool,
+    ) -> Result<(), ProjectionError> {
+        let mut decoded = Vec::with_capacity(events.len());
+        for event in events {
+            let Some(id) = event.aggregate_uuid() else {
+                continue;
+            };
+            let payload = if event.aggregate_type == "User" {
+                Payload::User(decode(event)?)
+            } else {
+                Payload::Project(decode(event)?)
+            };
+            decoded.push((id, *event, payload));
         }
-        let Some(note) = project_event(conn, id, decode(event)?).await? else {
-            return Ok(());
-        };
-        let recipients: Vec<(Uuid, String)> = match note.to {
-            To::Client(client) => {
-                sqlx::query_as(
-                    "SELECT user_id, email FROM notification_recipients WHERE client_id = $1 AND active",
-                )
-                .bind(client)
-                .fetch_all(&mut *conn)
-                .await?
-            }
-            To::User(user) => {
-                sqlx::query_as(
-                    "SELECT user_id, email FROM notification_recipients WHERE user_id = $1 AND active",
-                )
-                .bind(user)
-                .fetch_all(&mut *conn)
-                .await?
-            }
-        };
-        for (user_id, email) in recipients {
-            let key = format!("{}:{}:{}", event.event_id, user_id, note.kind);
-            let notification_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, key.as_bytes());
-            let inserted = sqlx::query(
-                "INSERT INTO notifications (id, user_id, kind, title, body, project_id, subject_id, event_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
-            )
-            .bind(notification_id)
-            .bind(user_id)
-            .bind(note.kind)
-            .bind(&note.title)
-            .bind(&note.body)
-            .bind(note.project_id)
-            .bind(note.subject_id)
-            .bind(event.event_id)
-            .bind(event.recorded_at)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            if live && inserted > 0 {
-                sqlx::query(
-                    "INSERT INTO email_outbox (id, kind, to_address, subject, body, user_id, dedupe_key) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                     ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
-                )
-                .bind(notification_id)
-                .bind(note.kind)
-                .bind(&email)
-                .bind(&note.title)
-                .bind(&note.body)
-                .bind(user_id)
-                .bind(&key)
-                .execute(&mut *conn)
-                .await?;
-                notify_change(conn, "notification", notification_id, None).await?;
+        let mut state = State::load(conn, &decoded).await?;
+        for (id, event, payload) in decoded {
+            match payload {
+                Payload::User(UserEvent::NotificationsRead { ids, at }) => {
+                    state.flush_notifications(conn, live).await?;
+                    sqlx::query(
+                        "UPDATE notifications SET read_at = $3 WHERE user_id = $1 AND read_at IS NULL \
+                           AND (($2::uuid[] IS NULL AND created_at <= $3) OR id = ANY($2))",
+                    )
+                    .bind(id)
+                    .bind(ids)
+                    .bind(at)
+                    .execute(&mut *conn)
+                    .await?;
+                    if live {
+                        notify_change(conn, "notification", id, None).await?;
+                    }
+                }
+                Payload::User(user) => state.user_event(id, user),
+                Payload::Project(project) => {
+                    if let Some(note) = state.project_event(id, project) {
+                        state.notify(event, note);
+                    }
+                }
             }
         }
+        state.flush_notifications(conn, live).await?;
+        state.write(conn).await?;
         Ok(())
     }
 }
 
-async fn user_event(
-    conn: &mut PgConnection,
+enum Payload {
+    User(UserEvent),
+    Project(ProjectEvent),
+}
+
+/// A request or a project, as notifications name it.
+#[derive(Debug, Clone)]
+struct Subject {
+    project_id: Uuid,
+    client_id: Uuid,
+    /// Who raised the request.
+    owner_id: Option<Uuid>,
+    title: String,
+}
+
+#[derive(Debug, Clone)]
+struct Recipient {
+    email: String,
+    client_id: Option<Uuid>,
+    active: bool,
+}
+
+/// A notification to insert, with its email.
+struct Pending {
     id: Uuid,
-    event: UserEvent,
-    live: bool,
-) -> Result<(), sqlx::Error> {
-    match event {
-        UserEvent::UserRegistered {
-            email, client_id, ..
-        } => {
+    user_id: Uuid,
+    email: String,
+    kind: &'static str,
+    title: String,
+    body: String,
+    project_id: Uuid,
+    subject_id: Option<Uuid>,
+    event_id: Uuid,
+    created_at: chrono::DateTime<chrono::Utc>,
+    /// `event id:user:kind`, the email's dedupe key.
+    key: String,
+}
+
+/// What a batch reads and writes, in memory.
+#[derive(Default)]
+struct State {
+    subjects: HashMap<Uuid, Subject>,
+    changed_subjects: Vec<Uuid>,
+    recipients: HashMap<Uuid, Recipient>,
+    changed_recipients: Vec<Uuid>,
+    pending: Vec<Pending>,
+}
+
+impl State {
+    /// Loads the subjects the batch's project events name, then the recipients they and
+    /// the batch's user events may reach.
+    async fn load(
+        conn: &mut PgConnection,
+        batch: &[(Uuid, &StoredEvent, Payload)],
+    ) -> Result<Self, sqlx::Error> {
+        use ProjectEvent as E;
+        let mut subject_ids = Vec::new();
+        let mut users = Vec::new();
+        let mut clients = Vec::new();
+        for (id, _, payload) in batch {
+            match payload {
+                Payload::User(_) => users.push(*id),
+                Payload::Project(event) => {
+                    subject_ids.push(*id);
+                    match event {
+                        E::ProjectCreated { client_id, .. } => clients.push(*client_id),
+                        E::EvidenceUploaded { request_id, .. } => subject_ids.push(*request_id),
+                        E::TaskAdded {
+                            assignee: Some(user),
+                            ..
+                        }
+                        | E::SubtaskAdded {
+                            assignee: Some(user),
+                            ..
+                        }
+                        | E::TaskAssigned { assignee: user, .. }
+                        | E::DocumentRequestRaised { by: user, .. } => users.push(*user),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        subject_ids.sort_unstable();
+        subject_ids.dedup();
+        let subjects: Vec<(Uuid, Uuid, Uuid, Option<Uuid>, String)> = sqlx::query_as(
+            "SELECT id, project_id, client_id, owner_id, title FROM notification_subjects WHERE id = ANY($1)",
+        )
+        .bind(&subject_ids)
+        .fetch_all(&mut *conn)
+        .await?;
+        for (_, _, client_id, owner_id, _) in &subjects {
+            clients.push(*client_id);
+            users.extend(owner_id);
+        }
+        clients.sort_unstable();
+        clients.dedup();
+        users.sort_unstable();
+        users.dedup();
+        let recipients: Vec<(Uuid, String, Option<Uuid>, bool)> = sqlx::query_as(
+            "SELECT user_id, email, client_id, active FROM notification_recipients \
+              WHERE client_id = ANY($1) OR user_id = ANY($2)",
+        )
+        .bind(&clients)
+        .bind(&users)
+        .fetch_all(conn)
+        .await?;
+        Ok(Self {
+            subjects: subjects
+                .into_iter()
+                .map(|(id, project_id, client_id, owner_id, title)| {
+                    (
+                        id,
+                        Subject {
+                            project_id,
+                            client_id,
+                            owner_id,
+                            title,
+                        },
+                    )
+                })
+                .collect(),
+            recipients: recipients
+                .into_iter()
+                .map(|(user_id, email, client_id, active)| {
+                    (
+                        user_id,
+                        Recipient {
+                            email,
+                            client_id,
+                            active,
+                        },
+                    )
+                })
+                .collect(),
+            ..Self::default()
+        })
+    }
+
+    fn user_event(&mut self, id: Uuid, event: UserEvent) {
+        match event {
+            UserEvent::UserRegistered {
+                email, client_id, ..
+            } => {
+                if self.recipients.contains_key(&id) {
+                    return;
+                }
+                self.recipients.insert(
+                    id,
+                    Recipient {
+                        email,
+                        client_id,
+                        active: true,
+                    },
+                );
+            }
+            UserEvent::UserDeactivated { .. } => match self.recipients.get_mut(&id) {
+                Some(recipient) => recipient.active = false,
+                None => return,
+            },
+            UserEvent::NotificationsRead { .. }
+            | UserEvent::UserPasswordChanged { .. }
+            | UserEvent::UserRoleChanged { .. } => return,
+        }
+        if !self.changed_recipients.contains(&id) {
+            self.changed_recipients.push(id);
+        }
+    }
+
+    fn set_subject(&mut self, id: Uuid, subject: Subject) {
+        self.subjects.insert(id, subject);
+        if !self.changed_subjects.contains(&id) {
+            self.changed_subjects.push(id);
+        }
+    }
+
+    /// Queues the notification of `note` for each of its active recipients.
+    fn notify(&mut self, event: &StoredEvent, note: Note) {
+        let recipients: Vec<(Uuid, String)> = self
+            .recipients
+            .iter()
+            .filter(|(user_id, r)| {
+                r.active
+                    && match note.to {
+                        To::Client(client) => r.client_id == Some(client),
+                        To::User(user) => **user_id == user,
+                    }
+            })
+            .map(|(user_id, r)| (*user_id, r.email.clone()))
+            .collect();
+        for (user_id, email) in recipients {
+            let key = format!("{}:{}:{}", event.event_id, user_id, note.kind);
+            self.pending.push(Pending {
+                id: Uuid::new_v5(&Uuid::NAMESPACE_OID, key.as_bytes()),
+                user_id,
+                email,
+                kind: note.kind,
+                title: note.title.clone(),
+                body: note.body.clone(),
+                project_id: note.project_id,
+                subject_id: note.subject_id,
+                event_id: event.event_id,
+                created_at: event.recorded_at,
+                key,
+            });
+        }
+    }
+
+    /// Inserts the queued notifications; live, queues an email for each one that is new
+    /// and sends its change notice.
+    async fn flush_notifications(
+        &mut self,
+        conn: &mut PgConnection,
+        live: bool,
+    ) -> Result<(), sqlx::Error> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        macro_rules! column {
+            ($rows:ident . $field:ident) => {
+                $rows.iter().map(|p| p.$field.clone()).collect::<Vec<_>>()
+            };
+        }
+        let inserted: Vec<Uuid> = sqlx::query_scalar(
+            "INSERT INTO notifications (id, user_id, kind, title, body, project_id, subject_id, event_id, created_at) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::uuid[], \
+                                  $7::uuid[], $8::uuid[], $9::timestamptz[]) \
+             ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(column!(pending.id))
+        .bind(column!(pending.user_id))
+        .bind(column!(pending.kind))
+        .bind(column!(pending.title))
+        .bind(column!(pending.body))
+        .bind(column!(pending.project_id))
+        .bind(column!(pending.subject_id))
+        .bind(column!(pending.event_id))
+        .bind(column!(pending.created_at))
+        .fetch_all(&mut *conn)
+        .await?;
+        if !live || inserted.is_empty() {
+            return Ok(());
+        }
+        let inserted: HashSet<Uuid> = inserted.into_iter().collect();
+        let new: Vec<Pending> = pending
+            .into_iter()
+            .filter(|p| inserted.contains(&p.id))
+            .collect();
+        sqlx::query(
+            "INSERT INTO email_outbox (id, kind, to_address, subject, body, user_id, dedupe_key) \
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::uuid[], $7::text[]) \
+             ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
+        )
+        .bind(column!(new.id))
+        .bind(column!(new.kind))
+        .bind(column!(new.email))
+        .bind(column!(new.title))
+        .bind(column!(new.body))
+        .bind(column!(new.user_id))
+        .bind(column!(new.key))
+        .execute(&mut *conn)
+        .await?;
+        let changed: Vec<(Uuid, Option<Uuid>)> = new.iter().map(|p| (p.id, None)).collect();
+        notify_changes(conn, "notification", &changed).await
+    }
+
+    /// Writes the changed subjects and recipients.
+    async fn write(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        let subjects: Vec<(&Uuid, &Subject)> = self
+            .changed_subjects
+            .iter()
+            .filter_map(|id| self.subjects.get_key_value(id))
+            .collect();
+        if !subjects.is_empty() {
             sqlx::query(
-                "INSERT INTO notification_recipients (user_id, email, client_id, active) VALUES ($1, $2, $3, true) \
-                 ON CONFLICT (user_id) DO NOTHING",
+                "INSERT INTO notification_subjects (id, project_id, client_id, owner_id, title) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[]) \
+                 ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title",
             )
-            .bind(id)
-            .bind(email)
-            .bind(client_id)
+            .bind(subjects.iter().map(|(id, _)| **id).collect::<Vec<_>>())
+            .bind(
+                subjects
+                    .iter()
+                    .map(|(_, s)| s.project_id)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                subjects
+                    .iter()
+                    .map(|(_, s)| s.client_id)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(subjects.iter().map(|(_, s)| s.owner_id).collect::<Vec<_>>())
+            .bind(
+                subjects
+                    .iter()
+                    .map(|(_, s)| s.title.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
+        let recipients: Vec<(&Uuid, &Recipient)> = self
+            .changed_recipients
+            .iter()
+            .filter_map(|id| self.recipients.get_key_value(id))
+            .collect();
+        if !recipients.is_empty() {
+            sqlx::query(
+                "INSERT INTO notification_recipients (user_id, email, client_id, active) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::bool[]) \
+                 ON CONFLICT (user_id) DO UPDATE SET active = EXCLUDED.active",
+            )
+            .bind(recipients.iter().map(|(id, _)| **id).collect::<Vec<_>>())
+            .bind(
+                recipients
+                    .iter()
+                    .map(|(_, r)| r.email.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                recipients
+                    .iter()
+                    .map(|(_, r)| r.client_id)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(recipients.iter().map(|(_, r)| r.active).collect::<Vec<_>>())
             .execute(conn)
             .await?;
         }
-        UserEvent::UserDeactivated { .. } => {
-            sqlx::query("UPDATE notification_recipients SET active = false WHERE user_id = $1")
-                .bind(id)
-                .execute(conn)
-                .await?;
-        }
-        UserEvent::NotificationsRead { ids, at } => {
-            sqlx::query(
-                "UPDATE notifications SET read_at = $3 WHERE user_id = $1 AND read_at IS NULL \
-                   AND (($2::uuid[] IS NULL AND created_at <= $3) OR id = ANY($2))",
-            )
-            .bind(id)
-            .bind(ids)
-            .bind(at)
-            .execute(&mut *conn)
-            .await?;
-            if live {
-                notify_change(conn, "notification", id, None).await?;
-            }
-        }
-        UserEvent::UserPasswordChanged { .. } | UserEvent::UserRoleChanged { .. } => {}
+        Ok(())
     }
-    Ok(())
-}
 
-async fn project_event(
-    conn: &mut PgConnection,
-    project_id: Uuid,
-    event: ProjectEvent,
-) -> Result<Option<Note>, sqlx::Error> {
-    use ProjectEvent as E;
-    // Most project events notify nobody: answer those without touching the database.
-    let relevant = matches!(
-        event,
-        E::ProjectCreated { .. }
-            | E::ProjectRenamed { .. }
-            | E::DocumentRequestRaised { .. }
-            | E::EvidenceUploaded { .. }
-            | E::UploadAccepted { .. }
-            | E::UploadRejected { .. }
-            | E::StageAdvanced { .. }
-            | E::TaskAdded {
-                assignee: Some(_),
+    /// The note a project event sends, if any; keeps the subjects up to date.
+    fn project_event(&mut self, project_id: Uuid, event: ProjectEvent) -> Option<Note> {
+        use ProjectEvent as E;
+        let Some(Subject {
+            client_id,
+            title: project_name,
+            ..
+        }) = self.subjects.get(&project_id).cloned()
+        else {
+            if let E::ProjectCreated {
+                client_id, name, ..
+            } = event
+            {
+                self.set_subject(
+                    project_id,
+                    Subject {
+                        project_id,
+                        client_id,
+                        owner_id: None,
+                        title: name,
+                    },
+                );
+            }
+            return None;
+        };
+        let note = |to, kind, title: String, body: String, subject_id| {
+            Some(Note {
+                to,
+                kind,
+                title,
+                body,
+                project_id,
+                subject_id,
+            })
+        };
+        match event {
+            E::ProjectRenamed { name, .. } => {
+                if let Some(mut subject) = self.subjects.get(&project_id).cloned() {
+                    subject.title = name;
+                    self.set_subject(project_id, subject);
+                }
+                None
+            }
+            E::DocumentRequestRaised {
+                request_id,
+                instructions,
+                due_on,
+                by,
+                ..
+            } => {
+                if !self.subjects.contains_key(&request_id) {
+                    self.set_subject(
+                        request_id,
+                        Subject {
+                            project_id,
+                            client_id,
+                            owner_id: Some(by),
+                            title: instructions.clone(),
+                        },
+                    );
+                }
+                let due = due_on.map(|d| format!(" Due {d}.")).unwrap_or_default();
+                note(
+                    To::Client(client_id),
+                    "request_raised",
+                    format!("Document requested for {project_name}"),
+                    format!("{instructions}{due} Upload it in the portal."),
+                    Some(request_id),
+                )
+            }
+            E::EvidenceUploaded {
+                request_id,
+                version,
+                file,
+                ..
+            } => {
+                let owner = self
+                    .subjects
+                    .get(&request_id)
+                    .and_then(|subject| subject.owner_id);
+                owner.and_then(|owner| {
+                    note(
+                        To::User(owner),
+                        "upload_received",
+                        format!("Upload received for {project_name}"),
+                        format!("{} (version {version}) is waiting for review.", file.name),
+                        Some(request_id),
+                    )
+                })
+            }
+            E::UploadAccepted { request_id, .. } => note(
+                To::Client(client_id),
+                "upload_reviewed",
+                format!("Your upload for {project_name} was accepted"),
+                "The document was verified.".to_owned(),
+                Some(request_id),
+            ),
+            E::UploadRejected {
+                request_id, reason, ..
+            } => note(
+                To::Client(client_id),
+                "upload_reviewed",
+                format!("Your upload for {project_name} needs another look"),
+                format!("It was not accepted: {reason}. Please upload a corrected file."),
+                Some(request_id),
+            ),
+            E::StageAdvanced { from, to, .. } => note(
+                To::Client(client_id),
+                "stage_advanced",
+                format!("{project_name} moved forward"),
+                match to {
+                    Some(to) => format!(
+                        "The {} stage is complete; {} has begun.",
+                        from.as_str(),
+                        to.as_str()
+                    ),
+                    None => format!(
+                        "The {} stage is complete: every stage is done.",
+                        from.as_str()
+                    ),
+                },
+                None,
+            ),
+            E::TaskAdded {
+                task_id,
+                title,
+                assignee: Some(assignee),
                 ..
             }
             | E::SubtaskAdded {
-                assignee: Some(_),
+                subtask_id: task_id,
+                title,
+                assignee: Some(assignee),
                 ..
-            }
-            | E::TaskAssigned { .. }
-            | E::LicenceExpiryAlertRaised { .. }
-    );
-    if !relevant {
-        return Ok(None);
-    }
-    let subject = |id: Uuid| {
-        sqlx::query_as::<_, (Uuid, Option<Uuid>, String)>(
-            "SELECT client_id, owner_id, title FROM notification_subjects WHERE id = $1",
-        )
-        .bind(id)
-    };
-    let Some((client_id, _, project_name)) = (match &event {
-        E::ProjectCreated { .. } => None,
-        _ => subject(project_id).fetch_optional(&mut *conn).await?,
-    }) else {
-        if let E::ProjectCreated {
-            client_id, name, ..
-        } = event
-        {
-            sqlx::query(
-                "INSERT INTO notification_subjects (id, project_id, client_id, title) VALUES ($1, $1, $2, $3) \
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(project_id)
-            .bind(client_id)
-            .bind(name)
-            .execute(conn)
-            .await?;
-        }
-        return Ok(None);
-    };
-    let note = |to, kind, title: String, body: String, subject_id| {
-        Some(Note {
-            to,
-            kind,
-            title,
-            body,
-            project_id,
-            subject_id,
-        })
-    };
-    Ok(match event {
-        E::ProjectRenamed { name, .. } => {
-            sqlx::query("UPDATE notification_subjects SET title = $2 WHERE id = $1")
-                .bind(project_id)
-                .bind(name)
-                .execute(conn)
-                .await?;
-            None
-        }
-        E::DocumentRequestRaised {
-            request_id,
-            instructions,
-            due_on,
-            by,
-            ..
-        } => {
-            sqlx::query(
-                "INSERT INTO notification_subjects (id, project_id, client_id, owner_id, title) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(request_id)
-            .bind(project_id)
-            .bind(client_id)
-            .bind(by)
-            .bind(&instructions)
-            .execute(conn)
-            .await?;
-            let due = due_on.map(|d| format!(" Due {d}.")).unwrap_or_default();
-            note(
+            } => note(
+                To::User(assignee),
+                "task_assigned",
+                format!("New task on {project_name}"),
+                format!("You were assigned: {title}"),
+                Some(task_id),
+            ),
+            E::TaskAssigned {
+                task_id,
+                subtask_id,
+                assignee,
+                ..
+            } => note(
+                To::User(assignee),
+                "task_assigned",
+                format!("Task assigned on {project_name}"),
+                "A task was assigned to you.".to_owned(),
+                Some(subtask_id.unwrap_or(task_id)),
+            ),
+            E::LicenceExpiryAlertRaised {
+                days_ahead,
+                expires_on,
+                ..
+            } => note(
                 To::Client(client_id),
-                "request_raised",
-                format!("Document requested for {project_name}"),
-                format!("{instructions}{due} Upload it in the portal."),
-                Some(request_id),
-            )
+                "licence_expiry",
+                format!("Licence for {project_name} expires in {days_ahead} days or less"),
+                format!("The licence expires on {expires_on}. Contact us to start the renewal."),
+                None,
+            ),
+            _ => None,
         }
-        E::EvidenceUploaded {
-            request_id,
-            version,
-            file,
-            ..
-        } => {
-            let owner = subject(request_id)
-                .fetch_optional(&mut *conn)
-                .await?
-                .and_then(|(_, owner, _)| owner);
-            owner.and_then(|owner| {
-                note(
-                    To::User(owner),
-                    "upload_received",
-                    format!("Upload received for {project_name}"),
-                    format!("{} (version {version}) is waiting for review.", file.name),
-                    Some(request_id),
-                )
-            })
-        }
-        E::UploadAccepted { request_id, .. } => note(
-            To::Client(client_id),
-            "upload_reviewed",
-            format!("Your upload for {project_name} was accepted"),
-            "The document was verified.".to_owned(),
-            Some(request_id),
-        ),
-        E::UploadRejected {
-            request_id, reason, ..
-        } => note(
-            To::Client(client_id),
-            "upload_reviewed",
-            format!("Your upload for {project_name} needs another look"),
-            format!("It was not accepted: {reason}. Please upload a corrected file."),
-            Some(request_id),
-        ),
-        E::StageAdvanced { from, to, .. } => note(
-            To::Client(client_id),
-            "stage_advanced",
-            format!("{project_name} moved forward"),
-            match to {
-                Some(to) => format!(
-                    "The {} stage is complete; {} has begun.",
-                    from.as_str(),
-                    to.as_str()
-                ),
-                None => format!(
-                    "The {} stage is complete: every stage is done.",
-                    from.as_str()
-                ),
-            },
-            None,
-        ),
-        E::TaskAdded {
-            task_id,
-            title,
-            assignee: Some(assignee),
-            ..
-        }
-        | E::SubtaskAdded {
-            subtask_id: task_id,
-            title,
-            assignee: Some(assignee),
-            ..
-        } => note(
-            To::User(assignee),
-            "task_assigned",
-            format!("New task on {project_name}"),
-            format!("You were assigned: {title}"),
-            Some(task_id),
-        ),
-        E::TaskAssigned {
-            task_id,
-            subtask_id,
-            assignee,
-            ..
-        } => note(
-            To::User(assignee),
-            "task_assigned",
-            format!("Task assigned on {project_name}"),
-            "A task was assigned to you.".to_owned(),
-            Some(subtask_id.unwrap_or(task_id)),
-        ),
-        E::LicenceExpiryAlertRaised {
-            days_ahead,
-            expires_on,
-            ..
-        } => note(
-            To::Client(client_id),
-            "licence_expiry",
-            format!("Licence for {project_name} expires in {days_ahead} days or less"),
-            format!("The licence expires on {expires_on}. Contact us to start the renewal."),
-            None,
-        ),
-        _ => None,
-    })
+    }
 }
 
 /// A notification.
