@@ -425,6 +425,10 @@ async fn measure(
     scenarios::caught_up(&pool, catch_up).await?;
     let mix = seed::mix(&pool).await?;
     log(&format!("log topped up to {have} events: {mix:?}"), t0);
+    // Both sides of the rebuild comparison start from a settled database: without this,
+    // autovacuum of the freshly written log and read models runs during whichever comes
+    // first and the figure measures the two cores' contention.
+    sqlx::query("VACUUM ANALYZE").execute(&pool).await?;
     let (streamed, base_time) = scenarios::stream_and_decode(&pool).await?;
     let (rebuild_time, each) = scenarios::rebuild_all(&pool).await?;
     log(
