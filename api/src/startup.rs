@@ -78,6 +78,30 @@ impl Server {
                 tracing::info!(%email, "created the first admin user");
             }
         }
+        // Ready means the seeds are readable: wait (bounded) until the templates and users
+        // read models have folded everything appended so far. Without this, a worker held
+        // at the horizon by another database's transaction resumes only on its poll, and a
+        // first `workflowTemplates` query could find none.
+        let head: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT transaction_id::text::bigint, global_position FROM events \
+              ORDER BY transaction_id DESC, global_position DESC LIMIT 1",
+        )
+        .fetch_optional(&pool)
+        .await?;
+        if let Some((tx, position)) = head {
+            let target = projections::Position { tx, position };
+            let seeded = projections::wait::wait_for(
+                &pool,
+                &notices,
+                &["templates", "users"],
+                target,
+                std::time::Duration::from_secs(30),
+            )
+            .await?;
+            if !seeded {
+                tracing::warn!("templates and users read models still catching up at start-up");
+            }
+        }
         let files = crate::files::FileStore::open(&config.storage, config.max_upload_bytes)
             .context("opening the file store (check ZIPPCRM_FILES_DIR or S3_*)")?;
         if config.scheduler_enabled {
