@@ -82,14 +82,7 @@ impl Server {
         // read models have folded everything appended so far. Without this, a worker held
         // at the horizon by another database's transaction resumes only on its poll, and a
         // first `workflowTemplates` query could find none.
-        let head: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT transaction_id::text::bigint, global_position FROM events \
-              ORDER BY transaction_id DESC, global_position DESC LIMIT 1",
-        )
-        .fetch_optional(&pool)
-        .await?;
-        if let Some((tx, position)) = head {
-            let target = projections::Position { tx, position };
+        if let Some(target) = projections::wait::log_head(&pool).await? {
             let seeded = projections::wait::wait_for(
                 &pool,
                 &notices,

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::notices::notify_changes;
 use crate::page::{self, Cursor, Page, Sort};
-use crate::runner::{decode, Projection, ProjectionError};
+use crate::runner::{decode_batch, Decoded, Projection, ProjectionError};
 use crate::StoredEvent;
 
 /// Projection name and tables are persisted identifiers.
@@ -48,15 +48,7 @@ impl Projection for ClientsProjection {
         events: &[&StoredEvent],
         live: bool,
     ) -> Result<(), ProjectionError> {
-        let mut decoded = Vec::with_capacity(events.len());
-        for event in events {
-            if let Some(id) = event.aggregate_uuid() {
-                decoded.push((id, *event, decode::<ClientEvent>(event)?));
-            }
-        }
-        let mut ids: Vec<Uuid> = decoded.iter().map(|(id, _, _)| *id).collect();
-        ids.sort_unstable();
-        ids.dedup();
+        let Decoded { events, ids } = decode_batch::<ClientEvent>(events)?;
         let rows: Vec<(
             Uuid,
             String,
@@ -75,7 +67,7 @@ impl Projection for ClientsProjection {
         let mut changed: Vec<Uuid> = Vec::new();
         let mut touched: HashSet<Uuid> = HashSet::new();
         let mut contacts: Vec<(Uuid, domain::client::Contact)> = Vec::new();
-        for (id, event, payload) in decoded {
+        for (id, event, payload) in events {
             match payload {
                 ClientEvent::ClientCreated {
                     name,

@@ -13,6 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::watch;
+use uuid::Uuid;
 
 use crate::event::{Position, StoredEvent, EVENT_COLUMNS};
 use crate::notices::{Notice, Notices};
@@ -88,6 +89,34 @@ pub enum Scope {
     /// Only the projection's own aggregate types. What rebuilds read: a projection that
     /// folds a small part of the log does not walk the rest in batches.
     Own,
+}
+
+/// A batch's events decoded as `E`, with their aggregate ids, in log order.
+#[derive(Debug)]
+pub struct Decoded<'a, E> {
+    /// `(aggregate id, stored event, payload)`; events whose id is not a UUID are left out.
+    pub events: Vec<(Uuid, &'a StoredEvent, E)>,
+    /// The distinct aggregate ids, sorted (for one `= ANY($1)` load).
+    pub ids: Vec<Uuid>,
+}
+
+/// Decodes a batch for a set-based fold, or reports the first event that did not decode.
+pub fn decode_batch<'a, E: serde::de::DeserializeOwned>(
+    events: &[&'a StoredEvent],
+) -> Result<Decoded<'a, E>, ProjectionError> {
+    let mut decoded = Vec::with_capacity(events.len());
+    for event in events {
+        if let Some(id) = event.aggregate_uuid() {
+            decoded.push((id, *event, decode::<E>(event)?));
+        }
+    }
+    let mut ids: Vec<Uuid> = decoded.iter().map(|(id, _, _)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(Decoded {
+        events: decoded,
+        ids,
+    })
 }
 
 /// Reads the batch after `after`, below the horizon and at most `upto`.

@@ -18,7 +18,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::notices::notify_changes;
-use crate::runner::{decode, Projection, ProjectionError};
+use crate::runner::{decode_batch, Decoded, Projection, ProjectionError};
 use crate::StoredEvent;
 
 /// Projection name and tables are persisted identifiers.
@@ -54,20 +54,12 @@ impl Projection for LeadsProjection {
         events: &[&StoredEvent],
         live: bool,
     ) -> Result<(), ProjectionError> {
-        let mut decoded = Vec::with_capacity(events.len());
-        for event in events {
-            if let Some(id) = event.aggregate_uuid() {
-                decoded.push((id, *event, decode::<LeadEvent>(event)?));
-            }
-        }
-        let mut ids: Vec<Uuid> = decoded.iter().map(|(id, _, _)| *id).collect();
-        ids.sort_unstable();
-        ids.dedup();
+        let Decoded { events, ids } = decode_batch::<LeadEvent>(events)?;
         let mut batch = Batch {
             rows: load(conn, &ids).await?,
             ..Batch::default()
         };
-        for (id, event, payload) in decoded {
+        for (id, event, payload) in events {
             batch.fold(id, event, payload);
         }
         batch.write(conn).await?;

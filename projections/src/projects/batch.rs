@@ -19,9 +19,9 @@ use crate::StoredEvent;
 
 /// A `project_view` row.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub(super) struct ViewRow {
-    pub(super) id: Uuid,
-    pub(super) client_id: Uuid,
+struct ViewRow {
+    id: Uuid,
+    client_id: Uuid,
     name: String,
     template_id: Uuid,
     family: String,
@@ -31,7 +31,7 @@ pub(super) struct ViewRow {
     stage_started_at: DateTime<Utc>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
-    pub(super) last_sequence: i64,
+    last_sequence: i64,
     progress: i32,
     stages_complete: bool,
     auto_complete_tasks: bool,
@@ -77,7 +77,7 @@ fn full_if_completed(status: TaskStatus) -> i32 {
 /// The rows of one batch's projects, and which of them changed.
 #[derive(Debug, Default)]
 pub(super) struct Batch {
-    pub(super) views: HashMap<Uuid, ViewRow>,
+    views: HashMap<Uuid, ViewRow>,
     changed_views: Vec<Uuid>,
     touched_views: HashSet<Uuid>,
     tasks: HashMap<Uuid, TaskRow>,
@@ -303,6 +303,15 @@ impl Batch {
             other => return Some(other),
         }
         None
+    }
+
+    /// The projects this batch created or advanced, with their clients (for change notices).
+    pub(super) fn changed(&self) -> Vec<(Uuid, Option<Uuid>)> {
+        self.changed_views
+            .iter()
+            .filter_map(|id| self.views.get(id))
+            .map(|view| (view.id, Some(view.client_id)))
+            .collect()
     }
 
     fn view_changed(&mut self, id: Uuid) {

@@ -3,8 +3,6 @@
 //! Idempotence: every event after creation first advances `project_view.last_sequence`; an
 //! event the row has already seen changes nothing.
 
-use std::collections::HashSet;
-
 use async_trait::async_trait;
 use domain::project::{ItemStatus, ProjectEvent};
 use domain::template::StageKey;
@@ -13,7 +11,7 @@ use uuid::Uuid;
 
 use super::batch::Batch;
 use crate::notices::notify_changes;
-use crate::runner::{decode, Projection, ProjectionError};
+use crate::runner::{decode_batch, Decoded, Projection, ProjectionError};
 use crate::StoredEvent;
 
 /// Projection name and tables are persisted identifiers.
@@ -63,41 +61,22 @@ impl Projection for ProjectsProjection {
         events: &[&StoredEvent],
         live: bool,
     ) -> Result<(), ProjectionError> {
-        let mut decoded = Vec::with_capacity(events.len());
-        for event in events {
-            if let Some(id) = event.aggregate_uuid() {
-                decoded.push((id, *event, decode::<ProjectEvent>(event)?));
-            }
-        }
-        let mut ids: Vec<Uuid> = decoded.iter().map(|(id, _, _)| *id).collect();
-        ids.sort_unstable();
-        ids.dedup();
+        let Decoded { events, ids } = decode_batch::<ProjectEvent>(events)?;
         let mut batch = Batch::load(conn, &ids).await?;
-        let mut changed: Vec<(Uuid, Option<Uuid>)> = Vec::new();
-        let mut notified: HashSet<Uuid> = HashSet::new();
-        for (id, event, payload) in decoded {
-            let client_id = if let ProjectEvent::ProjectCreated { .. } = payload {
-                if !batch.create(id, event, &payload) {
-                    continue;
+        for (id, event, payload) in events {
+            if let ProjectEvent::ProjectCreated { .. } = payload {
+                if batch.create(id, event, &payload) {
+                    created(conn, id, payload).await?;
                 }
-                created(conn, id, payload).await?;
-                batch.views.get(&id).map(|view| view.client_id)
-            } else {
-                let Some(client_id) = batch.advance(id, event) else {
-                    continue;
-                };
+            } else if let Some(client_id) = batch.advance(id, event) {
                 if let Some(rest) = batch.fold(id, event, payload) {
                     fold(conn, id, client_id, event, rest).await?;
                 }
-                Some(client_id)
-            };
-            if notified.insert(id) {
-                changed.push((id, client_id));
             }
         }
         batch.write(conn).await?;
         if live {
-            notify_changes(conn, "project", &changed).await?;
+            notify_changes(conn, "project", &batch.changed()).await?;
         }
         Ok(())
     }

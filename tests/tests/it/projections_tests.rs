@@ -23,13 +23,10 @@ async fn dump(pool: &PgPool, table: &str) -> Vec<String> {
 }
 
 async fn head(pool: &PgPool) -> Position {
-    let (tx, position): (i64, i64) = sqlx::query_as(
-        "SELECT transaction_id::text::bigint, global_position FROM events ORDER BY transaction_id DESC, global_position DESC LIMIT 1",
-    )
-    .fetch_one(pool)
-    .await
-    .expect("head");
-    Position { tx, position }
+    projections::wait::log_head(pool)
+        .await
+        .expect("head")
+        .expect("a non-empty log")
 }
 
 async fn caught_up(app: &TestApp) {
