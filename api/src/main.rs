@@ -5,6 +5,11 @@
 use anyhow::Result;
 use api::{config::Config, telemetry, Server};
 
+/// mimalloc returns freed pages to the system; glibc's malloc kept ~200 MB of freed heap
+/// after a catch-up fold (docs/PERFORMANCE.md, "Memory").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<()> {
     if std::env::args().nth(1).as_deref() == Some("print-schema") {

@@ -22,6 +22,11 @@ use uuid::Uuid;
 use scenarios::Api;
 use stats::ratio;
 
+/// mimalloc returns freed pages to the system; glibc's malloc kept ~200 MB of freed heap
+/// after a catch-up fold (docs/PERFORMANCE.md, "Memory").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "zippcrm-bench",
@@ -248,6 +253,11 @@ async fn measure(
     }
     let seeded = seed::leads(&pool, admin_id, &owners, sizes.leads, 7).await?;
     scenarios::caught_up(&pool, catch_up).await?;
+    // A settled database, as it is a minute after any bulk load: autovacuum has gathered
+    // statistics on the new rows. Without them the read scenario's plan depends on whether
+    // autovacuum happened to get there first (the baseline swung between 172 and 3,258
+    // pages/s across runs of the same code).
+    sqlx::query("VACUUM ANALYZE").execute(&pool).await?;
     log(
         &format!(
             "seeded {} leads ({} events) and folded them",

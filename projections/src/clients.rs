@@ -27,6 +27,10 @@ impl Projection for ClientsProjection {
         &["client_view", "client_contacts"]
     }
 
+    fn indexed_after_fold(&self) -> &'static [&'static str] {
+        self.tables()
+    }
+
     fn aggregate_types(&self) -> &'static [&'static str] {
         &["Client"]
     }

@@ -53,23 +53,84 @@ pub async fn events_of(pool: &PgPool, projection: &dyn Projection) -> Result<i64
         .await
 }
 
+/// Creates the shadow copies of `projection`'s tables: columns, defaults, checks,
+/// constraints and indexes, except the non-unique indexes of
+/// [`Projection::indexed_after_fold`], which [`finish_schema`] builds after the fold: one
+/// sorted build per index instead of an index update per row written. Every index keeps its live name, so after the swap the tables look
+/// exactly as the migrations left them.
 async fn prepare_schema(
     conn: &mut PgConnection,
     schema: &str,
     projection: &dyn Projection,
-) -> Result<(), sqlx::Error> {
+) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
         .execute(&mut *conn)
         .await?;
     sqlx::query(&format!("CREATE SCHEMA {schema}"))
         .execute(&mut *conn)
         .await?;
+    let mut deferred = Vec::new();
     for table in projection.tables() {
         sqlx::query(&format!(
-            "CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL)"
+            "CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL EXCLUDING INDEXES)"
         ))
         .execute(&mut *conn)
         .await?;
+        // Constraints backed by an index (primary key, unique), then the other indexes.
+        let constraints: Vec<(String, String)> = sqlx::query_as(
+            "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
+              WHERE conrelid = $1::regclass AND contype IN ('p', 'u', 'x') ORDER BY conname",
+        )
+        .bind(format!("public.{table}"))
+        .fetch_all(&mut *conn)
+        .await?;
+        for (name, definition) in constraints {
+            sqlx::query(&format!(
+                "ALTER TABLE {schema}.{table} ADD CONSTRAINT {name} {definition}"
+            ))
+            .execute(&mut *conn)
+            .await?;
+        }
+        let indexes: Vec<(bool, String)> = sqlx::query_as(
+            "SELECT i.indisunique, pg_get_indexdef(i.indexrelid) FROM pg_index i \
+              WHERE i.indrelid = $1::regclass \
+                AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) \
+              ORDER BY i.indexrelid::regclass::text",
+        )
+        .bind(format!("public.{table}"))
+        .fetch_all(&mut *conn)
+        .await?;
+        let live = format!(" ON public.{table} USING ");
+        let shadow = format!(" ON {schema}.{table} USING ");
+        for (unique, definition) in indexes {
+            let definition = definition.replacen(&live, &shadow, 1);
+            if !unique && projection.indexed_after_fold().contains(table) {
+                deferred.push(definition);
+            } else {
+                sqlx::query(&definition).execute(&mut *conn).await?;
+            }
+        }
+    }
+    Ok(deferred)
+}
+
+/// Builds the indexes [`prepare_schema`] deferred and gathers planner statistics, so the
+/// swapped-in tables serve queries with their usual plans at once (a table without
+/// statistics waits for autovacuum, and until then gets plans such as a bitmap AND of two
+/// indexes sorting every match where one ordered index scan reads fifty rows).
+async fn finish_schema(
+    conn: &mut PgConnection,
+    schema: &str,
+    projection: &dyn Projection,
+    deferred: &[String],
+) -> Result<(), sqlx::Error> {
+    for definition in deferred {
+        sqlx::query(definition).execute(&mut *conn).await?;
+    }
+    for table in projection.tables() {
+        sqlx::query(&format!("ANALYZE {schema}.{table}"))
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -161,7 +222,7 @@ pub async fn rebuild(
 ) -> Result<u64, ProjectionError> {
     let schema = format!("rebuild_{}", projection.name());
     let mut conn = pool.acquire().await?.detach();
-    prepare_schema(&mut conn, &schema, projection).await?;
+    let deferred = prepare_schema(&mut conn, &schema, projection).await?;
     let mut folded = 0;
     let caught_up = fold_into(
         &mut conn,
@@ -173,6 +234,8 @@ pub async fn rebuild(
         &mut folded,
     )
     .await?;
+    // Before the swap transaction, so the live worker is not paused while indexes build.
+    finish_schema(&mut conn, &schema, projection, &deferred).await?;
 
     let mut tx = sqlx::Connection::begin(&mut conn).await?;
     let horizon = horizon(&mut tx).await?;
@@ -236,6 +299,32 @@ pub async fn rebuild(
     Ok(folded)
 }
 
+/// Rebuilds `projections`, `jobs` at a time, starting them in the order given (put the
+/// largest first). Each has its own connection, shadow schema and swap, so they share
+/// nothing but the log they read; on two cores two at a time keeps both busy, as the fold
+/// alternates between this process and the database. `progress` gets each projection's
+/// count folded so far. Returns each projection's name, events folded and seconds, in the
+/// order they finished. Stops at the first failure; a rebuild cut off with it swapped
+/// completely or not at all (an open swap transaction rolls back with its connection),
+/// and the next rebuild drops any shadow schema left behind.
+pub async fn rebuild_all(
+    pool: &PgPool,
+    projections: &[std::sync::Arc<dyn Projection>],
+    jobs: usize,
+    progress: &(dyn Fn(&'static str, u64) + Sync),
+) -> Result<Vec<(&'static str, u64, f64)>, ProjectionError> {
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(projections.iter().map(|projection| async move {
+        let started = std::time::Instant::now();
+        let name = projection.name();
+        let folded = rebuild(pool, projection.as_ref(), &|n| progress(name, n)).await?;
+        Ok((name, folded, started.elapsed().as_secs_f64()))
+    }))
+    .buffer_unordered(jobs.max(1))
+    .try_collect()
+    .await
+}
+
 /// Rebuilds `projection` into shadow tables up to the live checkpoint and diffs them.
 pub async fn verify(
     pool: &PgPool,
@@ -244,6 +333,7 @@ pub async fn verify(
 ) -> Result<Vec<Difference>, ProjectionError> {
     let schema = format!("verify_{}", projection.name());
     let mut conn = pool.acquire().await?.detach();
+    // The deferred indexes serve only queries; the diff needs none of them.
     prepare_schema(&mut conn, &schema, projection).await?;
     let (target, _) = live_checkpoint(&mut conn, projection.name(), false).await?;
     let mut folded = 0;

@@ -46,6 +46,12 @@ pub trait Projection: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// The tables this projection owns, rebuilt together.
     fn tables(&self) -> &'static [&'static str];
+    /// Those of [`Self::tables`] whose non-unique indexes serve only queries: the fold
+    /// reaches their rows by primary key (or unique key) alone. A rebuild builds these
+    /// indexes once after the fold instead of updating them row by row.
+    fn indexed_after_fold(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// The aggregate types whose events it folds; other events only move the checkpoint.
     fn aggregate_types(&self) -> &'static [&'static str];
     /// Folds one event. `live` is false during rebuilds, when no change notices are sent.

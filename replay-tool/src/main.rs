@@ -4,16 +4,22 @@
 //! running: rebuilds are blue/green and verification holds the live checkpoint only while
 //! it compares.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use projections::Projection;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
+
+/// mimalloc returns freed pages to the system; glibc's malloc kept ~200 MB of freed heap
+/// after a catch-up fold (docs/PERFORMANCE.md, "Memory").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -39,6 +45,9 @@ enum Command {
         /// Every projection.
         #[arg(long)]
         all: bool,
+        /// Projections rebuilt at the same time (each on its own connection).
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+        jobs: u16,
     },
     /// Print every projection's position and lag.
     Status,
@@ -87,7 +96,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         .context("the database schema could not be migrated")?;
     projections::runner::register(&pool, &projections::all()).await?;
     match cli.command {
-        Command::Rebuild { projection, all } => rebuild(&pool, selection(projection, all)?).await,
+        Command::Rebuild {
+            projection,
+            all,
+            jobs,
+        } => rebuild(&pool, selection(projection, all)?, usize::from(jobs)).await,
         Command::Status => status(&pool).await,
         Command::Verify { projection } => {
             verify(&pool, selection(projection.clone(), projection.is_none())?).await
@@ -130,23 +143,46 @@ fn bar(total: i64, name: &str) -> ProgressBar {
     bar
 }
 
-async fn rebuild(pool: &PgPool, selected: Vec<Arc<dyn Projection>>) -> Result<ExitCode> {
+async fn rebuild(
+    pool: &PgPool,
+    selected: Vec<Arc<dyn Projection>>,
+    jobs: usize,
+) -> Result<ExitCode> {
+    // Largest first, so the concurrent rebuilds finish close together.
+    let mut sized = Vec::new();
     for projection in selected {
         let total = projections::rebuild::events_of(pool, projection.as_ref()).await?;
-        let bar = bar(total, projection.name());
-        let started = std::time::Instant::now();
-        let folded =
-            projections::rebuild::rebuild(pool, projection.as_ref(), &|n| bar.set_position(n))
-                .await
-                .with_context(|| format!("rebuilding {}", projection.name()))?;
-        bar.finish_and_clear();
-        let seconds = started.elapsed().as_secs_f64();
+        sized.push((total, projection));
+    }
+    sized.sort_by_key(|(total, _)| std::cmp::Reverse(*total));
+    let bars = MultiProgress::new();
+    let by_name: HashMap<&'static str, ProgressBar> = sized
+        .iter()
+        .map(|(total, p)| (p.name(), bars.add(bar(*total, p.name()))))
+        .collect();
+    let ordered: Vec<Arc<dyn Projection>> = sized.into_iter().map(|(_, p)| p).collect();
+    let started = std::time::Instant::now();
+    let done = projections::rebuild::rebuild_all(pool, &ordered, jobs, &|name, n| {
+        if let Some(bar) = by_name.get(name) {
+            bar.set_position(n);
+        }
+    })
+    .await
+    .context("rebuilding")?;
+    bars.clear().ok();
+    let mut total = 0;
+    for (name, folded, seconds) in done {
+        total += folded;
         println!(
-            "{:>10}: rebuilt from {folded} events in {seconds:.2}s ({:.0} events/s)",
-            projection.name(),
+            "{name:>13}: rebuilt from {folded} events in {seconds:.2}s ({:.0} events/s)",
             folded as f64 / seconds.max(1e-9)
         );
     }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{:>13}: {total} events in {seconds:.2}s, {jobs} at a time",
+        "all"
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -35,6 +35,10 @@ impl Projection for LeadsProjection {
         &["lead_view", "lead_notes", "lead_activities"]
     }
 
+    fn indexed_after_fold(&self) -> &'static [&'static str] {
+        self.tables()
+    }
+
     fn aggregate_types(&self) -> &'static [&'static str] {
         &["Lead"]
     }

@@ -40,6 +40,18 @@ impl Projection for ProjectsProjection {
         ]
     }
 
+    /// Not `project_tasks` (loaded by project), `project_advance_requests` (updated by
+    /// project and number) or the tables keyed by project and stage.
+    fn indexed_after_fold(&self) -> &'static [&'static str] {
+        &[
+            "project_view",
+            "project_liaison_entries",
+            "project_milestones",
+            "document_requests",
+            "document_uploads",
+        ]
+    }
+
     fn aggregate_types(&self) -> &'static [&'static str] {
         &["Project"]
     }

@@ -308,6 +308,7 @@ async fn rebuild_swaps_in_an_equal_read_model_and_verify_passes_after_a_mixed_wo
         .flat_map(|p| p.tables().iter().copied())
         .collect();
     let before = futures::future::join_all(tables.iter().map(|t| dump(&app.pool, t))).await;
+    let shape_before = shape(&app.pool).await;
     for projection in projections::all() {
         projections::rebuild::rebuild(&app.pool, projection.as_ref(), &|_| {})
             .await
@@ -317,6 +318,21 @@ async fn rebuild_swaps_in_an_equal_read_model_and_verify_passes_after_a_mixed_wo
     for ((table, before), after) in tables.iter().zip(&before).zip(&after) {
         assert_eq!(before, after, "{table} changed in the rebuild");
     }
+    // Same indexes and constraints under the same names (a later migration may name them),
+    // and every swapped-in table already has planner statistics.
+    assert_eq!(shape_before, shape(&app.pool).await);
+    let unanalyzed: Vec<String> = sqlx::query_scalar(
+        "SELECT relname::text FROM pg_stat_user_tables \
+          WHERE relname = ANY($1) AND last_analyze IS NULL AND last_autoanalyze IS NULL",
+    )
+    .bind(&tables)
+    .fetch_all(&app.pool)
+    .await
+    .expect("statistics");
+    assert!(
+        unanalyzed.is_empty(),
+        "no statistics after the rebuild: {unanalyzed:?}"
+    );
     // A rebuild reads only its own events, yet its checkpoint passes over the others too.
     let checkpoints: Vec<(String, i64, i64)> = sqlx::query_as(
         "SELECT name, events_seen, (SELECT count(*) FROM events e \
@@ -353,6 +369,20 @@ async fn rebuild_swaps_in_an_equal_read_model_and_verify_passes_after_a_mixed_wo
         );
     }
     app.stop().await;
+}
+
+/// Every index and constraint of the public schema, by name and definition.
+async fn shape(pool: &PgPool) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "SELECT indexname::text, indexdef FROM pg_indexes WHERE schemaname = 'public' \
+         UNION ALL \
+         SELECT conname::text, pg_get_constraintdef(c.oid) FROM pg_constraint c \
+           JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = 'public' \
+         ORDER BY 1, 2",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("schema shape")
 }
 
 #[tokio::test]
