@@ -228,8 +228,10 @@ async fn measure(
 ) -> Result<(Vec<Line>, Value)> {
     let t0 = Instant::now();
     let server = server::ServerProcess::start(url, &work.join("files"))?;
+    // The baselines' pool: the server's settings (no ping before each use).
     let pool = PgPoolOptions::new()
         .max_connections(40)
+        .test_before_acquire(false)
         .connect(url)
         .await?;
     let admin = Api::login(&server.address, server::ADMIN_EMAIL, server::ADMIN_PASSWORD).await?;

@@ -3,8 +3,7 @@
 use async_graphql::{Context, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::Permission;
-use projections::audit::{history, state_as_of, AuditError};
-use projections::StoredEvent;
+use projections::audit::{entries, state_as_of, AuditError, HistoryEntry};
 use uuid::Uuid;
 
 use super::context::Ctx;
@@ -44,22 +43,14 @@ pub struct HistoryEvent {
     recorded_at: DateTime<Utc>,
 }
 
-fn meta(event: &StoredEvent, key: &str) -> Option<String> {
-    event
-        .metadata
-        .get(key)
-        .and_then(|v| v.as_str())
-        .map(str::to_owned)
-}
-
-impl From<StoredEvent> for HistoryEvent {
-    fn from(event: StoredEvent) -> Self {
+impl From<HistoryEntry> for HistoryEvent {
+    fn from(event: HistoryEntry) -> Self {
         HistoryEvent {
-            actor_id: event.actor_id(),
-            actor_role: meta(&event, "actor_role"),
-            correlation_id: meta(&event, "correlation_id"),
-            causation_id: meta(&event, "causation_id"),
-            request_id: meta(&event, "request_id"),
+            actor_id: event.actor_id.and_then(|a| Uuid::parse_str(&a).ok()),
+            actor_role: event.actor_role,
+            correlation_id: event.correlation_id,
+            causation_id: event.causation_id,
+            request_id: event.request_id,
             event_id: event.event_id,
             global_position: event.global_position,
             sequence: event.sequence,
@@ -130,11 +121,10 @@ impl AuditQuery {
         aggregate_id: Uuid,
     ) -> Result<Vec<HistoryEvent>> {
         ctx.request().auth.require(Permission::ReadHistory)?;
-        let events = history(
+        let events = entries(
             &ctx.state().pool,
             aggregate_type.persisted(),
             &aggregate_id.to_string(),
-            None,
         )
         .await
         .map_err(ApiError::from)?;
