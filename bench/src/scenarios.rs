@@ -230,6 +230,22 @@ pub async fn read_server(
     .await
 }
 
+/// The cheapest GraphQL request there is, `{ __typename }`, with the same clients.
+pub async fn graphql_floor(api: &Api, workers: usize, ops: usize) -> Result<Figures> {
+    let api = api.clone();
+    concurrently(workers, ops, move |_, _| {
+        let api = api.clone();
+        async move {
+            let data = api.call("{ __typename }", json!({})).await?;
+            if data["__typename"] != "Query" {
+                bail!("unexpected answer to {{ __typename }}: {data}");
+            }
+            Ok(())
+        }
+    })
+    .await
+}
+
 /// Read baseline: the equivalent hand-written query, joined in SQL.
 pub async fn read_baseline(
     pool: &PgPool,

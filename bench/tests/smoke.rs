@@ -40,6 +40,7 @@ fn a_smoke_run_produces_every_figure() {
     positive(&["write", "server", "p99_ms"]);
     positive(&["read", "server", "per_second"]);
     positive(&["read", "baseline", "per_second"]);
+    positive(&["read", "graphql_floor", "per_second"]);
     positive(&["audit", "figures", "project_as_of", "p50_ms"]);
     positive(&["audit", "figures", "history", "p50_ms"]);
     positive(&["audit", "figures", "raw_fetch", "p50_ms"]);
