@@ -6,7 +6,7 @@ use anyhow::Result;
 use api::{config::Config, telemetry, Server};
 
 /// mimalloc returns freed pages to the system; glibc's malloc kept ~200 MB of freed heap
-/// after a catch-up fold (docs/PERFORMANCE.md, "Memory").
+/// after a catch-up fold (docs/PERFORMANCE.md, item 8).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -366,16 +366,12 @@ pub async fn stream_and_decode(pool: &PgPool) -> Result<(usize, Duration)> {
 /// Rebuild: what `zippcrm-replay rebuild --all` runs, every projection from zero, two at a
 /// time, largest first. Returns the total time and each projection's seconds.
 pub async fn rebuild_all(pool: &PgPool) -> Result<(Duration, BTreeMap<&'static str, f64>)> {
-    // Sized before the clock starts (the tool does the same for its progress bars).
-    let mut sized = Vec::new();
-    for projection in projections::all() {
-        sized.push((
-            projections::rebuild::events_of(pool, projection.as_ref()).await?,
-            projection,
-        ));
-    }
-    sized.sort_by_key(|(total, _)| std::cmp::Reverse(*total));
-    let ordered: Vec<_> = sized.into_iter().map(|(_, p)| p).collect();
+    // Ordered before the clock starts (the tool does the same for its progress bars).
+    let ordered: Vec<_> = projections::rebuild::largest_first(pool, projections::all())
+        .await?
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
     let started = Instant::now();
     let done = projections::rebuild::rebuild_all(pool, &ordered, 2, &|_, _| {})
         .await

@@ -53,11 +53,26 @@ pub async fn events_of(pool: &PgPool, projection: &dyn Projection) -> Result<i64
         .await
 }
 
+/// `projections` with the count of events each rebuild folds, largest first: the order to
+/// start [`rebuild_all`] in, so that concurrent rebuilds finish close together.
+pub async fn largest_first(
+    pool: &PgPool,
+    projections: Vec<std::sync::Arc<dyn Projection>>,
+) -> Result<Vec<(i64, std::sync::Arc<dyn Projection>)>, sqlx::Error> {
+    let mut sized = Vec::with_capacity(projections.len());
+    for projection in projections {
+        sized.push((events_of(pool, projection.as_ref()).await?, projection));
+    }
+    sized.sort_by_key(|(total, _)| std::cmp::Reverse(*total));
+    Ok(sized)
+}
+
 /// Creates the shadow copies of `projection`'s tables: columns, defaults, checks,
 /// constraints and indexes, except the non-unique indexes of
 /// [`Projection::indexed_after_fold`], which [`finish_schema`] builds after the fold: one
-/// sorted build per index instead of an index update per row written. Every index keeps its live name, so after the swap the tables look
-/// exactly as the migrations left them.
+/// sorted build per index instead of an index update per row written. Every index and
+/// constraint keeps its live name, so after the swap the tables look exactly as the
+/// migrations left them.
 async fn prepare_schema(
     conn: &mut PgConnection,
     schema: &str,
@@ -299,8 +314,8 @@ pub async fn rebuild(
     Ok(folded)
 }
 
-/// Rebuilds `projections`, `jobs` at a time, starting them in the order given (put the
-/// largest first). Each has its own connection, shadow schema and swap, so they share
+/// Rebuilds `projections`, `jobs` at a time, starting them in the order given
+/// ([`largest_first`] gives a good one). Each has its own connection, shadow schema and swap, so they share
 /// nothing but the log they read; on two cores two at a time keeps both busy, as the fold
 /// alternates between this process and the database. `progress` gets each projection's
 /// count folded so far. Returns each projection's name, events folded and seconds, in the

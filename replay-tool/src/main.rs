@@ -17,7 +17,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
 /// mimalloc returns freed pages to the system; glibc's malloc kept ~200 MB of freed heap
-/// after a catch-up fold (docs/PERFORMANCE.md, "Memory").
+/// after a catch-up fold (docs/PERFORMANCE.md, item 8).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -148,13 +148,7 @@ async fn rebuild(
     selected: Vec<Arc<dyn Projection>>,
     jobs: usize,
 ) -> Result<ExitCode> {
-    // Largest first, so the concurrent rebuilds finish close together.
-    let mut sized = Vec::new();
-    for projection in selected {
-        let total = projections::rebuild::events_of(pool, projection.as_ref()).await?;
-        sized.push((total, projection));
-    }
-    sized.sort_by_key(|(total, _)| std::cmp::Reverse(*total));
+    let sized = projections::rebuild::largest_first(pool, selected).await?;
     let bars = MultiProgress::new();
     let by_name: HashMap<&'static str, ProgressBar> = sized
         .iter()
