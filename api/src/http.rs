@@ -14,6 +14,9 @@ use uuid::Uuid;
 use crate::auth::Auth;
 use crate::graphql::{AppState, RequestContext, ZippSchema};
 
+mod parsed;
+pub use parsed::ParsedQueries;
+
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -24,6 +27,8 @@ pub struct Http {
     pub schema: ZippSchema,
     /// Shared state.
     pub state: AppState,
+    /// Parsed documents of the queries clients send.
+    pub parsed: std::sync::Arc<ParsedQueries>,
 }
 
 impl std::fmt::Debug for Http {
@@ -72,17 +77,18 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .strip_prefix("Bearer ")
 }
 
-/// Whether the selected operation of `query` is a mutation (refused over GET).
-fn is_mutation(query: &str, operation_name: Option<&str>) -> bool {
+/// Whether the selected operation of `request` is a mutation (refused over GET).
+fn is_mutation(request: &mut async_graphql::Request) -> bool {
     use async_graphql::parser::types::{DocumentOperations, OperationType};
-    let Ok(document) = async_graphql::parser::parse_query(query) else {
+    let wanted = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
         return false;
     };
-    match document.operations {
+    match &document.operations {
         DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
         DocumentOperations::Multiple(ops) => ops
             .iter()
-            .filter(|(name, _)| operation_name.is_none_or(|wanted| name.as_str() == wanted))
+            .filter(|(name, _)| wanted.as_deref().is_none_or(|w| name.as_str() == w))
             .any(|(_, op)| op.node.ty == OperationType::Mutation),
     }
 }
@@ -93,8 +99,9 @@ async fn graphql(
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> Response {
-    let request = request.into_inner();
-    if method == Method::GET && is_mutation(&request.query, request.operation_name.as_deref()) {
+    let mut request = request.into_inner();
+    http.parsed.attach(&mut request);
+    if method == Method::GET && is_mutation(&mut request) {
         return (
             StatusCode::METHOD_NOT_ALLOWED,
             [("allow", "POST")],

@@ -138,6 +138,7 @@ impl Server {
         let app = http::router(Http {
             schema,
             state: self.state.clone(),
+            parsed: Default::default(),
         })
         .layer(tower_http::trace::TraceLayer::new_for_http());
         axum::serve(listener, app)

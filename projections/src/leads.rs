@@ -4,5 +4,5 @@ mod fold;
 mod queries;
 
 pub use fold::LeadsProjection;
-pub use queries::{activities, count, find, list, notes};
-pub use queries::{ActivityRow, LeadFilter, LeadRow, LeadSortField, NoteRow};
+pub use queries::{activities, count, find, list, list_with_owner_and_client, notes};
+pub use queries::{ActivityRow, LeadFilter, LeadRow, LeadSortField, ListedLead, NoteRow};

@@ -49,13 +49,18 @@ pub fn push_after(qb: &mut QueryBuilder<'_, Postgres>, sort: Sort, after: Option
 }
 
 /// Appends `ORDER BY expr, id LIMIT first + 1`.
+///
+/// The limit is written into the text, not bound: with `LIMIT $n` the planner prices a
+/// generic plan as if a tenth of the table came back, so PostgreSQL re-plans the prepared
+/// statement on every execution (PERFORMANCE.md, item 13). `first` is a number the caller
+/// validated, never user text.
 pub fn push_order(qb: &mut QueryBuilder<'_, Postgres>, sort: Sort, first: i64) {
     let dir = if sort.descending { "DESC" } else { "ASC" };
     qb.push(format_args!(
-        " ORDER BY {} {dir}, id {dir} LIMIT ",
-        sort.expr
+        " ORDER BY {} {dir}, id {dir} LIMIT {}",
+        sort.expr,
+        first + 1
     ));
-    qb.push_bind(first + 1);
 }
 
 /// Trims the extra row fetched to learn whether a next page exists.
@@ -75,8 +80,9 @@ pub fn like_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// One page of `table`: `columns` plus the sort value as `sort_value`, with the conditions
-/// `filter` appends (after a `WHERE`), starting after `after`.
+/// One page of `table` (a table, or a table with joins whose columns do not clash with its
+/// own): `columns` plus the sort value as `sort_value`, with the conditions `filter` appends
+/// (after a `WHERE`), starting after `after`.
 pub async fn fetch<R>(
     pool: &PgPool,
     table: &str,

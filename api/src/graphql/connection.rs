@@ -3,7 +3,7 @@
 use async_graphql::connection::{Connection, Edge};
 use std::future::Future;
 
-use async_graphql::{Context, OutputType, SimpleObject};
+use async_graphql::{Context, Lookahead, OutputType, SimpleObject};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use projections::page::{Cursor, Page};
@@ -51,6 +51,18 @@ pub fn arguments(first: Option<i32>, after: Option<&str>) -> ApiResult<(i64, Opt
         )));
     }
     Ok((i64::from(first), after.map(decode).transpose()?))
+}
+
+/// What the query selects on the nodes of a connection, through `edges { node }` and
+/// `nodes` alike.
+pub fn node_selection<'a>(ctx: &'a Context<'_>) -> Lookahead<'a> {
+    let page = ctx.look_ahead();
+    let through_edges = page.field("edges").field("node");
+    if through_edges.exists() {
+        through_edges
+    } else {
+        page.field("nodes")
+    }
 }
 
 /// Answers a list field: runs the page query, the count only when `totalCount` is selected,

@@ -109,7 +109,7 @@ async fn lead_payload(ctx: &Context<'_>, id: Uuid, appended: Appended) -> Result
     let lead = projections::leads::find(&state.pool, id)
         .await
         .map_err(ApiError::from)?
-        .map(Lead);
+        .map(Lead::from);
     Ok(LeadPayload { lead, caught_up })
 }
 
@@ -285,7 +285,7 @@ impl LeadMutation {
             lead: projections::leads::find(pool, input.lead_id)
                 .await
                 .map_err(ApiError::from)?
-                .map(Lead),
+                .map(Lead::from),
             client: projections::clients::find(pool, converted.client_id)
                 .await
                 .map_err(ApiError::from)?

@@ -7,7 +7,7 @@ use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::Permission;
 use projections::clients::{ClientRow, ContactRow};
-use projections::leads::{ActivityRow, LeadRow, NoteRow};
+use projections::leads::{ActivityRow, LeadRow, ListedLead, NoteRow};
 use projections::projects::{ItemRow, ProjectRow};
 use projections::templates::TemplateRow;
 use projections::users::UserRow;
@@ -25,60 +25,82 @@ use crate::error::ApiError;
 
 /// A lead in the sales pipeline.
 #[derive(Debug)]
-pub struct Lead(pub LeadRow);
+pub struct Lead {
+    row: LeadRow,
+    /// Owner and client when the list page's query read them already; `None` loads them.
+    joined: Option<(Option<UserRow>, Option<ClientRow>)>,
+}
+
+impl From<LeadRow> for Lead {
+    fn from(row: LeadRow) -> Self {
+        Lead { row, joined: None }
+    }
+}
+
+impl From<ListedLead> for Lead {
+    fn from(listed: ListedLead) -> Self {
+        Lead {
+            row: listed.lead,
+            joined: Some((listed.owner, listed.client)),
+        }
+    }
+}
 
 #[Object]
 impl Lead {
     async fn id(&self) -> Uuid {
-        self.0.id
+        self.row.id
     }
     async fn company(&self) -> &str {
-        &self.0.company
+        &self.row.company
     }
     async fn contact_name(&self) -> &str {
-        &self.0.contact_name
+        &self.row.contact_name
     }
     async fn email(&self) -> &str {
-        &self.0.email
+        &self.row.email
     }
     async fn phone(&self) -> Option<&str> {
-        self.0.phone.as_deref()
+        self.row.phone.as_deref()
     }
     async fn source(&self) -> Option<LeadSource> {
-        parse_persisted::<domain::lead::LeadSource>(&self.0.source).map(Into::into)
+        parse_persisted::<domain::lead::LeadSource>(&self.row.source).map(Into::into)
     }
     async fn service_interest(&self) -> &str {
-        &self.0.service_interest
+        &self.row.service_interest
     }
     async fn score(&self) -> Option<i32> {
-        self.0.score
+        self.row.score
     }
     async fn stage(&self) -> Option<LeadStage> {
-        parse_persisted::<domain::lead::LeadStage>(&self.0.stage).map(Into::into)
+        parse_persisted::<domain::lead::LeadStage>(&self.row.stage).map(Into::into)
     }
     /// Why the lead was lost.
     async fn lost_reason(&self) -> Option<&str> {
-        self.0.lost_reason.as_deref()
+        self.row.lost_reason.as_deref()
     }
     /// The latest follow-up date logged on an activity.
     async fn next_follow_up(&self) -> Option<NaiveDate> {
-        self.0.next_follow_up
+        self.row.next_follow_up
     }
     async fn note_count(&self) -> i32 {
-        self.0.note_count
+        self.row.note_count
     }
     async fn activity_count(&self) -> i32 {
-        self.0.activity_count
+        self.row.activity_count
     }
     async fn captured_at(&self) -> DateTime<Utc> {
-        self.0.captured_at
+        self.row.captured_at
     }
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+        self.row.updated_at
     }
     /// The salesperson who owns the lead.
     async fn owner(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(owner) = self.0.owner_id else {
+        if let Some((owner, _)) = &self.joined {
+            return Ok(owner.clone().map(User));
+        }
+        let Some(owner) = self.row.owner_id else {
             return Ok(None);
         };
         Ok(ctx
@@ -90,7 +112,10 @@ impl Lead {
     }
     /// The client this lead converted into.
     async fn client(&self, ctx: &Context<'_>) -> Result<Option<Client>> {
-        let Some(client_id) = self.0.client_id else {
+        if let Some((_, client)) = &self.joined {
+            return Ok(client.clone().map(Client));
+        }
+        let Some(client_id) = self.row.client_id else {
             return Ok(None);
         };
         Ok(ctx
@@ -102,7 +127,7 @@ impl Lead {
     }
     /// The project opened at conversion.
     async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
-        let Some(project_id) = self.0.project_id else {
+        let Some(project_id) = self.row.project_id else {
             return Ok(None);
         };
         Ok(projections::projects::find(&ctx.state().pool, project_id)
@@ -112,7 +137,7 @@ impl Lead {
     }
     /// Notes, newest first.
     async fn notes(&self, ctx: &Context<'_>) -> Result<Vec<Note>> {
-        Ok(projections::leads::notes(&ctx.state().pool, self.0.id)
+        Ok(projections::leads::notes(&ctx.state().pool, self.row.id)
             .await
             .map_err(ApiError::from)?
             .into_iter()
@@ -121,12 +146,14 @@ impl Lead {
     }
     /// Activities, newest first.
     async fn activities(&self, ctx: &Context<'_>) -> Result<Vec<Activity>> {
-        Ok(projections::leads::activities(&ctx.state().pool, self.0.id)
-            .await
-            .map_err(ApiError::from)?
-            .into_iter()
-            .map(Activity)
-            .collect())
+        Ok(
+            projections::leads::activities(&ctx.state().pool, self.row.id)
+                .await
+                .map_err(ApiError::from)?
+                .into_iter()
+                .map(Activity)
+                .collect(),
+        )
     }
 }
 

@@ -50,7 +50,7 @@ impl Subscription {
                         .await
                         .ok()
                         .flatten()
-                        .map(Lead)
+                        .map(Lead::from)
                 }
             }))
     }

@@ -241,3 +241,107 @@ async fn lead_lists_filter_sort_and_page_with_cursors() {
     assert_eq!(filtered["leads"]["edges"].as_array().map(Vec::len), Some(1));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_lead_page_with_owners_and_clients_matches_the_loaded_page_row_for_row() {
+    let app = spawn_app().await.expect("server");
+    let admin = app.admin().await;
+    let (sales_id, _) = create_user(&app, &admin, "priya@zipp.example", "SALES").await;
+    let mut leads = Vec::new();
+    for i in 0..7 {
+        let lead = capture_lead(
+            &app,
+            &admin,
+            &format!("Firm {i}"),
+            &format!("f{i}@example.com"),
+        )
+        .await;
+        // Scores tie in pairs and one lead stays unscored, so the order rests on the id
+        // tie-breaker and the unscored-last rule as well as on the score.
+        if i < 6 {
+            app.ok(
+                Some(&admin),
+                "mutation($id: UUID!, $s: Int!) { scoreLead(id: $id, score: $s) { caughtUp } }",
+                json!({ "id": lead, "s": 40 + (i / 2) * 10 }),
+            )
+            .await;
+        }
+        if i % 2 == 1 {
+            app.ok(
+                Some(&admin),
+                "mutation($id: UUID!, $o: UUID!) { assignLead(id: $id, ownerId: $o) { caughtUp } }",
+                json!({ "id": lead, "o": sales_id }),
+            )
+            .await;
+        }
+        leads.push(lead);
+    }
+    win_lead(&app, &admin, &leads[2]).await;
+    let (client, _) = convert_with_project(&app, &admin, &leads[2], "f2@example.com").await;
+
+    // Page through by score, once with owner and client (read in the page's query) and once
+    // with ids only (the same relations then come through the loaders, one at a time).
+    let joined = "query($after: String) { leads(first: 3, after: $after, sort: { field: SCORE, direction: DESC }) { pageInfo { hasNextPage endCursor } edges { node { id score owner { id displayName } client { id name } } } } }";
+    let plain = "query($after: String) { leads(first: 3, after: $after, sort: { field: SCORE, direction: DESC }) { pageInfo { hasNextPage endCursor } edges { node { id score } } } }";
+    let mut pages = Vec::new();
+    for query in [joined, plain] {
+        let mut rows = Vec::new();
+        let mut after = serde_json::Value::Null;
+        loop {
+            let page = app.ok(Some(&admin), query, json!({ "after": after })).await;
+            rows.extend(page["leads"]["edges"].as_array().expect("edges").clone());
+            if page["leads"]["pageInfo"]["hasNextPage"] != true {
+                break;
+            }
+            after = page["leads"]["pageInfo"]["endCursor"].clone();
+        }
+        pages.push(rows);
+    }
+    let ids = |rows: &[serde_json::Value]| -> Vec<String> {
+        rows.iter()
+            .map(|r| r["node"]["id"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&pages[0]), ids(&pages[1]));
+    assert_eq!(pages[0].len(), 7);
+    let scores: Vec<_> = pages[0]
+        .iter()
+        .map(|r| r["node"]["score"].clone())
+        .collect();
+    assert_eq!(scores[..2], [json!(60), json!(60)]);
+    assert_eq!(scores[6], serde_json::Value::Null, "unscored last");
+    for row in &pages[0] {
+        let id = row["node"]["id"].as_str().expect("id");
+        let i = leads.iter().position(|l| l == id).expect("a captured lead");
+        let expected_owner = if i % 2 == 1 {
+            "priya@zipp.example"
+        } else {
+            "Administrator"
+        };
+        assert_eq!(row["node"]["owner"]["displayName"], expected_owner, "{row}");
+        if i == 2 {
+            assert_eq!(row["node"]["client"]["id"], client.as_str());
+            assert_eq!(row["node"]["client"]["name"], "Firm 2");
+        } else {
+            assert_eq!(row["node"]["client"], serde_json::Value::Null, "{row}");
+        }
+    }
+
+    // `nodes` reads the relations the same way, and each lead agrees with the single fetch.
+    let nodes = app
+        .ok(
+            Some(&admin),
+            "{ leads(first: 10, filter: { converted: true }) { nodes { id owner { email } client { name } } } }",
+            json!({}),
+        )
+        .await;
+    let single = app
+        .ok(
+            Some(&admin),
+            "query($id: UUID!) { lead(id: $id) { id owner { email } client { name } } }",
+            json!({ "id": leads[2] }),
+        )
+        .await;
+    assert_eq!(nodes["leads"]["nodes"], json!([single["lead"]]));
+    app.stop().await;
+}
