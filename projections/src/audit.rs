@@ -60,8 +60,9 @@ pub struct HistoryEntry {
     pub event_type: String,
     /// Event version.
     pub event_version: String,
-    /// Payload, externally tagged by event type.
-    pub payload: serde_json::Value,
+    /// Payload, externally tagged by event type, as JSON text (the API parses it straight
+    /// into its response; an intermediate tree cost as much again).
+    pub payload: String,
     /// `metadata.actor_id`.
     pub actor_id: Option<String>,
     /// `metadata.actor_role`.
@@ -83,7 +84,7 @@ pub async fn entries(
     aggregate_id: &str,
 ) -> Result<Vec<HistoryEntry>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT event_id, global_position, sequence, event_type, event_version, payload, \
+        "SELECT event_id, global_position, sequence, event_type, event_version, payload::text AS payload, \
                 metadata->>'actor_id' AS actor_id, metadata->>'actor_role' AS actor_role, \
                 metadata->>'correlation_id' AS correlation_id, \
                 metadata->>'causation_id' AS causation_id, \

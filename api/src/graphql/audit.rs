@@ -1,13 +1,13 @@
 //! Audit queries: a record's events, and its state as of an instant (admins and auditors).
 
-use async_graphql::{Context, Json, Object, Result, SimpleObject};
+use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::Permission;
 use projections::audit::{entries, state_as_of, AuditError, HistoryEntry};
 use uuid::Uuid;
 
 use super::context::Ctx;
-use super::types::{AggregateType, ItemStatus, LeadStage, ProjectStatus, StageKey};
+use super::types::{AggregateType, ItemStatus, JsonText, LeadStage, ProjectStatus, StageKey};
 use crate::error::ApiError;
 
 /// Audit queries.
@@ -28,7 +28,7 @@ pub struct HistoryEvent {
     /// Event version.
     event_version: String,
     /// Payload.
-    payload: Json<serde_json::Value>,
+    payload: JsonText,
     /// Acting user (none for the system).
     actor_id: Option<Uuid>,
     /// The actor's role.
@@ -56,7 +56,7 @@ impl From<HistoryEntry> for HistoryEvent {
             sequence: event.sequence,
             event_type: event.event_type,
             event_version: event.event_version,
-            payload: Json(event.payload),
+            payload: JsonText(event.payload),
             recorded_at: event.recorded_at,
         }
     }

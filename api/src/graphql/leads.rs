@@ -106,10 +106,15 @@ pub struct ConvertLeadPayload {
 async fn lead_payload(ctx: &Context<'_>, id: Uuid, appended: Appended) -> Result<LeadPayload> {
     let state = ctx.state();
     let caught_up = state.caught_up(&["leads"], appended).await?;
-    let lead = projections::leads::find(&state.pool, id)
-        .await
-        .map_err(ApiError::from)?
-        .map(Lead::from);
+    // A caller that asks only whether the read model caught up does not pay for a read.
+    let lead = if ctx.look_ahead().field("lead").exists() {
+        projections::leads::find(&state.pool, id)
+            .await
+            .map_err(ApiError::from)?
+            .map(Lead::from)
+    } else {
+        None
+    };
     Ok(LeadPayload { lead, caught_up })
 }
 

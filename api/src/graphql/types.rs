@@ -1,6 +1,12 @@
 //! GraphQL enums mirroring the domain's, and small shared object types.
 
-use async_graphql::{Enum, SimpleObject};
+use std::borrow::Cow;
+
+use async_graphql::parser::types::Field;
+use async_graphql::registry::Registry;
+use async_graphql::{
+    ContextSelectionSet, Enum, Json, OutputType, Positioned, ServerResult, SimpleObject, Value,
+};
 
 /// Lead pipeline stage.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
@@ -241,4 +247,31 @@ pub struct ProjectionStatus {
     pub last_error: Option<String>,
     /// Whether it is failing or far behind.
     pub stalled: bool,
+}
+
+/// A JSON document served as the `JSON` scalar, kept as text until its field is resolved and
+/// then parsed straight into the response (no intermediate `serde_json::Value` to convert).
+#[derive(Debug)]
+pub struct JsonText(pub String);
+
+impl OutputType for JsonText {
+    fn type_name() -> Cow<'static, str> {
+        <Json<serde_json::Value> as OutputType>::type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <Json<serde_json::Value> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        _ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        // The text comes from a jsonb column, so it always parses; if it ever did not, the
+        // field errors (masked as INTERNAL) rather than serving something else.
+        serde_json::from_str(&self.0).map_err(|e| {
+            async_graphql::ServerError::new(format!("stored JSON unreadable: {e}"), Some(field.pos))
+        })
+    }
 }

@@ -89,7 +89,26 @@ async fn a_lead_becomes_a_client_with_a_project_and_a_portal_user() {
     assert_eq!(mine["projects"]["edges"][0]["node"]["id"], project.as_str());
 
     // History shows every event with its actor, in order; the conversion is correlated.
-    let history = app.ok(Some(&admin), "query($id: UUID!) { history(aggregateType: LEAD, aggregateId: $id) { sequence eventType actorRole } }", json!({ "id": lead })).await;
+    let history = app.ok(Some(&admin), "query($id: UUID!) { history(aggregateType: LEAD, aggregateId: $id) { sequence eventType actorRole payload } }", json!({ "id": lead })).await;
+    // Each payload is the stored document, as JSON (not a string of it).
+    let stored: Vec<serde_json::Value> = sqlx::query_scalar(
+        "SELECT payload FROM events WHERE aggregate_type = 'Lead' AND aggregate_id = $1 ORDER BY sequence",
+    )
+    .bind(&lead)
+    .fetch_all(&app.pool)
+    .await
+    .expect("stored payloads");
+    let served: Vec<_> = history["history"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["payload"].clone())
+        .collect();
+    assert_eq!(served, stored);
+    assert_eq!(
+        served[2]["LeadNoteAdded"]["body"], "Needs NBFC CoR",
+        "{served:?}"
+    );
     let types: Vec<_> = history["history"]
         .as_array()
         .expect("events")
