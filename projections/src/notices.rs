@@ -9,12 +9,14 @@
 //! only costs latency: workers also poll, and waiters re-query after a lag or on their
 //! 250 ms fallback.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 use crate::event::Position;
@@ -47,9 +49,16 @@ pub enum Notice {
 }
 
 /// The in-process fan-out of notifications.
+///
+/// Checkpoint notices also update one watch per projection, holding the newest committed
+/// position heard for it (`None`: nothing heard yet, or a notice without a position).
+/// Read-your-writes waiters watch only the projections they wait for, and a waiter whose
+/// position was already heard needs no query at all; on the broadcast they would wake for
+/// every notice of every projection and every changed row.
 #[derive(Debug, Clone)]
 pub struct Notices {
     sender: broadcast::Sender<Notice>,
+    checkpoints: Arc<Mutex<HashMap<String, watch::Sender<Option<Position>>>>>,
 }
 
 impl Default for Notices {
@@ -63,7 +72,24 @@ impl Notices {
     pub fn new() -> Self {
         Self {
             sender: broadcast::channel(4096).0,
+            checkpoints: Arc::default(),
         }
+    }
+
+    /// Watches projection `name`'s checkpoint from now on.
+    pub fn checkpoint(&self, name: &str) -> watch::Receiver<Option<Position>> {
+        self.checkpoint_sender(name).subscribe()
+    }
+
+    fn checkpoint_sender(&self, name: &str) -> watch::Sender<Option<Position>> {
+        let mut checkpoints = self
+            .checkpoints
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        checkpoints
+            .entry(name.to_owned())
+            .or_insert_with(|| watch::channel(None).0)
+            .clone()
     }
 
     /// Subscribe to every notice from now on.
@@ -78,6 +104,20 @@ impl Notices {
 
     /// Publish locally (used by the listener, and by tests).
     pub fn publish(&self, notice: Notice) {
+        if let Notice::Checkpoint { name, position } = &notice {
+            let position = *position;
+            self.checkpoint_sender(name).send_if_modified(|heard| {
+                // Positions only move forward; a notice without one says "moved, ask".
+                let newer = match (position, *heard) {
+                    (Some(at), Some(was)) => at > was,
+                    _ => true,
+                };
+                if newer {
+                    *heard = position;
+                }
+                newer
+            });
+        }
         let _ = self.sender.send(notice);
     }
 
@@ -194,4 +234,38 @@ pub async fn notify_changes(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod checkpoint_watch_tests {
+    use super::*;
+
+    fn at(position: i64) -> Option<Position> {
+        Some(Position { tx: 1, position })
+    }
+
+    #[test]
+    fn a_watch_keeps_the_newest_position_and_a_bare_notice_asks_to_look() {
+        let notices = Notices::new();
+        let mut leads = notices.checkpoint("leads");
+        let checkpoint = |name: &str, position| Notice::Checkpoint {
+            name: name.to_owned(),
+            position,
+        };
+        notices.publish(checkpoint("leads", at(5)));
+        assert!(leads.has_changed().unwrap_or(false));
+        assert_eq!(*leads.borrow_and_update(), at(5));
+        // An older position (a notice overtaken by a newer one) changes nothing.
+        notices.publish(checkpoint("leads", at(3)));
+        assert!(!leads.has_changed().unwrap_or(true));
+        // Other projections do not wake this watch.
+        notices.publish(checkpoint("clients", at(9)));
+        assert!(!leads.has_changed().unwrap_or(true));
+        assert_eq!(*notices.checkpoint("clients").borrow(), at(9));
+        notices.publish(checkpoint("leads", None));
+        assert!(leads.has_changed().unwrap_or(false));
+        assert_eq!(*leads.borrow_and_update(), None);
+        notices.publish(checkpoint("leads", at(4)));
+        assert_eq!(*leads.borrow_and_update(), at(4));
+    }
 }

@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use sqlx::PgPool;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::event::Position;
-use crate::notices::{Notice, Notices};
+use crate::notices::Notices;
 
 /// Which of `names` have not yet passed `target`.
 async fn behind(
@@ -29,9 +30,10 @@ async fn behind(
 /// Waits until every projection in `names` has folded the event at `target`.
 ///
 /// Returns `Ok(true)` when they have, `Ok(false)` when `timeout` passed first (the caller
-/// answers that the read model is still catching up). One query finds which projections are
-/// behind; after that, checkpoint notices carry the position each one reached, so waiting
-/// costs no further queries. A lagged receiver, a bare notice or the slow poll re-query.
+/// answers that the read model is still catching up). A projection whose checkpoint notice
+/// already reported `target` or later costs nothing; for the others one query finds which
+/// are behind, and after that their checkpoint watches settle the wait without further
+/// queries. A notice without a position, or the 250 ms fallback poll, re-queries.
 pub async fn wait_for(
     pool: &PgPool,
     notices: &Notices,
@@ -39,35 +41,54 @@ pub async fn wait_for(
     target: Position,
     timeout: Duration,
 ) -> Result<bool, sqlx::Error> {
-    let mut receiver = notices.subscribe();
-    let deadline = Instant::now() + timeout;
-    let mut pending = behind(pool, names, target).await?;
-    while !pending.is_empty() {
-        let poll = (Instant::now() + Duration::from_millis(250)).min(deadline);
-        let requery = tokio::select! {
-            notice = receiver.recv() => match notice {
-                Ok(Notice::Checkpoint { name, position: Some(at) }) => {
-                    if at >= target {
-                        pending.retain(|n| *n != name);
-                    }
-                    false
-                }
-                Ok(Notice::Checkpoint { name, position: None }) => pending.contains(&name),
-                Ok(_) => false,
-                Err(_) => true,
-            },
-            _ = tokio::time::sleep_until(poll) => {
-                if Instant::now() >= deadline {
-                    return Ok(behind(pool, names, target).await?.is_empty());
-                }
-                true
-            }
-        };
-        if requery {
-            pending = behind(pool, names, target).await?;
-        }
+    let passed = |heard: Option<Position>| heard.is_some_and(|at| at >= target);
+    // Watch first, then look: a checkpoint that moves in between is seen either way.
+    let mut pending: Vec<(&str, watch::Receiver<Option<Position>>)> = names
+        .iter()
+        .map(|name| (*name, notices.checkpoint(name)))
+        .filter(|(_, heard)| !passed(*heard.borrow()))
+        .collect();
+    if pending.is_empty() {
+        return Ok(true);
     }
-    Ok(true)
+    let deadline = Instant::now() + timeout;
+    let mut requery = true;
+    loop {
+        if requery {
+            let names: Vec<&str> = pending.iter().map(|(name, _)| *name).collect();
+            let still = behind(pool, &names, target).await?;
+            pending.retain(|(name, _)| still.iter().any(|s| s == name));
+        }
+        if pending.is_empty() {
+            return Ok(true);
+        }
+        let poll = (Instant::now() + Duration::from_millis(250)).min(deadline);
+        let moved = futures::future::select_all(
+            pending
+                .iter_mut()
+                .map(|(_, heard)| Box::pin(heard.changed())),
+        );
+        // `changed` marks the value it woke for as seen, so every watch is read below.
+        let fired = tokio::select! {
+            (_, index, _) = moved => Some(index),
+            _ = tokio::time::sleep_until(poll) => None,
+        };
+        requery = fired.is_none();
+        if requery && Instant::now() >= deadline {
+            let names: Vec<&str> = pending.iter().map(|(name, _)| *name).collect();
+            return Ok(behind(pool, &names, target).await?.is_empty());
+        }
+        let mut index = 0;
+        pending.retain_mut(|(_, heard)| {
+            let at = *heard.borrow_and_update();
+            // A notice without a position moved this checkpoint somewhere: look it up.
+            if at.is_none() && fired == Some(index) {
+                requery = true;
+            }
+            index += 1;
+            !passed(at)
+        });
+    }
 }
 
 /// The position of the newest event in the log, if any.

@@ -475,3 +475,45 @@ mod async_trait_shim {
         }
     }
 }
+
+#[tokio::test]
+async fn a_read_your_writes_waiter_is_settled_by_the_checkpoint_notice_it_waits_for() {
+    let app = spawn_app().await.expect("server");
+    // A position no checkpoint in the database reaches: only a notice can settle the wait
+    // before its bound (and the database's answer at the bound would be "behind").
+    let target = Position {
+        tx: i64::MAX / 2,
+        position: i64::MAX / 2,
+    };
+    let notices = projections::Notices::new();
+    let waiter = {
+        let (pool, notices) = (app.pool.clone(), notices.clone());
+        tokio::spawn(async move {
+            projections::wait::wait_for(
+                &pool,
+                &notices,
+                &["leads", "clients"],
+                target,
+                Duration::from_secs(60),
+            )
+            .await
+        })
+    };
+    let checkpoint = |name: &str, position| projections::notices::Notice::Checkpoint {
+        name: name.to_owned(),
+        position,
+    };
+    // Notices of other projections, older positions and a bare notice settle nothing.
+    notices.publish(checkpoint("users", Some(target)));
+    notices.publish(checkpoint("leads", Some(Position { tx: 1, position: 1 })));
+    notices.publish(checkpoint("clients", None));
+    notices.publish(checkpoint("leads", Some(target)));
+    assert!(
+        !waiter.is_finished(),
+        "settled before every projection got there"
+    );
+    notices.publish(checkpoint("clients", Some(target)));
+    let settled = waiter.await.expect("waiter").expect("wait");
+    assert!(settled, "the notices did not settle the wait");
+    app.stop().await;
+}
