@@ -1,5 +1,6 @@
 //! The command bus: one cqrs-es framework per aggregate over the shared postgres-es store.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use cqrs_es::{Aggregate, AggregateContext, CqrsFramework, EventStore};
@@ -12,7 +13,7 @@ use rand::Rng;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::snapshots::SnapshotStore;
+use crate::snapshots::{SnapshotStore, APPENDED};
 use crate::{Appended, CommandContext, CommandError};
 
 /// How many times a command is retried after an optimistic-concurrency conflict. Every
@@ -120,12 +121,18 @@ impl CommandBus {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match cqrs
-                .execute_with_metadata(&id_text, command.clone(), ctx.metadata())
+            let attempted = APPENDED
+                .scope(Cell::new(None), async {
+                    cqrs.execute_with_metadata(&id_text, command.clone(), ctx.metadata())
+                        .await
+                        .map(|()| APPENDED.with(Cell::get))
+                })
                 .await
-                .map_err(CommandError::from)
-            {
-                Ok(()) => break,
+                .map_err(CommandError::from);
+            match attempted {
+                Ok(Some(appended)) => return Ok(appended),
+                // Nothing appended (the command changed nothing): the stream's head.
+                Ok(None) => break,
                 Err(CommandError::Conflict) if attempt < MAX_ATTEMPTS => {
                     let jitter = rand::thread_rng().gen_range(1..=5 * u64::from(attempt));
                     tokio::time::sleep(Duration::from_millis(jitter)).await;

@@ -1,5 +1,7 @@
-//! The event store the command bus uses: postgres-es for loading and appending events, with
-//! optional snapshots of long streams kept in `aggregate_snapshots`.
+//! The event store the command bus uses: postgres-es for loading events, one
+//! `INSERT ... RETURNING` of our own for appending them (postgres-es's append takes a
+//! transaction of three or more round trips and reports no position, which then cost a
+//! fourth query), and optional snapshots of long streams kept in `aggregate_snapshots`.
 //!
 //! cqrs-es 0.5 has a snapshot store of its own, but it cannot be used: its `EventSink::write`
 //! applies each new event to the loaded aggregate, and its commit then applies the same
@@ -16,6 +18,7 @@
 //! and one that no longer deserialises (the aggregate's shape changed) is ignored in favour
 //! of a full replay.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::marker::PhantomData;
 
@@ -25,6 +28,13 @@ use domain::Consequence;
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
 use uuid::Uuid;
+
+use crate::Appended;
+
+tokio::task_local! {
+    /// Where the last commit of a command attempt landed (see [`SnapshotStore::append`]).
+    pub(crate) static APPENDED: Cell<Option<Appended>>;
+}
 
 /// An event store with snapshots every `every` events (never when `None`).
 pub struct SnapshotStore<A: Aggregate> {
@@ -63,6 +73,54 @@ impl<A: Aggregate> SnapshotStore<A> {
             .inspect_err(|error| tracing::info!(%error, aggregate = A::TYPE, "stale snapshot shape; replaying"))
             .ok()?;
         Some((usize::try_from(sequence).ok()?, aggregate))
+    }
+
+    /// Appends `events` in one statement (atomic on its own, so no BEGIN and COMMIT round
+    /// trips) and returns where the last one landed. Another writer's event at one of these
+    /// sequences is an optimistic-concurrency conflict.
+    async fn append(
+        &self,
+        aggregate_id: &str,
+        events: &[SerializedEvent],
+    ) -> Result<Appended, AggregateError<A::Error>> {
+        let sequences: Vec<i64> = events
+            .iter()
+            .map(|e| i64::try_from(e.sequence).unwrap_or(i64::MAX))
+            .collect();
+        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+        let versions: Vec<&str> = events.iter().map(|e| e.event_version.as_str()).collect();
+        let payloads: Vec<&serde_json::Value> = events.iter().map(|e| &e.payload).collect();
+        let metadata: Vec<&serde_json::Value> = events.iter().map(|e| &e.metadata).collect();
+        let landed: Vec<(i64, i64)> = sqlx::query_as(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+             SELECT $1, $2, e.sequence, e.event_type, e.event_version, e.payload, e.metadata \
+               FROM unnest($3::bigint[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[]) \
+                    AS e(sequence, event_type, event_version, payload, metadata) \
+             RETURNING transaction_id::text::bigint, global_position",
+        )
+        .bind(A::TYPE)
+        .bind(aggregate_id)
+        .bind(sequences)
+        .bind(types)
+        .bind(versions)
+        .bind(payloads)
+        .bind(metadata)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|error| match &error {
+            sqlx::Error::Database(db) if db.constraint() == Some("events_pkey") => {
+                AggregateError::AggregateConflict
+            }
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+                AggregateError::DatabaseConnectionError(Box::new(error))
+            }
+            _ => AggregateError::UnexpectedError(Box::new(error)),
+        })?;
+        Ok(landed
+            .into_iter()
+            .map(|(tx, position)| Appended { tx, position })
+            .max()
+            .unwrap_or_default())
     }
 
     async fn save_snapshot(&self, aggregate_id: &str, sequence: usize, payload: serde_json::Value) {
@@ -173,7 +231,10 @@ where
                 metadata: event_metadata,
             });
         }
-        self.repo.persist::<A>(&serialized, None).await?;
+        let appended = self.append(&aggregate_id, &serialized).await?;
+        // cqrs-es's `execute` returns nothing, so the position goes back through the
+        // task-local the bus scopes around each attempt (outside one, nobody asks).
+        let _ = APPENDED.try_with(|slot| slot.set(Some(appended)));
         if let Some(payload) = snapshot {
             self.save_snapshot(&aggregate_id, after, payload).await;
         }

@@ -30,10 +30,11 @@ async fn behind(
 /// Waits until every projection in `names` has folded the event at `target`.
 ///
 /// Returns `Ok(true)` when they have, `Ok(false)` when `timeout` passed first (the caller
-/// answers that the read model is still catching up). A projection whose checkpoint notice
-/// already reported `target` or later costs nothing; for the others one query finds which
-/// are behind, and after that their checkpoint watches settle the wait without further
-/// queries. A notice without a position, or the 250 ms fallback poll, re-queries.
+/// answers that the read model is still catching up). Checkpoint notices settle the wait:
+/// a projection whose notice already reported `target` or later costs nothing, and one
+/// heard from at an older position is waited for on its watch without a query. Only a
+/// projection never heard from, a notice without a position, or the 250 ms fallback poll
+/// (for a lost notice) asks the database.
 pub async fn wait_for(
     pool: &PgPool,
     notices: &Notices,
@@ -52,7 +53,9 @@ pub async fn wait_for(
         return Ok(true);
     }
     let deadline = Instant::now() + timeout;
-    let mut requery = true;
+    // A checkpoint heard from before moves on only with a notice, so waiting for that needs
+    // no query; one never heard from (start-up, no listener) is looked up.
+    let mut requery = pending.iter().any(|(_, heard)| heard.borrow().is_none());
     loop {
         if requery {
             let names: Vec<&str> = pending.iter().map(|(name, _)| *name).collect();
