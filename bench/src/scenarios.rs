@@ -373,9 +373,14 @@ pub async fn rebuild_all(pool: &PgPool) -> Result<(Duration, BTreeMap<&'static s
         .map(|(_, p)| p)
         .collect();
     let started = Instant::now();
-    let done = projections::rebuild::rebuild_all(pool, &ordered, 2, &|_, _| {})
-        .await
-        .context("rebuilding")?;
+    let done = projections::rebuild::rebuild_all(
+        pool,
+        &ordered,
+        projections::rebuild::DEFAULT_JOBS,
+        &|_, _| {},
+    )
+    .await
+    .context("rebuilding")?;
     let elapsed = started.elapsed();
     Ok((
         elapsed,

@@ -46,7 +46,7 @@ enum Command {
         #[arg(long)]
         all: bool,
         /// Projections rebuilt at the same time (each on its own connection).
-        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+        #[arg(long, default_value_t = projections::rebuild::DEFAULT_JOBS as u16, value_parser = clap::value_parser!(u16).range(1..=16))]
         jobs: u16,
     },
     /// Print every projection's position and lag.
