@@ -98,8 +98,15 @@ impl LeadSortField {
     }
 }
 
-const COLUMNS: &str = "id, company, contact_name, email, phone, source, service_interest, owner_id, score, stage, \
-     lost_reason, client_id, project_id, next_follow_up, note_count, activity_count, captured_at, updated_at";
+/// The columns of a [`LeadRow`], as a literal so `LISTED_COLUMNS` can extend it.
+macro_rules! lead_columns {
+    () => {
+        "id, company, contact_name, email, phone, source, service_interest, owner_id, score, stage, \
+         lost_reason, client_id, project_id, next_follow_up, note_count, activity_count, captured_at, updated_at"
+    };
+}
+
+const COLUMNS: &str = lead_columns!();
 
 fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, filter: &LeadFilter) {
     qb.push(" WHERE true");
@@ -147,12 +154,35 @@ pub async fn list(
     first: i64,
     after: Option<&Cursor>,
 ) -> Result<Page<LeadRow>, sqlx::Error> {
+    fetch(
+        pool,
+        ("lead_view", COLUMNS),
+        filter,
+        sort.sort(descending),
+        first,
+        after,
+    )
+    .await
+}
+
+/// A page of `columns` from `from` (`lead_view`, alone or joined).
+async fn fetch<R>(
+    pool: &PgPool,
+    (from, columns): (&str, &str),
+    filter: &LeadFilter,
+    sort: Sort,
+    first: i64,
+    after: Option<&Cursor>,
+) -> Result<Page<R>, sqlx::Error>
+where
+    R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
     page::fetch(
         pool,
-        "lead_view",
-        COLUMNS,
+        from,
+        columns,
         |qb| push_filter(qb, filter),
-        sort.sort(descending),
+        sort,
         first,
         after,
     )
@@ -180,9 +210,7 @@ const WITH_OWNER_AND_CLIENT: &str = "lead_view \
                        updated_at AS c_updated_at \
                   FROM client_view) c ON c.c_id = lead_view.client_id";
 
-const LISTED_COLUMNS: &str = "id, company, contact_name, email, phone, source, service_interest, owner_id, score, stage, \
-     lost_reason, client_id, project_id, next_follow_up, note_count, activity_count, captured_at, updated_at, \
-     o.*, c.*";
+const LISTED_COLUMNS: &str = concat!(lead_columns!(), ", o.*, c.*");
 
 impl FromRow<'_, PgRow> for ListedLead {
     fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
@@ -227,16 +255,8 @@ pub async fn list_with_owner_and_client(
     first: i64,
     after: Option<&Cursor>,
 ) -> Result<Page<ListedLead>, sqlx::Error> {
-    page::fetch(
-        pool,
-        WITH_OWNER_AND_CLIENT,
-        LISTED_COLUMNS,
-        |qb| push_filter(qb, filter),
-        sort.sort(descending),
-        first,
-        after,
-    )
-    .await
+    let from = (WITH_OWNER_AND_CLIENT, LISTED_COLUMNS);
+    fetch(pool, from, filter, sort.sort(descending), first, after).await
 }
 
 /// How many leads match `filter`.
