@@ -3,7 +3,10 @@
 //! Idempotence: every event after creation first advances `project_view.last_sequence`; an
 //! event the row has already seen changes nothing.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use domain::project::{ItemStatus, ProjectEvent};
 use domain::template::StageKey;
 use sqlx::PgConnection;
@@ -66,7 +69,8 @@ impl Projection for ProjectsProjection {
     }
 
     /// `project_view` and `project_tasks` are folded in memory for the whole batch
-    /// ([`Batch`]); every other table's change is one or two statements per event.
+    /// ([`Batch`]), and so are the status changes of checklist items, document requests and
+    /// uploads ([`Deferred`]); every other change is one or two statements per event.
     async fn apply_batch(
         &self,
         conn: &mut PgConnection,
@@ -75,6 +79,7 @@ impl Projection for ProjectsProjection {
     ) -> Result<(), ProjectionError> {
         let Decoded { events, ids } = decode_batch::<ProjectEvent>(events)?;
         let mut batch = Batch::load(conn, &ids).await?;
+        let mut deferred = Deferred::default();
         for (id, event, payload) in events {
             if let ProjectEvent::ProjectCreated { .. } = payload {
                 if batch.create(id, event, &payload) {
@@ -82,10 +87,12 @@ impl Projection for ProjectsProjection {
                 }
             } else if let Some(client_id) = batch.advance(id, event) {
                 if let Some(rest) = batch.fold(id, event, payload) {
-                    fold(conn, id, client_id, event, rest).await?;
+                    fold(conn, &mut deferred, id, client_id, event, rest).await?;
                 }
             }
         }
+        // After the loop: the rows these updates touch were inserted by it or before it.
+        deferred.write(conn).await?;
         batch.write(conn).await?;
         if live {
             notify_changes(conn, "project", &batch.changed()).await?;
@@ -175,33 +182,144 @@ struct ItemChange<'a> {
     by: Option<Uuid>,
 }
 
-async fn set_item(
-    conn: &mut PgConnection,
-    id: Uuid,
-    change: ItemChange<'_>,
-    event: &StoredEvent,
-) -> Result<(), sqlx::Error> {
-    let ItemChange {
-        stage,
-        key,
-        status,
-        reason,
-        by,
-    } = change;
-    sqlx::query(
-        "UPDATE project_checklist_items SET status = $4, reason = $5, updated_by = coalesce($6, updated_by), \
-                updated_at = $7 WHERE project_id = $1 AND stage = $2 AND key = $3",
-    )
-    .bind(id)
-    .bind(stage.as_str())
-    .bind(key)
-    .bind(status.as_str())
-    .bind(reason)
-    .bind(by)
-    .bind(event.recorded_at)
-    .execute(conn)
-    .await?;
-    Ok(())
+/// Status changes of rows that already exist (checklist items, document requests and
+/// uploads), folded in memory in log order and written with one statement per table at the
+/// end of the batch: the last change to a row wins, as it would statement by statement.
+#[derive(Default)]
+struct Deferred {
+    /// (project, stage, key) → the item's last change; `by` is the last one that named a
+    /// user (a change without one keeps the previous `updated_by`).
+    items: HashMap<(Uuid, &'static str, String), ItemUpdate>,
+    /// Request → (status, at).
+    requests: HashMap<Uuid, (&'static str, DateTime<Utc>)>,
+    /// Upload → its review.
+    uploads: HashMap<Uuid, Review>,
+}
+
+struct ItemUpdate {
+    status: &'static str,
+    reason: Option<String>,
+    by: Option<Uuid>,
+    at: DateTime<Utc>,
+}
+
+struct Review {
+    state: &'static str,
+    reason: Option<String>,
+    by: Uuid,
+    at: DateTime<Utc>,
+}
+
+impl Deferred {
+    fn item(&mut self, id: Uuid, change: ItemChange<'_>, at: DateTime<Utc>) {
+        let ItemChange {
+            stage,
+            key,
+            status,
+            reason,
+            by,
+        } = change;
+        let slot = self
+            .items
+            .entry((id, stage.as_str(), key.to_owned()))
+            .or_insert(ItemUpdate {
+                status: status.as_str(),
+                reason: None,
+                by: None,
+                at,
+            });
+        slot.status = status.as_str();
+        slot.reason = reason.map(str::to_owned);
+        slot.by = by.or(slot.by);
+        slot.at = at;
+    }
+
+    fn request(&mut self, request_id: Uuid, status: &'static str, at: DateTime<Utc>) {
+        self.requests.insert(request_id, (status, at));
+    }
+
+    fn review(&mut self, upload_id: Uuid, review: Review) {
+        self.uploads.insert(upload_id, review);
+    }
+
+    async fn write(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        if !self.items.is_empty() {
+            let mut columns = (
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+            );
+            for ((id, stage, key), update) in self.items {
+                columns.0.push(id);
+                columns.1.push(stage);
+                columns.2.push(key);
+                columns.3.push(update.status);
+                columns.4.push(update.reason);
+                columns.5.push(update.by);
+                columns.6.push(update.at);
+            }
+            sqlx::query(
+                "UPDATE project_checklist_items t \
+                    SET status = u.status, reason = u.reason, \
+                        updated_by = coalesce(u.by_user, t.updated_by), updated_at = u.at \
+                   FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::uuid[], \
+                               $7::timestamptz[]) AS u(project_id, stage, key, status, reason, by_user, at) \
+                  WHERE t.project_id = u.project_id AND t.stage = u.stage AND t.key = u.key",
+            )
+            .bind(columns.0)
+            .bind(columns.1)
+            .bind(columns.2)
+            .bind(columns.3)
+            .bind(columns.4)
+            .bind(columns.5)
+            .bind(columns.6)
+            .execute(&mut *conn)
+            .await?;
+        }
+        if !self.requests.is_empty() {
+            let (ids, rest): (Vec<Uuid>, Vec<_>) = self.requests.into_iter().unzip();
+            let (statuses, ats): (Vec<&str>, Vec<DateTime<Utc>>) = rest.into_iter().unzip();
+            sqlx::query(
+                "UPDATE document_requests t SET status = u.status, updated_at = u.at \
+                   FROM UNNEST($1::uuid[], $2::text[], $3::timestamptz[]) AS u(id, status, at) \
+                  WHERE t.id = u.id",
+            )
+            .bind(ids)
+            .bind(statuses)
+            .bind(ats)
+            .execute(&mut *conn)
+            .await?;
+        }
+        if !self.uploads.is_empty() {
+            let mut columns = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for (id, review) in self.uploads {
+                columns.0.push(id);
+                columns.1.push(review.state);
+                columns.2.push(review.reason);
+                columns.3.push(review.by);
+                columns.4.push(review.at);
+            }
+            sqlx::query(
+                "UPDATE document_uploads t \
+                    SET state = u.state, reason = u.reason, reviewed_by = u.by_user, reviewed_at = u.at \
+                   FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[]) \
+                        AS u(id, state, reason, by_user, at) \
+                  WHERE t.id = u.id",
+            )
+            .bind(columns.0)
+            .bind(columns.1)
+            .bind(columns.2)
+            .bind(columns.3)
+            .bind(columns.4)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 /// The kind and a one-line description of a proposed change, as reviewers read it.
@@ -232,6 +350,7 @@ fn describe_change(change: &ProjectEvent) -> (&'static str, String) {
 
 async fn fold(
     conn: &mut PgConnection,
+    deferred: &mut Deferred,
     id: Uuid,
     client_id: Uuid,
     event: &StoredEvent,
@@ -254,8 +373,7 @@ async fn fold(
         | E::SubtaskStatusChanged { .. }
         | E::TaskRolledUp { .. } => {}
         E::ChecklistItemVerified { stage, key, by, .. } => {
-            set_item(
-                conn,
+            deferred.item(
                 id,
                 ItemChange {
                     stage,
@@ -264,9 +382,8 @@ async fn fold(
                     reason: None,
                     by: Some(by),
                 },
-                event,
-            )
-            .await?;
+                event.recorded_at,
+            );
         }
         E::ChecklistItemRejected {
             stage,
@@ -275,8 +392,7 @@ async fn fold(
             by,
             ..
         } => {
-            set_item(
-                conn,
+            deferred.item(
                 id,
                 ItemChange {
                     stage,
@@ -285,9 +401,8 @@ async fn fold(
                     reason: Some(&reason),
                     by: Some(by),
                 },
-                event,
-            )
-            .await?;
+                event.recorded_at,
+            );
         }
         E::ChecklistItemWaived {
             stage,
@@ -296,8 +411,7 @@ async fn fold(
             by,
             ..
         } => {
-            set_item(
-                conn,
+            deferred.item(
                 id,
                 ItemChange {
                     stage,
@@ -306,13 +420,11 @@ async fn fold(
                     reason: Some(&reason),
                     by: Some(by),
                 },
-                event,
-            )
-            .await?;
+                event.recorded_at,
+            );
         }
         E::ChecklistItemEvidenceSubmitted { stage, key, .. } => {
-            set_item(
-                conn,
+            deferred.item(
                 id,
                 ItemChange {
                     stage,
@@ -321,9 +433,8 @@ async fn fold(
                     reason: None,
                     by: None,
                 },
-                event,
-            )
-            .await?;
+                event.recorded_at,
+            );
         }
         E::StageAdvanceRequested {
             request_id,
@@ -524,7 +635,7 @@ async fn fold(
             .bind(at)
             .execute(&mut *conn)
             .await?;
-            request_status(conn, request_id, "submitted", at).await?;
+            deferred.request(request_id, "submitted", at);
         }
         E::UploadAccepted {
             request_id,
@@ -532,8 +643,14 @@ async fn fold(
             by,
             at,
         } => {
-            review(conn, upload_id, "accepted", None, by, at).await?;
-            request_status(conn, request_id, "accepted", at).await?;
+            let review = Review {
+                state: "accepted",
+                reason: None,
+                by,
+                at,
+            };
+            deferred.review(upload_id, review);
+            deferred.request(request_id, "accepted", at);
         }
         E::UploadRejected {
             request_id,
@@ -542,8 +659,14 @@ async fn fold(
             by,
             at,
         } => {
-            review(conn, upload_id, "rejected", Some(&reason), by, at).await?;
-            request_status(conn, request_id, "rejected", at).await?;
+            let review = Review {
+                state: "rejected",
+                reason: Some(reason),
+                by,
+                at,
+            };
+            deferred.review(upload_id, review);
+            deferred.request(request_id, "rejected", at);
         }
         E::ChangeProposed {
             proposal,
@@ -596,41 +719,5 @@ async fn fold(
             .await?;
         }
     }
-    Ok(())
-}
-
-async fn request_status(
-    conn: &mut PgConnection,
-    request_id: Uuid,
-    status: &str,
-    at: chrono::DateTime<chrono::Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE document_requests SET status = $2, updated_at = $3 WHERE id = $1")
-        .bind(request_id)
-        .bind(status)
-        .bind(at)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-async fn review(
-    conn: &mut PgConnection,
-    upload_id: Uuid,
-    state: &str,
-    reason: Option<&str>,
-    by: Uuid,
-    at: chrono::DateTime<chrono::Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE document_uploads SET state = $2, reason = $3, reviewed_by = $4, reviewed_at = $5 WHERE id = $1",
-    )
-    .bind(upload_id)
-    .bind(state)
-    .bind(reason)
-    .bind(by)
-    .bind(at)
-    .execute(conn)
-    .await?;
     Ok(())
 }
