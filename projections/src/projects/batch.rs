@@ -3,9 +3,10 @@
 //! Most project events change a project's own row or its tasks (progress, subtask status,
 //! roll-ups, new tasks). A batch loads the rows of the projects it touches in two queries,
 //! folds those events in memory in log order, and writes the changed rows back with one
-//! `UNNEST` upsert per table (and one `DELETE` for removed subtasks). The other events
-//! (stages, checklist, requests, uploads, liaison, milestones, alerts) are still one or two
-//! statements each, in `fold.rs`; none of them reads these two tables.
+//! `UNNEST` upsert per table (and one `DELETE` for removed subtasks). The other events are
+//! `fold.rs`'s: status changes of checklist items, requests and uploads are gathered per
+//! batch there too (`Deferred`), the rest (new requests and uploads, stages, liaison,
+//! milestones, alerts) are one statement each; none of them reads these two tables.
 
 use std::collections::{HashMap, HashSet};
 
