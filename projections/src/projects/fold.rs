@@ -219,19 +219,15 @@ impl Deferred {
             reason,
             by,
         } = change;
-        let slot = self
-            .items
-            .entry((id, stage.as_str(), key.to_owned()))
-            .or_insert(ItemUpdate {
-                status: status.as_str(),
-                reason: None,
-                by: None,
-                at,
-            });
-        slot.status = status.as_str();
-        slot.reason = reason.map(str::to_owned);
-        slot.by = by.or(slot.by);
-        slot.at = at;
+        let row = (id, stage.as_str(), key.to_owned());
+        let by = by.or_else(|| self.items.get(&row).and_then(|earlier| earlier.by));
+        let update = ItemUpdate {
+            status: status.as_str(),
+            reason: reason.map(str::to_owned),
+            by,
+            at,
+        };
+        self.items.insert(row, update);
     }
 
     fn request(&mut self, request_id: Uuid, status: &'static str, at: DateTime<Utc>) {
