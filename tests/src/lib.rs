@@ -184,6 +184,37 @@ impl TestApp {
     }
 }
 
+/// The fields of the GraphQL object type `type_name` that take no arguments, each as a
+/// selection: a scalar or enum by its name, an object (or a list of them) as `name { id }`.
+/// For tests that select fields one at a time, so a field added later is covered too.
+pub async fn field_selections(app: &TestApp, token: &str, type_name: &str) -> Vec<String> {
+    let data = app
+        .ok(
+            Some(token),
+            "query($t: String!) { __type(name: $t) { fields { name args { name } type { kind ofType { kind ofType { kind ofType { kind } } } } } } }",
+            json!({ "t": type_name }),
+        )
+        .await;
+    let fields = data["__type"]["fields"]
+        .as_array()
+        .expect("the type's fields");
+    fields
+        .iter()
+        .filter(|f| f["args"].as_array().is_none_or(Vec::is_empty))
+        .map(|f| {
+            let name = f["name"].as_str().expect("field name");
+            let mut kind = &f["type"];
+            while matches!(kind["kind"].as_str(), Some("NON_NULL" | "LIST")) {
+                kind = &kind["ofType"];
+            }
+            match kind["kind"].as_str() {
+                Some("OBJECT") => format!("{name} {{ id }}"),
+                _ => name.to_owned(),
+            }
+        })
+        .collect()
+}
+
 /// The first error's `extensions.code`.
 pub fn error_code(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["code"].as_str()

@@ -6,6 +6,7 @@ use domain::Permission;
 use projections::audit::{entries, state_as_of, AuditError, HistoryEntry};
 use uuid::Uuid;
 
+use super::connection::selects;
 use super::context::Ctx;
 use super::types::{AggregateType, ItemStatus, JsonText, LeadStage, ProjectStatus, StageKey};
 use crate::error::ApiError;
@@ -121,10 +122,12 @@ impl AuditQuery {
         aggregate_id: Uuid,
     ) -> Result<Vec<HistoryEvent>> {
         ctx.request().auth.require(Permission::ReadHistory)?;
+        let selection = ctx.look_ahead();
         let events = entries(
             &ctx.state().pool,
             aggregate_type.persisted(),
             &aggregate_id.to_string(),
+            |field| selects(&selection, field),
         )
         .await
         .map_err(ApiError::from)?;

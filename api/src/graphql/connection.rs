@@ -65,6 +65,24 @@ pub fn node_selection<'a>(ctx: &'a Context<'_>) -> Lookahead<'a> {
     }
 }
 
+/// Whether `selection` selects the GraphQL field of the row field `snake_case` (its name in
+/// camelCase, as the derives name it); for reading only the columns a query shows.
+pub fn selects(selection: &Lookahead<'_>, snake_case: &str) -> bool {
+    let mut name = String::with_capacity(snake_case.len());
+    let mut upper = false;
+    for c in snake_case.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            name.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            name.push(c);
+        }
+    }
+    selection.field(&name).exists()
+}
+
 /// Answers a list field: runs the page query, the count only when `totalCount` is selected,
 /// and builds the edges with cursors from `key`.
 pub async fn respond<R, N: OutputType, C>(
