@@ -210,7 +210,7 @@ async fn log_end(
     at: Position,
 ) -> Result<(Position, i64), sqlx::Error> {
     let end: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT transaction_id::text::bigint, global_position FROM events \
+        "SELECT transaction_id::text::bigint AS tx, global_position FROM events \
           WHERE transaction_id < $1::text::xid8 \
           ORDER BY transaction_id DESC, global_position DESC LIMIT 1",
     )

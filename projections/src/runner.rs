@@ -150,8 +150,8 @@ pub async fn fetch(
     let (columns, filter) = match scope {
         Scope::All => (
             EVENT_COLUMNS.replace(
-                "payload,",
-                "CASE WHEN aggregate_type = ANY($7) THEN payload ELSE 'null'::jsonb END AS payload,",
+                "payload::text AS payload,",
+                "CASE WHEN aggregate_type = ANY($7) THEN payload::text ELSE 'null' END AS payload,",
             ),
             "",
         ),

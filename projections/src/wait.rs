@@ -97,7 +97,7 @@ pub async fn wait_for(
 /// The position of the newest event in the log, if any.
 pub async fn log_head(pool: &PgPool) -> Result<Option<Position>, sqlx::Error> {
     let row: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT transaction_id::text::bigint, global_position FROM events \
+        "SELECT transaction_id::text::bigint AS tx, global_position FROM events \
           ORDER BY transaction_id DESC, global_position DESC LIMIT 1",
     )
     .fetch_optional(pool)

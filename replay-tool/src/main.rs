@@ -273,10 +273,7 @@ async fn history(
             e.global_position,
             e.recorded_at.to_rfc3339(),
             e.event_type,
-            e.metadata
-                .get("actor_id")
-                .and_then(|v| v.as_str())
-                .unwrap_or("?"),
+            e.actor.as_deref().unwrap_or("?"),
             e.payload
         );
     }

@@ -375,7 +375,6 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use domain::lead::{LeadSource, LeadStage};
-    use serde_json::json;
 
     fn event(id: Uuid, sequence: i64, payload: &LeadEvent) -> StoredEvent {
         StoredEvent {
@@ -387,8 +386,8 @@ mod tests {
             sequence,
             event_type: "x".to_owned(),
             event_version: "1".to_owned(),
-            payload: serde_json::to_value(payload).expect("payload"),
-            metadata: json!({}),
+            payload: serde_json::to_string(payload).expect("payload"),
+            actor: None,
             recorded_at: Utc::now(),
         }
     }
