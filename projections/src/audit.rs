@@ -80,11 +80,10 @@ pub struct HistoryEntry {
     pub recorded_at: DateTime<Utc>,
 }
 
-/// The fields of a [`HistoryEntry`] with the SQL that reads each.
+/// The fields of a [`HistoryEntry`] with the SQL that reads each; `sequence` is always read.
 pub const HISTORY_COLUMNS: &Columns = &[
     ("event_id", "event_id"),
     ("global_position", "global_position"),
-    ("sequence", "sequence"),
     ("event_type", "event_type"),
     ("event_version", "event_version"),
     ("payload", "payload::text AS payload"),
@@ -111,7 +110,7 @@ pub async fn entries(
     aggregate_id: &str,
     wanted: impl Fn(&str) -> bool,
 ) -> Result<Vec<HistoryEntry>, sqlx::Error> {
-    let columns = select_list(HISTORY_COLUMNS, wanted, "sequence");
+    let columns = select_list("sequence", HISTORY_COLUMNS, wanted);
     sqlx::query_as(&format!(
         "SELECT {columns} FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence"
     ))

@@ -5,4 +5,7 @@ mod queries;
 
 pub use fold::LeadsProjection;
 pub use queries::{activities, count, find, list, list_with_owner_and_client, notes};
-pub use queries::{ActivityRow, LeadFilter, LeadRow, LeadSortField, ListedLead, NoteRow};
+pub use queries::{
+    ActivityRow, LeadFilter, LeadRow, LeadSelection, LeadSortField, ListedLead, NoteRow,
+};
+pub use queries::{CLIENT_COLUMNS, LEAD_COLUMNS, OWNER_COLUMNS};

@@ -71,26 +71,22 @@ pub fn finish<T>(mut rows: Vec<T>, first: i64) -> Page<T> {
     Page { rows, has_next }
 }
 
-/// A read query's columns: each row field's name with the SQL that reads it.
+/// A read query's optional columns: each row field's name with the SQL that reads it.
 ///
 /// A query that reads only what its caller selects (see the API's look-ahead) builds its
 /// select list with [`select_list`]; the row type gives every field it may leave out a
 /// default (`#[sqlx(default)]`), which a reader that did not ask for it never sees.
 pub type Columns = [(&'static str, &'static str)];
 
-/// The SQL of the `columns` whose field `wanted` names, joined with commas; `fallback` when
-/// none is wanted (a select list cannot be empty and still say what it reads).
-pub fn select_list(columns: &Columns, wanted: impl Fn(&str) -> bool, fallback: &str) -> String {
-    let list: Vec<&str> = columns
-        .iter()
-        .filter(|(field, _)| wanted(field))
-        .map(|(_, sql)| *sql)
-        .collect();
-    if list.is_empty() {
-        fallback.to_owned()
-    } else {
-        list.join(", ")
+/// `always`, then the SQL of each of the `columns` whose field `wanted` names, joined with
+/// commas.
+pub fn select_list(always: &str, columns: &Columns, wanted: impl Fn(&str) -> bool) -> String {
+    let mut list = always.to_owned();
+    for (_, sql) in columns.iter().filter(|(field, _)| wanted(field)) {
+        list.push_str(", ");
+        list.push_str(sql);
     }
+    list
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE` pattern, wrapped in `%...%`.

@@ -4,12 +4,12 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, InputObject, MergedObject, Object, Result};
 use domain::Permission;
 use projections::clients::{ClientFilter, ClientSortField};
-use projections::leads::{LeadFilter, LeadRow, LeadSortField, ListedLead};
+use projections::leads::{LeadFilter, LeadRow, LeadSelection, LeadSortField, ListedLead};
 use projections::projects::{ProjectFilter, ProjectSortField};
 use uuid::Uuid;
 
 use super::audit::AuditQuery;
-use super::connection::{self, CountField};
+use super::connection::{self, selects, CountField};
 use super::context::Ctx;
 use super::records::{
     visible_client, visible_project, Client, Lead, Project, User, WorkflowTemplate,
@@ -201,15 +201,24 @@ impl BaseQuery {
         let count = || projections::leads::count(pool, &filter);
         // A page that shows owners or clients reads them in its own query, as a hand-written
         // SQL join would, instead of through the loaders.
+        // Only the columns the page shows are read.
         let node = connection::node_selection(ctx);
-        if node.field("owner").exists() || node.field("client").exists() {
+        let (owner, client) = (node.field("owner"), node.field("client"));
+        let lead = |column: &str| Lead::reads(&node, column);
+        if owner.exists() || client.exists() {
+            let selection = LeadSelection {
+                lead,
+                owner: owner.exists().then_some(|f: &str| selects(&owner, f)),
+                client: client.exists().then_some(|f: &str| selects(&client, f)),
+            };
             let page = projections::leads::list_with_owner_and_client(
-                pool, &filter, field, descending, first, after,
+                pool, &filter, field, descending, first, after, selection,
             );
             let key = |r: &ListedLead| (r.lead.sort_value.clone(), r.lead.id);
             Ok(connection::respond(ctx, after.is_some(), page, count, key, Lead::from).await?)
         } else {
-            let page = projections::leads::list(pool, &filter, field, descending, first, after);
+            let page =
+                projections::leads::list(pool, &filter, field, descending, first, after, lead);
             let key = |r: &LeadRow| (r.sort_value.clone(), r.id);
             Ok(connection::respond(ctx, after.is_some(), page, count, key, Lead::from).await?)
         }

@@ -3,7 +3,7 @@
 use async_graphql::dataloader::DataLoader;
 
 use super::loaders::{Clients, Users};
-use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject};
+use async_graphql::{ComplexObject, Context, Lookahead, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::Permission;
 use projections::clients::{ClientRow, ContactRow};
@@ -13,6 +13,7 @@ use projections::templates::TemplateRow;
 use projections::users::UserRow;
 use uuid::Uuid;
 
+use super::connection::selects;
 use super::context::Ctx;
 use super::delivery::{
     self, objects, ChangeProposal, DocumentRequest, ExpiryAlert, LiaisonEntry, Licence, Milestone,
@@ -42,6 +43,20 @@ impl From<ListedLead> for Lead {
         Lead {
             row: listed.lead,
             joined: Some((listed.owner, listed.client)),
+        }
+    }
+}
+
+impl Lead {
+    /// Whether a query that selects `node` on a lead reads the lead column `column` (a field
+    /// of [`projections::leads::LEAD_COLUMNS`]): when it selects the field of that name, or
+    /// the relation an id column leads to.
+    pub fn reads(node: &Lookahead<'_>, column: &str) -> bool {
+        match column {
+            "owner_id" => node.field("owner").exists(),
+            "client_id" => node.field("client").exists(),
+            "project_id" => node.field("project").exists(),
+            _ => selects(node, column),
         }
     }
 }

@@ -6,47 +6,65 @@ use sqlx::{FromRow, PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 use crate::clients::ClientRow;
-use crate::page::{self, Cursor, Page, Sort};
+use crate::page::{self, select_list, Columns, Cursor, Page, Sort};
 use crate::users::UserRow;
 
-/// A row of `lead_view`.
+/// A row of `lead_view`. A list page reads only the fields its query shows (see
+/// [`LEAD_COLUMNS`]); the others keep their defaults.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LeadRow {
     /// Id.
     pub id: Uuid,
     /// Company.
+    #[sqlx(default)]
     pub company: String,
     /// Contact name.
+    #[sqlx(default)]
     pub contact_name: String,
     /// Email.
+    #[sqlx(default)]
     pub email: String,
     /// Phone.
+    #[sqlx(default)]
     pub phone: Option<String>,
     /// Source.
+    #[sqlx(default)]
     pub source: String,
     /// Service interest.
+    #[sqlx(default)]
     pub service_interest: String,
     /// Owner.
+    #[sqlx(default)]
     pub owner_id: Option<Uuid>,
     /// Score.
+    #[sqlx(default)]
     pub score: Option<i32>,
     /// Stage.
+    #[sqlx(default)]
     pub stage: String,
     /// Lost reason.
+    #[sqlx(default)]
     pub lost_reason: Option<String>,
     /// Client it converted into.
+    #[sqlx(default)]
     pub client_id: Option<Uuid>,
     /// Project created at conversion.
+    #[sqlx(default)]
     pub project_id: Option<Uuid>,
     /// Latest follow-up date.
+    #[sqlx(default)]
     pub next_follow_up: Option<NaiveDate>,
     /// Notes.
+    #[sqlx(default)]
     pub note_count: i32,
     /// Activities.
+    #[sqlx(default)]
     pub activity_count: i32,
     /// Captured.
+    #[sqlx(default)]
     pub captured_at: DateTime<Utc>,
     /// Last change.
+    #[sqlx(default)]
     pub updated_at: DateTime<Utc>,
     /// Sort value for cursors (empty for single fetches).
     pub sort_value: String,
@@ -98,15 +116,72 @@ impl LeadSortField {
     }
 }
 
-/// The columns of a [`LeadRow`], as a literal so `LISTED_COLUMNS` can extend it.
-macro_rules! lead_columns {
-    () => {
-        "id, company, contact_name, email, phone, source, service_interest, owner_id, score, stage, \
-         lost_reason, client_id, project_id, next_follow_up, note_count, activity_count, captured_at, updated_at"
-    };
+/// The columns of a [`LeadRow`].
+const COLUMNS: &str = "id, company, contact_name, email, phone, source, service_interest, owner_id, score, stage, \
+     lost_reason, client_id, project_id, next_follow_up, note_count, activity_count, captured_at, updated_at";
+
+/// The fields of a [`LeadRow`] a list page may leave unread, with their columns (`id` and
+/// the sort value are always read).
+pub const LEAD_COLUMNS: &Columns = &[
+    ("company", "company"),
+    ("contact_name", "contact_name"),
+    ("email", "email"),
+    ("phone", "phone"),
+    ("source", "source"),
+    ("service_interest", "service_interest"),
+    ("owner_id", "owner_id"),
+    ("score", "score"),
+    ("stage", "stage"),
+    ("lost_reason", "lost_reason"),
+    ("client_id", "client_id"),
+    ("project_id", "project_id"),
+    ("next_follow_up", "next_follow_up"),
+    ("note_count", "note_count"),
+    ("activity_count", "activity_count"),
+    ("captured_at", "captured_at"),
+    ("updated_at", "updated_at"),
+];
+
+/// The fields of a lead's joined owner (a [`UserRow`]) a page may leave unread (`id` is
+/// always read when the owner is).
+pub const OWNER_COLUMNS: &Columns = &[
+    ("email", "o_email"),
+    ("display_name", "o_display_name"),
+    ("role", "o_role"),
+    ("client_id", "o_client_id"),
+    ("active", "o_active"),
+    ("created_at", "o_created_at"),
+];
+
+/// The fields of a lead's joined client (a [`ClientRow`]) a page may leave unread (`id` is
+/// always read when the client is).
+pub const CLIENT_COLUMNS: &Columns = &[
+    ("name", "c_name"),
+    ("lead_id", "c_lead_id"),
+    ("created_at", "c_created_at"),
+    ("updated_at", "c_updated_at"),
+];
+
+/// What a lead page reads: the lead fields `lead` names, and the owner's and client's
+/// fields their functions name when the page shows them (by the names in [`LEAD_COLUMNS`],
+/// [`OWNER_COLUMNS`] and [`CLIENT_COLUMNS`]).
+pub struct LeadSelection<L, O, C> {
+    /// Lead fields.
+    pub lead: L,
+    /// Owner fields, if the owner is shown.
+    pub owner: Option<O>,
+    /// Client fields, if the client is shown.
+    pub client: Option<C>,
 }
 
-const COLUMNS: &str = lead_columns!();
+impl<L, O, C> std::fmt::Debug for LeadSelection<L, O, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeadSelection")
+            .field("owner", &self.owner.is_some())
+            .field("client", &self.client.is_some())
+            .finish_non_exhaustive()
+    }
+}
 
 fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, filter: &LeadFilter) {
     qb.push(" WHERE true");
@@ -145,7 +220,7 @@ fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, filter: &LeadFilter) {
     }
 }
 
-/// One page of leads.
+/// One page of leads, with the fields `wanted` names read (see [`LEAD_COLUMNS`]).
 pub async fn list(
     pool: &PgPool,
     filter: &LeadFilter,
@@ -153,16 +228,11 @@ pub async fn list(
     descending: bool,
     first: i64,
     after: Option<&Cursor>,
+    wanted: impl Fn(&str) -> bool,
 ) -> Result<Page<LeadRow>, sqlx::Error> {
-    fetch(
-        pool,
-        ("lead_view", COLUMNS),
-        filter,
-        sort.sort(descending),
-        first,
-        after,
-    )
-    .await
+    let columns = select_list("id", LEAD_COLUMNS, wanted);
+    let from = ("lead_view", columns.as_str());
+    fetch(pool, from, filter, sort.sort(descending), first, after).await
 }
 
 /// A page of `columns` from `from` (`lead_view`, alone or joined).
@@ -210,29 +280,38 @@ const WITH_OWNER_AND_CLIENT: &str = "lead_view \
                        updated_at AS c_updated_at \
                   FROM client_view) c ON c.c_id = lead_view.client_id";
 
-const LISTED_COLUMNS: &str = concat!(lead_columns!(), ", o.*, c.*");
+/// Column `name` of `row`, or the default if the query did not read it.
+fn unread_default<'r, T>(row: &'r PgRow, name: &str) -> Result<T, sqlx::Error>
+where
+    T: Default + sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
+{
+    match row.try_get(name) {
+        Err(sqlx::Error::ColumnNotFound(_)) => Ok(T::default()),
+        other => other,
+    }
+}
 
 impl FromRow<'_, PgRow> for ListedLead {
     fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
-        let owner = match row.try_get::<Option<Uuid>, _>("o_id")? {
+        let owner = match unread_default::<Option<Uuid>>(row, "o_id")? {
             Some(id) => Some(UserRow {
                 id,
-                email: row.try_get("o_email")?,
-                display_name: row.try_get("o_display_name")?,
-                role: row.try_get("o_role")?,
-                client_id: row.try_get("o_client_id")?,
-                active: row.try_get("o_active")?,
-                created_at: row.try_get("o_created_at")?,
+                email: unread_default(row, "o_email")?,
+                display_name: unread_default(row, "o_display_name")?,
+                role: unread_default(row, "o_role")?,
+                client_id: unread_default(row, "o_client_id")?,
+                active: unread_default(row, "o_active")?,
+                created_at: unread_default(row, "o_created_at")?,
             }),
             None => None,
         };
-        let client = match row.try_get::<Option<Uuid>, _>("c_id")? {
+        let client = match unread_default::<Option<Uuid>>(row, "c_id")? {
             Some(id) => Some(ClientRow {
                 id,
-                name: row.try_get("c_name")?,
-                lead_id: row.try_get("c_lead_id")?,
-                created_at: row.try_get("c_created_at")?,
-                updated_at: row.try_get("c_updated_at")?,
+                name: unread_default(row, "c_name")?,
+                lead_id: unread_default(row, "c_lead_id")?,
+                created_at: unread_default(row, "c_created_at")?,
+                updated_at: unread_default(row, "c_updated_at")?,
                 sort_value: String::new(),
             }),
             None => None,
@@ -246,16 +325,33 @@ impl FromRow<'_, PgRow> for ListedLead {
 }
 
 /// One page of leads with their owners and clients, joined in the same query (what a list
-/// that shows them needs, without a second and third query).
-pub async fn list_with_owner_and_client(
+/// that shows them needs, without a second and third query), reading the fields `selection`
+/// names. An owner or client the page does not show is left out (`None`), and so is its
+/// join: PostgreSQL drops a left join none of whose columns are read.
+pub async fn list_with_owner_and_client<L, O, C>(
     pool: &PgPool,
     filter: &LeadFilter,
     sort: LeadSortField,
     descending: bool,
     first: i64,
     after: Option<&Cursor>,
-) -> Result<Page<ListedLead>, sqlx::Error> {
-    let from = (WITH_OWNER_AND_CLIENT, LISTED_COLUMNS);
+    selection: LeadSelection<L, O, C>,
+) -> Result<Page<ListedLead>, sqlx::Error>
+where
+    L: Fn(&str) -> bool,
+    O: Fn(&str) -> bool,
+    C: Fn(&str) -> bool,
+{
+    let mut columns = select_list("id", LEAD_COLUMNS, selection.lead);
+    if let Some(owner) = selection.owner {
+        columns.push_str(", ");
+        columns.push_str(&select_list("o_id", OWNER_COLUMNS, owner));
+    }
+    if let Some(client) = selection.client {
+        columns.push_str(", ");
+        columns.push_str(&select_list("c_id", CLIENT_COLUMNS, client));
+    }
+    let from = (WITH_OWNER_AND_CLIENT, columns.as_str());
     fetch(pool, from, filter, sort.sort(descending), first, after).await
 }
 
