@@ -50,8 +50,7 @@ pub async fn history(
 /// are picked out in SQL: the metadata document is larger than most payloads, and reading
 /// it whole cost more than the payloads did. Only the fields a reader asks for are read
 /// (see [`HISTORY_COLUMNS`]); the others keep their defaults.
-#[derive(Debug, Clone, Default, sqlx::FromRow)]
-#[sqlx(default)]
+#[derive(Debug, Clone, Default)]
 pub struct HistoryEntry {
     /// Unique event id.
     pub event_id: Uuid,
@@ -78,6 +77,34 @@ pub struct HistoryEntry {
     pub request_id: Option<String>,
     /// Commit-time clock.
     pub recorded_at: DateTime<Utc>,
+}
+
+impl sqlx::FromRow<'_, sqlx::postgres::PgRow> for HistoryEntry {
+    fn from_row(row: &sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        let mut entry = HistoryEntry {
+            sequence: sqlx::Row::try_get(row, "sequence")?,
+            ..HistoryEntry::default()
+        };
+        read_present_columns!(
+            row,
+            entry,
+            "",
+            [
+                event_id,
+                global_position,
+                event_type,
+                event_version,
+                payload,
+                actor_id,
+                actor_role,
+                correlation_id,
+                causation_id,
+                request_id,
+                recorded_at,
+            ]
+        );
+        Ok(entry)
+    }
 }
 
 /// The fields of a [`HistoryEntry`] with the SQL that reads each; `sequence` is always read.

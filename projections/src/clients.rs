@@ -144,7 +144,7 @@ impl Projection for ClientsProjection {
 }
 
 /// A row of `client_view`.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct ClientRow {
     /// Id.
     pub id: Uuid,

@@ -7,6 +7,24 @@
 //!
 //! Read-model table names and projection names are persisted identifiers.
 
+/// Sets each listed field of `$target` from the row's column of that name (after
+/// `$prefix`), found by position, if the query read one; a field whose column it did not
+/// read keeps its value. For the rows of queries that read only the columns their reader
+/// shows (see `page::Columns`): the derive's `#[sqlx(default)]` looks each field up by name
+/// and builds an error for every one absent, which cost more than decoding the row did.
+macro_rules! read_present_columns {
+    ($row:expr, $target:expr, $prefix:literal, [$($field:ident),+ $(,)?]) => {
+        for (index, column) in ::sqlx::Row::columns($row).iter().enumerate() {
+            match ::sqlx::Column::name(column) {
+                $(concat!($prefix, stringify!($field)) => {
+                    $target.$field = ::sqlx::Row::try_get($row, index)?;
+                })+
+                _ => {}
+            }
+        }
+    };
+}
+
 pub mod audit;
 pub mod clients;
 pub mod event;

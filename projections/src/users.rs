@@ -86,7 +86,7 @@ impl Projection for UsersProjection {
 }
 
 /// A row of `user_view`.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct UserRow {
     /// Id.
     pub id: Uuid,

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::PgRow;
-use sqlx::{FromRow, PgPool, Postgres, QueryBuilder, Row};
+use sqlx::{Column, FromRow, PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 use crate::clients::ClientRow;
@@ -11,63 +11,81 @@ use crate::users::UserRow;
 
 /// A row of `lead_view`. A list page reads only the fields its query shows (see
 /// [`LEAD_COLUMNS`]); the others keep their defaults.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, Default)]
 pub struct LeadRow {
     /// Id.
     pub id: Uuid,
     /// Company.
-    #[sqlx(default)]
     pub company: String,
     /// Contact name.
-    #[sqlx(default)]
     pub contact_name: String,
     /// Email.
-    #[sqlx(default)]
     pub email: String,
     /// Phone.
-    #[sqlx(default)]
     pub phone: Option<String>,
     /// Source.
-    #[sqlx(default)]
     pub source: String,
     /// Service interest.
-    #[sqlx(default)]
     pub service_interest: String,
     /// Owner.
-    #[sqlx(default)]
     pub owner_id: Option<Uuid>,
     /// Score.
-    #[sqlx(default)]
     pub score: Option<i32>,
     /// Stage.
-    #[sqlx(default)]
     pub stage: String,
     /// Lost reason.
-    #[sqlx(default)]
     pub lost_reason: Option<String>,
     /// Client it converted into.
-    #[sqlx(default)]
     pub client_id: Option<Uuid>,
     /// Project created at conversion.
-    #[sqlx(default)]
     pub project_id: Option<Uuid>,
     /// Latest follow-up date.
-    #[sqlx(default)]
     pub next_follow_up: Option<NaiveDate>,
     /// Notes.
-    #[sqlx(default)]
     pub note_count: i32,
     /// Activities.
-    #[sqlx(default)]
     pub activity_count: i32,
     /// Captured.
-    #[sqlx(default)]
     pub captured_at: DateTime<Utc>,
     /// Last change.
-    #[sqlx(default)]
     pub updated_at: DateTime<Utc>,
     /// Sort value for cursors (empty for single fetches).
     pub sort_value: String,
+}
+
+impl FromRow<'_, PgRow> for LeadRow {
+    fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
+        let mut lead = LeadRow {
+            id: row.try_get("id")?,
+            sort_value: row.try_get("sort_value")?,
+            ..LeadRow::default()
+        };
+        read_present_columns!(
+            row,
+            lead,
+            "",
+            [
+                company,
+                contact_name,
+                email,
+                phone,
+                source,
+                service_interest,
+                owner_id,
+                score,
+                stage,
+                lost_reason,
+                client_id,
+                project_id,
+                next_follow_up,
+                note_count,
+                activity_count,
+                captured_at,
+                updated_at,
+            ]
+        );
+        Ok(lead)
+    }
 }
 
 /// Filters of the lead list (all optional, combined with AND).
@@ -280,40 +298,44 @@ const WITH_OWNER_AND_CLIENT: &str = "lead_view \
                        updated_at AS c_updated_at \
                   FROM client_view) c ON c.c_id = lead_view.client_id";
 
-/// Column `name` of `row`, or the default if the query did not read it.
-fn unread_default<'r, T>(row: &'r PgRow, name: &str) -> Result<T, sqlx::Error>
+/// Column `name` of `row`, or `None` if the query did not read it.
+fn read_if_present<'r, T>(row: &'r PgRow, name: &str) -> Result<Option<T>, sqlx::Error>
 where
-    T: Default + sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
+    T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
 {
-    match row.try_get(name) {
-        Err(sqlx::Error::ColumnNotFound(_)) => Ok(T::default()),
-        other => other,
+    match row.columns().iter().position(|c| c.name() == name) {
+        Some(index) => row.try_get(index),
+        None => Ok(None),
     }
 }
 
 impl FromRow<'_, PgRow> for ListedLead {
     fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
-        let owner = match unread_default::<Option<Uuid>>(row, "o_id")? {
-            Some(id) => Some(UserRow {
-                id,
-                email: unread_default(row, "o_email")?,
-                display_name: unread_default(row, "o_display_name")?,
-                role: unread_default(row, "o_role")?,
-                client_id: unread_default(row, "o_client_id")?,
-                active: unread_default(row, "o_active")?,
-                created_at: unread_default(row, "o_created_at")?,
-            }),
+        let owner = match read_if_present(row, "o_id")? {
+            Some(id) => {
+                let mut owner = UserRow {
+                    id,
+                    ..UserRow::default()
+                };
+                read_present_columns!(
+                    row,
+                    owner,
+                    "o_",
+                    [email, display_name, role, client_id, active, created_at]
+                );
+                Some(owner)
+            }
             None => None,
         };
-        let client = match unread_default::<Option<Uuid>>(row, "c_id")? {
-            Some(id) => Some(ClientRow {
-                id,
-                name: unread_default(row, "c_name")?,
-                lead_id: unread_default(row, "c_lead_id")?,
-                created_at: unread_default(row, "c_created_at")?,
-                updated_at: unread_default(row, "c_updated_at")?,
-                sort_value: String::new(),
-            }),
+        let client = match read_if_present(row, "c_id")? {
+            Some(id) => {
+                let mut client = ClientRow {
+                    id,
+                    ..ClientRow::default()
+                };
+                read_present_columns!(row, client, "c_", [name, lead_id, created_at, updated_at]);
+                Some(client)
+            }
             None => None,
         };
         Ok(ListedLead {
