@@ -155,6 +155,12 @@ pub async fn fetch(
             ),
             "",
         ),
+        // One type as a plain equality: the order index has the type as its third column
+        // and skips the other types' events itself (migration 0010); `= ANY` it cannot.
+        Scope::Own if types.len() == 1 => (
+            EVENT_COLUMNS.to_owned(),
+            "AND aggregate_type = ($7::text[])[1]",
+        ),
         Scope::Own => (EVENT_COLUMNS.to_owned(), "AND aggregate_type = ANY($7)"),
     };
     let sql = format!(
