@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use domain::project::{ItemStatus, ProjectEvent};
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::project::{FileMeta, ItemStatus, ProjectEvent};
 use domain::template::StageKey;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -182,11 +182,16 @@ struct ItemChange<'a> {
     by: Option<Uuid>,
 }
 
-/// Status changes of rows that already exist (checklist items, document requests and
-/// uploads), folded in memory in log order and written with one statement per table at the
-/// end of the batch: the last change to a row wins, as it would statement by statement.
+/// Document requests and uploads, and the status changes of checklist items, requests and
+/// uploads, gathered in log order and written with one statement per table at the end of
+/// the batch: new rows first, then the changes, where the last change to a row wins, as it
+/// would statement by statement. Nothing else in the fold reads these tables.
 #[derive(Default)]
 struct Deferred {
+    /// Requests raised: inserted with their item's title, read at the end of the batch.
+    new_requests: Vec<NewRequest>,
+    /// Uploads received.
+    new_uploads: Vec<NewUpload>,
     /// (project, stage, key) → the item's last change; `by` is the last one that named a
     /// user (a change without one keeps the previous `updated_by`).
     items: HashMap<(Uuid, &'static str, String), ItemUpdate>,
@@ -194,6 +199,29 @@ struct Deferred {
     requests: HashMap<Uuid, (&'static str, DateTime<Utc>)>,
     /// Upload → its review.
     uploads: HashMap<Uuid, Review>,
+}
+
+struct NewRequest {
+    id: Uuid,
+    project_id: Uuid,
+    client_id: Uuid,
+    stage: &'static str,
+    item_key: String,
+    instructions: String,
+    due_on: Option<NaiveDate>,
+    by: Uuid,
+    at: DateTime<Utc>,
+}
+
+struct NewUpload {
+    id: Uuid,
+    request_id: Uuid,
+    project_id: Uuid,
+    client_id: Uuid,
+    version: i32,
+    file: FileMeta,
+    by: Uuid,
+    at: DateTime<Utc>,
 }
 
 struct ItemUpdate {
@@ -239,6 +267,108 @@ impl Deferred {
     }
 
     async fn write(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        if !self.new_requests.is_empty() {
+            let mut columns = (
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+            );
+            for r in self.new_requests {
+                columns.0.push(r.id);
+                columns.1.push(r.project_id);
+                columns.2.push(r.client_id);
+                columns.3.push(r.stage);
+                columns.4.push(r.item_key);
+                columns.5.push(r.instructions);
+                columns.6.push(r.due_on);
+                columns.7.push(r.by);
+                columns.8.push(r.at);
+            }
+            sqlx::query(
+                "INSERT INTO document_requests (id, project_id, client_id, stage, item_key, item_title, \
+                        instructions, due_on, status, raised_by, raised_at, updated_at) \
+                 SELECT r.id, r.project_id, r.client_id, r.stage, r.item_key, i.title, r.instructions, \
+                        r.due_on, 'open', r.by_user, r.at, r.at \
+                   FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], \
+                               $7::date[], $8::uuid[], $9::timestamptz[]) \
+                        AS r(id, project_id, client_id, stage, item_key, instructions, due_on, by_user, at) \
+                   JOIN project_checklist_items i \
+                     ON i.project_id = r.project_id AND i.stage = r.stage AND i.key = r.item_key",
+            )
+            .bind(columns.0)
+            .bind(columns.1)
+            .bind(columns.2)
+            .bind(columns.3)
+            .bind(columns.4)
+            .bind(columns.5)
+            .bind(columns.6)
+            .bind(columns.7)
+            .bind(columns.8)
+            .execute(&mut *conn)
+            .await?;
+        }
+        if !self.new_uploads.is_empty() {
+            let mut columns = (
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+            );
+            for u in self.new_uploads {
+                columns.0.push(u.id);
+                columns.1.push(u.request_id);
+                columns.2.push(u.project_id);
+                columns.3.push(u.client_id);
+                columns.4.push(u.version);
+                columns.5.push(u.file.name);
+                columns
+                    .6
+                    .push(i64::try_from(u.file.size).unwrap_or(i64::MAX));
+                columns.7.push(u.file.media_type);
+                columns.8.push(u.file.sha256);
+                columns.9.push(u.file.storage_key);
+                columns.10.push(u.by);
+                columns.11.push(u.at);
+            }
+            sqlx::query(
+                "INSERT INTO document_uploads (id, request_id, project_id, client_id, version, file_name, \
+                        size_bytes, media_type, sha256, storage_key, state, uploaded_by, uploaded_at) \
+                 SELECT id, request_id, project_id, client_id, version, file_name, size_bytes, media_type, \
+                        sha256, storage_key, 'submitted', by_user, at \
+                   FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int4[], $6::text[], \
+                               $7::int8[], $8::text[], $9::text[], $10::text[], $11::uuid[], $12::timestamptz[]) \
+                        AS u(id, request_id, project_id, client_id, version, file_name, size_bytes, \
+                             media_type, sha256, storage_key, by_user, at)",
+            )
+            .bind(columns.0)
+            .bind(columns.1)
+            .bind(columns.2)
+            .bind(columns.3)
+            .bind(columns.4)
+            .bind(columns.5)
+            .bind(columns.6)
+            .bind(columns.7)
+            .bind(columns.8)
+            .bind(columns.9)
+            .bind(columns.10)
+            .bind(columns.11)
+            .execute(&mut *conn)
+            .await?;
+        }
         if !self.items.is_empty() {
             let mut columns = (
                 Vec::new(),
@@ -585,25 +715,17 @@ async fn fold(
             due_on,
             by,
             at,
-        } => {
-            sqlx::query(
-                "INSERT INTO document_requests (id, project_id, client_id, stage, item_key, item_title, \
-                        instructions, due_on, status, raised_by, raised_at, updated_at) \
-                 SELECT $1, $2, $3, $4, $5, i.title, $6, $7, 'open', $8, $9, $9 \
-                   FROM project_checklist_items i WHERE i.project_id = $2 AND i.stage = $4 AND i.key = $5",
-            )
-            .bind(request_id)
-            .bind(id)
-            .bind(client_id)
-            .bind(stage.as_str())
-            .bind(item_key)
-            .bind(instructions)
-            .bind(due_on)
-            .bind(by)
-            .bind(at)
-            .execute(conn)
-            .await?;
-        }
+        } => deferred.new_requests.push(NewRequest {
+            id: request_id,
+            project_id: id,
+            client_id,
+            stage: stage.as_str(),
+            item_key,
+            instructions,
+            due_on,
+            by,
+            at,
+        }),
         E::EvidenceUploaded {
             request_id,
             upload_id,
@@ -612,25 +734,16 @@ async fn fold(
             by,
             at,
         } => {
-            sqlx::query(
-                "INSERT INTO document_uploads (id, request_id, project_id, client_id, version, file_name, \
-                        size_bytes, media_type, sha256, storage_key, state, uploaded_by, uploaded_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'submitted', $11, $12)",
-            )
-            .bind(upload_id)
-            .bind(request_id)
-            .bind(id)
-            .bind(client_id)
-            .bind(i32::try_from(version).unwrap_or(i32::MAX))
-            .bind(file.name)
-            .bind(i64::try_from(file.size).unwrap_or(i64::MAX))
-            .bind(file.media_type)
-            .bind(file.sha256)
-            .bind(file.storage_key)
-            .bind(by)
-            .bind(at)
-            .execute(&mut *conn)
-            .await?;
+            deferred.new_uploads.push(NewUpload {
+                id: upload_id,
+                request_id,
+                project_id: id,
+                client_id,
+                version: i32::try_from(version).unwrap_or(i32::MAX),
+                file,
+                by,
+                at,
+            });
             deferred.request(request_id, "submitted", at);
         }
         E::UploadAccepted {
