@@ -69,8 +69,9 @@ impl Projection for ProjectsProjection {
     }
 
     /// `project_view` and `project_tasks` are folded in memory for the whole batch
-    /// ([`Batch`]), and so are the status changes of checklist items, document requests and
-    /// uploads ([`Deferred`]); every other change is one or two statements per event.
+    /// ([`Batch`]), and so are document requests, uploads, stage advance requests and stage
+    /// times and the status changes of checklist items ([`Deferred`]); the rarer changes
+    /// (milestones, liaison, licences, alerts, change proposals) are a statement per event.
     async fn apply_batch(
         &self,
         conn: &mut PgConnection,
@@ -182,16 +183,23 @@ struct ItemChange<'a> {
     by: Option<Uuid>,
 }
 
-/// Document requests and uploads, and the status changes of checklist items, requests and
-/// uploads, gathered in log order and written with one statement per table at the end of
-/// the batch: new rows first, then the changes, where the last change to a row wins, as it
-/// would statement by statement. Nothing else in the fold reads these tables.
+/// New document requests, uploads and stage advance requests, and the changes to those and
+/// to checklist items and stage times, gathered in log order and written with one statement
+/// per table and kind at the end of the batch: new rows first, then the changes, where the
+/// last change to a row wins, as it would statement by statement. Nothing else in the fold
+/// reads these tables.
 #[derive(Default)]
 struct Deferred {
     /// Requests raised: inserted with their item's title, read at the end of the batch.
     new_requests: Vec<NewRequest>,
     /// Uploads received.
     new_uploads: Vec<NewUpload>,
+    /// Stage advance requests made.
+    new_advances: Vec<NewAdvance>,
+    /// Advance request → its decision.
+    decisions: HashMap<Uuid, Decision>,
+    /// (project, stage) → when it was last completed and last started in the batch.
+    stage_times: HashMap<(Uuid, &'static str), StageTimes>,
     /// (project, stage, key) → the item's last change; `by` is the last one that named a
     /// user (a change without one keeps the previous `updated_by`).
     items: HashMap<(Uuid, &'static str, String), ItemUpdate>,
@@ -222,6 +230,28 @@ struct NewUpload {
     file: FileMeta,
     by: Uuid,
     at: DateTime<Utc>,
+}
+
+struct NewAdvance {
+    id: Uuid,
+    project_id: Uuid,
+    from: &'static str,
+    to: Option<&'static str>,
+    by: Uuid,
+    at: DateTime<Utc>,
+}
+
+struct Decision {
+    decision: &'static str,
+    reason: String,
+    by: Uuid,
+    at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+struct StageTimes {
+    completed_at: Option<DateTime<Utc>>,
+    started_at: Option<DateTime<Utc>>,
 }
 
 struct ItemUpdate {
@@ -366,6 +396,87 @@ impl Deferred {
             .bind(columns.9)
             .bind(columns.10)
             .bind(columns.11)
+            .execute(&mut *conn)
+            .await?;
+        }
+        if !self.new_advances.is_empty() {
+            let mut columns = (
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+            );
+            for a in self.new_advances {
+                columns.0.push(a.id);
+                columns.1.push(a.project_id);
+                columns.2.push(a.from);
+                columns.3.push(a.to);
+                columns.4.push(a.by);
+                columns.5.push(a.at);
+            }
+            sqlx::query(
+                "INSERT INTO project_advance_requests (id, project_id, from_stage, to_stage, requested_by, \
+                        requested_at, decision) \
+                 SELECT id, project_id, from_stage, to_stage, by_user, at, 'pending' \
+                   FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::timestamptz[]) \
+                        AS a(id, project_id, from_stage, to_stage, by_user, at)",
+            )
+            .bind(columns.0)
+            .bind(columns.1)
+            .bind(columns.2)
+            .bind(columns.3)
+            .bind(columns.4)
+            .bind(columns.5)
+            .execute(&mut *conn)
+            .await?;
+        }
+        if !self.decisions.is_empty() {
+            let mut columns = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for (id, d) in self.decisions {
+                columns.0.push(id);
+                columns.1.push(d.decision);
+                columns.2.push(d.by);
+                columns.3.push(d.at);
+                columns.4.push(d.reason);
+            }
+            sqlx::query(
+                "UPDATE project_advance_requests t \
+                    SET decision = d.decision, decided_by = d.by_user, decided_at = d.at, \
+                        reason = nullif(d.reason, '') \
+                   FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[], $5::text[]) \
+                        AS d(id, decision, by_user, at, reason) \
+                  WHERE t.id = d.id",
+            )
+            .bind(columns.0)
+            .bind(columns.1)
+            .bind(columns.2)
+            .bind(columns.3)
+            .bind(columns.4)
+            .execute(&mut *conn)
+            .await?;
+        }
+        if !self.stage_times.is_empty() {
+            let mut columns = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for ((project_id, stage), times) in self.stage_times {
+                columns.0.push(project_id);
+                columns.1.push(stage);
+                columns.2.push(times.completed_at);
+                columns.3.push(times.started_at);
+            }
+            sqlx::query(
+                "UPDATE project_stages t \
+                    SET completed_at = coalesce(u.completed_at, t.completed_at), \
+                        started_at = coalesce(u.started_at, t.started_at) \
+                   FROM UNNEST($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[]) \
+                        AS u(project_id, stage, completed_at, started_at) \
+                  WHERE t.project_id = u.project_id AND t.stage = u.stage",
+            )
+            .bind(columns.0)
+            .bind(columns.1)
+            .bind(columns.2)
+            .bind(columns.3)
             .execute(&mut *conn)
             .await?;
         }
@@ -568,20 +679,14 @@ async fn fold(
             to,
             by,
             at,
-        } => {
-            sqlx::query(
-                "INSERT INTO project_advance_requests (id, project_id, from_stage, to_stage, requested_by, \
-                        requested_at, decision) VALUES ($1, $2, $3, $4, $5, $6, 'pending')",
-            )
-            .bind(request_id)
-            .bind(id)
-            .bind(from.as_str())
-            .bind(to.map(StageKey::as_str))
-            .bind(by)
-            .bind(at)
-            .execute(conn)
-            .await?;
-        }
+        } => deferred.new_advances.push(NewAdvance {
+            id: request_id,
+            project_id: id,
+            from: from.as_str(),
+            to: to.map(StageKey::as_str),
+            by,
+            at,
+        }),
         E::StageAdvanceApproved {
             request_id,
             reason,
@@ -599,32 +704,22 @@ async fn fold(
             } else {
                 "refused"
             };
-            sqlx::query(
-                "UPDATE project_advance_requests SET decision = $2, decided_by = $3, decided_at = $4, \
-                        reason = nullif($5, '') WHERE id = $1",
-            )
-            .bind(request_id)
-            .bind(decision)
-            .bind(by)
-            .bind(at)
-            .bind(reason)
-            .execute(conn)
-            .await?;
+            let decision = Decision {
+                decision,
+                reason,
+                by,
+                at,
+            };
+            deferred.decisions.insert(request_id, decision);
         }
         // The project row's part (current stage, stages complete) is `batch.rs`'s.
         E::StageAdvanced { from, to, at } => {
-            sqlx::query(
-                "UPDATE project_stages \
-                    SET completed_at = CASE WHEN stage = $2 THEN $4 ELSE completed_at END, \
-                        started_at = CASE WHEN stage = $3 THEN $4 ELSE started_at END \
-                  WHERE project_id = $1 AND (stage = $2 OR stage = $3)",
-            )
-            .bind(id)
-            .bind(from.as_str())
-            .bind(to.map(StageKey::as_str))
-            .bind(at)
-            .execute(conn)
-            .await?;
+            let from = (id, from.as_str());
+            deferred.stage_times.entry(from).or_default().completed_at = Some(at);
+            if let Some(to) = to {
+                let to = (id, to.as_str());
+                deferred.stage_times.entry(to).or_default().started_at = Some(at);
+            }
         }
         E::StageClockExtended { stage, days, .. } => {
             sqlx::query(
