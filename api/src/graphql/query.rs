@@ -200,8 +200,8 @@ impl BaseQuery {
         let after = cursor.as_ref();
         let count = || projections::leads::count(pool, &filter);
         // A page that shows owners or clients reads them in its own query, as a hand-written
-        // SQL join would, instead of through the loaders.
-        // Only the columns the page shows are read.
+        // SQL join would, instead of through the loaders; and it reads only the columns it
+        // shows.
         let node = connection::node_selection(ctx);
         let (owner, client) = (node.field("owner"), node.field("client"));
         let lead = |column: &str| Lead::reads(&node, column);

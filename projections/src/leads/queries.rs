@@ -134,10 +134,6 @@ impl LeadSortField {
     }
 }
 
-/// The columns of a [`LeadRow`].
-const COLUMNS: &str = "id, company, contact_name, email, phone, source, service_interest, owner_id, score, stage, \
-     lost_reason, client_id, project_id, next_follow_up, note_count, activity_count, captured_at, updated_at";
-
 /// The fields of a [`LeadRow`] a list page may leave unread, with their columns (`id` and
 /// the sort value are always read).
 pub const LEAD_COLUMNS: &Columns = &[
@@ -385,7 +381,8 @@ pub async fn count(pool: &PgPool, filter: &LeadFilter) -> Result<i64, sqlx::Erro
 /// One lead.
 pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<LeadRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS}, '' AS sort_value FROM lead_view WHERE id = $1"
+        "SELECT {}, '' AS sort_value FROM lead_view WHERE id = $1",
+        select_list("id", LEAD_COLUMNS, |_| true)
     ))
     .bind(id)
     .fetch_optional(pool)
