@@ -7,17 +7,19 @@
 //! events, drops the live tables, moves the copies into `public` and sets the checkpoint:
 //! readers see the old model or the new one, never a mix.
 //!
-//! Rebuild work runs on its own connection, detached from the pool and closed afterwards:
-//! sqlx caches prepared statements per connection and PostgreSQL re-plans a cached
-//! statement with the `search_path` it was prepared under, so a pooled connection that had
-//! folded into the shadow schema would later send live writes there.
+//! Rebuild writes run on their own connection, detached from the pool and closed
+//! afterwards: sqlx caches prepared statements per connection and PostgreSQL re-plans a
+//! cached statement with the `search_path` it was prepared under, so a pooled connection
+//! that had folded into the shadow schema would later send live writes there. The log is
+//! read one batch ahead on a pooled connection, which only reads `events` and never
+//! changes its `search_path`.
 //!
 //! `verify` builds the same copies up to exactly the live checkpoint and diffs them row by
 //! row against the live tables, then throws them away.
 
 use sqlx::{PgConnection, PgPool};
 
-use crate::event::Position;
+use crate::event::{Position, StoredEvent};
 use crate::runner::{apply_all, fetch, horizon, Projection, ProjectionError, Scope};
 
 /// Events per rebuild transaction.
@@ -152,41 +154,53 @@ async fn finish_schema(
 
 /// Folds events after `from` up to `upto` (and below the horizon) into the tables found on
 /// `search_path` first (the shadow schema). Returns the new position and the count folded.
+///
+/// The log is read on a second connection from `pool`, one batch ahead: while `conn` folds
+/// and writes a batch, the next is already being read, so PostgreSQL's reading and writing
+/// and this process's decoding and folding overlap instead of taking turns.
 async fn fold_into(
+    pool: &PgPool,
     conn: &mut PgConnection,
     schema: &str,
     projection: &dyn Projection,
-    from: Position,
-    upto: Position,
+    (from, upto): (Position, Position),
     progress: Progress<'_>,
     folded: &mut u64,
 ) -> Result<Position, ProjectionError> {
-    let mut at = from;
-    loop {
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        let horizon = horizon(&mut tx).await?;
-        sqlx::query(&format!("SET LOCAL search_path = {schema}, public"))
-            .execute(&mut *tx)
-            .await?;
-        let events = fetch(
-            &mut tx,
-            Scope::Own,
-            projection.aggregate_types(),
-            (at, upto),
-            horizon,
-            BATCH,
-        )
-        .await?;
-        let Some(last) = events.last() else {
+    let (batches, mut next) = tokio::sync::mpsc::channel::<Vec<StoredEvent>>(1);
+    let types = projection.aggregate_types();
+    let read = async move {
+        let mut reader = pool.acquire().await?;
+        let mut at = from;
+        loop {
+            let horizon = horizon(&mut reader).await?;
+            let events = fetch(&mut reader, Scope::Own, types, (at, upto), horizon, BATCH).await?;
+            let Some(last) = events.last() else {
+                return Ok::<_, ProjectionError>(());
+            };
+            at = last.position();
+            if batches.send(events).await.is_err() {
+                return Ok(());
+            }
+        }
+    };
+    let fold = async {
+        let mut at = from;
+        while let Some(events) = next.recv().await {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            sqlx::query(&format!("SET LOCAL search_path = {schema}, public"))
+                .execute(&mut *tx)
+                .await?;
+            apply_all(projection, &mut tx, &events, false).await?;
             tx.commit().await?;
-            return Ok(at);
-        };
-        at = last.position();
-        apply_all(projection, &mut tx, &events, false).await?;
-        tx.commit().await?;
-        *folded += events.len() as u64;
-        progress(*folded);
-    }
+            at = events.last().map_or(at, StoredEvent::position);
+            *folded += events.len() as u64;
+            progress(*folded);
+        }
+        Ok::<_, ProjectionError>(at)
+    };
+    let ((), at) = tokio::try_join!(read, fold)?;
+    Ok(at)
 }
 
 async fn live_checkpoint(
@@ -240,11 +254,11 @@ pub async fn rebuild(
     let deferred = prepare_schema(&mut conn, &schema, projection).await?;
     let mut folded = 0;
     let caught_up = fold_into(
+        pool,
         &mut conn,
         &schema,
         projection,
-        Position::START,
-        Position::END,
+        (Position::START, Position::END),
         progress,
         &mut folded,
     )
@@ -358,11 +372,11 @@ pub async fn verify(
     let (target, _) = live_checkpoint(&mut conn, projection.name(), false).await?;
     let mut folded = 0;
     let reached = fold_into(
+        pool,
         &mut conn,
         &schema,
         projection,
-        Position::START,
-        target,
+        (Position::START, target),
         progress,
         &mut folded,
     )

@@ -85,7 +85,7 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode> {
     let pool = PgPoolOptions::new()
-        .max_connections(4)
+        .max_connections(8)
         .acquire_timeout(std::time::Duration::from_secs(10))
         .connect(&cli.database_url)
         .await
