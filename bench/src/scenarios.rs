@@ -363,8 +363,9 @@ pub async fn stream_and_decode(pool: &PgPool) -> Result<(usize, Duration)> {
     Ok((n, started.elapsed()))
 }
 
-/// Rebuild: what `zippcrm-replay rebuild --all` runs, every projection from zero, two at a
-/// time, largest first. Returns the total time and each projection's seconds.
+/// Rebuild: what `zippcrm-replay rebuild --all` runs, every projection from zero,
+/// `rebuild::DEFAULT_JOBS` at a time, largest first. Returns the total time and each
+/// projection's seconds.
 pub async fn rebuild_all(pool: &PgPool) -> Result<(Duration, BTreeMap<&'static str, f64>)> {
     // Ordered before the clock starts (the tool does the same for its progress bars).
     let ordered: Vec<_> = projections::rebuild::largest_first(pool, projections::all())

@@ -74,8 +74,9 @@ pub fn finish<T>(mut rows: Vec<T>, first: i64) -> Page<T> {
 /// A read query's optional columns: each row field's name with the SQL that reads it.
 ///
 /// A query that reads only what its caller selects (see the API's look-ahead) builds its
-/// select list with [`select_list`]; the row type gives every field it may leave out a
-/// default (`#[sqlx(default)]`), which a reader that did not ask for it never sees.
+/// select list with [`select_list`]; the row type's `FromRow` sets the fields whose
+/// columns are present (`read_present_columns!`) and leaves the others at their defaults,
+/// which a reader that did not ask for them never sees.
 pub type Columns = [(&'static str, &'static str)];
 
 /// `always`, then the SQL of each of the `columns` whose field `wanted` names, joined with
