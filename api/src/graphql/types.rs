@@ -5,8 +5,10 @@ use std::borrow::Cow;
 use async_graphql::parser::types::Field;
 use async_graphql::registry::Registry;
 use async_graphql::{
-    ContextSelectionSet, Enum, Json, OutputType, Positioned, ServerResult, SimpleObject, Value,
+    ContextSelectionSet, Enum, Json, Name, OutputType, Positioned, ServerResult, SimpleObject,
+    Value,
 };
+use async_graphql_value::RAW_VALUE_TOKEN;
 
 /// Lead pipeline stage.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
@@ -249,8 +251,11 @@ pub struct ProjectionStatus {
     pub stalled: bool,
 }
 
-/// A JSON document served as the `JSON` scalar, kept as text until its field is resolved and
-/// then parsed straight into the response (no intermediate `serde_json::Value` to convert).
+/// A JSON document served as the `JSON` scalar and written into the response as the text it
+/// was stored as: it resolves to async-graphql's raw value (an object whose one key is
+/// serde_json's raw-value token), which the response serialiser writes out verbatim instead
+/// of parsing the document into a tree and escaping it back. The text comes from a `jsonb`
+/// column, so it is JSON.
 #[derive(Debug)]
 pub struct JsonText(pub String);
 
@@ -266,12 +271,9 @@ impl OutputType for JsonText {
     async fn resolve(
         &self,
         _ctx: &ContextSelectionSet<'_>,
-        field: &Positioned<Field>,
+        _field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        // The text comes from a jsonb column, so it always parses; if it ever did not, the
-        // field errors (masked as INTERNAL) rather than serving something else.
-        serde_json::from_str(&self.0).map_err(|e| {
-            async_graphql::ServerError::new(format!("stored JSON unreadable: {e}"), Some(field.pos))
-        })
+        let raw = [(Name::new(RAW_VALUE_TOKEN), Value::String(self.0.clone()))];
+        Ok(Value::Object(raw.into_iter().collect()))
     }
 }
