@@ -26,7 +26,7 @@ pub struct Server {
 }
 
 /// Connects a pool with the service's settings. Connections are not pinged before each
-/// use (sqlx's default): that was an extra round trip per query, about a tenth of the
+/// use (sqlx pings by default): that was an extra round trip per query, about a tenth of the
 /// server's time on the read path. A connection that died since its last use fails its
 /// next query once and is dropped from the pool.
 pub async fn connect(url: &str, size: u32) -> Result<PgPool> {

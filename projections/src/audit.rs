@@ -5,7 +5,6 @@ use domain::Aggregate;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::event::{StoredEvent, EVENT_COLUMNS};
 use crate::page::{select_list, Columns};
 
 /// The aggregate types that have a history, with their persisted names.
@@ -27,25 +26,6 @@ pub enum AuditError {
     },
 }
 
-/// Events of one record in stream order, optionally only those recorded at or before `upto`.
-pub async fn history(
-    pool: &PgPool,
-    aggregate_type: &str,
-    aggregate_id: &str,
-    upto: Option<DateTime<Utc>>,
-) -> Result<Vec<StoredEvent>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {EVENT_COLUMNS} FROM events \
-          WHERE aggregate_type = $1 AND aggregate_id = $2 AND ($3::timestamptz IS NULL OR recorded_at <= $3) \
-          ORDER BY sequence"
-    ))
-    .bind(aggregate_type)
-    .bind(aggregate_id)
-    .bind(upto)
-    .fetch_all(pool)
-    .await
-}
-
 /// One event of a record's history as the audit API shows it. The metadata fields shown
 /// are picked out in SQL: the metadata document is larger than most payloads, and reading
 /// it whole cost more than the payloads did. Only the fields a reader asks for are read
@@ -62,8 +42,8 @@ pub struct HistoryEntry {
     pub event_type: String,
     /// Event version.
     pub event_version: String,
-    /// Payload, externally tagged by event type, as JSON text (the API parses it straight
-    /// into its response; an intermediate tree cost as much again).
+    /// Payload, externally tagged by event type, as JSON text (the API writes it into its
+    /// response as it is; a tree in between cost more than the statement).
     pub payload: String,
     /// `metadata.actor_id`.
     pub actor_id: Option<String>,

@@ -335,8 +335,8 @@ pub async fn rebuild(
 pub const DEFAULT_JOBS: usize = 3;
 
 /// Rebuilds `projections`, `jobs` at a time, starting them in the order given
-/// ([`largest_first`] gives a good one). Each has its own connection, shadow schema and
-/// swap, so they share nothing but the log they read. `progress` gets each projection's
+/// ([`largest_first`] gives a good one). Each has its own connections (a writer and a
+/// reader), shadow schema and swap, so they share nothing but the log they read. `progress` gets each projection's
 /// count folded so far. Returns each projection's name, events folded and seconds, in the
 /// order they finished. Stops at the first failure; a rebuild cut off with it swapped
 /// completely or not at all (an open swap transaction rolls back with its connection),

@@ -45,7 +45,8 @@ enum Command {
         /// Every projection.
         #[arg(long)]
         all: bool,
-        /// Projections rebuilt at the same time (each on its own connection).
+        /// Projections rebuilt at the same time (each on two connections: one folds and
+        /// writes, one reads the log a batch ahead).
         #[arg(long, default_value_t = projections::rebuild::DEFAULT_JOBS as u16, value_parser = clap::value_parser!(u16).range(1..=16))]
         jobs: u16,
     },
@@ -84,8 +85,14 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
+    // Each rebuild job holds a pooled connection for its read-ahead for as long as it runs
+    // (its writer is detached from the pool), so the pool grows with the jobs.
+    let connections = match &cli.command {
+        Command::Rebuild { jobs, .. } => 4 + u32::from(*jobs),
+        _ => 4,
+    };
     let pool = PgPoolOptions::new()
-        .max_connections(8)
+        .max_connections(connections)
         .acquire_timeout(std::time::Duration::from_secs(10))
         .connect(&cli.database_url)
         .await
@@ -262,7 +269,7 @@ async fn history(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let events = projections::audit::history(pool, aggregate_type, id, None).await?;
+    let events = projections::audit::entries(pool, aggregate_type, id, |_| true).await?;
     if events.is_empty() {
         bail!("{aggregate_type} {id} has no events");
     }
@@ -273,7 +280,7 @@ async fn history(
             e.global_position,
             e.recorded_at.to_rfc3339(),
             e.event_type,
-            e.actor.as_deref().unwrap_or("?"),
+            e.actor_id.as_deref().unwrap_or("?"),
             e.payload
         );
     }

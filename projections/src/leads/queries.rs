@@ -245,28 +245,13 @@ pub async fn list(
     wanted: impl Fn(&str) -> bool,
 ) -> Result<Page<LeadRow>, sqlx::Error> {
     let columns = select_list("id", LEAD_COLUMNS, wanted);
-    let from = ("lead_view", columns.as_str());
-    fetch(pool, from, filter, sort.sort(descending), first, after).await
-}
-
-/// A page of `columns` from `from` (`lead_view`, alone or joined).
-async fn fetch<R>(
-    pool: &PgPool,
-    (from, columns): (&str, &str),
-    filter: &LeadFilter,
-    sort: Sort,
-    first: i64,
-    after: Option<&Cursor>,
-) -> Result<Page<R>, sqlx::Error>
-where
-    R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
-{
+    let filter = |qb: &mut QueryBuilder<'_, Postgres>| push_filter(qb, filter);
     page::fetch(
         pool,
-        from,
-        columns,
-        |qb| push_filter(qb, filter),
-        sort,
+        "lead_view",
+        &columns,
+        filter,
+        sort.sort(descending),
         first,
         after,
     )
@@ -369,8 +354,18 @@ where
         columns.push_str(", ");
         columns.push_str(&select_list("c_id", CLIENT_COLUMNS, client));
     }
-    let from = (WITH_OWNER_AND_CLIENT, columns.as_str());
-    fetch(pool, from, filter, sort.sort(descending), first, after).await
+    let filter = |qb: &mut QueryBuilder<'_, Postgres>| push_filter(qb, filter);
+    let sort = sort.sort(descending);
+    page::fetch(
+        pool,
+        WITH_OWNER_AND_CLIENT,
+        &columns,
+        filter,
+        sort,
+        first,
+        after,
+    )
+    .await
 }
 
 /// How many leads match `filter`.
