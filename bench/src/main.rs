@@ -4,6 +4,7 @@
 //! `zippcrm-bench --size quick` (the default) finishes in a few minutes; `--size full` uses
 //! the sizes of the targets; `--size smoke` is the test suite's check that the harness works.
 
+mod cpu;
 mod scenarios;
 mod seed;
 mod server;
@@ -186,6 +187,7 @@ async fn run(cli: Cli) -> Result<()> {
     let _ = std::fs::remove_dir_all(&work);
     let (lines, report) = result?;
     print_table(&lines);
+    print_cpu(&report);
     if let Some(dir) = cli.json.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -216,6 +218,34 @@ fn print_table(lines: &[Line]) {
     }
 }
 
+/// CPU per operation by process, for the scenarios with concurrent clients: where a ratio's
+/// two sides spend the machine's two cores.
+fn print_cpu(report: &Value) {
+    println!(
+        "\n{:<22} {:>10} {:>10} {:>10}   (CPU ms per operation)",
+        "scenario", "server", "bench", "rest"
+    );
+    for (name, path) in [
+        ("write", "/write/server"),
+        ("write baseline", "/write/baseline"),
+        ("read", "/read/server"),
+        ("read baseline", "/read/baseline"),
+        ("read floor", "/read/graphql_floor"),
+    ] {
+        let Some(cpu) = report.pointer(&format!("{path}/cpu")) else {
+            continue;
+        };
+        let field = |f: &str| cpu[f].as_f64().map_or("-".into(), |v| format!("{v:.3}"));
+        println!(
+            "{:<22} {:>10} {:>10} {:>10}",
+            name,
+            field("server_ms"),
+            field("bench_ms"),
+            field("rest_ms")
+        );
+    }
+}
+
 fn log(message: &str, since: Instant) {
     eprintln!("[{:>6.1}s] {message}", since.elapsed().as_secs_f64());
 }
@@ -228,6 +258,7 @@ async fn measure(
 ) -> Result<(Vec<Line>, Value)> {
     let t0 = Instant::now();
     let server = server::ServerProcess::start(url, &work.join("files"))?;
+    cpu::watch_server(server.pid());
     // The baselines' pool: the server's settings (no ping before each use).
     let pool = PgPoolOptions::new()
         .max_connections(40)

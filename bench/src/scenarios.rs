@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use futures::TryStreamExt;
 use rand::{Rng, SeedableRng};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -48,18 +50,33 @@ impl Api {
 
     /// Posts a GraphQL request; any error in the answer is an error here.
     pub async fn call(&self, query: &str, variables: Value) -> Result<Value> {
+        self.call_as(query, &variables).await
+    }
+
+    /// Posts a GraphQL request and decodes its `data` into `T`, as a typed client does.
+    pub async fn call_as<T: DeserializeOwned>(&self, query: &str, variables: &Value) -> Result<T> {
+        #[derive(serde::Serialize)]
+        struct Request<'a> {
+            query: &'a str,
+            variables: &'a Value,
+        }
+        #[derive(serde::Deserialize)]
+        struct Answer<T> {
+            data: Option<T>,
+            errors: Option<Value>,
+        }
         let mut request = self
             .http
             .post(&self.url)
-            .json(&json!({ "query": query, "variables": variables }));
+            .json(&Request { query, variables });
         if !self.token.is_empty() {
             request = request.bearer_auth(&self.token);
         }
-        let mut body: Value = request.send().await?.json().await?;
-        if let Some(errors) = body.get("errors") {
+        let answer: Answer<T> = request.send().await?.json().await?;
+        if let Some(errors) = answer.errors {
             bail!("GraphQL errors: {errors}");
         }
-        Ok(body["data"].take())
+        answer.data.context("an answer without data or errors")
     }
 }
 
@@ -72,6 +89,7 @@ where
 {
     let next = Arc::new(AtomicUsize::new(0));
     let op = Arc::new(op);
+    let cpu_before = crate::cpu::Sample::now();
     let started = Instant::now();
     let tasks: Vec<_> = (0..workers)
         .map(|worker| {
@@ -95,7 +113,11 @@ where
     for task in tasks {
         samples.extend(task.await??);
     }
-    Ok(Figures::new(samples, started.elapsed()))
+    let mut figures = Figures::new(samples, started.elapsed());
+    if let (Some(before), Some(after)) = (cpu_before, crate::cpu::Sample::now()) {
+        figures.cpu = Some(before.split_to(&after, figures.ops));
+    }
+    Ok(figures)
 }
 
 /// Waits until every projection has passed the newest event, on checkpoint notices.
@@ -207,6 +229,59 @@ pub async fn write_baseline(
 
 const READ_QUERY: &str = "query($owner: UUID!) { leads(first: 50, filter: { ownerId: $owner, stages: [QUALIFIED, PROPOSAL, NEGOTIATION, WON] }, sort: { field: SCORE, direction: DESC }) { edges { node { id company score stage owner { id displayName email } client { id name } } } } }";
 
+/// The read scenario's answer, decoded field by field into typed values as the baseline
+/// decodes its rows (`READ_QUERY` asks for exactly these fields).
+#[derive(Deserialize)]
+struct LeadsData {
+    leads: LeadPage,
+}
+
+#[derive(Deserialize)]
+struct LeadPage {
+    edges: Vec<LeadEdge>,
+}
+
+#[derive(Deserialize)]
+struct LeadEdge {
+    node: PageLead,
+}
+
+#[derive(Deserialize)]
+#[expect(
+    dead_code,
+    reason = "decoded as a client would, then dropped like the baseline's rows"
+)]
+struct PageLead {
+    id: Uuid,
+    company: String,
+    score: Option<i32>,
+    stage: String,
+    owner: Option<PageOwner>,
+    client: Option<PageClient>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[expect(
+    dead_code,
+    reason = "decoded as a client would, then dropped like the baseline's rows"
+)]
+struct PageOwner {
+    id: Uuid,
+    display_name: String,
+    email: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[expect(
+    dead_code,
+    reason = "decoded as a client would, then dropped like the baseline's rows"
+)]
+struct PageClient {
+    id: Uuid,
+    name: String,
+}
+
 /// Read: a page of 50 leads with nested owner and client, filtered and sorted.
 pub async fn read_server(
     api: &Api,
@@ -219,10 +294,23 @@ pub async fn read_server(
         let (api, owners) = (api.clone(), owners.clone());
         async move {
             let owner = owners[n % owners.len()];
-            let data = api.call(READ_QUERY, json!({ "owner": owner })).await?;
-            let edges = data["leads"]["edges"].as_array().map_or(0, Vec::len);
-            if edges == 0 {
+            let data: LeadsData = api.call_as(READ_QUERY, &json!({ "owner": owner })).await?;
+            let nodes: Vec<&PageLead> = data.leads.edges.iter().map(|e| &e.node).collect();
+            if nodes.is_empty() {
                 bail!("the lead page came back empty");
+            }
+            let outside = |n: &&PageLead| {
+                n.owner.as_ref().map(|o| o.id) != Some(owner)
+                    || !["QUALIFIED", "PROPOSAL", "NEGOTIATION", "WON"].contains(&n.stage.as_str())
+            };
+            if nodes.iter().any(outside) {
+                bail!("the lead page holds a lead its filter excludes");
+            }
+            if nodes
+                .windows(2)
+                .any(|w| w[0].score.unwrap_or(-1) < w[1].score.unwrap_or(-1))
+            {
+                bail!("the lead page is not sorted by score");
             }
             Ok(())
         }

@@ -19,6 +19,9 @@ pub struct Figures {
     pub p99_ms: f64,
     /// Slowest in milliseconds.
     pub max_ms: f64,
+    /// CPU per operation by process, for the scenarios run with concurrent clients.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<crate::cpu::Split>,
 }
 
 impl Figures {
@@ -44,6 +47,7 @@ impl Figures {
             p50_ms: at(0.50),
             p99_ms: at(0.99),
             max_ms: samples.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+            cpu: None,
         }
     }
 }
