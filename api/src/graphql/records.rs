@@ -61,7 +61,7 @@ impl Lead {
     }
 }
 
-#[Object]
+#[Object(serial)]
 impl Lead {
     async fn id(&self) -> Uuid {
         self.row.id
@@ -222,7 +222,7 @@ impl Activity {
 #[derive(Debug)]
 pub struct Client(pub ClientRow);
 
-#[Object]
+#[Object(serial)]
 impl Client {
     async fn id(&self) -> Uuid {
         self.0.id
@@ -488,7 +488,7 @@ impl From<ItemRow> for ChecklistItem {
 #[derive(Debug)]
 pub struct User(pub UserRow);
 
-#[Object]
+#[Object(serial)]
 impl User {
     async fn id(&self) -> Uuid {
         self.0.id
