@@ -104,9 +104,22 @@ where
     };
     let mut connection =
         Connection::with_additional_fields(had_cursor, page.has_next, CountField { total_count });
-    connection.edges.extend(page.rows.into_iter().map(|row| {
-        let (value, id) = key(&row);
-        Edge::new(encode(&value, id), node(row))
-    }));
+    // A cursor is encoded only where it can be seen: on every edge when `edges { cursor }` is
+    // selected, on the first and last when `pageInfo` is (its start and end cursors).
+    let look_ahead = ctx.look_ahead();
+    let every = look_ahead.field("edges").field("cursor").exists();
+    let ends = look_ahead.field("pageInfo").exists();
+    let last = page.rows.len().saturating_sub(1);
+    connection
+        .edges
+        .extend(page.rows.into_iter().enumerate().map(|(at, row)| {
+            let cursor = if every || (ends && (at == 0 || at == last)) {
+                let (value, id) = key(&row);
+                encode(&value, id)
+            } else {
+                String::new()
+            };
+            Edge::new(cursor, node(row))
+        }));
     Ok(connection)
 }

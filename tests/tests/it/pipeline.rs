@@ -250,6 +250,49 @@ async fn lead_lists_filter_sort_and_page_with_cursors() {
             "Company 4"
         ]
     );
+    // Every edge's cursor resumes the list right after its edge, and `pageInfo`'s cursors are
+    // those of the first and last edge, whether or not the edges' cursors are selected too
+    // (cursors are encoded only where the query shows them).
+    let sort = "sort: { field: COMPANY, direction: ASC }";
+    let all = app
+        .ok(
+            Some(&admin),
+            &format!("{{ leads(first: 5, {sort}) {{ pageInfo {{ startCursor endCursor }} edges {{ cursor node {{ company }} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    let edges = all["leads"]["edges"].as_array().expect("edges");
+    let cursors: Vec<&str> = edges
+        .iter()
+        .map(|e| e["cursor"].as_str().expect("a cursor"))
+        .collect();
+    assert_eq!(all["leads"]["pageInfo"]["startCursor"], cursors[0]);
+    assert_eq!(all["leads"]["pageInfo"]["endCursor"], cursors[4]);
+    for (i, cursor) in cursors.iter().enumerate() {
+        let next = app
+            .ok(
+                Some(&admin),
+                &format!("query($after: String) {{ leads(first: 1, after: $after, {sort}) {{ edges {{ node {{ company }} }} }} }}"),
+                json!({ "after": cursor }),
+            )
+            .await;
+        let expected =
+            (i < 4).then(|| json!([{ "node": { "company": format!("Company {}", i + 1) } }]));
+        assert_eq!(
+            next["leads"]["edges"],
+            expected.unwrap_or(json!([])),
+            "after edge {i}"
+        );
+    }
+    let ends = app
+        .ok(
+            Some(&admin),
+            &format!("{{ leads(first: 3, {sort}) {{ pageInfo {{ startCursor endCursor }} edges {{ node {{ company }} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(ends["leads"]["pageInfo"]["startCursor"], cursors[0]);
+    assert_eq!(ends["leads"]["pageInfo"]["endCursor"], cursors[2]);
     let filtered = app
         .ok(
             Some(&admin),
