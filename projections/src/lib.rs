@@ -14,7 +14,7 @@
 /// and builds an error for every one absent, which cost more than decoding the row did.
 ///
 /// Values decode without sqlx's check of each value's type against the field's
-/// (`try_get_unchecked`; the check compared type names and was 3% of a lead page's
+/// (`try_get_unchecked`; the check compared type names and was 2.4% of a lead page's
 /// instructions): these are the read models' own columns, typed by the migrations, and the
 /// black-box tests read every field of these rows alone and together.
 macro_rules! read_present_columns {
