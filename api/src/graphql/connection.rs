@@ -97,7 +97,8 @@ where
     C: Future<Output = Result<i64, sqlx::Error>>,
 {
     let page = page.await?;
-    let total_count = if ctx.look_ahead().field("totalCount").exists() {
+    let look_ahead = ctx.look_ahead();
+    let total_count = if look_ahead.field("totalCount").exists() {
         Some(count().await?)
     } else {
         None
@@ -106,7 +107,6 @@ where
         Connection::with_additional_fields(had_cursor, page.has_next, CountField { total_count });
     // A cursor is encoded only where it can be seen: on every edge when `edges { cursor }` is
     // selected, on the first and last when `pageInfo` is (its start and end cursors).
-    let look_ahead = ctx.look_ahead();
     let every = look_ahead.field("edges").field("cursor").exists();
     let ends = look_ahead.field("pageInfo").exists();
     let last = page.rows.len().saturating_sub(1);
