@@ -3,7 +3,7 @@
 
 use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
 use async_graphql::{Data, ServerError};
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLWebSocket};
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::auth::Auth;
 use crate::graphql::{AppState, RequestContext, ZippSchema};
 
+mod body;
 mod parsed;
 pub use parsed::ParsedQueries;
 
@@ -117,7 +118,7 @@ async fn graphql(
     for error in &mut response.errors {
         classify(error);
     }
-    GraphQLResponse::from(response).into_response()
+    body::graphql_response(response)
 }
 
 /// Gives every error a code. Errors raised by resolvers carry one already; those without a

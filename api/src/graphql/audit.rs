@@ -8,7 +8,9 @@ use uuid::Uuid;
 
 use super::connection::selects;
 use super::context::Ctx;
-use super::types::{AggregateType, ItemStatus, JsonText, LeadStage, ProjectStatus, StageKey};
+use super::types::{
+    AggregateType, ItemStatus, JsonText, LeadStage, ProjectStatus, SerialList, StageKey,
+};
 use crate::error::ApiError;
 
 /// Audit queries.
@@ -17,6 +19,7 @@ pub struct AuditQuery;
 
 /// One event of a record's history.
 #[derive(SimpleObject, Debug)]
+#[graphql(serial)]
 pub struct HistoryEvent {
     /// Unique event id.
     event_id: Uuid,
@@ -65,6 +68,7 @@ impl From<HistoryEntry> for HistoryEvent {
 
 /// A lead as it stood at an instant.
 #[derive(SimpleObject, Debug)]
+#[graphql(serial)]
 pub struct LeadAsOf {
     id: Uuid,
     company: String,
@@ -83,6 +87,7 @@ pub struct LeadAsOf {
 
 /// A project as it stood at an instant.
 #[derive(SimpleObject, Debug)]
+#[graphql(serial)]
 pub struct ProjectAsOf {
     id: Uuid,
     name: String,
@@ -94,6 +99,7 @@ pub struct ProjectAsOf {
 
 /// A stage's checklist as it stood.
 #[derive(SimpleObject, Debug)]
+#[graphql(serial)]
 pub struct StageAsOf {
     key: StageKey,
     items: Vec<ItemAsOf>,
@@ -101,6 +107,7 @@ pub struct StageAsOf {
 
 /// A checklist item as it stood.
 #[derive(SimpleObject, Debug)]
+#[graphql(serial)]
 pub struct ItemAsOf {
     key: String,
     title: String,
@@ -120,7 +127,7 @@ impl AuditQuery {
         ctx: &Context<'_>,
         aggregate_type: AggregateType,
         aggregate_id: Uuid,
-    ) -> Result<Vec<HistoryEvent>> {
+    ) -> Result<SerialList<HistoryEvent>> {
         ctx.request().auth.require(Permission::ReadHistory)?;
         let selection = ctx.look_ahead();
         let events = entries(
@@ -131,7 +138,9 @@ impl AuditQuery {
         )
         .await
         .map_err(ApiError::from)?;
-        Ok(events.into_iter().map(HistoryEvent::from).collect())
+        Ok(SerialList(
+            events.into_iter().map(HistoryEvent::from).collect(),
+        ))
     }
 
     /// A lead as it stood at `at`, folded from its events (admins and auditors).

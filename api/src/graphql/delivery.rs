@@ -290,6 +290,7 @@ impl Upload {
 
 /// Correspondence with the regulator.
 #[derive(SimpleObject, Debug)]
+#[graphql(serial)]
 pub struct LiaisonEntry {
     id: Uuid,
     date: NaiveDate,
@@ -319,6 +320,7 @@ impl From<LiaisonRow> for LiaisonEntry {
 
 /// A billing milestone.
 #[derive(SimpleObject, Debug)]
+#[graphql(serial)]
 pub struct Milestone {
     id: Uuid,
     stage: Option<StageKey>,
@@ -352,6 +354,7 @@ pub fn objects<R, N: From<R>>(rows: Result<Vec<R>, sqlx::Error>) -> Result<Vec<N
 
 /// A request to move a project to its next stage.
 #[derive(SimpleObject, Debug)]
+#[graphql(serial)]
 pub struct StageAdvance {
     id: Uuid,
     project_id: Uuid,
@@ -386,6 +389,7 @@ impl From<AdvanceRow> for StageAdvance {
 
 /// A change to a project closed pending updates, held until someone else decides it.
 #[derive(SimpleObject, Debug)]
+#[graphql(serial)]
 pub struct ChangeProposal {
     project_id: Uuid,
     /// Number on the project (pass it to `approveProjectChange` / `refuseProjectChange`).
@@ -422,6 +426,7 @@ impl From<ProposalRow> for ChangeProposal {
 
 /// The granted licence or registration.
 #[derive(SimpleObject, Debug)]
+#[graphql(serial)]
 pub struct Licence {
     /// Number.
     pub number: String,
@@ -433,6 +438,7 @@ pub struct Licence {
 
 /// An expiry alert.
 #[derive(SimpleObject, Debug)]
+#[graphql(serial)]
 pub struct ExpiryAlert {
     days_ahead: i32,
     expires_on: NaiveDate,
@@ -451,6 +457,7 @@ impl From<AlertRow> for ExpiryAlert {
 
 /// An in-app notification.
 #[derive(SimpleObject, Debug)]
+#[graphql(serial)]
 pub struct Notification {
     id: Uuid,
     /// request_raised, upload_received, upload_reviewed, stage_advanced, task_assigned,

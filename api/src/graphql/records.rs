@@ -276,6 +276,7 @@ impl Client {
 
 /// A client contact.
 #[derive(SimpleObject, Debug)]
+#[graphql(serial)]
 pub struct Contact {
     id: Uuid,
     name: String,
@@ -457,6 +458,7 @@ impl Project {
 
 /// A checklist item of a project stage.
 #[derive(SimpleObject, Debug)]
+#[graphql(serial)]
 pub struct ChecklistItem {
     key: String,
     title: String,
@@ -556,6 +558,7 @@ impl From<TemplateRow> for WorkflowTemplate {
 
 /// A stage of a template version.
 #[derive(SimpleObject, Debug)]
+#[graphql(serial)]
 pub struct TemplateStage {
     key: StageKey,
     sla_days: Option<i32>,
@@ -565,6 +568,7 @@ pub struct TemplateStage {
 
 /// A checklist item of a template stage.
 #[derive(SimpleObject, Debug)]
+#[graphql(serial)]
 pub struct TemplateItem {
     key: String,
     title: String,

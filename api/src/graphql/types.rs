@@ -234,6 +234,7 @@ pub fn persisted_name<T: serde::Serialize>(value: &T) -> String {
 
 /// Status of one projection.
 #[derive(SimpleObject, Debug)]
+#[graphql(serial)]
 pub struct ProjectionStatus {
     /// Projection name.
     pub name: String,
@@ -275,5 +276,46 @@ impl OutputType for JsonText {
     ) -> ServerResult<Value> {
         let raw = [(Name::new(RAW_VALUE_TOKEN), Value::String(self.0.clone()))];
         Ok(Value::Object(raw.into_iter().collect()))
+    }
+}
+
+/// A list served as `[T!]!` whose items are resolved one after another.
+///
+/// async-graphql resolves a `Vec<T>` by polling every item's future at once through
+/// `try_join_all`, which for a list longer than 30 puts each item's future in a task of
+/// its own. That is what lets the items' loader calls batch, and it is pure cost when the
+/// items are plain data already in memory: a record's history is thousands of them. Use
+/// this only for items whose fields do no I/O (their futures finish on the first poll);
+/// it also skips the per-item hook of schema extensions, of which the schema has none.
+#[derive(Debug)]
+pub struct SerialList<T>(pub Vec<T>);
+
+impl<T: OutputType> OutputType for SerialList<T> {
+    fn type_name() -> Cow<'static, str> {
+        <Vec<T> as OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <Vec<T> as OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <Vec<T> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        let mut items = Vec::with_capacity(self.0.len());
+        for (index, item) in self.0.iter().enumerate() {
+            let ctx_item = ctx.with_index(index);
+            let value = OutputType::resolve(item, &ctx_item, field)
+                .await
+                .map_err(|error| ctx_item.set_error_path(error))?;
+            items.push(value);
+        }
+        Ok(Value::List(items))
     }
 }
