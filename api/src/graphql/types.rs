@@ -256,7 +256,8 @@ pub struct ProjectionStatus {
 /// was stored as: it resolves to async-graphql's raw value (an object whose one key is
 /// serde_json's raw-value token), which the response serialiser writes out verbatim instead
 /// of parsing the document into a tree and escaping it back. The text comes from a `jsonb`
-/// column, so it is JSON.
+/// column, so it is JSON; the answer writer (`http::body`) relies on that and does not
+/// check it again, so never build one from text a client sent.
 #[derive(Debug)]
 pub struct JsonText(pub String);
 

@@ -9,6 +9,11 @@
 //! whose text PostgreSQL printed from a `jsonb` column. Keys, order, the content type and
 //! the headers are those of async-graphql-axum.
 //!
+//! The invariant to keep: never make a raw value (or a `Json<T>` output, whose object keys
+//! could spell the token) from text a client sent, because this writer would put it into
+//! the answer unchecked. GraphQL aliases cannot spell it (`$` is not a name character),
+//! and the schema's one `JSON` field is `HistoryEvent.payload`.
+//!
 //! [`JsonText`]: crate::graphql::types::JsonText
 
 use async_graphql::Value;
