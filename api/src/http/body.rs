@@ -89,12 +89,7 @@ impl Serialize for Data<'_> {
                     serializer.collect_map(fields.iter().map(|(key, value)| (key, Data(value))))
                 }
             },
-            Value::String(text) => serializer.serialize_str(text),
-            Value::Enum(name) => serializer.serialize_str(name),
-            Value::Number(number) => number.serialize(serializer),
-            Value::Boolean(value) => serializer.serialize_bool(*value),
-            Value::Null => serializer.serialize_none(),
-            Value::Binary(bytes) => serializer.serialize_bytes(bytes),
+            scalar => scalar.serialize(serializer),
         }
     }
 }
