@@ -5,6 +5,7 @@ mod connection;
 mod context;
 mod delivery;
 mod leads;
+mod leaves;
 mod loaders;
 mod mutation;
 mod projects;

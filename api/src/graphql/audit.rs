@@ -8,9 +8,8 @@ use uuid::Uuid;
 
 use super::connection::selects;
 use super::context::Ctx;
-use super::types::{
-    AggregateType, ItemStatus, JsonText, LeadStage, ProjectStatus, SerialList, StageKey,
-};
+use super::leaves::{Leaf, LeafList, Leaves};
+use super::types::{AggregateType, ItemStatus, JsonText, LeadStage, ProjectStatus, StageKey};
 use crate::error::ApiError;
 
 /// Audit queries.
@@ -63,6 +62,27 @@ impl From<HistoryEntry> for HistoryEvent {
             payload: JsonText(event.payload),
             recorded_at: event.recorded_at,
         }
+    }
+}
+
+impl Leaves for HistoryEvent {
+    fn write_leaf(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        match name {
+            "eventId" => self.event_id.write(out),
+            "globalPosition" => self.global_position.write(out),
+            "sequence" => self.sequence.write(out),
+            "eventType" => self.event_type.write(out),
+            "eventVersion" => self.event_version.write(out),
+            "payload" => self.payload.write(out),
+            "actorId" => self.actor_id.write(out),
+            "actorRole" => self.actor_role.write(out),
+            "correlationId" => self.correlation_id.write(out),
+            "causationId" => self.causation_id.write(out),
+            "requestId" => self.request_id.write(out),
+            "recordedAt" => self.recorded_at.write(out),
+            _ => return false,
+        }
+        true
     }
 }
 
@@ -127,7 +147,7 @@ impl AuditQuery {
         ctx: &Context<'_>,
         aggregate_type: AggregateType,
         aggregate_id: Uuid,
-    ) -> Result<SerialList<HistoryEvent>> {
+    ) -> Result<LeafList<HistoryEvent>> {
         ctx.request().auth.require(Permission::ReadHistory)?;
         let selection = ctx.look_ahead();
         let events = entries(
@@ -138,7 +158,7 @@ impl AuditQuery {
         )
         .await
         .map_err(ApiError::from)?;
-        Ok(SerialList(
+        Ok(LeafList(
             events.into_iter().map(HistoryEvent::from).collect(),
         ))
     }
@@ -210,5 +230,150 @@ impl AuditQuery {
                     .collect(),
             })
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{
+        EmptyMutation, EmptySubscription, Object, Request, Schema, Value, Variables,
+    };
+    use async_graphql_value::RAW_VALUE_TOKEN;
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn events() -> Vec<HistoryEvent> {
+        let full = HistoryEvent {
+            event_id: Uuid::from_u128(0x0192_0000_7000_8000_0000_0000_0000_00ab),
+            global_position: 9_007_199_254_740_993,
+            sequence: 1,
+            event_type: "NoteAdded \"quoted\" \\ back\nslash \u{1} </script> Ünïcode ✓".to_owned(),
+            event_version: "1".to_owned(),
+            payload: JsonText(
+                r#"{"NoteAdded": {"text": "a \"b\" \u0001 é", "n": [1, 2.5, null]}}"#.to_owned(),
+            ),
+            actor_id: Some(Uuid::from_u128(7)),
+            actor_role: Some("admin".to_owned()),
+            correlation_id: Some("c-1".to_owned()),
+            causation_id: Some("tab\there".to_owned()),
+            request_id: Some(String::new()),
+            recorded_at: Utc
+                .timestamp_opt(1_763_700_000, 123_456_789)
+                .single()
+                .expect("a valid instant"),
+        };
+        let bare = HistoryEvent {
+            event_id: Uuid::nil(),
+            global_position: -1,
+            sequence: 2,
+            event_type: String::new(),
+            event_version: "2".to_owned(),
+            payload: JsonText("{}".to_owned()),
+            actor_id: None,
+            actor_role: None,
+            correlation_id: None,
+            causation_id: None,
+            request_id: None,
+            recorded_at: Utc.timestamp_opt(0, 0).single().expect("a valid instant"),
+        };
+        vec![full, bare]
+    }
+
+    struct Sample;
+
+    #[Object]
+    impl Sample {
+        async fn fast(&self) -> LeafList<HistoryEvent> {
+            LeafList(events())
+        }
+        async fn slow(&self) -> Vec<HistoryEvent> {
+            events()
+        }
+        async fn fast_none(&self) -> LeafList<HistoryEvent> {
+            LeafList(Vec::new())
+        }
+        async fn slow_none(&self) -> Vec<HistoryEvent> {
+            Vec::new()
+        }
+    }
+
+    type SampleSchema = Schema<Sample, EmptyMutation, EmptySubscription>;
+
+    /// The answer to `{ <field> <selection> } <rest>` as async-graphql writes it.
+    async fn answer(schema: &SampleSchema, field: &str, selection: &str, yes: bool) -> String {
+        let query = selection.replace("LIST", field);
+        let request =
+            Request::new(query).variables(Variables::from_json(serde_json::json!({ "yes": yes })));
+        let response = schema.execute(request).await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        serde_json::to_string(&response).expect("async-graphql writes the answer")
+    }
+
+    /// Whether `field` came back as one raw value (the written list), not a tree.
+    async fn written_as_text(schema: &SampleSchema, field: &str, selection: &str) -> bool {
+        let query = selection.replace("LIST", field);
+        let request =
+            Request::new(query).variables(Variables::from_json(serde_json::json!({ "yes": true })));
+        let response = schema.execute(request).await;
+        let Value::Object(data) = response.data else {
+            return false;
+        };
+        let Some(Value::Object(list)) = data.values().next() else {
+            return false;
+        };
+        list.len() == 1 && list.keys().all(|k| k.as_str() == RAW_VALUE_TOKEN)
+    }
+
+    #[tokio::test]
+    async fn written_history_is_what_async_graphql_resolves_byte_for_byte() {
+        let schema = Schema::new(Sample, EmptyMutation, EmptySubscription);
+        let introspection = schema
+            .execute(r#"{ __type(name: "HistoryEvent") { fields { name } } }"#)
+            .await
+            .data
+            .into_json()
+            .expect("introspection is JSON");
+        let fields: Vec<&str> = introspection["__type"]["fields"]
+            .as_array()
+            .expect("HistoryEvent has fields")
+            .iter()
+            .filter_map(|f| f["name"].as_str())
+            .collect();
+        assert_eq!(fields.len(), 12);
+        // Every field of the type can be written (else the list would fall back).
+        let mut out = Vec::new();
+        for field in &fields {
+            assert!(events()[0].write_leaf(field, &mut out), "{field}");
+        }
+        let all = format!("{{ LIST {{ {} }} }}", fields.join(" "));
+        let selections = [
+            all.as_str(),
+            "{ LIST { sequence eventType payload actorId } }",
+            "{ LIST { a: sequence sequence t: __typename __typename payload a: sequence b: eventType } }",
+            "query { LIST { ...F ... on HistoryEvent { eventType sequence } ... { actorId } } } \
+             fragment F on HistoryEvent { sequence eventId }",
+            "query($yes: Boolean!) { LIST { sequence @include(if: $yes) eventType @skip(if: $yes) \
+             ... @include(if: false) { actorRole } ...F @skip(if: $yes) recordedAt } } \
+             fragment F on HistoryEvent { causationId }",
+        ];
+        for selection in selections {
+            assert!(
+                written_as_text(&schema, "fast", selection).await,
+                "{selection}"
+            );
+            for yes in [true, false] {
+                let fast = answer(&schema, "fast", selection, yes).await;
+                let slow = answer(&schema, "slow", selection, yes).await;
+                assert_eq!(
+                    fast.replacen("\"fast\"", "\"slow\"", 1),
+                    slow,
+                    "{selection}"
+                );
+                let none = answer(&schema, "fastNone", selection, yes).await;
+                let slow_none = answer(&schema, "slowNone", selection, yes).await;
+                assert_eq!(none.replacen("\"fastNone\"", "\"slowNone\"", 1), slow_none);
+            }
+        }
     }
 }

@@ -1,13 +1,14 @@
 //! The JSON body of a GraphQL answer.
 //!
 //! async-graphql-axum writes a response with the `Serialize` impl of async-graphql's values,
-//! which turns every raw JSON value (the stored payloads that [`JsonText`] serves) back
-//! into a `serde_json::RawValue` first: it copies the text and parses it once more to
-//! validate it. A record's history is thousands of payloads, and that parse was 12% of the
-//! server's instructions for it. This writer is the same apart from that: it writes raw
-//! values as they are, which is sound because the only source of them is [`JsonText`],
-//! whose text PostgreSQL printed from a `jsonb` column. Keys, order, the content type and
-//! the headers are those of async-graphql-axum.
+//! which turns every raw JSON value back into a `serde_json::RawValue` first: it copies the
+//! text and parses it once more to validate it. A record's history is thousands of
+//! payloads, and that parse was 12% of the server's instructions for it. This writer is the
+//! same apart from that: it writes raw values as they are, which is sound because they have
+//! two sources only, both JSON: [`JsonText`], whose text PostgreSQL printed from a `jsonb`
+//! column, and [`LeafList`], whose text the server writes itself (strings through
+//! serde_json's escaping, payloads as `JsonText`). Keys, order, the content type and the
+//! headers are those of async-graphql-axum.
 //!
 //! The invariant to keep: never make a raw value (or a `Json<T>` output, whose object keys
 //! could spell the token) from text a client sent, because this writer would put it into
@@ -15,6 +16,7 @@
 //! and the schema's one `JSON` field is `HistoryEvent.payload`.
 //!
 //! [`JsonText`]: crate::graphql::types::JsonText
+//! [`LeafList`]: crate::graphql::leaves::LeafList
 
 use async_graphql::Value;
 use async_graphql_value::RAW_VALUE_TOKEN;
