@@ -5,7 +5,6 @@ mod connection;
 mod context;
 mod delivery;
 mod leads;
-mod leaves;
 mod loaders;
 mod mutation;
 mod projects;
@@ -13,6 +12,7 @@ mod query;
 mod records;
 mod subscription;
 mod types;
+mod written;
 
 pub use context::{AppState, RequestContext};
 pub use projects::PROJECT_READ_MODELS;

@@ -1,6 +1,9 @@
 //! Audit queries: a record's events, and its state as of an instant (admins and auditors).
 
-use async_graphql::{Context, Object, Result, SimpleObject};
+use std::borrow::Cow;
+
+use async_graphql::parser::types::Field;
+use async_graphql::{Context, ContextSelectionSet, Object, OutputType, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::Permission;
 use projections::audit::{entries, state_as_of, AuditError, HistoryEntry};
@@ -8,8 +11,8 @@ use uuid::Uuid;
 
 use super::connection::selects;
 use super::context::Ctx;
-use super::leaves::{Leaf, LeafList, Leaves};
 use super::types::{AggregateType, ItemStatus, JsonText, LeadStage, ProjectStatus, StageKey};
+use super::written::{Leaf, WriteFields, WrittenList};
 use crate::error::ApiError;
 
 /// Audit queries.
@@ -65,9 +68,13 @@ impl From<HistoryEntry> for HistoryEvent {
     }
 }
 
-impl Leaves for HistoryEvent {
-    fn write_leaf(&self, name: &str, out: &mut Vec<u8>) -> bool {
-        match name {
+impl WriteFields for HistoryEvent {
+    fn type_name() -> Cow<'static, str> {
+        <Self as OutputType>::type_name()
+    }
+
+    fn write_field(&self, _: &ContextSelectionSet<'_>, field: &Field, out: &mut Vec<u8>) -> bool {
+        match field.name.node.as_str() {
             "eventId" => self.event_id.write(out),
             "globalPosition" => self.global_position.write(out),
             "sequence" => self.sequence.write(out),
@@ -147,7 +154,7 @@ impl AuditQuery {
         ctx: &Context<'_>,
         aggregate_type: AggregateType,
         aggregate_id: Uuid,
-    ) -> Result<LeafList<HistoryEvent>> {
+    ) -> Result<WrittenList<HistoryEvent>> {
         ctx.request().auth.require(Permission::ReadHistory)?;
         let selection = ctx.look_ahead();
         let events = entries(
@@ -158,7 +165,7 @@ impl AuditQuery {
         )
         .await
         .map_err(ApiError::from)?;
-        Ok(LeafList(
+        Ok(WrittenList(
             events.into_iter().map(HistoryEvent::from).collect(),
         ))
     }
@@ -235,11 +242,10 @@ impl AuditQuery {
 
 #[cfg(test)]
 mod tests {
-    use async_graphql::{
-        EmptyMutation, EmptySubscription, Object, Request, Schema, Value, Variables,
-    };
-    use async_graphql_value::RAW_VALUE_TOKEN;
+    use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
     use chrono::TimeZone;
+
+    use crate::graphql::written::testing::{answer, assert_same};
 
     use super::*;
 
@@ -284,45 +290,18 @@ mod tests {
 
     #[Object]
     impl Sample {
-        async fn fast(&self) -> LeafList<HistoryEvent> {
-            LeafList(events())
+        async fn fast(&self) -> WrittenList<HistoryEvent> {
+            WrittenList(events())
         }
         async fn slow(&self) -> Vec<HistoryEvent> {
             events()
         }
-        async fn fast_none(&self) -> LeafList<HistoryEvent> {
-            LeafList(Vec::new())
+        async fn fast_none(&self) -> WrittenList<HistoryEvent> {
+            WrittenList(Vec::new())
         }
         async fn slow_none(&self) -> Vec<HistoryEvent> {
             Vec::new()
         }
-    }
-
-    type SampleSchema = Schema<Sample, EmptyMutation, EmptySubscription>;
-
-    /// The answer to `{ <field> <selection> } <rest>` as async-graphql writes it.
-    async fn answer(schema: &SampleSchema, field: &str, selection: &str, yes: bool) -> String {
-        let query = selection.replace("LIST", field);
-        let request =
-            Request::new(query).variables(Variables::from_json(serde_json::json!({ "yes": yes })));
-        let response = schema.execute(request).await;
-        assert!(response.errors.is_empty(), "{:?}", response.errors);
-        serde_json::to_string(&response).expect("async-graphql writes the answer")
-    }
-
-    /// Whether `field` came back as one raw value (the written list), not a tree.
-    async fn written_as_text(schema: &SampleSchema, field: &str, selection: &str) -> bool {
-        let query = selection.replace("LIST", field);
-        let request =
-            Request::new(query).variables(Variables::from_json(serde_json::json!({ "yes": true })));
-        let response = schema.execute(request).await;
-        let Value::Object(data) = response.data else {
-            return false;
-        };
-        let Some(Value::Object(list)) = data.values().next() else {
-            return false;
-        };
-        list.len() == 1 && list.keys().all(|k| k.as_str() == RAW_VALUE_TOKEN)
     }
 
     #[tokio::test]
@@ -341,11 +320,6 @@ mod tests {
             .filter_map(|f| f["name"].as_str())
             .collect();
         assert_eq!(fields.len(), 12);
-        // Every field of the type can be written (else the list would fall back).
-        let mut out = Vec::new();
-        for field in &fields {
-            assert!(events()[0].write_leaf(field, &mut out), "{field}");
-        }
         let all = format!("{{ LIST {{ {} }} }}", fields.join(" "));
         let selections = [
             all.as_str(),
@@ -358,22 +332,10 @@ mod tests {
              fragment F on HistoryEvent { causationId }",
         ];
         for selection in selections {
-            assert!(
-                written_as_text(&schema, "fast", selection).await,
-                "{selection}"
-            );
-            for yes in [true, false] {
-                let fast = answer(&schema, "fast", selection, yes).await;
-                let slow = answer(&schema, "slow", selection, yes).await;
-                assert_eq!(
-                    fast.replacen("\"fast\"", "\"slow\"", 1),
-                    slow,
-                    "{selection}"
-                );
-                let none = answer(&schema, "fastNone", selection, yes).await;
-                let slow_none = answer(&schema, "slowNone", selection, yes).await;
-                assert_eq!(none.replacen("\"fastNone\"", "\"slowNone\"", 1), slow_none);
-            }
+            assert_same(&schema, ("fast", "slow"), selection, None).await;
+            let (empty, _) = answer(&schema, "fastNone", selection, true, None).await;
+            let (resolved, _) = answer(&schema, "slowNone", selection, true, None).await;
+            assert_eq!(empty.replacen("\"fastNone\"", "\"slowNone\"", 1), resolved);
         }
     }
 }

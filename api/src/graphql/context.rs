@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::Context;
+use async_graphql::{Context, ContextBase};
 use commands::{Appended, CommandBus, CommandContext};
 use projections::{Notices, Position};
 use sqlx::PgPool;
@@ -54,13 +54,18 @@ impl Ctx for Context<'_> {
     }
 
     fn request(&self) -> RequestContext {
-        self.data_opt::<RequestContext>()
-            .copied()
-            .unwrap_or(RequestContext {
-                auth: Auth::Anonymous,
-                request_id: Uuid::nil(),
-            })
+        request_of(self)
     }
+}
+
+/// The request's context from any resolver context (anonymous when there is none).
+pub(crate) fn request_of<T>(ctx: &ContextBase<'_, T>) -> RequestContext {
+    ctx.data_opt::<RequestContext>()
+        .copied()
+        .unwrap_or(RequestContext {
+            auth: Auth::Anonymous,
+            request_id: Uuid::nil(),
+        })
 }
 
 impl AppState {

@@ -17,6 +17,7 @@ use super::records::{
 use super::types::{
     persisted_name, LeadSource, LeadStage, ProjectStatus, ProjectionStatus, SortDirection,
 };
+use super::written::Written;
 use crate::error::ApiError;
 
 /// The root query.
@@ -170,7 +171,7 @@ impl BaseQuery {
         after: Option<String>,
         filter: Option<LeadFilterInput>,
         sort: Option<LeadSort>,
-    ) -> Result<Connection<String, Lead, CountField>> {
+    ) -> Result<Connection<String, Written<Lead>, CountField>> {
         ctx.request().auth.require(Permission::ReadLeads)?;
         let (first, cursor) = connection::arguments(first, after.as_deref())?;
         let input = filter.unwrap_or_default();
@@ -215,12 +216,14 @@ impl BaseQuery {
                 pool, &filter, field, descending, first, after, selection,
             );
             let key = |r: &ListedLead| (r.lead.sort_value.clone(), r.lead.id);
-            Ok(connection::respond(ctx, after.is_some(), page, count, key, Lead::from).await?)
+            let node = |r: ListedLead| Written(Lead::from(r));
+            Ok(connection::respond(ctx, after.is_some(), page, count, key, node).await?)
         } else {
             let page =
                 projections::leads::list(pool, &filter, field, descending, first, after, lead);
             let key = |r: &LeadRow| (r.sort_value.clone(), r.id);
-            Ok(connection::respond(ctx, after.is_some(), page, count, key, Lead::from).await?)
+            let node = |r: LeadRow| Written(Lead::from(r));
+            Ok(connection::respond(ctx, after.is_some(), page, count, key, node).await?)
         }
     }
 

@@ -6,9 +6,9 @@
 //! payloads, and that parse was 12% of the server's instructions for it. This writer is the
 //! same apart from that: it writes raw values as they are, which is sound because they have
 //! two sources only, both JSON: [`JsonText`], whose text PostgreSQL printed from a `jsonb`
-//! column, and [`LeafList`], whose text the server writes itself (strings through
-//! serde_json's escaping, payloads as `JsonText`). Keys, order, the content type and the
-//! headers are those of async-graphql-axum.
+//! column, and the objects of [`written`], whose text the server writes itself (keys that
+//! are GraphQL names, strings through serde_json's escaping, payloads as `JsonText`).
+//! Keys, order, the content type and the headers are those of async-graphql-axum.
 //!
 //! The invariant to keep: never make a raw value (or a `Json<T>` output, whose object keys
 //! could spell the token) from text a client sent, because this writer would put it into
@@ -16,7 +16,7 @@
 //! and the schema's one `JSON` field is `HistoryEvent.payload`.
 //!
 //! [`JsonText`]: crate::graphql::types::JsonText
-//! [`LeafList`]: crate::graphql::leaves::LeafList
+//! [`written`]: crate::graphql::written
 
 use async_graphql::Value;
 use async_graphql_value::RAW_VALUE_TOKEN;
