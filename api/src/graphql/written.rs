@@ -13,9 +13,9 @@
 //! Only fields that are values in hand are written: leaves, and nested objects the record
 //! already holds. A field that needs I/O or arguments, a custom directive, or an object
 //! selected twice under one key (which async-graphql merges) makes the object decline, and
-//! async-graphql resolves it as before, so an answer is never different, only slower.
-//! Neither path calls the per-field hooks of schema extensions, of which the schema has
-//! none.
+//! async-graphql resolves it as before, so an answer is never different, only slower. A
+//! written object does not call the per-field hooks of schema extensions (of which the
+//! schema has none), and neither does a list resolved item after item.
 
 use std::borrow::Cow;
 
