@@ -275,7 +275,14 @@ impl OutputType for JsonText {
         _ctx: &ContextSelectionSet<'_>,
         _field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        let raw = [(Name::new(RAW_VALUE_TOKEN), Value::String(self.0.clone()))];
-        Ok(Value::Object(raw.into_iter().collect()))
+        Ok(raw_value(self.0.clone()))
     }
+}
+
+/// JSON text as async-graphql's raw value: an object whose one key is serde_json's raw-value
+/// token, which the answer writer (`http::body`) copies into the answer as it is. Only for
+/// text that is JSON and that the server produced (see `JsonText` and `written`).
+pub fn raw_value(text: String) -> Value {
+    let raw = [(Name::new(RAW_VALUE_TOKEN), Value::String(text))];
+    Value::Object(raw.into_iter().collect())
 }

@@ -21,14 +21,11 @@ use std::borrow::Cow;
 
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
-use async_graphql::{
-    ContextSelectionSet, EnumType, Name, OutputType, Positioned, ServerResult, Value,
-};
-use async_graphql_value::RAW_VALUE_TOKEN;
+use async_graphql::{ContextSelectionSet, EnumType, OutputType, Positioned, ServerResult, Value};
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
-use super::types::JsonText;
+use super::types::{raw_value, JsonText};
 
 /// A value written as JSON exactly as async-graphql would write it.
 pub trait Leaf {
@@ -256,11 +253,9 @@ fn write_fields<'a, T: WriteFields + ?Sized>(
     true
 }
 
-/// JSON text as async-graphql's raw value, which the answer writer copies as it is.
+/// The written text as async-graphql's raw value.
 fn raw(out: Vec<u8>) -> Option<Value> {
-    let text = String::from_utf8(out).ok()?;
-    let raw = [(Name::new(RAW_VALUE_TOKEN), Value::String(text))];
-    Some(Value::Object(raw.into_iter().collect()))
+    String::from_utf8(out).ok().map(raw_value)
 }
 
 /// One object served as `T` and written as JSON text when it can be.
