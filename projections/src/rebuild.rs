@@ -56,15 +56,30 @@ pub async fn events_of(pool: &PgPool, projection: &dyn Projection) -> Result<i64
 }
 
 /// `projections` with the count of events each rebuild folds, largest first: the order to
-/// start [`rebuild_all`] in, so that concurrent rebuilds finish close together.
+/// start [`rebuild_all`] in, so that concurrent rebuilds finish close together. One pass
+/// over the log counts every type (a count per projection was a pass each: 0.6 s of the
+/// 1M-event bench, before any rebuild could start).
 pub async fn largest_first(
     pool: &PgPool,
     projections: Vec<std::sync::Arc<dyn Projection>>,
 ) -> Result<Vec<(i64, std::sync::Arc<dyn Projection>)>, sqlx::Error> {
-    let mut sized = Vec::with_capacity(projections.len());
-    for projection in projections {
-        sized.push((events_of(pool, projection.as_ref()).await?, projection));
-    }
+    let counts: std::collections::HashMap<String, i64> =
+        sqlx::query_as("SELECT aggregate_type, count(*) FROM events GROUP BY aggregate_type")
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .collect();
+    let mut sized: Vec<_> = projections
+        .into_iter()
+        .map(|projection| {
+            let total = projection
+                .aggregate_types()
+                .iter()
+                .filter_map(|t| counts.get(*t))
+                .sum();
+            (total, projection)
+        })
+        .collect();
     sized.sort_by_key(|(total, _)| std::cmp::Reverse(*total));
     Ok(sized)
 }

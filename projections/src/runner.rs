@@ -146,31 +146,48 @@ pub async fn fetch(
     horizon: i64,
     limit: i64,
 ) -> Result<Vec<StoredEvent>, sqlx::Error> {
-    let types: Vec<String> = types.iter().map(|t| (*t).to_owned()).collect();
-    let (columns, filter) = match scope {
-        Scope::All => (
+    const RANGE: &str = "(transaction_id, global_position) > ($1::text::xid8, $2) \
+         AND (transaction_id, global_position) <= ($3::text::xid8, $4) \
+         AND transaction_id < $5::text::xid8";
+    const ORDER: &str = "ORDER BY transaction_id, global_position LIMIT $6";
+    let sql = match scope {
+        Scope::All => format!(
+            "SELECT {} FROM events WHERE {RANGE} {ORDER}",
             EVENT_COLUMNS.replace(
                 "payload::text AS payload,",
                 "CASE WHEN aggregate_type = ANY($7) THEN payload::text ELSE 'null' END AS payload,",
-            ),
-            "",
+            )
         ),
-        // One type as a plain equality: the order index has the type as its third column
-        // and skips the other types' events itself (migration 0010); `= ANY` it cannot.
-        Scope::Own if types.len() == 1 => (
-            EVENT_COLUMNS.to_owned(),
-            "AND aggregate_type = ($7::text[])[1]",
+        // Each type as a plain equality: the order index has the type as its third column
+        // and skips the other types' events itself (migration 0010); `= ANY` it cannot, and
+        // would fetch every other event from the heap to discard it (for the notifications
+        // rebuild, 271k lead events before one batch of 5,000 project events: 367 ms
+        // against 25 ms). Several types are one ordered scan each, merged, and planned
+        // with the types' values each time (below): a generic plan cannot tell a rare type
+        // from a common one, and scanned the order index to its end for the rare type,
+        // every batch (48 ms), where the planner that sees `'User'` reads its 102 events
+        // by the primary key.
+        Scope::Own if types.len() <= 1 => format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE {RANGE} AND aggregate_type = ($7::text[])[1] {ORDER}"
         ),
-        Scope::Own => (EVENT_COLUMNS.to_owned(), "AND aggregate_type = ANY($7)"),
+        Scope::Own => {
+            let arms: Vec<String> = (1..=types.len())
+                .map(|i| {
+                    format!(
+                        "(SELECT * FROM events WHERE {RANGE} AND aggregate_type = ($7::text[])[{i}] {ORDER})"
+                    )
+                })
+                .collect();
+            format!(
+                "SELECT {EVENT_COLUMNS} FROM ({}) events {ORDER}",
+                arms.join(" UNION ALL ")
+            )
+        }
     };
-    let sql = format!(
-        "SELECT {columns} FROM events \
-          WHERE (transaction_id, global_position) > ($1::text::xid8, $2) \
-            AND (transaction_id, global_position) <= ($3::text::xid8, $4) \
-            AND transaction_id < $5::text::xid8 {filter} \
-          ORDER BY transaction_id, global_position LIMIT $6"
-    );
+    let custom_plan = matches!(scope, Scope::Own) && types.len() > 1;
+    let types: Vec<String> = types.iter().map(|t| (*t).to_owned()).collect();
     sqlx::query_as::<_, StoredEvent>(&sql)
+        .persistent(!custom_plan)
         .bind(after.tx.to_string())
         .bind(after.position)
         .bind(upto.tx.to_string())

@@ -76,8 +76,10 @@ impl Projection for LeadsProjection {
     }
 }
 
-/// A `lead_view` row as the fold sees it.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+/// A `lead_view` row as the fold sees it, and as it writes it: a `lead_view_row` (migration
+/// 0011, the same fields in the same order).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, sqlx::Type)]
+#[sqlx(type_name = "lead_view_row")]
 struct ViewRow {
     id: Uuid,
     company: String,
@@ -302,17 +304,8 @@ impl Batch {
             .iter()
             .filter_map(|id| self.rows.get(id))
             .collect();
-        macro_rules! column {
-            ($field:ident) => {
-                rows.iter().map(|r| r.$field.clone()).collect::<Vec<_>>()
-            };
-        }
         sqlx::query(&format!(
-            "INSERT INTO lead_view ({VIEW_COLUMNS}) \
-             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-                                  $7::text[], $8::uuid[], $9::int[], $10::text[], $11::text[], $12::uuid[], \
-                                  $13::uuid[], $14::date[], $15::int[], $16::int[], $17::timestamptz[], \
-                                  $18::timestamptz[], $19::bigint[]) \
+            "INSERT INTO lead_view ({VIEW_COLUMNS}) SELECT * FROM unnest($1::lead_view_row[]) \
              ON CONFLICT (id) DO UPDATE SET owner_id = EXCLUDED.owner_id, score = EXCLUDED.score, \
                     stage = EXCLUDED.stage, lost_reason = EXCLUDED.lost_reason, \
                     client_id = EXCLUDED.client_id, project_id = EXCLUDED.project_id, \
@@ -320,25 +313,7 @@ impl Batch {
                     activity_count = EXCLUDED.activity_count, updated_at = EXCLUDED.updated_at, \
                     last_sequence = EXCLUDED.last_sequence"
         ))
-        .bind(column!(id))
-        .bind(column!(company))
-        .bind(column!(contact_name))
-        .bind(column!(email))
-        .bind(column!(phone))
-        .bind(column!(source))
-        .bind(column!(service_interest))
-        .bind(column!(owner_id))
-        .bind(column!(score))
-        .bind(column!(stage))
-        .bind(column!(lost_reason))
-        .bind(column!(client_id))
-        .bind(column!(project_id))
-        .bind(column!(next_follow_up))
-        .bind(column!(note_count))
-        .bind(column!(activity_count))
-        .bind(column!(captured_at))
-        .bind(column!(updated_at))
-        .bind(column!(last_sequence))
+        .bind(rows)
         .execute(conn)
         .await?;
         Ok(())

@@ -517,3 +517,55 @@ async fn a_read_your_writes_waiter_is_settled_by_the_checkpoint_notice_it_waits_
     assert!(settled, "the notices did not settle the wait");
     app.stop().await;
 }
+
+/// A rebuild's read of several types (one ordered scan per type, merged) pages through
+/// exactly the events a plain filter finds, in log order, whatever the page size.
+#[tokio::test]
+async fn reading_several_types_pages_through_them_in_log_order() {
+    let app = spawn_app().await.expect("server");
+    workload(&app).await;
+    caught_up(&app).await;
+    let mut conn = app.pool.acquire().await.expect("connection");
+    let horizon = runner::horizon(&mut conn).await.expect("horizon");
+    for types in [
+        &["Lead"][..],
+        &["Lead", "User"],
+        &["User", "Client", "Lead"],
+        &["Client", "Nothing"],
+    ] {
+        let expected: Vec<i64> = sqlx::query_scalar(
+            "SELECT global_position FROM events WHERE aggregate_type = ANY($1) \
+              ORDER BY transaction_id, global_position",
+        )
+        .bind(types)
+        .fetch_all(&app.pool)
+        .await
+        .expect("expected");
+        assert!(!expected.is_empty(), "{types:?}");
+        for limit in [1, 3, 500] {
+            let (mut at, mut read) = (Position::START, Vec::new());
+            loop {
+                let page = runner::fetch(
+                    &mut conn,
+                    runner::Scope::Own,
+                    types,
+                    (at, Position::END),
+                    horizon,
+                    limit,
+                )
+                .await
+                .expect("page");
+                let Some(last) = page.last() else { break };
+                at = last.position();
+                assert!(page.len() <= usize::try_from(limit).expect("limit"));
+                assert!(page
+                    .iter()
+                    .all(|e| types.contains(&e.aggregate_type.as_str())));
+                read.extend(page.iter().map(|e| e.global_position));
+            }
+            assert_eq!(read, expected, "{types:?}, pages of {limit}");
+        }
+    }
+    drop(conn);
+    app.stop().await;
+}
