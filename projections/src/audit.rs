@@ -59,33 +59,20 @@ pub struct HistoryEntry {
     pub recorded_at: DateTime<Utc>,
 }
 
-impl sqlx::FromRow<'_, sqlx::postgres::PgRow> for HistoryEntry {
-    fn from_row(row: &sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
-        let mut entry = HistoryEntry {
-            sequence: sqlx::Row::try_get(row, "sequence")?,
-            ..HistoryEntry::default()
-        };
-        read_present_columns!(
-            row,
-            entry,
-            "",
-            [
-                event_id,
-                global_position,
-                event_type,
-                event_version,
-                payload,
-                actor_id,
-                actor_role,
-                correlation_id,
-                causation_id,
-                request_id,
-                recorded_at,
-            ]
-        );
-        Ok(entry)
-    }
-}
+column_fields!(HistoryField for HistoryEntry {
+    sequence,
+    event_id,
+    global_position,
+    event_type,
+    event_version,
+    payload,
+    actor_id,
+    actor_role,
+    correlation_id,
+    causation_id,
+    request_id,
+    recorded_at,
+});
 
 /// The fields of a [`HistoryEntry`] with the SQL that reads each; `sequence` is always read.
 pub const HISTORY_COLUMNS: &Columns = &[
@@ -118,13 +105,14 @@ pub async fn entries(
     wanted: impl Fn(&str) -> bool,
 ) -> Result<Vec<HistoryEntry>, sqlx::Error> {
     let columns = select_list("sequence", HISTORY_COLUMNS, wanted);
-    sqlx::query_as(&format!(
+    let rows = sqlx::query(&format!(
         "SELECT {columns} FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence"
     ))
     .bind(aggregate_type)
     .bind(aggregate_id)
     .fetch_all(pool)
-    .await
+    .await?;
+    crate::columns::read_all::<HistoryEntry, HistoryField>(&rows)
 }
 
 /// The state of aggregate `A` with id `aggregate_id` as of `at`, or `None` if it did not exist yet.

@@ -7,24 +7,48 @@
 //!
 //! Read-model table names and projection names are persisted identifiers.
 
-/// Sets each listed field of `$target` from the row's column of that name (after
-/// `$prefix`), found by position, if the query read one; a field whose column it did not
-/// read keeps its value. For the rows of queries that read only the columns their reader
-/// shows (see `page::Columns`): the derive's `#[sqlx(default)]` looks each field up by name
-/// and builds an error for every one absent, which cost more than decoding the row did.
+/// Declares `$name`, an enum of the listed fields of `$target`, implementing
+/// [`columns::Fields`]: which field a column of that name fills, and how to read it.
+///
+/// For the rows of queries that read only the columns their reader shows (see
+/// `page::Columns`): a field whose column the query did not read keeps its default. The
+/// columns are matched to fields by name once per result ([`columns::read_all`]), then
+/// each row is read by position: matching every column's name against every field's, row
+/// after row, was 18% of a lead page's instructions (PERFORMANCE.md, item 41), and sqlx's
+/// derive with `#[sqlx(default)]` cost more still (item 22).
 ///
 /// Values decode without sqlx's check of each value's type against the field's
 /// (`try_get_unchecked`; the check compared type names and was 2.4% of a lead page's
 /// instructions): these are the read models' own columns, typed by the migrations, and the
 /// black-box tests read every field of these rows alone and together.
-macro_rules! read_present_columns {
-    ($row:expr, $target:expr, $prefix:literal, [$($field:ident),+ $(,)?]) => {
-        for (index, column) in ::sqlx::Row::columns($row).iter().enumerate() {
-            match ::sqlx::Column::name(column) {
-                $(concat!($prefix, stringify!($field)) => {
-                    $target.$field = ::sqlx::Row::try_get_unchecked($row, index)?;
-                })+
-                _ => {}
+macro_rules! column_fields {
+    ($name:ident for $target:ty { $($field:ident),+ $(,)? }) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[expect(non_camel_case_types, reason = "one variant per field, named as the field")]
+        pub(crate) enum $name {
+            $($field),+
+        }
+
+        impl $crate::columns::Fields<$target> for $name {
+            fn named(name: &str) -> Option<Self> {
+                match name {
+                    $(stringify!($field) => Some(Self::$field),)+
+                    _ => None,
+                }
+            }
+
+            fn read(
+                self,
+                target: &mut $target,
+                row: &::sqlx::postgres::PgRow,
+                index: usize,
+            ) -> Result<(), ::sqlx::Error> {
+                match self {
+                    $(Self::$field => {
+                        target.$field = ::sqlx::Row::try_get_unchecked(row, index)?;
+                    })+
+                }
+                Ok(())
             }
         }
     };
@@ -32,6 +56,7 @@ macro_rules! read_present_columns {
 
 pub mod audit;
 pub mod clients;
+pub(crate) mod columns;
 pub mod event;
 pub mod lag;
 pub mod leads;

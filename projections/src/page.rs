@@ -74,9 +74,9 @@ pub fn finish<T>(mut rows: Vec<T>, first: i64) -> Page<T> {
 /// A read query's optional columns: each row field's name with the SQL that reads it.
 ///
 /// A query that reads only what its caller selects (see the API's look-ahead) builds its
-/// select list with [`select_list`]; the row type's `FromRow` sets the fields whose
-/// columns are present (`read_present_columns!`) and leaves the others at their defaults,
-/// which a reader that did not ask for them never sees.
+/// select list with [`select_list`]; the row type's fields (`column_fields!`) whose columns
+/// are present are set and the others keep their defaults, which a reader that did not ask
+/// for them never sees.
 pub type Columns = [(&'static str, &'static str)];
 
 /// `always`, then the SQL of each of the `columns` whose field `wanted` names, joined with
@@ -114,6 +114,22 @@ pub async fn fetch<R>(
 where
     R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
 {
+    let rows = fetch_rows(pool, table, columns, filter, sort, first, after).await?;
+    let rows = rows.iter().map(R::from_row).collect::<Result<_, _>>()?;
+    Ok(finish(rows, first))
+}
+
+/// [`fetch`]'s rows as they came, one more than `first` if there is a next page (for
+/// [`finish`]), for a reader that decodes them all at once.
+pub async fn fetch_rows(
+    pool: &PgPool,
+    table: &str,
+    columns: &str,
+    filter: impl FnOnce(&mut QueryBuilder<'_, Postgres>),
+    sort: Sort,
+    first: i64,
+    after: Option<&Cursor>,
+) -> Result<Vec<PgRow>, sqlx::Error> {
     let mut qb = QueryBuilder::new(format!(
         "SELECT {columns}, ({})::text AS sort_value FROM {table}",
         sort.expr
@@ -121,8 +137,7 @@ where
     filter(&mut qb);
     push_after(&mut qb, sort, after);
     push_order(&mut qb, sort, first);
-    let rows = qb.build_query_as::<R>().fetch_all(pool).await?;
-    Ok(finish(rows, first))
+    qb.build().fetch_all(pool).await
 }
 
 /// How many rows of `table` match the conditions `filter` appends.

@@ -1,5 +1,6 @@
 //! Read queries over the leads read model.
 
+use crate::columns;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{Column, FromRow, PgPool, Postgres, QueryBuilder, Row};
@@ -53,38 +54,31 @@ pub struct LeadRow {
     pub sort_value: String,
 }
 
+column_fields!(LeadField for LeadRow {
+    id,
+    sort_value,
+    company,
+    contact_name,
+    email,
+    phone,
+    source,
+    service_interest,
+    owner_id,
+    score,
+    stage,
+    lost_reason,
+    client_id,
+    project_id,
+    next_follow_up,
+    note_count,
+    activity_count,
+    captured_at,
+    updated_at,
+});
+
 impl FromRow<'_, PgRow> for LeadRow {
     fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
-        let mut lead = LeadRow {
-            id: row.try_get("id")?,
-            sort_value: row.try_get("sort_value")?,
-            ..LeadRow::default()
-        };
-        read_present_columns!(
-            row,
-            lead,
-            "",
-            [
-                company,
-                contact_name,
-                email,
-                phone,
-                source,
-                service_interest,
-                owner_id,
-                score,
-                stage,
-                lost_reason,
-                client_id,
-                project_id,
-                next_follow_up,
-                note_count,
-                activity_count,
-                captured_at,
-                updated_at,
-            ]
-        );
-        Ok(lead)
+        columns::read_one::<LeadRow, LeadField>(row)
     }
 }
 
@@ -246,7 +240,7 @@ pub async fn list(
 ) -> Result<Page<LeadRow>, sqlx::Error> {
     let columns = select_list("id", LEAD_COLUMNS, wanted);
     let filter = |qb: &mut QueryBuilder<'_, Postgres>| push_filter(qb, filter);
-    page::fetch(
+    let rows = page::fetch_rows(
         pool,
         "lead_view",
         &columns,
@@ -255,7 +249,11 @@ pub async fn list(
         first,
         after,
     )
-    .await
+    .await?;
+    Ok(page::finish(
+        columns::read_all::<LeadRow, LeadField>(&rows)?,
+        first,
+    ))
 }
 
 /// A lead of a list page with its owner and client, read in the page's query.
@@ -279,52 +277,65 @@ const WITH_OWNER_AND_CLIENT: &str = "lead_view \
                        updated_at AS c_updated_at \
                   FROM client_view) c ON c.c_id = lead_view.client_id";
 
-/// Column `name` of `row`, or `None` if the query did not read it.
-fn read_if_present<'r, T>(row: &'r PgRow, name: &str) -> Result<Option<T>, sqlx::Error>
-where
-    T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
-{
-    match row.columns().iter().position(|c| c.name() == name) {
-        Some(index) => row.try_get(index),
-        None => Ok(None),
-    }
-}
+column_fields!(OwnerField for UserRow {
+    email,
+    display_name,
+    role,
+    client_id,
+    active,
+    created_at,
+});
 
-impl FromRow<'_, PgRow> for ListedLead {
-    fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
-        let owner = match read_if_present(row, "o_id")? {
-            Some(id) => {
-                let mut owner = UserRow {
-                    id,
-                    ..UserRow::default()
-                };
-                read_present_columns!(
-                    row,
-                    owner,
-                    "o_",
-                    [email, display_name, role, client_id, active, created_at]
-                );
-                Some(owner)
+column_fields!(ClientField for ClientRow {
+    name,
+    lead_id,
+    created_at,
+    updated_at,
+});
+
+/// `rows` of a page read with owners and clients joined (columns `o_...` and `c_...`), the
+/// columns matched to fields once for the page. An owner or client whose id is null (no
+/// owner, not converted) is `None`, and its other columns are not read.
+fn listed(rows: &[PgRow]) -> Result<Vec<ListedLead>, sqlx::Error> {
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let index_of = |name: &str| first.columns().iter().position(|c| c.name() == name);
+    let (owner_id, client_id) = (index_of("o_id"), index_of("c_id"));
+    let lead = columns::plan::<LeadRow, LeadField>(first, "");
+    let owner = columns::plan::<UserRow, OwnerField>(first, "o_");
+    let client = columns::plan::<ClientRow, ClientField>(first, "c_");
+    rows.iter()
+        .map(|row| {
+            let mut listed = ListedLead {
+                lead: LeadRow::default(),
+                owner: None,
+                client: None,
+            };
+            columns::read(&lead, &mut listed.lead, row)?;
+            if let Some(index) = owner_id {
+                if let Some(id) = row.try_get_unchecked::<Option<Uuid>, _>(index)? {
+                    let mut user = UserRow {
+                        id,
+                        ..UserRow::default()
+                    };
+                    columns::read(&owner, &mut user, row)?;
+                    listed.owner = Some(user);
+                }
             }
-            None => None,
-        };
-        let client = match read_if_present(row, "c_id")? {
-            Some(id) => {
-                let mut client = ClientRow {
-                    id,
-                    ..ClientRow::default()
-                };
-                read_present_columns!(row, client, "c_", [name, lead_id, created_at, updated_at]);
-                Some(client)
+            if let Some(index) = client_id {
+                if let Some(id) = row.try_get_unchecked::<Option<Uuid>, _>(index)? {
+                    let mut found = ClientRow {
+                        id,
+                        ..ClientRow::default()
+                    };
+                    columns::read(&client, &mut found, row)?;
+                    listed.client = Some(found);
+                }
             }
-            None => None,
-        };
-        Ok(ListedLead {
-            lead: LeadRow::from_row(row)?,
-            owner,
-            client,
+            Ok(listed)
         })
-    }
+        .collect()
 }
 
 /// One page of leads with their owners and clients, joined in the same query (what a list
@@ -356,7 +367,7 @@ where
     }
     let filter = |qb: &mut QueryBuilder<'_, Postgres>| push_filter(qb, filter);
     let sort = sort.sort(descending);
-    page::fetch(
+    let rows = page::fetch_rows(
         pool,
         WITH_OWNER_AND_CLIENT,
         &columns,
@@ -365,7 +376,8 @@ where
         first,
         after,
     )
-    .await
+    .await?;
+    Ok(page::finish(listed(&rows)?, first))
 }
 
 /// How many leads match `filter`.
