@@ -24,7 +24,9 @@ pub type ZippSchema = Schema<query::Query, mutation::Mutation, subscription::Sub
 
 /// Maximum query depth.
 pub const MAX_DEPTH: usize = 12;
-/// Maximum query complexity (one per field, lists multiplied by `first`).
+/// Maximum query complexity: one per field selected, counted once whatever a list's length
+/// (async-graphql's default: no field declares its own; `first` is capped at
+/// `connection::MAX_FIRST`).
 pub const MAX_COMPLEXITY: usize = 2_000;
 
 /// Builds the schema over the shared state.
