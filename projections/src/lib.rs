@@ -14,7 +14,7 @@
 /// `page::Columns`): a field whose column the query did not read keeps its default. The
 /// columns are matched to fields by name once per result ([`columns::read_all`]), then
 /// each row is read by position: matching every column's name against every field's, row
-/// after row, was 18% of a lead page's instructions (PERFORMANCE.md, item 41), and sqlx's
+/// after row, was 6% of a lead page's instructions (PERFORMANCE.md, item 41), and sqlx's
 /// derive with `#[sqlx(default)]` cost more still (item 22).
 ///
 /// Values decode without sqlx's check of each value's type against the field's
