@@ -300,42 +300,58 @@ fn listed(rows: &[PgRow]) -> Result<Vec<ListedLead>, sqlx::Error> {
     let Some(first) = rows.first() else {
         return Ok(Vec::new());
     };
-    let index_of = |name: &str| first.columns().iter().position(|c| c.name() == name);
-    let (owner_id, client_id) = (index_of("o_id"), index_of("c_id"));
     let lead = columns::plan::<LeadRow, LeadField>(first, "");
-    let owner = columns::plan::<UserRow, OwnerField>(first, "o_");
-    let client = columns::plan::<ClientRow, ClientField>(first, "c_");
+    let owner = Joined::<UserRow, OwnerField>::plan(first, "o_");
+    let client = Joined::<ClientRow, ClientField>::plan(first, "c_");
     rows.iter()
         .map(|row| {
             let mut listed = ListedLead {
                 lead: LeadRow::default(),
-                owner: None,
-                client: None,
+                owner: owner.read(row, |id| UserRow {
+                    id,
+                    ..UserRow::default()
+                })?,
+                client: client.read(row, |id| ClientRow {
+                    id,
+                    ..ClientRow::default()
+                })?,
             };
             columns::read(&lead, &mut listed.lead, row)?;
-            if let Some(index) = owner_id {
-                if let Some(id) = row.try_get_unchecked::<Option<Uuid>, _>(index)? {
-                    let mut user = UserRow {
-                        id,
-                        ..UserRow::default()
-                    };
-                    columns::read(&owner, &mut user, row)?;
-                    listed.owner = Some(user);
-                }
-            }
-            if let Some(index) = client_id {
-                if let Some(id) = row.try_get_unchecked::<Option<Uuid>, _>(index)? {
-                    let mut found = ClientRow {
-                        id,
-                        ..ClientRow::default()
-                    };
-                    columns::read(&client, &mut found, row)?;
-                    listed.client = Some(found);
-                }
-            }
             Ok(listed)
         })
         .collect()
+}
+
+/// A joined row's plan: where its id is (absent if the page did not join it), and its
+/// other fields.
+struct Joined<T, F> {
+    id: Option<usize>,
+    fields: Vec<(usize, F)>,
+    target: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T, F: columns::Fields<T>> Joined<T, F> {
+    fn plan(row: &PgRow, prefix: &str) -> Self {
+        let id = format!("{prefix}id");
+        Self {
+            id: row.columns().iter().position(|c| c.name() == id),
+            fields: columns::plan(row, prefix),
+            target: std::marker::PhantomData,
+        }
+    }
+
+    /// The joined row, if the page joined it and found one.
+    fn read(&self, row: &PgRow, with_id: impl Fn(Uuid) -> T) -> Result<Option<T>, sqlx::Error> {
+        let Some(index) = self.id else {
+            return Ok(None);
+        };
+        let Some(id) = row.try_get_unchecked::<Option<Uuid>, _>(index)? else {
+            return Ok(None);
+        };
+        let mut target = with_id(id);
+        columns::read(&self.fields, &mut target, row)?;
+        Ok(Some(target))
+    }
 }
 
 /// One page of leads with their owners and clients, joined in the same query (what a list
