@@ -20,7 +20,7 @@ use projections::users::UserRow;
 use uuid::Uuid;
 
 use super::connection::selects;
-use super::context::{request_of, Ctx};
+use super::context::{request_of, Ctx, RequestContext};
 use super::delivery::{
     self, objects, ChangeProposal, DocumentRequest, ExpiryAlert, LiaisonEntry, Licence, Milestone,
     ProjectStage, StageAdvance, Task,
@@ -288,12 +288,7 @@ impl Client {
     }
     /// The lead it was converted from (internal users only).
     async fn lead_id(&self, ctx: &Context<'_>) -> Option<Uuid> {
-        let internal = ctx
-            .request()
-            .auth
-            .viewer()
-            .is_ok_and(|v| !v.role.is_portal());
-        self.0.lead_id.filter(|_| internal)
+        client_lead_id(&self.0, &ctx.request())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -330,6 +325,13 @@ impl Client {
     }
 }
 
+/// `Client.leadId` as `request` may see it: internal users only. The resolver and the
+/// written path both call this, so the rule lives in one place.
+fn client_lead_id(row: &ClientRow, request: &RequestContext) -> Option<Uuid> {
+    let internal = request.auth.viewer().is_ok_and(|v| !v.role.is_portal());
+    row.lead_id.filter(|_| internal)
+}
+
 /// A client row written as [`Client`] (every field but `contacts` and `projects`).
 struct ClientFields<'a>(&'a ClientRow);
 
@@ -343,13 +345,7 @@ impl WriteFields for ClientFields<'_> {
         match field.name.node.as_str() {
             "id" => row.id.write(out),
             "name" => row.name.write(out),
-            "leadId" => {
-                let internal = request_of(ctx)
-                    .auth
-                    .viewer()
-                    .is_ok_and(|v| !v.role.is_portal());
-                row.lead_id.filter(|_| internal).write(out);
-            }
+            "leadId" => client_lead_id(row, &request_of(ctx)).write(out),
             "createdAt" => row.created_at.write(out),
             "updatedAt" => row.updated_at.write(out),
             _ => return false,
@@ -584,8 +580,7 @@ impl User {
     }
     /// Email (visible to the user themself and to internal users).
     async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
-        let viewer = ctx.request().auth.viewer().ok()?;
-        (viewer.user_id == self.0.id || !viewer.role.is_portal()).then_some(self.0.email.as_str())
+        user_email(&self.0, &ctx.request())
     }
     async fn role(&self) -> Option<Role> {
         domain::Role::parse(&self.0.role).map(Into::into)
@@ -601,6 +596,13 @@ impl User {
     }
 }
 
+/// `User.email` as `request` may see it: the user themself and internal users. The
+/// resolver and the written path both call this, so the rule lives in one place.
+fn user_email<'a>(row: &'a UserRow, request: &RequestContext) -> Option<&'a str> {
+    let viewer = request.auth.viewer().ok()?;
+    (viewer.user_id == row.id || !viewer.role.is_portal()).then_some(row.email.as_str())
+}
+
 /// A user row written as [`User`] (every field).
 struct UserFields<'a>(&'a UserRow);
 
@@ -614,11 +616,7 @@ impl WriteFields for UserFields<'_> {
         match field.name.node.as_str() {
             "id" => row.id.write(out),
             "displayName" => row.display_name.write(out),
-            "email" => {
-                let viewer = request_of(ctx).auth.viewer().ok();
-                let shown = viewer.is_some_and(|v| v.user_id == row.id || !v.role.is_portal());
-                shown.then_some(row.email.as_str()).write(out);
-            }
+            "email" => user_email(row, &request_of(ctx)).write(out),
             "role" => write_enum(domain::Role::parse(&row.role).map(Role::from), out),
             "clientId" => row.client_id.write(out),
             "active" => row.active.write(out),
