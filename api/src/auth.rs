@@ -4,6 +4,7 @@
 pub mod jwt;
 pub mod password;
 pub mod refresh;
+pub mod sessions;
 pub mod throttle;
 
 use domain::{Permission, Role};
@@ -20,6 +21,8 @@ pub struct Viewer {
     pub role: Role,
     /// Client of a portal user.
     pub client_id: Option<Uuid>,
+    /// The login (refresh-token family) the access token belongs to.
+    pub session: Option<Uuid>,
 }
 
 /// The authentication state of a request.

@@ -7,9 +7,6 @@ use anyhow::{bail, Context, Result};
 
 pub use crate::files::{StorageConfig, DEFAULT_MAX_UPLOAD_BYTES};
 
-/// The development-only default signing secret. Refused in production.
-pub const DEV_JWT_SECRET: &str = "zippcrm-development-secret-do-not-use-in-production";
-
 /// Server settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -17,9 +14,11 @@ pub struct Config {
     pub database_url: Option<String>,
     /// `BIND_ADDR`, default `127.0.0.1:8088`.
     pub bind_addr: SocketAddr,
-    /// `ZIPPCRM_ENV=production` turns on strict checks.
+    /// `ZIPPCRM_ENV=production` turns on strict checks (`development`, the default, does not;
+    /// any other value is refused).
     pub production: bool,
-    /// `JWT_SECRET`.
+    /// `JWT_SECRET`. In development without one, a random secret made at first start and
+    /// kept beside the data directory (`jwt-secret`), so no secret in the source signs tokens.
     pub jwt_secret: String,
     /// `ZIPPCRM_ADMIN_EMAIL` / `ZIPPCRM_ADMIN_PASSWORD`: first admin, created on first start.
     pub admin: Option<(String, String)>,
@@ -40,6 +39,48 @@ pub struct Config {
     pub scheduler_enabled: bool,
     /// `ZIPPCRM_SCHEDULER_INTERVAL_SECS`, default 3600.
     pub scheduler_interval: Duration,
+    /// `ZIPPCRM_CLIENT_IP_HEADER`: the header in which a trusted proxy in front of every
+    /// replica puts the caller's address (`X-Forwarded-For`, say). Unset, the connection's
+    /// peer is the caller; set it only behind such a proxy, since callers can write it too.
+    pub client_ip_header: Option<axum::http::HeaderName>,
+}
+
+/// Parses `ZIPPCRM_ENV`: `true` for production, `false` for development (or unset).
+fn production(value: Option<&str>) -> Result<bool> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("development") => Ok(false),
+        Some("production") => Ok(true),
+        Some(other) => {
+            bail!("ZIPPCRM_ENV must be 'production' or 'development' (or unset), not '{other}'")
+        }
+    }
+}
+
+/// The development signing secret kept in `dir`, made (random, readable by its owner only)
+/// the first time.
+fn development_secret(dir: &std::path::Path) -> Result<String> {
+    use rand::RngCore;
+    let path = dir.join("jwt-secret");
+    if let Ok(secret) = std::fs::read_to_string(&path) {
+        let secret = secret.trim().to_owned();
+        if !weak_secret(&secret) {
+            return Ok(secret);
+        }
+    }
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let secret = hex::encode(bytes);
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating {} for the development secret", dir.display()))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("writing the development secret to {}", path.display()))?;
+    std::io::Write::write_all(&mut file, secret.as_bytes())?;
+    Ok(secret)
 }
 
 fn var(name: &str) -> Option<String> {
@@ -52,7 +93,17 @@ fn var(name: &str) -> Option<String> {
 impl Config {
     /// Reads the environment and applies the production checks.
     pub fn from_env() -> Result<Self> {
-        let production = var("ZIPPCRM_ENV").is_some_and(|v| v.eq_ignore_ascii_case("production"));
+        let production = production(var("ZIPPCRM_ENV").as_deref())?;
+        let data_dir = var("ZIPPCRM_DATA_DIR").unwrap_or_else(|| ".zippcrm/pgdata".into());
+        let jwt_secret = match var("JWT_SECRET") {
+            Some(secret) => secret,
+            None if production => String::new(),
+            None => development_secret(
+                std::path::Path::new(&data_dir)
+                    .parent()
+                    .unwrap_or(std::path::Path::new(".")),
+            )?,
+        };
         let bind_addr = var("BIND_ADDR")
             .unwrap_or_else(|| "127.0.0.1:8088".into())
             .parse()
@@ -69,9 +120,9 @@ impl Config {
             database_url: var("DATABASE_URL"),
             bind_addr,
             production,
-            jwt_secret: var("JWT_SECRET").unwrap_or_else(|| DEV_JWT_SECRET.into()),
+            jwt_secret,
             admin,
-            data_dir: var("ZIPPCRM_DATA_DIR").unwrap_or_else(|| ".zippcrm/pgdata".into()),
+            data_dir,
             read_your_writes_timeout: Duration::from_millis(
                 var("ZIPPCRM_RYW_TIMEOUT_MS")
                     .and_then(|v| v.parse().ok())
@@ -105,6 +156,10 @@ impl Config {
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(3_600),
             ),
+            client_ip_header: var("ZIPPCRM_CLIENT_IP_HEADER")
+                .map(|name| name.parse())
+                .transpose()
+                .context("ZIPPCRM_CLIENT_IP_HEADER must be a header name")?,
         };
         config.check()?;
         Ok(config)
@@ -119,7 +174,7 @@ impl Config {
             bail!("ZIPPCRM_ENV=production needs DATABASE_URL (the embedded database is for development only)");
         }
         if weak_secret(&self.jwt_secret) {
-            bail!("ZIPPCRM_ENV=production needs a JWT_SECRET of at least 32 characters that is not the development default");
+            bail!("ZIPPCRM_ENV=production needs a JWT_SECRET of at least 32 characters, not one character repeated");
         }
         if let Some((_, password)) = &self.admin {
             if password.chars().count() < 12 {
@@ -130,10 +185,10 @@ impl Config {
     }
 }
 
-/// A secret is weak when short, the development default, or one repeated character.
+/// A secret is weak when short or made of a few characters repeated.
 pub fn weak_secret(secret: &str) -> bool {
     let distinct: std::collections::HashSet<char> = secret.chars().collect();
-    secret.len() < 32 || secret == DEV_JWT_SECRET || distinct.len() < 8
+    secret.len() < 32 || distinct.len() < 8
 }
 
 #[cfg(test)]
@@ -146,7 +201,7 @@ mod tests {
             database_url: Some("postgres://x".into()),
             bind_addr: "127.0.0.1:0".parse().expect("addr"),
             production: true,
-            jwt_secret: DEV_JWT_SECRET.into(),
+            jwt_secret: String::new(),
             admin: None,
             data_dir: String::new(),
             read_your_writes_timeout: Duration::from_secs(1),
@@ -156,6 +211,7 @@ mod tests {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             scheduler_enabled: false,
             scheduler_interval: Duration::from_secs(3600),
+            client_ip_header: None,
         };
         assert!(config.check().is_err());
         config.jwt_secret = "short".into();
@@ -166,5 +222,27 @@ mod tests {
         assert!(config.check().is_ok());
         config.database_url = None;
         assert!(config.check().is_err());
+    }
+
+    #[test]
+    fn an_unknown_environment_is_refused_rather_than_taken_for_development() {
+        assert!(!production(None).expect("unset is development"));
+        assert!(!production(Some("development")).expect("development"));
+        assert!(production(Some("Production")).expect("production"));
+        for typo in ["prod", "staging", "dev"] {
+            assert!(production(Some(typo)).is_err(), "{typo}");
+        }
+    }
+
+    #[test]
+    fn the_development_secret_is_random_and_kept() {
+        let dir = std::env::temp_dir().join(format!("zippcrm-secret-{}", uuid::Uuid::new_v4()));
+        let first = development_secret(&dir).expect("made");
+        assert!(!weak_secret(&first));
+        assert_eq!(development_secret(&dir).expect("read back"), first);
+        let other = std::env::temp_dir().join(format!("zippcrm-secret-{}", uuid::Uuid::new_v4()));
+        assert_ne!(development_secret(&other).expect("made"), first);
+        let _ = std::fs::remove_dir_all(dir);
+        let _ = std::fs::remove_dir_all(other);
     }
 }

@@ -8,8 +8,35 @@ use bytes::Bytes;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, PutPayload};
+use object_store::{ObjectStore, WriteMultipart};
 use sha2::{Digest, Sha256};
+
+/// A file being written to the store part by part; nothing is visible under its key until
+/// [`Writer::finish`], and [`Writer::abort`] leaves nothing behind.
+#[derive(Debug)]
+pub struct Writer(WriteMultipart);
+
+impl Writer {
+    /// Writes the next chunk, waiting while two parts are still uploading (so memory stays
+    /// at a few parts whatever the file's size).
+    pub async fn write(&mut self, chunk: Bytes) -> Result<(), object_store::Error> {
+        self.0.wait_for_capacity(2).await?;
+        self.0.put(chunk);
+        Ok(())
+    }
+
+    /// Completes the file.
+    pub async fn finish(self) -> Result<(), object_store::Error> {
+        self.0.finish().await.map(|_| ())
+    }
+
+    /// Drops what was written.
+    pub async fn abort(self) {
+        if let Err(error) = self.0.abort().await {
+            tracing::warn!(%error, "could not abort a refused upload");
+        }
+    }
+}
 
 /// Largest accepted upload by default (`ZIPPCRM_MAX_UPLOAD_BYTES`).
 pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
@@ -40,6 +67,8 @@ pub struct FileStore {
     store: Arc<dyn ObjectStore>,
     /// Largest accepted upload.
     pub max_bytes: usize,
+    /// Size of the parts a [`Writer`] sends (S3 needs at least 5 MiB but for the last).
+    part_bytes: usize,
 }
 
 impl std::fmt::Debug for FileStore {
@@ -72,34 +101,24 @@ pub fn accepted_types() -> Vec<&'static str> {
     ACCEPTED.iter().map(|(t, _)| *t).collect()
 }
 
-fn content_matches(media_type: &str, bytes: &[u8]) -> bool {
+/// Bytes of a file's start that [`content_matches`] looks at.
+const HEAD: usize = 8;
+
+fn content_matches(media_type: &str, head: &[u8], text: bool) -> bool {
     match media_type {
-        "application/pdf" => bytes.starts_with(b"%PDF-"),
-        "image/png" => bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
-        "image/jpeg" => bytes.starts_with(b"\xff\xd8\xff"),
+        "application/pdf" => head.starts_with(b"%PDF-"),
+        "image/png" => head.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "image/jpeg" => head.starts_with(b"\xff\xd8\xff"),
         // Office Open XML files are ZIP archives.
-        t if t.starts_with("application/vnd.openxmlformats") => bytes.starts_with(b"PK\x03\x04"),
-        "text/csv" => std::str::from_utf8(bytes).is_ok() && !bytes.contains(&0),
+        t if t.starts_with("application/vnd.openxmlformats") => head.starts_with(b"PK\x03\x04"),
+        "text/csv" => text,
         _ => false,
     }
 }
 
-/// Checks an upload and names its media type, or says why it is refused.
-pub fn check(
-    file_name: &str,
-    declared_type: Option<&str>,
-    bytes: &[u8],
-    max_bytes: usize,
-) -> Result<&'static str, String> {
-    if bytes.is_empty() {
-        return Err("the file is empty".into());
-    }
-    if bytes.len() > max_bytes {
-        return Err(format!(
-            "the file is {} bytes; the limit is {max_bytes} bytes",
-            bytes.len()
-        ));
-    }
+/// The media type an upload claims: its declared type, else its name's extension; and the
+/// name's extension must be one of that type's (`invoice.pdf.exe` is no PDF).
+pub fn claimed_type(file_name: &str, declared_type: Option<&str>) -> Result<&'static str, String> {
     let extension = file_name
         .rsplit_once('.')
         .map(|(_, ext)| ext.to_ascii_lowercase())
@@ -117,30 +136,98 @@ pub fn check(
         Some(declared) => declared == t,
         None => exts.contains(&extension.as_str()),
     });
-    let Some((media_type, _)) = found else {
+    let Some((media_type, extensions)) = found else {
         return Err(format!(
             "files of this type are not accepted; send one of: {}",
             accepted_types().join(", ")
         ));
     };
-    if !content_matches(media_type, bytes) {
-        return Err(format!("the content is not a valid {media_type} file"));
+    if !extensions.contains(&extension.as_str()) {
+        return Err(format!(
+            "the file name must end in .{} for {media_type}",
+            extensions.join(" or .")
+        ));
     }
     Ok(media_type)
 }
 
-/// Hex SHA-256.
-pub fn sha256(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+/// What is learnt of a file as it streams past: size, SHA-256, its first bytes, and whether
+/// it is UTF-8 text without NUL (for CSV), without holding more than a few bytes of it.
+#[derive(Debug)]
+pub struct Inspector {
+    size: usize,
+    hasher: Sha256,
+    head: Vec<u8>,
+    /// The start of a UTF-8 sequence cut by a chunk's end.
+    pending: Vec<u8>,
+    /// Whether everything so far is UTF-8 without NUL.
+    text: bool,
+}
+
+impl Default for Inspector {
+    fn default() -> Self {
+        Self {
+            size: 0,
+            hasher: Sha256::new(),
+            head: Vec::with_capacity(HEAD),
+            pending: Vec::new(),
+            text: true,
+        }
+    }
+}
+
+impl Inspector {
+    /// Takes the next chunk.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        self.size += chunk.len();
+        self.hasher.update(chunk);
+        let wanted = HEAD.saturating_sub(self.head.len()).min(chunk.len());
+        self.head.extend_from_slice(&chunk[..wanted]);
+        if self.text {
+            self.text = !chunk.contains(&0) && self.utf8(chunk);
+        }
+    }
+
+    fn utf8(&mut self, chunk: &[u8]) -> bool {
+        let mut joined = std::mem::take(&mut self.pending);
+        joined.extend_from_slice(chunk);
+        match std::str::from_utf8(&joined) {
+            Ok(_) => true,
+            // Cut at the end: the rest comes with the next chunk.
+            Err(e) if e.error_len().is_none() => {
+                self.pending = joined[e.valid_up_to()..].to_vec();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Bytes seen so far.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// After the last chunk: the size and SHA-256, or why the content does not fit
+    /// `media_type`.
+    pub fn finish(self, media_type: &str) -> Result<(usize, String), String> {
+        if self.size == 0 {
+            return Err("the file is empty".into());
+        }
+        let text = self.text && self.pending.is_empty();
+        if !content_matches(media_type, &self.head, text) {
+            return Err(format!("the content is not a valid {media_type} file"));
+        }
+        Ok((self.size, hex::encode(self.hasher.finalize())))
+    }
 }
 
 impl FileStore {
     /// Opens the store.
     pub fn open(config: &StorageConfig, max_bytes: usize) -> anyhow::Result<Self> {
-        let store: Arc<dyn ObjectStore> = match config {
+        let (store, part_bytes): (Arc<dyn ObjectStore>, usize) = match config {
             StorageConfig::Local(dir) => {
                 std::fs::create_dir_all(dir)?;
-                Arc::new(LocalFileSystem::new_with_prefix(dir)?)
+                (Arc::new(LocalFileSystem::new_with_prefix(dir)?), 256 * 1024)
             }
             StorageConfig::S3 {
                 endpoint,
@@ -162,18 +249,23 @@ impl FileStore {
                         .with_secret_access_key(secret);
                 }
                 builder = builder.with_region(region.as_deref().unwrap_or("us-east-1"));
-                Arc::new(builder.build()?)
+                (Arc::new(builder.build()?), 5 * 1024 * 1024)
             }
         };
-        Ok(Self { store, max_bytes })
+        Ok(Self {
+            store,
+            max_bytes,
+            part_bytes,
+        })
     }
 
-    /// Stores `bytes` under `key`.
-    pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), object_store::Error> {
-        self.store
-            .put(&Path::from(key), PutPayload::from(bytes))
-            .await
-            .map(|_| ())
+    /// Starts writing a file under `key`, part by part.
+    pub async fn writer(&self, key: &str) -> Result<Writer, object_store::Error> {
+        let upload = self.store.put_multipart(&Path::from(key)).await?;
+        Ok(Writer(WriteMultipart::new_with_chunk_size(
+            upload,
+            self.part_bytes,
+        )))
     }
 
     /// Reads `key`.
@@ -191,6 +283,25 @@ impl FileStore {
 mod tests {
     use super::*;
 
+    /// Checks a whole file in memory: its media type, or why not.
+    fn check(
+        file_name: &str,
+        declared_type: Option<&str>,
+        bytes: &[u8],
+        max_bytes: usize,
+    ) -> Result<&'static str, String> {
+        if bytes.len() > max_bytes {
+            return Err(format!(
+                "the file is {} bytes; the limit is {max_bytes} bytes",
+                bytes.len()
+            ));
+        }
+        let media_type = claimed_type(file_name, declared_type)?;
+        let mut inspector = Inspector::default();
+        inspector.feed(bytes);
+        inspector.finish(media_type).map(|_| media_type)
+    }
+
     #[test]
     fn content_must_match_the_type() {
         assert_eq!(
@@ -205,5 +316,33 @@ mod tests {
         assert!(check("a.exe", Some("application/x-msdownload"), b"MZ", 100).is_err());
         assert!(check("a.pdf", None, b"%PDF-1.7 and much more", 10).is_err());
         assert!(check("a.pdf", None, b"", 10).is_err());
+    }
+
+    #[test]
+    fn the_name_must_fit_the_type() {
+        assert!(check("invoice.pdf.exe", Some("application/pdf"), b"%PDF-1.7", 100).is_err());
+        assert!(check("invoice.pdf", Some("image/png"), b"\x89PNG\r\n\x1a\n", 100).is_err());
+        assert_eq!(
+            check("scan.JPEG", Some("image/jpeg"), b"\xff\xd8\xff\xe0", 100),
+            Ok("image/jpeg")
+        );
+    }
+
+    #[test]
+    fn text_is_checked_across_chunk_boundaries() {
+        let text = "name,city\nAsha,Pune ✓\n".as_bytes();
+        let cut = text.len() - 3; // inside the three bytes of ✓
+        let mut inspector = Inspector::default();
+        inspector.feed(&text[..cut]);
+        inspector.feed(&text[cut..]);
+        let (size, sha) = inspector.finish("text/csv").expect("valid text");
+        assert_eq!(size, text.len());
+        assert_eq!(sha, hex::encode(Sha256::digest(text)));
+        let mut cut_short = Inspector::default();
+        cut_short.feed(&text[..cut]);
+        assert!(cut_short.finish("text/csv").is_err());
+        let mut binary = Inspector::default();
+        binary.feed(b"a,b\n\0");
+        assert!(binary.finish("text/csv").is_err());
     }
 }

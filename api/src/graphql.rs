@@ -4,9 +4,12 @@ mod audit;
 mod connection;
 mod context;
 mod delivery;
+pub mod errors;
+pub mod guard;
 mod leads;
 mod loaders;
 mod mutation;
+mod parsed;
 mod projects;
 mod query;
 mod records;
@@ -14,16 +17,21 @@ mod subscription;
 mod types;
 mod written;
 
-pub use context::{AppState, RequestContext};
+pub use context::{read_back, AppState, RequestContext};
+pub use parsed::ParsedQueries;
 pub use projects::PROJECT_READ_MODELS;
 
-use async_graphql::Schema;
+use std::sync::Arc;
+
+use async_graphql::futures_util::stream::{self, BoxStream, StreamExt as _};
+use async_graphql::{Data, Executor, Request, Response, Schema, ServerError};
+
+use crate::auth::Auth;
 
 /// The schema type.
 pub type ZippSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
-/// Maximum query depth.
-pub const MAX_DEPTH: usize = 12;
+pub use guard::MAX_DEPTH;
 /// Maximum query complexity: one per field selected, counted once whatever a list's length
 /// (async-graphql's default: no field declares its own; `first` is capped at
 /// `connection::MAX_FIRST`).
@@ -38,11 +46,94 @@ pub fn schema(state: AppState) -> ZippSchema {
     );
     loaders::register(builder, &state.pool)
         .data(state)
-        .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32)
         .limit_directives(20)
         .finish()
+}
+
+/// The schema as served, on every entry point: each request passes [`guard::check`] (which
+/// also parses it, through a cache of documents) before it executes, and every error of every
+/// answer, and of every item of a subscription's stream, gets its code
+/// ([`errors::classified`]). A wrapper rather than schema extensions: with any extension
+/// registered, async-graphql sends every field of every answer through the extensions' hooks.
+#[derive(Clone)]
+pub struct Served {
+    schema: ZippSchema,
+    parsed: Arc<ParsedQueries>,
+    public_introspection: bool,
+}
+
+impl std::fmt::Debug for Served {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Served").finish_non_exhaustive()
+    }
+}
+
+impl Served {
+    /// The schema over `state`.
+    pub fn new(state: AppState) -> Self {
+        Self {
+            public_introspection: state.public_introspection,
+            schema: schema(state),
+            parsed: Arc::default(),
+        }
+    }
+
+    /// Checks and parses `request` for a caller with `auth`; the refusal (with its code) is
+    /// the answer to send.
+    pub fn prepare(&self, request: &mut Request, auth: &Auth) -> Result<(), ServerError> {
+        let internal = matches!(auth, Auth::User(viewer) if !viewer.role.is_portal());
+        guard::check(request, &self.parsed, internal, self.public_introspection).map_err(
+            |mut error| {
+                errors::classify(&mut error);
+                error
+            },
+        )
+    }
+
+    /// Executes a prepared request.
+    pub async fn run(&self, request: Request) -> Response {
+        errors::classified(self.schema.execute(request).await)
+    }
+}
+
+/// The caller's authentication, from the data of a request or of its connection.
+fn auth_of(data: Option<&Data>) -> Auth {
+    data.and_then(|data| data.get(&std::any::TypeId::of::<RequestContext>()))
+        .and_then(|value| value.downcast_ref::<RequestContext>())
+        .map_or(Auth::Anonymous, |context| context.auth)
+}
+
+impl Executor for Served {
+    async fn execute(&self, mut request: Request) -> Response {
+        let auth = auth_of(Some(&request.data));
+        match self.prepare(&mut request, &auth) {
+            Ok(()) => self.run(request).await,
+            Err(refusal) => Response::from_errors(vec![refusal]),
+        }
+    }
+
+    fn execute_stream(
+        &self,
+        mut request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        let auth = match auth_of(session_data.as_deref()) {
+            Auth::Anonymous => auth_of(Some(&request.data)),
+            known => known,
+        };
+        match self.prepare(&mut request, &auth) {
+            Ok(()) => self
+                .schema
+                .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+                .map(errors::classified)
+                .boxed(),
+            Err(refusal) => {
+                stream::once(async move { Response::from_errors(vec![refusal]) }).boxed()
+            }
+        }
+    }
 }
 
 /// The SDL as served (checked in as `docs/schema.graphql`).

@@ -2,34 +2,38 @@
 //! `/metrics` (read-model freshness, Prometheus text format).
 
 use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
-use async_graphql::{Data, ServerError};
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLWebSocket};
-use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{HeaderMap, Method, StatusCode};
+use async_graphql::Data;
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use uuid::Uuid;
 
 use crate::auth::Auth;
-use crate::graphql::{AppState, RequestContext, ZippSchema};
+use crate::graphql::{AppState, RequestContext, Served};
 
 mod body;
-mod parsed;
-pub use parsed::ParsedQueries;
+pub mod idempotency;
 
-/// Largest accepted request body.
+/// Largest accepted request body of `/graphql`.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A refusal of a request before it reaches GraphQL, in the GraphQL error shape.
+fn refuse(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }] });
+    (status, Json(body)).into_response()
+}
 
 /// Router state.
 #[derive(Clone)]
 pub struct Http {
-    /// The schema.
-    pub schema: ZippSchema,
+    /// The schema as served.
+    pub served: Served,
     /// Shared state.
     pub state: AppState,
-    /// Parsed documents of the queries clients send.
-    pub parsed: std::sync::Arc<ParsedQueries>,
 }
 
 impl std::fmt::Debug for Http {
@@ -61,7 +65,12 @@ pub fn router(http: Http) -> Router {
 fn authenticate(state: &AppState, token: Option<&str>) -> Auth {
     match token.map(str::trim).filter(|t| !t.is_empty()) {
         None => Auth::Anonymous,
-        Some(token) => state.jwt.verify(token).map_or(Auth::Invalid, Auth::User),
+        Some(token) => match state.jwt.verify(token) {
+            Some((viewer, version)) if state.sessions.accepts(viewer.user_id, version) => {
+                Auth::User(viewer)
+            }
+            _ => Auth::Invalid,
+        },
     }
 }
 
@@ -94,15 +103,80 @@ fn is_mutation(request: &mut async_graphql::Request) -> bool {
     }
 }
 
+/// The request of a GET (its query string) or a POST (a JSON body of at most
+/// [`MAX_BODY_BYTES`], read no further than that: a larger body is answered 413 without being
+/// buffered). GraphQL multipart uploads are not offered (evidence has its own route).
+async fn read_request(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<async_graphql::Request, Response> {
+    if method == Method::GET {
+        return async_graphql::http::parse_query_string(uri.query().unwrap_or_default()).map_err(
+            |_| {
+                refuse(
+                    StatusCode::BAD_REQUEST,
+                    "the query string is not a GraphQL request",
+                )
+            },
+        );
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with("multipart/") {
+        return Err(refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send GraphQL requests as application/json; files go to /files/requests/{requestId}",
+        ));
+    }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    let too_large = || {
+        refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("the request body is larger than the limit of {MAX_BODY_BYTES} bytes"),
+        )
+    };
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| too_large())?;
+    serde_json::from_slice(&bytes).map_err(|error| {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            &format!("the body is not a GraphQL request in JSON: {error}"),
+        )
+    })
+}
+
 async fn graphql(
     State(http): State<Http>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     method: Method,
+    uri: Uri,
     headers: HeaderMap,
-    request: GraphQLRequest,
+    raw: Body,
 ) -> Response {
-    let mut request = request.into_inner();
-    http.parsed.attach(&mut request);
-    if method == Method::GET && is_mutation(&mut request) {
+    let mut request = match read_request(&method, &uri, &headers, raw).await {
+        Ok(request) => request,
+        Err(refusal) => return refusal,
+    };
+    let context = RequestContext {
+        auth: authenticate(&http.state, bearer(&headers)),
+        request_id: Uuid::now_v7(),
+        client: http.state.client_address(&headers, peer),
+    };
+    if let Err(refusal) = http.served.prepare(&mut request, &context.auth) {
+        return body::graphql_response(async_graphql::Response::from_errors(vec![refusal]));
+    }
+    let mutation = is_mutation(&mut request);
+    if method == Method::GET && mutation {
         return (
             StatusCode::METHOD_NOT_ALLOWED,
             [("allow", "POST")],
@@ -110,56 +184,131 @@ async fn graphql(
         )
             .into_response();
     }
-    let context = RequestContext {
-        auth: authenticate(&http.state, bearer(&headers)),
-        request_id: Uuid::now_v7(),
-    };
-    let mut response = http.schema.execute(request.data(context)).await;
-    for error in &mut response.errors {
-        classify(error);
+    let key = headers
+        .get("idempotency-key")
+        .map(|value| value.to_str().unwrap_or_default().to_owned());
+    match (key, context.auth) {
+        // Keys are for callers who are somebody; the anonymous fields (login and the
+        // like) are each safe to repeat or answer tokens, which are not stored.
+        (Some(key), Auth::User(viewer)) if mutation => {
+            idempotent(&http, request.data(context), viewer.user_id, &key).await
+        }
+        _ => execute(&http, request.data(context)).await,
     }
-    body::graphql_response(response)
 }
 
-/// Gives every error a code. Errors raised by resolvers carry one already; those without a
-/// path come from parsing, validation or the depth/complexity limits (`BAD_USER_INPUT`);
-/// anything else is unexpected and is masked as `INTERNAL` so no detail leaks.
-fn classify(error: &mut ServerError) {
-    let has_code = error
-        .extensions
-        .as_ref()
-        .is_some_and(|ext| ext.get("code").is_some());
-    if has_code {
-        return;
-    }
-    let input_error = error.path.is_empty()
-        || error.message.starts_with("Failed to parse")
-        || error.message.starts_with("Invalid value");
-    let code = if input_error {
-        "BAD_USER_INPUT"
-    } else {
-        let reference = Uuid::new_v4();
-        tracing::error!(message = %error.message, %reference, "unclassified resolver error");
-        error.message = format!("internal error (reference {reference})");
-        "INTERNAL"
+async fn execute(http: &Http, request: async_graphql::Request) -> Response {
+    body::graphql_response(answer(http, request).await)
+}
+
+async fn answer(http: &Http, request: async_graphql::Request) -> async_graphql::Response {
+    http.served.run(request).await
+}
+
+/// Runs a mutation once per `Idempotency-Key` of `caller` (see [`idempotency`]).
+async fn idempotent(
+    http: &Http,
+    request: async_graphql::Request,
+    caller: Uuid,
+    key: &str,
+) -> Response {
+    let refusal = |status: StatusCode, code: &str, message: &str| {
+        let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+        (status, Json(body)).into_response()
     };
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", code);
+    if !idempotency::valid_key(key) {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        );
+    }
+    let pool = &http.state.pool;
+    let fingerprint = idempotency::fingerprint(&request);
+    let claim = match idempotency::claim(pool, caller, key, &fingerprint).await {
+        Ok(claim) => claim,
+        Err(error) => {
+            let error = crate::error::ApiError::internal(error);
+            return refusal(StatusCode::SERVICE_UNAVAILABLE, "INTERNAL", &error.message);
+        }
+    };
+    match claim {
+        idempotency::Claim::New => {}
+        idempotency::Claim::Answered(answer) => {
+            let mut response = Response::new(Body::from(answer));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/graphql-response+json"),
+            );
+            response.headers_mut().insert(
+                "idempotent-replayed",
+                header::HeaderValue::from_static("true"),
+            );
+            return response;
+        }
+        idempotency::Claim::Pending => {
+            return refusal(
+                StatusCode::CONFLICT,
+                "CONFLICT",
+                "a request with this Idempotency-Key is still running or was interrupted; read the record before sending it again with a new key",
+            );
+        }
+        idempotency::Claim::Mismatch => {
+            return refusal(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "BAD_USER_INPUT",
+                "this Idempotency-Key was used for a different request",
+            );
+        }
+    }
+    let answer = answer(http, request).await;
+    // Released only when nothing ran to an answer and an error was ours: then nothing was
+    // stored that a retry could repeat (a refused input is kept: it would be refused again).
+    let nothing_answered = match &answer.data {
+        async_graphql::Value::Object(fields) => {
+            fields.values().all(|v| *v == async_graphql::Value::Null)
+        }
+        _ => true,
+    };
+    let internal = nothing_answered
+        && answer.errors.iter().any(|error| {
+            error
+                .extensions
+                .as_ref()
+                .and_then(|ext| ext.get("code"))
+                .is_some_and(|code| *code == async_graphql::Value::from("INTERNAL"))
+        });
+    let response = body::graphql_response(answer);
+    let (parts, written) = response.into_parts();
+    let bytes = axum::body::to_bytes(written, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let kept = if internal {
+        idempotency::release(pool, caller, key).await
+    } else {
+        idempotency::record(pool, caller, key, &bytes).await
+    };
+    if let Err(error) = kept {
+        // The mutation's answer still goes out; the key stays claimed, so a repeat is
+        // refused as pending rather than run twice.
+        tracing::warn!(%error, "could not store the answer of an idempotent mutation");
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 async fn graphql_ws(
     State(http): State<Http>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let schema = http.schema.clone();
+    let served = http.served.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |stream| {
             let state = http.state.clone();
-            GraphQLWebSocket::new(stream, schema, protocol)
+            let client = state.client_address(&headers, peer);
+            GraphQLWebSocket::new(stream, served, protocol)
                 .on_connection_init(move |payload: serde_json::Value| async move {
                     let token = payload
                         .get("authorization")
@@ -176,6 +325,7 @@ async fn graphql_ws(
                     data.insert(RequestContext {
                         auth: authenticate(&state, token.as_deref()),
                         request_id: Uuid::now_v7(),
+                        client,
                     });
                     Ok(data)
                 })
@@ -200,7 +350,24 @@ async fn readyz(State(http): State<Http>) -> Response {
                 .filter(|s| s.stalled())
                 .map(|s| s.name.clone())
                 .collect();
-            let body = serde_json::json!({ "database": "ok", "stalledProjections": stalled });
+            let waiting: Vec<_> = statuses
+                .iter()
+                .filter_map(|s| {
+                    let holder = s.waiting_on.as_ref()?;
+                    Some(serde_json::json!({
+                        "projection": s.name,
+                        "database": holder.database,
+                        "pid": holder.pid,
+                        "ageSeconds": holder.age_seconds,
+                        "state": holder.state,
+                    }))
+                })
+                .collect();
+            let body = serde_json::json!({
+                "database": "ok",
+                "stalledProjections": stalled,
+                "waitingOnTransactions": waiting,
+            });
             let status = if stalled.is_empty() {
                 StatusCode::OK
             } else {

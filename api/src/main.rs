@@ -18,8 +18,8 @@ async fn main() -> Result<()> {
     }
     let config = Config::from_env()?;
     telemetry::init(config.json_logs);
-    if !config.production && config.jwt_secret == api::config::DEV_JWT_SECRET {
-        tracing::warn!("JWT_SECRET is not set: using the development secret (refused when ZIPPCRM_ENV=production)");
+    if std::env::var_os("JWT_SECRET").is_none() {
+        tracing::warn!("JWT_SECRET is not set: tokens are signed with the random development secret kept in jwt-secret beside the data directory (production refuses to start without JWT_SECRET)");
     }
     let mut embedded = None;
     let url = match &config.database_url {

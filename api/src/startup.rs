@@ -25,14 +25,28 @@ pub struct Server {
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
-/// Connects a pool with the service's settings. Connections are not pinged before each
-/// use (sqlx pings by default): that was an extra round trip per query, about a tenth of the
-/// server's time on the read path. A connection that died since its last use fails its
-/// next query once and is dropped from the pool.
+/// A pooled connection idle for longer than this is pinged before it is handed out.
+const PING_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Connects a pool with the service's settings. sqlx pings a connection when it goes back
+/// to the pool, so one handed out was alive at its last use; what can kill it since is
+/// PostgreSQL going away while it sat idle, and a restart takes longer than
+/// [`PING_AFTER_IDLE`]. So only connections idle that long are pinged before use (a dead one
+/// is replaced, and no request fails on it): pinging before every use was an extra round
+/// trip per query, about a tenth of the server's time on the read path, where connections
+/// are idle for microseconds.
 pub async fn connect(url: &str, size: u32) -> Result<PgPool> {
     PgPoolOptions::new()
         .max_connections(size)
         .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    sqlx::Connection::ping(connection).await?;
+                }
+                Ok(true)
+            })
+        })
         .acquire_timeout(std::time::Duration::from_secs(10))
         .connect(url)
         .await
@@ -66,6 +80,10 @@ impl Server {
             shutdown_rx,
         )));
 
+        let (sessions, follow_sessions) = crate::auth::sessions::Sessions::start(&pool, &notices)
+            .await
+            .context("loading token versions")?;
+        background.push(tokio::spawn(follow_sessions));
         let bus = Arc::new(CommandBus::new(pool.clone()));
         bus.seed_templates()
             .await
@@ -113,8 +131,11 @@ impl Server {
             bus,
             notices,
             jwt: JwtKeys::new(&config.jwt_secret),
+            sessions,
             ryw_timeout: config.read_your_writes_timeout,
             files,
+            public_introspection: !config.production,
+            client_ip_header: config.client_ip_header.clone(),
         };
         Ok(Self {
             state,
@@ -134,16 +155,17 @@ impl Server {
         listener: TcpListener,
         signal: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
-        let schema = graphql::schema(self.state.clone());
         let app = http::router(Http {
-            schema,
+            served: graphql::Served::new(self.state.clone()),
             state: self.state.clone(),
-            parsed: Default::default(),
         })
         .layer(tower_http::trace::TraceLayer::new_for_http());
-        axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .await?;
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal)
+        .await?;
         let _ = self.shutdown.send(true);
         for task in &self.background {
             task.abort();

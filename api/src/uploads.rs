@@ -4,15 +4,18 @@
 //! are authorized like reads: a portal user only ever reaches their own client's requests
 //! and files; anything else is `NOT_FOUND`.
 //!
-//! A refused upload stores nothing: the file is checked in memory (size, media type against
-//! its content) before it is written, and removed again if the event cannot be appended.
+//! A refused upload stores nothing: the file streams to storage part by part (memory stays
+//! at a few parts whatever its size), counted, hashed and checked on the way (size, the
+//! name's extension against the type, the content against the type), and becomes visible
+//! only once it passed; it is removed again if the event cannot be appended. Downloads go
+//! out as attachments with the detected type, `nosniff` and a sandboxing CSP, so no upload
+//! (a CSV holding HTML, say) is ever rendered by the browser.
 
 use axum::body::Body;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use bytes::BytesMut;
 use commands::CommandContext;
 use domain::project::{Actor, FileMeta, ProjectCommand};
 use domain::Permission;
@@ -58,6 +61,13 @@ fn clean_name(raw: &str) -> Result<String, ApiError> {
     if base.chars().count() > 200 || base.chars().any(char::is_control) {
         return Err(bad(
             "the file name must be at most 200 characters, without control characters",
+        ));
+    }
+    // Bidirectional and invisible formatting characters make `exe.pdf` read as `fdp.exe`.
+    let invisible = |c: char| matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}');
+    if base.chars().any(invisible) {
+        return Err(bad(
+            "the file name must not contain bidirectional or invisible formatting characters",
         ));
     }
     Ok(base.to_owned())
@@ -108,60 +118,33 @@ async fn receive(
             )),
         )
     };
-    let mut found = None;
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
+    let field = loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) if field.name() == Some("file") => break field,
+            Ok(Some(_)) => continue,
+            Ok(None) => return Err(fail(bad("no part named 'file' in the multipart body"))),
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
             Err(_) => return Err(fail(bad("the multipart body is malformed"))),
-        };
-        if field.name() != Some("file") {
-            continue;
         }
-        let name = clean_name(field.file_name().unwrap_or("")).map_err(fail)?;
-        let declared = field.content_type().map(str::to_owned);
-        let mut field = field;
-        let mut bytes = BytesMut::new();
-        loop {
-            match field.chunk().await {
-                Ok(Some(chunk)) => {
-                    if bytes.len() + chunk.len() > limit {
-                        return Err(too_large());
-                    }
-                    bytes.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
-                Err(_) => return Err(fail(bad("the multipart body is malformed"))),
-            }
-        }
-        found = Some((name, declared, bytes.freeze()));
-        break;
-    }
-    let (name, declared, bytes) =
-        found.ok_or_else(|| fail(bad("no part named 'file' in the multipart body")))?;
-    // The size was enforced while reading; what `check` can still refuse is the type,
-    // the content, or an empty file.
-    let media_type = files::check(&name, declared.as_deref(), &bytes, limit)
+    };
+    let name = clean_name(field.file_name().unwrap_or("")).map_err(fail)?;
+    let media_type = files::claimed_type(&name, field.content_type())
         .map_err(|message| (Some(StatusCode::UNSUPPORTED_MEDIA_TYPE), bad(message)))?;
     let upload_id = Uuid::now_v7();
     let key = format!(
         "clients/{}/requests/{}/{}",
         request.client_id, request.id, upload_id
     );
+    // The file streams to storage as it arrives, counted and hashed on the way; nothing is
+    // visible under its key until it has passed every check.
+    let (size, sha256) = stream(&state.files, &key, field, media_type, limit, too_large).await?;
     let file = FileMeta {
         name,
-        size: bytes.len() as u64,
+        size: size as u64,
         media_type: media_type.to_owned(),
-        sha256: files::sha256(&bytes),
+        sha256,
         storage_key: key.clone(),
     };
-    state
-        .files
-        .put(&key, bytes)
-        .await
-        .map_err(|e| fail(ApiError::internal(e)))?;
     let ctx = CommandContext::user(viewer.user_id, viewer.role, Uuid::now_v7());
     let appended = state
         .bus
@@ -189,14 +172,14 @@ async fn receive(
             return Err(fail(e.into()));
         }
     };
-    let caught_up = state
+    let mut caught_up = state
         .caught_up(&crate::graphql::PROJECT_READ_MODELS, appended)
-        .await
-        .map_err(fail)?;
-    let version = projections::projects::upload(&state.pool, upload_id)
-        .await
-        .map_err(|e| fail(e.into()))?
-        .map(|u| u.version);
+        .await;
+    let version = crate::graphql::read_back(
+        projections::projects::upload(&state.pool, upload_id).await,
+        &mut caught_up,
+    )
+    .map(|u| u.version);
     Ok(json!({
         "uploadId": upload_id,
         "requestId": request_id,
@@ -207,6 +190,57 @@ async fn receive(
         "sha256": file.sha256,
         "caughtUp": caught_up,
     }))
+}
+
+/// Streams the part `field` to `key`, refusing it (and leaving nothing stored) when it grows
+/// past `limit` or its content is not `media_type`; returns its size and SHA-256.
+async fn stream(
+    files: &files::FileStore,
+    key: &str,
+    mut field: axum::extract::multipart::Field<'_>,
+    media_type: &str,
+    limit: usize,
+    too_large: impl Fn() -> Failure,
+) -> Result<(usize, String), Failure> {
+    let mut writer = files
+        .writer(key)
+        .await
+        .map_err(|e| fail(ApiError::internal(e)))?;
+    let mut inspector = files::Inspector::default();
+    let refusal = loop {
+        let chunk = match field.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break None,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => break Some(too_large()),
+            Err(_) => break Some(fail(bad("the multipart body is malformed"))),
+        };
+        if inspector.size() + chunk.len() > limit {
+            break Some(too_large());
+        }
+        inspector.feed(&chunk);
+        if let Err(e) = writer.write(chunk).await {
+            break Some(fail(ApiError::internal(e)));
+        }
+    };
+    let checked = match refusal {
+        Some(refusal) => Err(refusal),
+        None => inspector
+            .finish(media_type)
+            .map_err(|message| (Some(StatusCode::UNSUPPORTED_MEDIA_TYPE), bad(message))),
+    };
+    match checked {
+        Ok(done) => {
+            writer
+                .finish()
+                .await
+                .map_err(|e| fail(ApiError::internal(e)))?;
+            Ok(done)
+        }
+        Err(refusal) => {
+            writer.abort().await;
+            Err(refusal)
+        }
+    }
 }
 
 /// `GET /files/uploads/{uploadId}`.
@@ -241,6 +275,7 @@ pub async fn download(
         .header(header::CONTENT_LENGTH, bytes.len())
         .header(header::CONTENT_DISPOSITION, disposition)
         .header("x-content-type-options", "nosniff")
+        .header("content-security-policy", "sandbox; default-src 'none'")
         .header("x-content-sha256", row.sha256)
         .body(Body::from(bytes))
         .unwrap_or_else(|_| error(None, ApiError::new(Code::Internal, "internal error")))

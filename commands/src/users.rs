@@ -224,7 +224,19 @@ impl CommandBus {
         Ok(appended)
     }
 
-    /// Sets a password with a one-time token. Returns the user id.
+    /// The user a set-password token is for, while it is unused and unexpired.
+    pub async fn password_token_user(&self, token: &str) -> Result<Option<Uuid>, CommandError> {
+        Ok(sqlx::query_scalar(
+            "SELECT user_id FROM password_tokens \
+              WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()",
+        )
+        .bind(token_hash(token))
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Sets a password with a one-time token, marking it used (checked again here,
+    /// atomically, so a token is redeemed once whatever runs in parallel). Returns the user id.
     pub async fn redeem_password_token(
         &self,
         token: &str,

@@ -1,9 +1,11 @@
 //! Cross-replica notifications: PostgreSQL LISTEN/NOTIFY fanned out in-process.
 //!
-//! Three channels: `zippcrm_events` (a trigger fires it when events commit, naming the
+//! Four channels: `zippcrm_events` (a trigger fires it when events commit, naming the
 //! aggregate types appended; wakes the workers that fold them), `zippcrm_checkpoint` (a
 //! worker moved a checkpoint, to the position in the payload; settles read-your-writes
-//! waiters) and `zippcrm_changes` (a read-model row changed; feeds GraphQL subscriptions).
+//! waiters), `zippcrm_changes` (a read-model row changed; feeds GraphQL subscriptions) and
+//! `zippcrm_sessions` (a user's access tokens were ended; keeps every replica's token
+//! versions current).
 //! Notifications are sent inside the writing transaction, so they are delivered only if it
 //! commits, and a checkpoint notice's position is therefore committed. A lost notification
 //! only costs latency: workers also poll, and waiters re-query after a lag or on their
@@ -45,6 +47,14 @@ pub enum Notice {
         id: Uuid,
         /// Owning client, for portal filtering.
         client_id: Option<Uuid>,
+    },
+    /// A user's sessions ended: access tokens issued under an older version are refused
+    /// (sent on `zippcrm_sessions`).
+    SessionsEnded {
+        /// The user.
+        user_id: Uuid,
+        /// Their token version from now on.
+        version: i64,
     },
 }
 
@@ -175,7 +185,12 @@ impl Notices {
 async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener
-        .listen_all(["zippcrm_events", "zippcrm_checkpoint", "zippcrm_changes"])
+        .listen_all([
+            "zippcrm_events",
+            "zippcrm_checkpoint",
+            "zippcrm_changes",
+            "zippcrm_sessions",
+        ])
         .await?;
     Ok(listener)
 }

@@ -193,11 +193,19 @@ async fn status(pool: &PgPool) -> Result<ExitCode> {
         "projection", "position", "events seen", "lag", "lag (s)"
     );
     for s in projections::status::all(pool).await? {
-        let state = match (&s.last_error, s.stalled()) {
+        let mut state = match (&s.last_error, s.stalled()) {
             (Some(error), _) => format!("failing: {error}"),
             (None, true) => "stalled".to_owned(),
             (None, false) => "ok".to_owned(),
         };
+        if let Some(holder) = &s.waiting_on {
+            state.push_str(&format!(
+                "; waiting on a transaction open {:.1} s in database {} (pid {})",
+                holder.age_seconds,
+                holder.database.as_deref().unwrap_or("?"),
+                holder.pid
+            ));
+        }
         println!(
             "{:<12} {:>12} {:>12} {:>10} {:>10.1}  {state}",
             s.name, s.position, s.events_seen, s.lag_events, s.lag_seconds

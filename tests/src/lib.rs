@@ -99,6 +99,7 @@ pub fn config() -> api::Config {
         max_upload_bytes: MAX_UPLOAD_BYTES,
         scheduler_enabled: false,
         scheduler_interval: Duration::from_secs(3600),
+        client_ip_header: None,
     }
 }
 
@@ -112,6 +113,11 @@ pub async fn spawn_app() -> Result<TestApp> {
 pub async fn spawn_app_on(url: &str) -> Result<TestApp> {
     let mut config = config();
     config.storage = api::config::StorageConfig::Local(files_dir(url));
+    spawn_app_with(url, config).await
+}
+
+/// Starts a server on an existing database with `config`.
+pub async fn spawn_app_with(url: &str, config: api::Config) -> Result<TestApp> {
     let server = api::Server::build(&config, url).await?;
     let pool = server.state().pool.clone();
     let state = server.state().clone();

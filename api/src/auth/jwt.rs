@@ -21,6 +21,12 @@ pub struct Claims {
     /// Client of a portal user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<Uuid>,
+    /// The user's token version when issued (see `sessions`).
+    #[serde(default)]
+    pub ver: i64,
+    /// The login (refresh-token family) the token belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
     /// Issued at.
     pub iat: i64,
     /// Expires at.
@@ -49,31 +55,39 @@ impl JwtKeys {
         }
     }
 
-    /// Signs an access token for `viewer`.
-    pub fn issue(&self, viewer: &Viewer) -> Result<String, jsonwebtoken::errors::Error> {
+    /// Signs an access token for `viewer` under token version `version`.
+    pub fn issue(
+        &self,
+        viewer: &Viewer,
+        version: i64,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: viewer.user_id,
             role: viewer.role.as_str().to_owned(),
             client_id: viewer.client_id,
+            ver: version,
+            sid: viewer.session,
             iat: now,
             exp: now + ACCESS_TTL_SECONDS,
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
 
-    /// Verifies a token and returns its viewer.
-    pub fn verify(&self, token: &str) -> Option<Viewer> {
+    /// Verifies a token's signature and expiry; returns its viewer and token version.
+    pub fn verify(&self, token: &str) -> Option<(Viewer, i64)> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
         let claims = decode::<Claims>(token, &self.decoding, &validation)
             .ok()?
             .claims;
-        Some(Viewer {
+        let viewer = Viewer {
             user_id: claims.sub,
             role: Role::parse(&claims.role)?,
             client_id: claims.client_id,
-        })
+            session: claims.sid,
+        };
+        Some((viewer, claims.ver))
     }
 }
 
@@ -88,12 +102,25 @@ mod tests {
             user_id: Uuid::new_v4(),
             role: Role::Client,
             client_id: Some(Uuid::new_v4()),
+            session: Some(Uuid::new_v4()),
         };
-        let token = keys.issue(&viewer).expect("sign");
-        let back = keys.verify(&token).expect("verify");
+        let token = keys.issue(&viewer, 3).expect("sign");
+        let (back, version) = keys.verify(&token).expect("verify");
         assert_eq!(
-            (back.user_id, back.role, back.client_id),
-            (viewer.user_id, viewer.role, viewer.client_id)
+            (
+                back.user_id,
+                back.role,
+                back.client_id,
+                back.session,
+                version
+            ),
+            (
+                viewer.user_id,
+                viewer.role,
+                viewer.client_id,
+                viewer.session,
+                3
+            )
         );
         assert!(JwtKeys::new("another-secret-another-secret-xx")
             .verify(&token)

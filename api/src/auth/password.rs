@@ -1,4 +1,4 @@
-//! argon2id password hashing, off the async runtime.
+//! argon2id password hashing, off the async runtime, and the rule for new passwords.
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -11,8 +11,12 @@ pub const MIN_LENGTH: usize = 10;
 /// Longest accepted password (hashing cost is bounded).
 pub const MAX_LENGTH: usize = 256;
 
-/// Checks a new password's length.
-pub fn validate(password: &str) -> Result<(), ApiError> {
+/// Checks a new password of the account `email`: its length, and that it is not easy to
+/// guess. zxcvbn (Dropbox's estimator, with its bundled lists of common passwords, names and
+/// words) scores it, counting repeats (`aaaaaaaaaa`), sequences, keyboard walks and the
+/// account's own email and name parts as cheap; a score below 2 (fewer than 10^6 guesses)
+/// is refused, as is the email itself.
+pub fn validate(password: &str, email: &str) -> Result<(), ApiError> {
     let length = password.chars().count();
     if length < MIN_LENGTH {
         return Err(ApiError::bad_input(format!(
@@ -23,6 +27,25 @@ pub fn validate(password: &str) -> Result<(), ApiError> {
         return Err(ApiError::bad_input(format!(
             "password: must be at most {MAX_LENGTH} characters"
         )));
+    }
+    let email = email.trim().to_lowercase();
+    let local = email.split('@').next().unwrap_or_default();
+    let lowered = password.to_lowercase();
+    if !email.is_empty() && (lowered.contains(&email) || lowered == local) {
+        return Err(ApiError::bad_input(
+            "password: must not be your email address",
+        ));
+    }
+    let joined: String = local.chars().filter(char::is_ascii_alphanumeric).collect();
+    let inputs: Vec<&str> = [email.as_str(), local, joined.as_str()]
+        .into_iter()
+        .chain(local.split(['.', '_', '-', '+']))
+        .filter(|part| part.len() >= 3)
+        .collect();
+    if zxcvbn::zxcvbn(password, &inputs).score() < zxcvbn::Score::Two {
+        return Err(ApiError::bad_input(
+            "password: too easy to guess (a common password, a repeated or sequential pattern, or your name or email); try a longer passphrase of unrelated words",
+        ));
     }
     Ok(())
 }
@@ -70,4 +93,29 @@ pub async fn verify_nothing(password: String) {
         }
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_repeated_and_personal_passwords_are_refused() {
+        let email = "asha.rao@acme.example";
+        for weak in [
+            "aaaaaaaaaa",
+            "password12",
+            "1234567890",
+            "qwertyuiop",
+            "asha.rao@acme.example",
+            "ASHA.RAO@acme.example!",
+            "asharao123",
+            "short",
+        ] {
+            assert!(validate(weak, email).is_err(), "{weak} was accepted");
+        }
+        for fine in ["a-long-password-1", "violet tractor lagoon", "k3J9x!q2Lm8#"] {
+            assert!(validate(fine, email).is_ok(), "{fine} was refused");
+        }
+    }
 }

@@ -19,20 +19,26 @@ fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Issues a new refresh token for `user_id` in `family` (a new family when `None`).
-pub async fn issue(pool: &PgPool, user_id: Uuid, family: Option<Uuid>) -> Result<String, ApiError> {
+/// Issues a new refresh token for `user_id` in `family` (a new family when `None`); returns
+/// the token and its family.
+pub async fn issue(
+    pool: &PgPool,
+    user_id: Uuid,
+    family: Option<Uuid>,
+) -> Result<(String, Uuid), ApiError> {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     let token = hex::encode(bytes);
+    let family = family.unwrap_or_else(Uuid::now_v7);
     sqlx::query("INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(Uuid::now_v7())
-        .bind(family.unwrap_or_else(Uuid::now_v7))
+        .bind(family)
         .bind(user_id)
         .bind(hash(&token))
         .bind(Utc::now() + Duration::days(REFRESH_TTL_DAYS))
         .execute(pool)
         .await?;
-    Ok(token)
+    Ok((token, family))
 }
 
 fn refused(message: &str) -> ApiError {
@@ -75,14 +81,12 @@ pub async fn rotate(pool: &PgPool, token: &str) -> Result<(Uuid, Uuid), ApiError
     Ok((user_id, family))
 }
 
-/// Revokes the family of `token` (logout). Unknown tokens are ignored.
-pub async fn revoke(pool: &PgPool, token: &str) -> Result<(), ApiError> {
-    sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = now() \
-          WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL",
+/// The user and family of `token`, used or not (logout ends its login).
+pub async fn owner(pool: &PgPool, token: &str) -> Result<Option<(Uuid, Uuid)>, ApiError> {
+    Ok(
+        sqlx::query_as("SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = $1")
+            .bind(hash(token))
+            .fetch_optional(pool)
+            .await?,
     )
-    .bind(hash(token))
-    .execute(pool)
-    .await?;
-    Ok(())
 }

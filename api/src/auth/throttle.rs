@@ -1,63 +1,76 @@
-//! Login throttling: after `MAX_FAILURES` wrong passwords for one email within `WINDOW`,
-//! further attempts for that email are refused with `RATE_LIMITED` until the oldest failure
-//! leaves the window. A successful login clears the count. The failures live in the database
-//! so that every replica enforces the same limit.
+//! Login throttling, per account and per client address: an attempt is counted before the
+//! password is checked, in one statement that bumps and returns both counters, so parallel
+//! guesses are serialised by the counters' row locks and the sixth of forty parallel wrong
+//! passwords is already refused. A window starts at its first attempt and lasts
+//! `WINDOW_MINUTES`; a successful login clears the account's count and takes its own attempt
+//! back from the address's. The counters live in the database, so every replica enforces the
+//! same limits.
+
+use std::net::IpAddr;
 
 use sqlx::PgPool;
 
 use crate::error::{ApiError, Code};
 
-/// Failed attempts allowed per email within the window.
-pub const MAX_FAILURES: i64 = 5;
+/// Failed attempts allowed per account (email, known or not) within the window.
+pub const MAX_FAILURES: i32 = 5;
+/// Failed attempts allowed per client address within the window (many accounts, one caller).
+pub const MAX_ADDRESS_FAILURES: i32 = 50;
 /// The window, in minutes.
-pub const WINDOW_MINUTES: i64 = 15;
+pub const WINDOW_MINUTES: i32 = 15;
 
-fn key(email: &str) -> String {
-    email.trim().to_lowercase()
+fn account_key(email: &str) -> String {
+    format!("email:{}", email.trim().to_lowercase())
 }
 
-/// Refuses with `RATE_LIMITED` when `email` has used up its attempts.
-pub async fn check(pool: &PgPool, email: &str) -> Result<(), ApiError> {
-    let failures: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM login_failures
-         WHERE email_key = $1 AND failed_at > now() - make_interval(mins => $2::int)",
+fn address_key(client: IpAddr) -> String {
+    format!("address:{client}")
+}
+
+/// Counts an attempt for `email` from `client`; `RATE_LIMITED` when either has used up its
+/// attempts (the password is then not checked at all).
+pub async fn attempt(pool: &PgPool, email: &str, client: IpAddr) -> Result<(), ApiError> {
+    let (account, address) = (account_key(email), address_key(client));
+    let counts: Vec<(String, i32)> = sqlx::query_as(
+        "INSERT INTO login_attempts AS a (key, window_start, attempts)
+         SELECT key, now(), 1 FROM unnest($1::text[]) WITH ORDINALITY AS k(key, n) ORDER BY n
+         ON CONFLICT (key) DO UPDATE SET
+             window_start = CASE WHEN a.window_start <= now() - make_interval(mins => $2)
+                                 THEN now() ELSE a.window_start END,
+             attempts = CASE WHEN a.window_start <= now() - make_interval(mins => $2)
+                             THEN 1 ELSE a.attempts + 1 END
+         RETURNING key, attempts",
     )
-    .bind(key(email))
-    .bind(WINDOW_MINUTES as i32)
-    .fetch_one(pool)
+    .bind([&account, &address])
+    .bind(WINDOW_MINUTES)
+    .fetch_all(pool)
     .await?;
-    if failures >= MAX_FAILURES {
+    let limited = counts.iter().any(|(key, attempts)| {
+        let limit = if *key == account {
+            MAX_FAILURES
+        } else {
+            MAX_ADDRESS_FAILURES
+        };
+        *attempts > limit
+    });
+    if limited {
         return Err(ApiError::new(
             Code::RateLimited,
-            format!("too many failed logins for this email; try again in {WINDOW_MINUTES} minutes"),
+            format!("too many failed logins; try again in {WINDOW_MINUTES} minutes"),
         ));
     }
     Ok(())
 }
 
-/// Records a failed attempt (and forgets those older than the window).
-pub async fn record_failure(pool: &PgPool, email: &str) -> Result<(), ApiError> {
-    let email_key = key(email);
+/// After a successful login: the account starts over, the address gets its attempt back.
+pub async fn succeeded(pool: &PgPool, email: &str, client: IpAddr) -> Result<(), ApiError> {
     sqlx::query(
-        "DELETE FROM login_failures
-         WHERE email_key = $1 AND failed_at <= now() - make_interval(mins => $2::int)",
+        "WITH gone AS (DELETE FROM login_attempts WHERE key = $1)
+         UPDATE login_attempts SET attempts = greatest(attempts - 1, 0) WHERE key = $2",
     )
-    .bind(&email_key)
-    .bind(WINDOW_MINUTES as i32)
+    .bind(account_key(email))
+    .bind(address_key(client))
     .execute(pool)
     .await?;
-    sqlx::query("INSERT INTO login_failures (email_key) VALUES ($1)")
-        .bind(&email_key)
-        .execute(pool)
-        .await?;
-    Ok(())
-}
-
-/// Clears the failures of `email` after a successful login.
-pub async fn clear(pool: &PgPool, email: &str) -> Result<(), ApiError> {
-    sqlx::query("DELETE FROM login_failures WHERE email_key = $1")
-        .bind(key(email))
-        .execute(pool)
-        .await?;
     Ok(())
 }

@@ -175,7 +175,7 @@ impl AuditQuery {
         &self,
         ctx: &Context<'_>,
         id: Uuid,
-        at: DateTime<Utc>,
+        #[graphql(validator(custom = "super::types::Storable"))] at: DateTime<Utc>,
     ) -> Result<Option<LeadAsOf>> {
         ctx.request().auth.require(Permission::ReadHistory)?;
         let state = state_as_of::<domain::lead::Lead>(&ctx.state().pool, &id.to_string(), at)
@@ -205,7 +205,7 @@ impl AuditQuery {
         &self,
         ctx: &Context<'_>,
         id: Uuid,
-        at: DateTime<Utc>,
+        #[graphql(validator(custom = "super::types::Storable"))] at: DateTime<Utc>,
     ) -> Result<Option<ProjectAsOf>> {
         ctx.request().auth.require(Permission::ReadHistory)?;
         let state = state_as_of::<domain::project::Project>(&ctx.state().pool, &id.to_string(), at)

@@ -96,7 +96,19 @@ pub async fn respond<R, N: OutputType, C>(
 where
     C: Future<Output = Result<i64, sqlx::Error>>,
 {
-    let page = page.await?;
+    let page = page.await.map_err(|error| {
+        // A cursor is the sort value as text, cast to the sort's type in the query: one this
+        // list did not hand out (made by hand, or from another sort) fails that cast.
+        let cast_failed = error
+            .as_database_error()
+            .and_then(|e| e.code())
+            .is_some_and(|code| code.starts_with("22"));
+        if had_cursor && cast_failed {
+            ApiError::bad_input("after: not a cursor of this list with this sort")
+        } else {
+            error.into()
+        }
+    })?;
     let look_ahead = ctx.look_ahead();
     let total_count = if look_ahead.field("totalCount").exists() {
         Some(count().await?)

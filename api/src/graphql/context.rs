@@ -1,5 +1,6 @@
 //! Shared state and per-request context of resolvers.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +12,6 @@ use uuid::Uuid;
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::{Auth, Viewer};
-use crate::error::{ApiError, ApiResult};
 
 /// Process-wide state shared by every request.
 #[derive(Debug, Clone)]
@@ -24,10 +24,16 @@ pub struct AppState {
     pub notices: Notices,
     /// JWT keys.
     pub jwt: JwtKeys,
+    /// Token versions (ended sessions).
+    pub sessions: crate::auth::sessions::Sessions,
     /// Read-your-writes bound.
     pub ryw_timeout: Duration,
     /// Evidence files.
     pub files: crate::files::FileStore,
+    /// Whether anonymous and portal callers may introspect (outside production).
+    pub public_introspection: bool,
+    /// `ZIPPCRM_CLIENT_IP_HEADER`: the header a trusted proxy puts the caller's address in.
+    pub client_ip_header: Option<axum::http::HeaderName>,
 }
 
 /// Per-request data: authentication and the request id.
@@ -37,6 +43,8 @@ pub struct RequestContext {
     pub auth: Auth,
     /// Request id (also the correlation id of its commands).
     pub request_id: Uuid,
+    /// The caller's address (throttling counts per address too).
+    pub client: IpAddr,
 }
 
 /// Resolver helpers over `Context`.
@@ -65,12 +73,26 @@ pub(crate) fn request_of<T>(ctx: &ContextBase<'_, T>) -> RequestContext {
         .unwrap_or(RequestContext {
             auth: Auth::Anonymous,
             request_id: Uuid::nil(),
+            client: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
         })
 }
 
 impl AppState {
+    /// The caller's address: from the trusted proxy's header when one is configured (the
+    /// last address in it, the one the proxy itself saw), else the connection's peer.
+    pub fn client_address(&self, headers: &axum::http::HeaderMap, peer: SocketAddr) -> IpAddr {
+        self.client_ip_header
+            .as_ref()
+            .and_then(|name| headers.get(name)?.to_str().ok())
+            .and_then(|value| value.rsplit(',').next()?.trim().parse().ok())
+            .unwrap_or(peer.ip())
+    }
+
     /// Waits until `projections` have folded `appended`; `false` if the bound passed first.
-    pub async fn caught_up(&self, projections: &[&str], appended: Appended) -> ApiResult<bool> {
+    /// The events are stored by then, so nothing here may fail the mutation: a database
+    /// error while waiting (a connection lost in a PostgreSQL restart, say) is logged and
+    /// answered as not caught up.
+    pub async fn caught_up(&self, projections: &[&str], appended: Appended) -> bool {
         let target = Position {
             tx: appended.tx,
             position: appended.position,
@@ -83,6 +105,19 @@ impl AppState {
             self.ryw_timeout,
         )
         .await
-        .map_err(ApiError::from)
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "read-your-writes wait failed after the append");
+            false
+        })
     }
+}
+
+/// A read made after an append: its error cannot fail the mutation (the events are stored),
+/// so it is logged and answered as "not caught up" with nothing read.
+pub fn read_back<T>(read: Result<Option<T>, sqlx::Error>, caught_up: &mut bool) -> Option<T> {
+    read.unwrap_or_else(|error| {
+        tracing::warn!(%error, "reading the answer back after the append failed");
+        *caught_up = false;
+        None
+    })
 }

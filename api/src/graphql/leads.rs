@@ -7,7 +7,7 @@ use domain::lead::{ActivityInput, CaptureLeadInput, LeadCommand};
 use domain::Permission;
 use uuid::Uuid;
 
-use super::context::Ctx;
+use super::context::{read_back, Ctx};
 use super::records::{Client, Lead, Project};
 use super::types::{LeadSource, LeadStage};
 use crate::error::ApiError;
@@ -43,6 +43,7 @@ pub struct LogActivityInput {
     /// What happened.
     summary: String,
     /// When to follow up.
+    #[graphql(validator(custom = "super::types::Storable"))]
     follow_up_on: Option<NaiveDate>,
 }
 
@@ -105,13 +106,14 @@ pub struct ConvertLeadPayload {
 
 async fn lead_payload(ctx: &Context<'_>, id: Uuid, appended: Appended) -> Result<LeadPayload> {
     let state = ctx.state();
-    let caught_up = state.caught_up(&["leads"], appended).await?;
+    let mut caught_up = state.caught_up(&["leads"], appended).await;
     // A caller that asks only whether the read model caught up does not pay for a read.
     let lead = if ctx.look_ahead().field("lead").exists() {
-        projections::leads::find(&state.pool, id)
-            .await
-            .map_err(ApiError::from)?
-            .map(Lead::from)
+        read_back(
+            projections::leads::find(&state.pool, id).await,
+            &mut caught_up,
+        )
+        .map(Lead::from)
     } else {
         None
     };
@@ -279,29 +281,29 @@ impl LeadMutation {
             .convert_lead(&ctx.command_context(&viewer), request)
             .await
             .map_err(ApiError::from)?;
-        let caught_up = state
+        let mut caught_up = state
             .caught_up(
                 &["leads", "clients", "projects", "users"],
                 converted.appended,
             )
-            .await?;
+            .await;
         let pool = &state.pool;
+        let lead = read_back(
+            projections::leads::find(pool, input.lead_id).await,
+            &mut caught_up,
+        );
+        let client = read_back(
+            projections::clients::find(pool, converted.client_id).await,
+            &mut caught_up,
+        );
+        let project = match converted.project_id {
+            Some(id) => read_back(projections::projects::find(pool, id).await, &mut caught_up),
+            None => None,
+        };
         Ok(ConvertLeadPayload {
-            lead: projections::leads::find(pool, input.lead_id)
-                .await
-                .map_err(ApiError::from)?
-                .map(Lead::from),
-            client: projections::clients::find(pool, converted.client_id)
-                .await
-                .map_err(ApiError::from)?
-                .map(Client),
-            project: match converted.project_id {
-                Some(id) => projections::projects::find(pool, id)
-                    .await
-                    .map_err(ApiError::from)?
-                    .map(Project),
-                None => None,
-            },
+            lead: lead.map(Lead::from),
+            client: client.map(Client),
+            project: project.map(Project),
             portal_user_id: converted.portal_user_id,
             caught_up,
         })

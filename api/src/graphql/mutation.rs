@@ -5,11 +5,12 @@ use domain::user::UserCommand;
 use domain::Permission;
 use uuid::Uuid;
 
-use super::context::Ctx;
+use super::context::{read_back, Ctx};
 use super::leads::LeadMutation;
 use super::projects::ProjectMutation;
 use super::records::User;
 use super::types::Role;
+use crate::auth::sessions::{Revoke, Sessions};
 use crate::auth::{jwt, password, refresh, throttle, Viewer};
 use crate::error::{ApiError, Code};
 
@@ -56,10 +57,19 @@ pub struct UserPayload {
     caught_up: bool,
 }
 
-async fn tokens(ctx: &Context<'_>, viewer: Viewer, family: Option<Uuid>) -> Result<AuthPayload> {
+async fn tokens(
+    ctx: &Context<'_>,
+    mut viewer: Viewer,
+    family: Option<Uuid>,
+) -> Result<AuthPayload> {
     let state = ctx.state();
-    let access_token = state.jwt.issue(&viewer).map_err(ApiError::internal)?;
-    let refresh_token = refresh::issue(&state.pool, viewer.user_id, family).await?;
+    let (refresh_token, family) = refresh::issue(&state.pool, viewer.user_id, family).await?;
+    viewer.session = Some(family);
+    let version = Sessions::current(&state.pool, viewer.user_id).await?;
+    let access_token = state
+        .jwt
+        .issue(&viewer, version)
+        .map_err(ApiError::internal)?;
     let mut row = projections::users::find(&state.pool, viewer.user_id)
         .await
         .map_err(ApiError::from)?;
@@ -79,7 +89,7 @@ async fn tokens(ctx: &Context<'_>, viewer: Viewer, family: Option<Uuid>) -> Resu
                         position: head.position,
                     },
                 )
-                .await?;
+                .await;
             row = projections::users::find(&state.pool, viewer.user_id)
                 .await
                 .map_err(ApiError::from)?;
@@ -107,6 +117,7 @@ async fn active_viewer(ctx: &Context<'_>, user_id: Uuid) -> Result<Option<Viewer
             user_id,
             role: u.role?,
             client_id: u.client_id,
+            session: None,
         })
     }))
 }
@@ -117,17 +128,19 @@ async fn user_payload(
     appended: commands::Appended,
 ) -> Result<UserPayload> {
     let state = ctx.state();
-    let caught_up = state.caught_up(&["users"], appended).await?;
-    let user = projections::users::find(&state.pool, user_id)
-        .await
-        .map_err(ApiError::from)?
-        .map(User);
+    let mut caught_up = state.caught_up(&["users"], appended).await;
+    let user = read_back(
+        projections::users::find(&state.pool, user_id).await,
+        &mut caught_up,
+    )
+    .map(User);
     Ok(UserPayload { user, caught_up })
 }
 
 #[Object]
 impl AuthMutation {
-    /// Exchanges email and password for an access token and a refresh token.
+    /// Exchanges email and password for an access token and a refresh token. One
+    /// authentication field per request; attempts are throttled per email and per address.
     async fn login(
         &self,
         ctx: &Context<'_>,
@@ -139,7 +152,8 @@ impl AuthMutation {
             return Err(refused().into());
         }
         let state = ctx.state();
-        throttle::check(&state.pool, &email).await?;
+        let client = ctx.request().client;
+        throttle::attempt(&state.pool, &email, client).await?;
         let bus = &state.bus;
         let hash = match bus.user_by_email(&email).await? {
             Some(user_id) => bus
@@ -157,10 +171,9 @@ impl AuthMutation {
             }
         };
         let Some(user_id) = verified else {
-            throttle::record_failure(&state.pool, &email).await?;
             return Err(refused().into());
         };
-        throttle::clear(&state.pool, &email).await?;
+        throttle::succeeded(&state.pool, &email, client).await?;
         let viewer = active_viewer(ctx, user_id)
             .await?
             .ok_or_else(|| ApiError::new(Code::Unauthenticated, "this account is deactivated"))?;
@@ -177,9 +190,16 @@ impl AuthMutation {
         tokens(ctx, viewer, Some(family)).await
     }
 
-    /// Revokes the refresh token's login (every token of its family).
+    /// Ends the refresh token's login (every refresh token of its family) and the user's
+    /// access tokens (other logins refresh theirs). Unknown tokens are ignored.
     async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> Result<bool> {
-        refresh::revoke(&ctx.state().pool, &refresh_token).await?;
+        let state = ctx.state();
+        if let Some((user_id, family)) = refresh::owner(&state.pool, &refresh_token).await? {
+            state
+                .sessions
+                .end(&state.pool, user_id, Revoke::Family(family))
+                .await?;
+        }
         Ok(true)
     }
 
@@ -190,23 +210,39 @@ impl AuthMutation {
         token: String,
         password: String,
     ) -> Result<bool> {
-        password::validate(&password)?;
+        let invalid =
+            || ApiError::bad_input("token: this link is invalid, expired or already used");
         if token.len() > 200 {
-            return Err(ApiError::bad_input(
-                "token: this link is invalid, expired or already used",
-            )
-            .into());
+            return Err(invalid().into());
         }
+        // The token first: hashing costs far more than looking it up.
+        let state = ctx.state();
+        let bus = &state.bus;
+        let user_id = bus
+            .password_token_user(&token)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(invalid)?;
+        let email = bus
+            .load_user(user_id)
+            .await
+            .map_err(ApiError::from)?
+            .map(|user| user.email)
+            .unwrap_or_default();
+        password::validate(&password, &email)?;
         let hash = password::hash(password).await?;
-        ctx.state()
-            .bus
-            .redeem_password_token(&token, &hash)
+        bus.redeem_password_token(&token, &hash)
             .await
             .map_err(ApiError::from)?;
+        state
+            .sessions
+            .end(&state.pool, user_id, Revoke::AllBut(None))
+            .await?;
         Ok(true)
     }
 
-    /// Changes the viewer's own password.
+    /// Changes the viewer's own password and ends every other login. This login's access
+    /// token ends too: refresh it with this login's refresh token, which keeps working.
     async fn change_password(
         &self,
         ctx: &Context<'_>,
@@ -214,8 +250,15 @@ impl AuthMutation {
         new_password: String,
     ) -> Result<bool> {
         let viewer = ctx.request().auth.viewer()?;
-        password::validate(&new_password)?;
-        let bus = &ctx.state().bus;
+        let state = ctx.state();
+        let bus = &state.bus;
+        let email = bus
+            .load_user(viewer.user_id)
+            .await
+            .map_err(ApiError::from)?
+            .map(|user| user.email)
+            .unwrap_or_default();
+        password::validate(&new_password, &email)?;
         let stored = bus.password_hash(viewer.user_id).await?.unwrap_or_default();
         if !password::verify(current_password, stored).await {
             return Err(
@@ -226,13 +269,17 @@ impl AuthMutation {
         bus.store_password(&ctx.command_context(&viewer), viewer.user_id, &hash)
             .await
             .map_err(ApiError::from)?;
+        state
+            .sessions
+            .end(&state.pool, viewer.user_id, Revoke::AllBut(viewer.session))
+            .await?;
         Ok(true)
     }
 
     /// Creates an internal user (admins).
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<UserPayload> {
         let viewer = ctx.request().auth.require(Permission::ManageUsers)?;
-        password::validate(&input.password)?;
+        password::validate(&input.password, &input.email)?;
         let password_hash = password::hash(input.password).await?;
         let user = commands::NewUser {
             email: input.email,
@@ -249,7 +296,8 @@ impl AuthMutation {
         user_payload(ctx, user_id, appended).await
     }
 
-    /// Changes an internal user's role (admins).
+    /// Changes an internal user's role (admins). Their access tokens end at once; a refresh
+    /// gives one with the new role.
     async fn change_user_role(
         &self,
         ctx: &Context<'_>,
@@ -267,11 +315,15 @@ impl AuthMutation {
             .user(&ctx.command_context(&viewer), user_id, command)
             .await
             .map_err(ApiError::from)?;
+        let state = ctx.state();
+        state
+            .sessions
+            .end(&state.pool, user_id, Revoke::Nothing)
+            .await?;
         user_payload(ctx, user_id, appended).await
     }
 
-    /// Deactivates a user (admins). Their refresh tokens stop working at once; access
-    /// tokens already issued expire within 15 minutes.
+    /// Deactivates a user (admins). Their refresh and access tokens stop working at once.
     async fn deactivate_user(&self, ctx: &Context<'_>, user_id: Uuid) -> Result<UserPayload> {
         let viewer = ctx.request().auth.require(Permission::ManageUsers)?;
         if viewer.user_id == user_id {
@@ -286,11 +338,11 @@ impl AuthMutation {
             .user(&ctx.command_context(&viewer), user_id, command)
             .await
             .map_err(ApiError::from)?;
-        sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL")
-            .bind(user_id)
-            .execute(&ctx.state().pool)
-            .await
-            .map_err(ApiError::from)?;
+        let state = ctx.state();
+        state
+            .sessions
+            .end(&state.pool, user_id, Revoke::AllBut(None))
+            .await?;
         user_payload(ctx, user_id, appended).await
     }
 }

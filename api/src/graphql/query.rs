@@ -40,6 +40,7 @@ pub struct LeadFilterInput {
     /// Text in company, contact name or email.
     search: Option<String>,
     /// Follow-up due on or before this date.
+    #[graphql(validator(custom = "super::types::Storable"))]
     follow_up_before: Option<chrono::NaiveDate>,
     /// Converted into a client or not.
     converted: Option<bool>,
@@ -365,6 +366,7 @@ impl BaseQuery {
                 lag_events: s.lag_events,
                 lag_seconds: s.lag_seconds,
                 last_error: s.last_error,
+                waiting_on: s.waiting_on.map(Into::into),
             })
             .collect())
     }

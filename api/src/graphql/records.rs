@@ -843,8 +843,10 @@ mod tests {
                 user_id,
                 role,
                 client_id: None,
+                session: None,
             }),
             request_id: Uuid::nil(),
+            client: std::net::Ipv4Addr::LOCALHOST.into(),
         })
     }
 

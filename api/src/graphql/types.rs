@@ -250,6 +250,37 @@ pub struct ProjectionStatus {
     pub last_error: Option<String>,
     /// Whether it is failing or far behind.
     pub stalled: bool,
+    /// The open transaction it waits on: it has events to fold that committed after that
+    /// transaction began (in any database of the cluster), and reads none until it ends.
+    pub waiting_on: Option<HorizonHolder>,
+}
+
+/// An open transaction that holds the projection workers back.
+#[derive(SimpleObject, Debug)]
+#[graphql(serial)]
+pub struct HorizonHolder {
+    /// Its database.
+    pub database: Option<String>,
+    /// Its backend's process id.
+    pub pid: i32,
+    /// Seconds since it began.
+    pub age_seconds: f64,
+    /// Its backend's state, where PostgreSQL shows it (`idle in transaction`, ...).
+    pub state: Option<String>,
+    /// Its client's application name.
+    pub application: Option<String>,
+}
+
+impl From<projections::status::HorizonHolder> for HorizonHolder {
+    fn from(h: projections::status::HorizonHolder) -> Self {
+        Self {
+            database: h.database,
+            pid: h.pid,
+            age_seconds: h.age_seconds,
+            state: h.state,
+            application: h.application,
+        }
+    }
 }
 
 /// A JSON document served as the `JSON` scalar and written into the response as the text it
@@ -285,4 +316,45 @@ impl OutputType for JsonText {
 pub fn raw_value(text: String) -> Value {
     let raw = [(Name::new(RAW_VALUE_TOKEN), Value::String(text))];
     Value::Object(raw.into_iter().collect())
+}
+
+/// The validator of every date and time a caller gives: within years 1 to 9999. chrono
+/// parses years far outside what PostgreSQL stores (`-262143-01-01`), and such a date would
+/// fail the query that reads with it, or the fold of the event that carries it.
+#[derive(Debug, Clone, Copy)]
+pub struct Storable;
+
+const FIRST_YEAR: i32 = 1;
+const LAST_YEAR: i32 = 9999;
+
+fn storable_year<T: async_graphql::InputType>(
+    year: i32,
+) -> Result<(), async_graphql::InputValueError<T>> {
+    if (FIRST_YEAR..=LAST_YEAR).contains(&year) {
+        Ok(())
+    } else {
+        Err(async_graphql::InputValueError::custom(format!(
+            "must be between the years {FIRST_YEAR} and {LAST_YEAR}"
+        )))
+    }
+}
+
+impl async_graphql::CustomValidator<chrono::NaiveDate> for Storable {
+    fn check(
+        &self,
+        value: &chrono::NaiveDate,
+    ) -> Result<(), async_graphql::InputValueError<chrono::NaiveDate>> {
+        use chrono::Datelike as _;
+        storable_year(value.year())
+    }
+}
+
+impl async_graphql::CustomValidator<chrono::DateTime<chrono::Utc>> for Storable {
+    fn check(
+        &self,
+        value: &chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), async_graphql::InputValueError<chrono::DateTime<chrono::Utc>>> {
+        use chrono::Datelike as _;
+        storable_year(value.year())
+    }
 }

@@ -127,13 +127,13 @@ async fn repeated_wrong_passwords_are_rate_limited_per_email() {
 
     // Once the window has passed (aged here in the table), the right password works and
     // clears the count.
-    sqlx::query("UPDATE login_failures SET failed_at = failed_at - interval '16 minutes'")
+    sqlx::query("UPDATE login_attempts SET window_start = window_start - interval '16 minutes'")
         .execute(&app.pool)
         .await
         .expect("age failures");
     app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM login_failures WHERE email_key = $1")
-        .bind(ADMIN_EMAIL)
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM login_attempts WHERE key = $1")
+        .bind(format!("email:{ADMIN_EMAIL}"))
         .fetch_one(&app.pool)
         .await
         .expect("count");

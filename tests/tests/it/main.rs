@@ -2,10 +2,14 @@
 
 mod auth;
 mod delivery;
+mod fuzz;
+mod hardening;
 mod hostile;
 mod isolation;
+mod limits;
 mod pipeline;
 mod projections_tests;
+mod retries;
 mod schema;
 mod snapshots;
 mod subscriptions;

@@ -1,0 +1,139 @@
+//! Safe retries: a mutation sent with an `Idempotency-Key` header runs once per key and
+//! caller; a repeat answers the first outcome, byte for byte, and appends nothing, on any
+//! replica and after restarts (the keys live in PostgreSQL, `idempotency_keys`).
+//!
+//! The key is claimed before the mutation runs and its answer stored after it. A repeat
+//! while the first is still running, or after the server died between the two, finds a
+//! claim without an answer and is refused with `CONFLICT` rather than run again: whether
+//! the first run's events were stored is then for the caller to read, never to guess by
+//! writing twice. An answer holding an `INTERNAL` error is not kept (nothing was stored
+//! that the caller could see), so the key may be retried. Keys expire after 24 hours.
+
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// Longest accepted key.
+pub const MAX_KEY_LENGTH: usize = 255;
+
+/// What a claim found.
+#[derive(Debug)]
+pub enum Claim {
+    /// The key is new: run the mutation, then [`record`] its answer.
+    New,
+    /// The key has an answer: send it again.
+    Answered(Vec<u8>),
+    /// The key is claimed without an answer (running, or interrupted).
+    Pending,
+    /// The key was used for another request.
+    Mismatch,
+}
+
+/// Whether `key` is acceptable: 1 to 255 visible ASCII characters.
+pub fn valid_key(key: &str) -> bool {
+    (1..=MAX_KEY_LENGTH).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// The fingerprint of a request: its query, operation and variables.
+pub fn fingerprint(request: &async_graphql::Request) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(request.query.as_bytes());
+    hasher.update([0]);
+    hasher.update(request.operation_name.as_deref().unwrap_or("").as_bytes());
+    hasher.update([0]);
+    hasher.update(serde_json::to_vec(&request.variables).unwrap_or_default());
+    hex::encode(hasher.finalize())
+}
+
+/// Claims `key` for `caller`'s request with `fingerprint`.
+pub async fn claim(
+    pool: &PgPool,
+    caller: Uuid,
+    key: &str,
+    fingerprint: &str,
+) -> Result<Claim, sqlx::Error> {
+    // A new key, or one expired: claimed in one statement, so two replicas cannot both win.
+    let claimed: Option<bool> = sqlx::query_scalar(
+        "INSERT INTO idempotency_keys AS k (caller, key, fingerprint) VALUES ($1, $2, $3)
+         ON CONFLICT (caller, key) DO UPDATE
+             SET fingerprint = EXCLUDED.fingerprint, answer = NULL, claimed_at = now()
+             WHERE k.claimed_at < now() - interval '24 hours'
+         RETURNING true",
+    )
+    .bind(caller)
+    .bind(key)
+    .bind(fingerprint)
+    .fetch_optional(pool)
+    .await?;
+    if claimed.is_some() {
+        return Ok(Claim::New);
+    }
+    let row: Option<(String, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT fingerprint, answer FROM idempotency_keys WHERE caller = $1 AND key = $2",
+    )
+    .bind(caller)
+    .bind(key)
+    .fetch_optional(pool)
+    .await?;
+    Ok(match row {
+        None => Claim::Pending, // released between the two statements: a retry will run it
+        Some((known, _)) if known != fingerprint => Claim::Mismatch,
+        Some((_, Some(answer))) => Claim::Answered(answer),
+        Some((_, None)) => Claim::Pending,
+    })
+}
+
+/// Stores the answer of a claimed key.
+pub async fn record(
+    pool: &PgPool,
+    caller: Uuid,
+    key: &str,
+    answer: &[u8],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE idempotency_keys SET answer = $3 WHERE caller = $1 AND key = $2")
+        .bind(caller)
+        .bind(key)
+        .bind(answer)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Releases a claimed key whose mutation stored nothing, so a retry runs it.
+pub async fn release(pool: &PgPool, caller: Uuid, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM idempotency_keys WHERE caller = $1 AND key = $2")
+        .bind(caller)
+        .bind(key)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_short_visible_ascii() {
+        assert!(valid_key("3f1c9a7e-0b5d-4c4e-9a3b-7d2e1f0a6b8c"));
+        assert!(!valid_key(""));
+        assert!(!valid_key("with space"));
+        assert!(!valid_key("é"));
+        assert!(!valid_key(&"k".repeat(MAX_KEY_LENGTH + 1)));
+    }
+
+    #[test]
+    fn the_fingerprint_changes_with_the_variables() {
+        let a = async_graphql::Request::new(
+            "mutation($n: String!) { addLeadNote(id: \"x\", body: $n) { caughtUp } }",
+        );
+        let b = async_graphql::Request::new(a.query.clone()).variables(
+            async_graphql::Variables::from_json(serde_json::json!({ "n": "x" })),
+        );
+        assert_ne!(fingerprint(&a), fingerprint(&b));
+        assert_eq!(
+            fingerprint(&a),
+            fingerprint(&async_graphql::Request::new(a.query.clone()))
+        );
+    }
+}
