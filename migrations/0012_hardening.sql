@@ -24,6 +24,8 @@ CREATE TABLE idempotency_keys (
     key          text        NOT NULL,
     fingerprint  text        NOT NULL,
     answer       bytea,
+    status       smallint,
+    content_type text,
     claimed_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (caller, key)
 );

@@ -172,8 +172,20 @@ async fn graphql(
         request_id: Uuid::now_v7(),
         client: http.state.client_address(&headers, peer),
     };
+    let Some(media) = body::Media::negotiate(
+        headers
+            .get(header::ACCEPT)
+            .and_then(|value| value.to_str().ok()),
+    ) else {
+        return (
+            StatusCode::NOT_ACCEPTABLE,
+            "GraphQL answers are application/graphql-response+json or application/json",
+        )
+            .into_response();
+    };
     if let Err(refusal) = http.served.prepare(&mut request, &context.auth) {
-        return body::graphql_response(async_graphql::Response::from_errors(vec![refusal]));
+        let answer = async_graphql::Response::from_errors(vec![refusal]);
+        return body::graphql_response(answer, media);
     }
     let mutation = is_mutation(&mut request);
     if method == Method::GET && mutation {
@@ -191,14 +203,10 @@ async fn graphql(
         // Keys are for callers who are somebody; the anonymous fields (login and the
         // like) are each safe to repeat or answer tokens, which are not stored.
         (Some(key), Auth::User(viewer)) if mutation => {
-            idempotent(&http, request.data(context), viewer.user_id, &key).await
+            idempotent(&http, request.data(context), media, viewer.user_id, &key).await
         }
-        _ => execute(&http, request.data(context)).await,
+        _ => body::graphql_response(answer(&http, request.data(context)).await, media),
     }
-}
-
-async fn execute(http: &Http, request: async_graphql::Request) -> Response {
-    body::graphql_response(answer(http, request).await)
 }
 
 async fn answer(http: &Http, request: async_graphql::Request) -> async_graphql::Response {
@@ -209,6 +217,7 @@ async fn answer(http: &Http, request: async_graphql::Request) -> async_graphql::
 async fn idempotent(
     http: &Http,
     request: async_graphql::Request,
+    media: body::Media,
     caller: Uuid,
     key: &str,
 ) -> Response {
@@ -234,11 +243,13 @@ async fn idempotent(
     match claim {
         idempotency::Claim::New => {}
         idempotency::Claim::Answered(answer) => {
-            let mut response = Response::new(Body::from(answer));
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                header::HeaderValue::from_static("application/graphql-response+json"),
-            );
+            let mut response = Response::new(Body::from(answer.body));
+            *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+            if let Ok(content_type) = header::HeaderValue::from_str(&answer.content_type) {
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_TYPE, content_type);
+            }
             response.headers_mut().insert(
                 "idempotent-replayed",
                 header::HeaderValue::from_static("true"),
@@ -277,7 +288,7 @@ async fn idempotent(
                 .and_then(|ext| ext.get("code"))
                 .is_some_and(|code| *code == async_graphql::Value::from("INTERNAL"))
         });
-    let response = body::graphql_response(answer);
+    let response = body::graphql_response(answer, media);
     let (parts, written) = response.into_parts();
     let bytes = axum::body::to_bytes(written, usize::MAX)
         .await
@@ -285,7 +296,17 @@ async fn idempotent(
     let kept = if internal {
         idempotency::release(pool, caller, key).await
     } else {
-        idempotency::record(pool, caller, key, &bytes).await
+        let answer = idempotency::Answer {
+            status: parts.status.as_u16(),
+            content_type: parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("application/json")
+                .to_owned(),
+            body: bytes.to_vec(),
+        };
+        idempotency::record(pool, caller, key, &answer).await
     };
     if let Err(error) = kept {
         // The mutation's answer still goes out; the key stays claimed, so a repeat is

@@ -3,12 +3,13 @@
 //! async-graphql-axum writes a response with the `Serialize` impl of async-graphql's values,
 //! which turns every raw JSON value back into a `serde_json::RawValue` first: it copies the
 //! text and parses it once more to validate it. A record's history is thousands of
-//! payloads, and that parse was 12% of the server's instructions for it. This writer is the
-//! same apart from that: it writes raw values as they are, which is sound because they have
-//! two sources only, both JSON: [`JsonText`], whose text PostgreSQL printed from a `jsonb`
-//! column, and the objects of [`written`], whose text the server writes itself (keys that
-//! are GraphQL names, strings through serde_json's escaping, payloads as `JsonText`).
-//! Keys, order, the content type and the headers are those of async-graphql-axum.
+//! payloads, and that parse was a large share of the server's work for it. This writer is
+//! the same apart from that: it writes raw values as they are, which is sound because they
+//! have two sources only, both JSON: [`JsonText`], whose text PostgreSQL printed from a
+//! `jsonb` column, and the objects of [`written`], whose text the server writes itself (keys
+//! that are GraphQL names, strings through serde_json's escaping, payloads as `JsonText`).
+//! Keys and order are async-graphql-axum's; the media type and the status follow the
+//! GraphQL-over-HTTP spec ([`Media`]).
 //!
 //! The invariant to keep: never make a raw value (or a `Json<T>` output, whose object keys
 //! could spell the token) from text a client sent, because this writer would put it into
@@ -26,9 +27,64 @@ use axum::response::{IntoResponse, Response};
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
-/// The HTTP response for one executed request.
-pub fn graphql_response(answer: async_graphql::Response) -> Response {
-    let body = match serde_json::to_vec(&Answer(&answer)) {
+/// The media type of a GraphQL answer, as the request's `Accept` header asks (GraphQL over
+/// HTTP): `application/graphql-response+json` to a client that lists it, `application/json`
+/// to one that lists only that, has no `Accept` or accepts anything (the legacy default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Media {
+    /// `application/graphql-response+json`: request errors answer 400, without `data`.
+    GraphqlResponse,
+    /// `application/json`: every GraphQL answer is 200.
+    Json,
+}
+
+impl Media {
+    /// What `accept` asks for; `None` when it accepts neither JSON type (answer 406).
+    pub fn negotiate(accept: Option<&str>) -> Option<Media> {
+        let Some(accept) = accept else {
+            return Some(Media::Json);
+        };
+        let ranges: Vec<&str> = accept
+            .split(',')
+            .map(|range| range.split(';').next().unwrap_or("").trim())
+            .collect();
+        if ranges
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case("application/graphql-response+json"))
+        {
+            Some(Media::GraphqlResponse)
+        } else if ranges.iter().any(|r| {
+            ["application/json", "application/*", "*/*"]
+                .iter()
+                .any(|json| r.eq_ignore_ascii_case(json))
+        }) || ranges.iter().all(|r| r.is_empty())
+        {
+            Some(Media::Json)
+        } else {
+            None
+        }
+    }
+
+    fn content_type(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            Media::GraphqlResponse => "application/graphql-response+json",
+            Media::Json => "application/json",
+        })
+    }
+}
+
+/// Whether `answer` is a request error: nothing was executed (every error arose before
+/// execution, so none has a path), and so the answer has no `data` entry.
+fn request_error(answer: &async_graphql::Response) -> bool {
+    answer.data == Value::Null
+        && !answer.errors.is_empty()
+        && answer.errors.iter().all(|error| error.path.is_empty())
+}
+
+/// The HTTP response for one request, in `media`.
+pub fn graphql_response(answer: async_graphql::Response, media: Media) -> Response {
+    let request_error = request_error(&answer);
+    let body = match serde_json::to_vec(&Answer(&answer, !request_error)) {
         Ok(body) => body,
         Err(error) => {
             tracing::error!(%error, "could not write a GraphQL answer");
@@ -36,11 +92,11 @@ pub fn graphql_response(answer: async_graphql::Response) -> Response {
         }
     };
     let mut response = Response::new(Body::from(body));
+    if request_error && media == Media::GraphqlResponse {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/graphql-response+json"),
-    );
+    headers.insert(header::CONTENT_TYPE, media.content_type());
     if answer.is_ok() {
         if let Some(value) = answer
             .cache_control
@@ -54,14 +110,17 @@ pub fn graphql_response(answer: async_graphql::Response) -> Response {
     response
 }
 
-/// `{"data": …, "extensions": …, "errors": […]}`, the last two only when not empty.
-struct Answer<'a>(&'a async_graphql::Response);
+/// `{"data": …, "extensions": …, "errors": […]}`: `data` unless it is a request error
+/// (the second field says), the last two only when not empty.
+struct Answer<'a>(&'a async_graphql::Response, bool);
 
 impl Serialize for Answer<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let answer = self.0;
         let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("data", &Data(&answer.data))?;
+        if self.1 {
+            map.serialize_entry("data", &Data(&answer.data))?;
+        }
         if !answer.extensions.is_empty() {
             map.serialize_entry("extensions", &answer.extensions)?;
         }
@@ -116,7 +175,22 @@ mod tests {
     use async_graphql::{Name, ServerError};
 
     fn written(answer: &async_graphql::Response) -> String {
-        serde_json::to_string(&Answer(answer)).expect("an answer is JSON")
+        serde_json::to_string(&Answer(answer, true)).expect("an answer is JSON")
+    }
+
+    #[test]
+    fn the_media_type_follows_the_accept_header() {
+        let negotiate = Media::negotiate;
+        assert_eq!(negotiate(None), Some(Media::Json));
+        assert_eq!(negotiate(Some("application/json")), Some(Media::Json));
+        assert_eq!(negotiate(Some("*/*")), Some(Media::Json));
+        assert_eq!(
+            negotiate(Some(
+                "application/graphql-response+json, application/json;q=0.9"
+            )),
+            Some(Media::GraphqlResponse)
+        );
+        assert_eq!(negotiate(Some("text/html")), None);
     }
 
     #[test]

@@ -22,11 +22,22 @@ pub enum Claim {
     /// The key is new: run the mutation, then [`record`] its answer.
     New,
     /// The key has an answer: send it again.
-    Answered(Vec<u8>),
+    Answered(Answer),
     /// The key is claimed without an answer (running, or interrupted).
     Pending,
     /// The key was used for another request.
     Mismatch,
+}
+
+/// A stored answer: the HTTP status, the content type and the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: String,
+    /// The body, byte for byte.
+    pub body: Vec<u8>,
 }
 
 /// Whether `key` is acceptable: 1 to 255 visible ASCII characters.
@@ -68,18 +79,25 @@ pub async fn claim(
     if claimed.is_some() {
         return Ok(Claim::New);
     }
-    let row: Option<(String, Option<Vec<u8>>)> = sqlx::query_as(
-        "SELECT fingerprint, answer FROM idempotency_keys WHERE caller = $1 AND key = $2",
+    type Row = (String, Option<Vec<u8>>, Option<i16>, Option<String>);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT fingerprint, answer, status, content_type FROM idempotency_keys \
+          WHERE caller = $1 AND key = $2",
     )
     .bind(caller)
     .bind(key)
     .fetch_optional(pool)
     .await?;
     Ok(match row {
-        None => Claim::Pending, // released between the two statements: a retry will run it
-        Some((known, _)) if known != fingerprint => Claim::Mismatch,
-        Some((_, Some(answer))) => Claim::Answered(answer),
-        Some((_, None)) => Claim::Pending,
+        // Released between the two statements (its run stored nothing): the next try runs.
+        None => Claim::Pending,
+        Some((known, ..)) if known != fingerprint => Claim::Mismatch,
+        Some((_, Some(body), Some(status), Some(content_type))) => Claim::Answered(Answer {
+            status: u16::try_from(status).unwrap_or(200),
+            content_type,
+            body,
+        }),
+        Some(_) => Claim::Pending,
     })
 }
 
@@ -88,14 +106,19 @@ pub async fn record(
     pool: &PgPool,
     caller: Uuid,
     key: &str,
-    answer: &[u8],
+    answer: &Answer,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE idempotency_keys SET answer = $3 WHERE caller = $1 AND key = $2")
-        .bind(caller)
-        .bind(key)
-        .bind(answer)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "UPDATE idempotency_keys SET answer = $3, status = $4, content_type = $5 \
+          WHERE caller = $1 AND key = $2",
+    )
+    .bind(caller)
+    .bind(key)
+    .bind(&answer.body)
+    .bind(i16::try_from(answer.status).unwrap_or(500))
+    .bind(&answer.content_type)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

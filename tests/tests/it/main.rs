@@ -7,6 +7,7 @@ mod hardening;
 mod hostile;
 mod isolation;
 mod limits;
+mod over_http;
 mod pipeline;
 mod projections_tests;
 mod retries;
