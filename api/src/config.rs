@@ -14,6 +14,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// `BIND_ADDR`, default `127.0.0.1:8088`.
     pub bind_addr: SocketAddr,
+    /// `PORTAL_URL`: where links in messages point, default `http://127.0.0.1:8088`.
+    pub portal_url: String,
     /// `ZIPPCRM_ENV=production` turns on strict checks (`development`, the default, does not;
     /// any other value is refused).
     pub production: bool,
@@ -119,6 +121,7 @@ impl Config {
         let config = Config {
             database_url: var("DATABASE_URL"),
             bind_addr,
+            portal_url: var("PORTAL_URL").unwrap_or_else(|| "http://127.0.0.1:8088".into()),
             production,
             jwt_secret,
             admin,
@@ -200,6 +203,7 @@ mod tests {
         let mut config = Config {
             database_url: Some("postgres://x".into()),
             bind_addr: "127.0.0.1:0".parse().expect("addr"),
+            portal_url: "https://portal.firm.example".into(),
             production: true,
             jwt_secret: String::new(),
             admin: None,

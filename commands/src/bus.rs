@@ -42,6 +42,8 @@ pub struct CommandBus {
     projects: Framework<Project>,
     templates: Framework<WorkflowTemplate>,
     pub(crate) users: Framework<User>,
+    /// Where links in messages point (`PORTAL_URL`), without a trailing `/`.
+    pub(crate) portal_url: String,
 }
 
 impl std::fmt::Debug for CommandBus {
@@ -91,8 +93,9 @@ pub struct ConvertedLead {
 
 impl CommandBus {
     /// Builds the frameworks over `pool`.
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(pool: PgPool, portal_url: &str) -> Self {
         Self {
+            portal_url: portal_url.trim_end_matches('/').to_owned(),
             leads: framework(&pool, Some(SNAPSHOT_EVERY), ()),
             clients: framework(&pool, None, ()),
             projects: framework(&pool, Some(SNAPSHOT_EVERY), ()),

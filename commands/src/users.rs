@@ -201,14 +201,13 @@ impl CommandBus {
         .bind(Utc::now() + Duration::days(INVITATION_DAYS))
         .execute(&mut *tx)
         .await?;
-        let portal = std::env::var("PORTAL_URL").unwrap_or_else(|_| "http://127.0.0.1:8088".into());
         let body = format!(
             "Hello {name},\n\n{firm} now follows your matters in the ZippCRM client portal.\n\
              Set your password here (the link works once and expires in {INVITATION_DAYS} days):\n\n\
              {portal}/set-password?token={token}\n",
             name = invitation.display_name,
             firm = invitation.client_name,
-            portal = portal.trim_end_matches('/'),
+            portal = self.portal_url,
         );
         sqlx::query(
             "INSERT INTO email_outbox (id, kind, to_address, subject, body, user_id) VALUES ($1, 'set_password', $2, $3, $4, $5)",

@@ -28,12 +28,15 @@ pub struct LocalPostgres {
     stopped: bool,
 }
 
-/// What to do with the data directory when the server stops.
+/// What the data is worth: kept data is written durably, throw-away data is not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keep {
-    /// Keep the data (the development server).
+    /// Keep the data (the development server, where someone may keep real records): the
+    /// server runs with PostgreSQL's durable defaults (`fsync`, synchronous commits), so a
+    /// crash of the machine loses no committed write and corrupts nothing.
     Data,
-    /// Remove the directory (throw-away test clusters).
+    /// Remove the directory when the server stops (test and bench clusters): `fsync=off`
+    /// and `initdb --no-sync`, for speed; a crash of the machine may lose such a cluster.
     Nothing,
 }
 
@@ -56,28 +59,22 @@ impl LocalPostgres {
             run_as,
             stopped: false,
         };
+        let durable = keep == Keep::Data;
         if !pg.data_dir.join("PG_VERSION").exists() {
-            pg.run(
-                "initdb",
-                &[
-                    "-D",
-                    &pg.dir(),
-                    "-U",
-                    "postgres",
-                    "--auth=trust",
-                    "-E",
-                    "UTF8",
-                    "--no-sync",
-                ],
-            )
-            .context("initdb failed")?;
+            let dir = pg.dir();
+            let mut args = vec!["-D", &dir, "-U", "postgres", "--auth=trust", "-E", "UTF8"];
+            if !durable {
+                args.push("--no-sync");
+            }
+            pg.run("initdb", &args).context("initdb failed")?;
         }
         // A previous owner may have died without stopping its server.
         let _ = pg.run("pg_ctl", &["-D", &pg.dir(), "stop", "-m", "immediate"]);
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off -c max_connections=300 -c shared_buffers=256MB",
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync={} -c max_connections=300 -c shared_buffers=256MB",
             pg.port,
-            pg.dir()
+            pg.dir(),
+            if durable { "on" } else { "off" },
         );
         let log = pg.data_dir.join("server.log");
         pg.run(

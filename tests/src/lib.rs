@@ -88,6 +88,7 @@ pub fn config() -> api::Config {
     api::Config {
         database_url: None,
         bind_addr: "127.0.0.1:0".parse().expect("address"),
+        portal_url: "http://portal.test.example".into(),
         production: false,
         jwt_secret: JWT_SECRET.into(),
         admin: Some((ADMIN_EMAIL.into(), ADMIN_PASSWORD.into())),

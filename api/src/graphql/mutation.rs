@@ -305,14 +305,15 @@ impl AuthMutation {
         role: Role,
     ) -> Result<UserPayload> {
         let viewer = ctx.request().auth.require(Permission::ManageUsers)?;
+        let command_ctx = ctx.command_context(&viewer);
         let command = UserCommand::ChangeRole {
             role: role.into(),
-            at: chrono::Utc::now(),
+            at: command_ctx.issued_at,
         };
         let appended = ctx
             .state()
             .bus
-            .user(&ctx.command_context(&viewer), user_id, command)
+            .user(&command_ctx, user_id, command)
             .await
             .map_err(ApiError::from)?;
         let state = ctx.state();
@@ -329,13 +330,14 @@ impl AuthMutation {
         if viewer.user_id == user_id {
             return Err(ApiError::bad_input("userId: you cannot deactivate yourself").into());
         }
+        let command_ctx = ctx.command_context(&viewer);
         let command = UserCommand::Deactivate {
-            at: chrono::Utc::now(),
+            at: command_ctx.issued_at,
         };
         let appended = ctx
             .state()
             .bus
-            .user(&ctx.command_context(&viewer), user_id, command)
+            .user(&command_ctx, user_id, command)
             .await
             .map_err(ApiError::from)?;
         let state = ctx.state();
