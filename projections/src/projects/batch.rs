@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::project::{ProjectEvent, TaskStatus};
+use domain::project::{rollup, ProjectEvent, TaskStatus};
 use domain::template::StageKey;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -67,12 +67,13 @@ struct TaskRow {
 const TASK_COLUMNS: &str = "id, project_id, parent_id, stage, title, assignee, priority, due_on, \
      estimate_hours, status, progress, position, created_at, updated_at";
 
-fn full_if_completed(status: TaskStatus) -> i32 {
-    if status == TaskStatus::Completed {
-        10_000
-    } else {
-        0
-    }
+/// The progress of a task without subtasks, or of a subtask: the domain's rule.
+fn own_progress(status: TaskStatus) -> i32 {
+    basis_points(rollup::task_progress(status, &[]))
+}
+
+fn basis_points(progress: u32) -> i32 {
+    i32::try_from(progress.min(rollup::FULL)).unwrap_or(i32::MAX)
 }
 
 /// The rows of one batch's projects, and which of them changed.
@@ -186,7 +187,7 @@ impl Batch {
             E::TaskPolicyChanged { auto_complete, .. } => view.auto_complete_tasks = auto_complete,
             E::ProjectStatusChanged { status, .. } => view.status = status.as_str().to_owned(),
             E::ProjectProgressChanged { progress, .. } => {
-                view.progress = i32::try_from(progress).unwrap_or(10_000);
+                view.progress = basis_points(progress);
             }
             E::LicenceRecorded {
                 number,
@@ -280,7 +281,7 @@ impl Batch {
                     task.status = status.as_str().to_owned();
                     task.updated_at = recorded_at;
                     if !has_subtasks {
-                        task.progress = full_if_completed(status);
+                        task.progress = own_progress(status);
                     }
                 });
             }
@@ -288,7 +289,7 @@ impl Batch {
                 subtask_id, status, ..
             } => self.update_task(subtask_id, |task| {
                 task.status = status.as_str().to_owned();
-                task.progress = full_if_completed(status);
+                task.progress = own_progress(status);
                 task.updated_at = recorded_at;
             }),
             E::TaskRolledUp {
@@ -298,7 +299,7 @@ impl Batch {
                 ..
             } => self.update_task(task_id, |task| {
                 task.status = status.as_str().to_owned();
-                task.progress = i32::try_from(progress).unwrap_or(10_000);
+                task.progress = basis_points(progress);
                 task.updated_at = recorded_at;
             }),
             other => return Some(other),

@@ -158,8 +158,8 @@ async fn created(
     sqlx::query(
         "INSERT INTO project_checklist_items (project_id, stage, key, position, title, mandatory, \
                 evidence_required, responsible_role, status) \
-         SELECT $1, *, 'pending' FROM UNNEST($2::text[], $3::text[], $4::int[], $5::text[], $6::bool[], \
-                                             $7::bool[], $8::text[])",
+         SELECT $1, *, $9 FROM UNNEST($2::text[], $3::text[], $4::int[], $5::text[], $6::bool[], \
+                                         $7::bool[], $8::text[])",
     )
     .bind(id)
     .bind(items.0)
@@ -169,6 +169,7 @@ async fn created(
     .bind(items.4)
     .bind(items.5)
     .bind(items.6)
+    .bind(ItemStatus::Pending.as_str())
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -445,10 +445,11 @@ pub async fn tasks(pool: &PgPool, project_id: Uuid) -> Result<Vec<TaskRow>, sqlx
 /// Open tasks and subtasks assigned to `user_id`, most urgent due date first.
 pub async fn assigned_to(pool: &PgPool, user_id: Uuid) -> Result<Vec<TaskRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {TASK_COLUMNS} FROM project_tasks WHERE assignee = $1 AND status <> 'completed' \
+        "SELECT {TASK_COLUMNS} FROM project_tasks WHERE assignee = $1 AND status <> $2 \
           ORDER BY due_on NULLS LAST, position LIMIT 500"
     ))
     .bind(user_id)
+    .bind(domain::project::TaskStatus::Completed.as_str())
     .fetch_all(pool)
     .await
 }
