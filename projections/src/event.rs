@@ -102,9 +102,9 @@ pub const EVENT_COLUMNS: &str = "transaction_id AS tx, global_position, event_id
 
 impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for StoredEvent {
     /// By position, in [`EVENT_COLUMNS`]' order, without sqlx's per-value type check: sqlx's
-    /// derive looks each column up by name and checks its type, which was a tenth of a
-    /// rebuild's own CPU (PERFORMANCE.md, item 40). The columns and their types are the
-    /// `events` table's, fixed by migration 0001; the tests fold every event they append.
+    /// derive looks each column up by name and checks its type, a large share of a
+    /// rebuild's own CPU. The columns and their types are the `events` table's, fixed by
+    /// migration 0001; the tests fold every event they append.
     fn from_row(row: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
         use sqlx::Row;
         Ok(Self {

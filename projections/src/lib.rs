@@ -14,12 +14,11 @@
 /// `page::Columns`): a field whose column the query did not read keeps its default. The
 /// columns are matched to fields by name once per result ([`columns::read_all`]), then
 /// each row is read by position: matching every column's name against every field's, row
-/// after row, was 6% of a lead page's instructions (PERFORMANCE.md, item 41), and sqlx's
-/// derive with `#[sqlx(default)]` cost more still (item 22).
+/// after row, was a measurable share of a lead page (ADR 0006), and sqlx's derive with
+/// `#[sqlx(default)]` cost more still (it builds an error for each absent column).
 ///
 /// Values decode without sqlx's check of each value's type against the field's
-/// (`try_get_unchecked`; the check compared type names and was 2.4% of a lead page's
-/// instructions): these are the read models' own columns, typed by the migrations, and the
+/// (`try_get_unchecked`; the check compares type names): these are the read models' own columns, typed by the migrations, and the
 /// black-box tests read every field of these rows alone and together.
 macro_rules! column_fields {
     ($name:ident for $target:ty { $($field:ident),+ $(,)? }) => {

@@ -52,8 +52,7 @@ pub fn push_after(qb: &mut QueryBuilder<'_, Postgres>, sort: Sort, after: Option
 ///
 /// The limit is written into the text, not bound: with `LIMIT $n` the planner prices a
 /// generic plan as if a tenth of the table came back, so PostgreSQL re-plans the prepared
-/// statement on every execution (PERFORMANCE.md, item 14). `first` is a number the caller
-/// validated, never user text.
+/// statement on every execution. `first` is a number the caller validated, never user text.
 pub fn push_order(qb: &mut QueryBuilder<'_, Postgres>, sort: Sort, first: i64) {
     let dir = if sort.descending { "DESC" } else { "ASC" };
     qb.push(format_args!(

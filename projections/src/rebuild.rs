@@ -345,8 +345,7 @@ pub async fn rebuild(
 
 /// How many projections [`rebuild_all`] folds at a time unless told otherwise. A fold
 /// alternates between this process and the database and waits on each round trip, so on
-/// two cores a third job fills the gaps: the quick bench's 200k events rebuilt 13-18%
-/// faster than with two, and four were slower again (PERFORMANCE.md, item 18).
+/// two cores a third job fills the gaps (four were slower again; ADR 0006).
 pub const DEFAULT_JOBS: usize = 3;
 
 /// Rebuilds `projections`, `jobs` at a time, starting them in the order given

@@ -160,13 +160,12 @@ pub async fn fetch(
         ),
         // Each type as a plain equality: the order index has the type as its third column
         // and skips the other types' events itself (migration 0010); `= ANY` it cannot, and
-        // would fetch every other event from the heap to discard it (for the notifications
-        // rebuild, 271k lead events before one batch of 5,000 project events: 367 ms
-        // against 25 ms). Several types are one ordered scan each, merged, and planned
-        // with the types' values each time (below): a generic plan cannot tell a rare type
-        // from a common one, and scanned the order index to its end for the rare type,
-        // every batch (48 ms), where the planner that sees `'User'` reads its 102 events
-        // by the primary key.
+        // would fetch every other event from the heap to discard it (the notifications
+        // rebuild read every lead event between two project events). Several types are one
+        // ordered scan each, merged, and planned with the types' values each time (below):
+        // a generic plan cannot tell a rare type from a common one, and scanned the order
+        // index to its end for the rare type on every batch, where the planner that sees
+        // `'User'` reads its few events by the primary key.
         Scope::Own if types.len() <= 1 => format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE {RANGE} AND aggregate_type = ($7::text[])[1] {ORDER}"
         ),

@@ -16,8 +16,8 @@ use projections::Projection;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
-/// mimalloc returns freed pages to the system; glibc's malloc kept ~200 MB of freed heap
-/// after a catch-up fold (docs/PERFORMANCE.md, item 8).
+/// mimalloc returns freed pages to the system; glibc's malloc kept the freed heap of a
+/// catch-up fold (ADR 0006).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
