@@ -35,15 +35,6 @@ impl Projection for ClientsProjection {
         &["Client"]
     }
 
-    async fn apply(
-        &self,
-        conn: &mut PgConnection,
-        event: &StoredEvent,
-        live: bool,
-    ) -> Result<(), ProjectionError> {
-        self.apply_batch(conn, &[event], live).await
-    }
-
     /// Folded in memory per batch: one query loads the clients' rows, one upsert writes
     /// them back and one insert adds the contacts.
     async fn apply_batch(

@@ -62,15 +62,6 @@ impl Projection for NotificationsProjection {
         &["Project", "User"]
     }
 
-    async fn apply(
-        &self,
-        conn: &mut PgConnection,
-        event: &StoredEvent,
-        live: bool,
-    ) -> Result<(), ProjectionError> {
-        self.apply_batch(conn, &[event], live).await
-    }
-
     /// Folded per batch: the subjects and recipients the batch needs are loaded in two
     /// queries and kept in memory; new notifications, subjects and recipients are written
     /// with one `UNNEST` statement each at the end (notifications also before a read mark,

@@ -54,27 +54,16 @@ pub trait Projection: Send + Sync + 'static {
     }
     /// The aggregate types whose events it folds; other events only move the checkpoint.
     fn aggregate_types(&self) -> &'static [&'static str];
-    /// Folds one event. `live` is false during rebuilds, when no change notices are sent.
-    async fn apply(
-        &self,
-        conn: &mut PgConnection,
-        event: &StoredEvent,
-        live: bool,
-    ) -> Result<(), ProjectionError>;
-    /// Folds a batch of this projection's events, in log order, as if [`Projection::apply`]
-    /// had been called on each. Projections that fold a batch in memory and write it with a
-    /// few set-based statements override this; the default folds event by event.
+    /// Folds a batch of this projection's events, in log order, inside the transaction that
+    /// moves its checkpoint. The result must not depend on where batches are cut (the
+    /// rebuild-equality test folds live a command at a time and rebuilds in large batches).
+    /// `live` is false during rebuilds, when no change notices are sent.
     async fn apply_batch(
         &self,
         conn: &mut PgConnection,
         events: &[&StoredEvent],
         live: bool,
-    ) -> Result<(), ProjectionError> {
-        for event in events {
-            self.apply(conn, event, live).await?;
-        }
-        Ok(())
-    }
+    ) -> Result<(), ProjectionError>;
 }
 
 /// Decodes an event's payload or reports which one failed.

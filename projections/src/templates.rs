@@ -27,42 +27,50 @@ impl Projection for TemplatesProjection {
         &["WorkflowTemplate"]
     }
 
-    async fn apply(
+    async fn apply_batch(
         &self,
         conn: &mut PgConnection,
-        event: &StoredEvent,
+        events: &[&StoredEvent],
         _live: bool,
     ) -> Result<(), ProjectionError> {
-        let Some(id) = event.aggregate_uuid() else {
-            return Ok(());
-        };
-        let TemplateEvent::TemplateVersionPublished {
-            family,
-            name,
-            version,
-            stages,
-            at,
-            ..
-        } = decode(event)?;
-        let stages = serde_json::to_value(stages).unwrap_or_default();
-        sqlx::query(
-            "INSERT INTO template_view (id, family, name, latest_version, stages, published_at, last_sequence) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (id) DO UPDATE SET family = $2, name = $3, latest_version = $4, stages = $5, \
-                    published_at = $6, last_sequence = $7 \
-              WHERE template_view.last_sequence < $7",
-        )
-        .bind(id)
-        .bind(family)
-        .bind(name)
-        .bind(i32::try_from(version).unwrap_or(i32::MAX))
-        .bind(stages)
-        .bind(at)
-        .bind(event.sequence)
-        .execute(conn)
-        .await?;
+        for event in events {
+            fold(conn, event).await?;
+        }
         Ok(())
     }
+}
+
+/// Folds one event of a template's stream (they are few: one statement each).
+async fn fold(conn: &mut PgConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
+    let Some(id) = event.aggregate_uuid() else {
+        return Ok(());
+    };
+    let TemplateEvent::TemplateVersionPublished {
+        family,
+        name,
+        version,
+        stages,
+        at,
+        ..
+    } = decode(event)?;
+    let stages = serde_json::to_value(stages).unwrap_or_default();
+    sqlx::query(
+        "INSERT INTO template_view (id, family, name, latest_version, stages, published_at, last_sequence) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (id) DO UPDATE SET family = $2, name = $3, latest_version = $4, stages = $5, \
+                published_at = $6, last_sequence = $7 \
+          WHERE template_view.last_sequence < $7",
+    )
+    .bind(id)
+    .bind(family)
+    .bind(name)
+    .bind(i32::try_from(version).unwrap_or(i32::MAX))
+    .bind(stages)
+    .bind(at)
+    .bind(event.sequence)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// A row of `template_view`.

@@ -43,15 +43,6 @@ impl Projection for LeadsProjection {
         &["Lead"]
     }
 
-    async fn apply(
-        &self,
-        conn: &mut PgConnection,
-        event: &StoredEvent,
-        live: bool,
-    ) -> Result<(), ProjectionError> {
-        self.apply_batch(conn, &[event], live).await
-    }
-
     async fn apply_batch(
         &self,
         conn: &mut PgConnection,

@@ -59,15 +59,6 @@ impl Projection for ProjectsProjection {
         &["Project"]
     }
 
-    async fn apply(
-        &self,
-        conn: &mut PgConnection,
-        event: &StoredEvent,
-        live: bool,
-    ) -> Result<(), ProjectionError> {
-        self.apply_batch(conn, &[event], live).await
-    }
-
     /// `project_view` and `project_tasks` are folded in memory for the whole batch
     /// ([`Batch`]), and so are document requests, uploads, stage advance requests and stage
     /// times and the status changes of checklist items ([`Deferred`]); the rarer changes
@@ -693,20 +684,23 @@ async fn fold(
             reason,
             by,
             at,
+        } => {
+            let decision = Decision {
+                decision: "approved",
+                reason,
+                by,
+                at,
+            };
+            deferred.decisions.insert(request_id, decision);
         }
-        | E::StageAdvanceRefused {
+        E::StageAdvanceRefused {
             request_id,
             reason,
             by,
             at,
         } => {
-            let decision = if event.event_type == "StageAdvanceApproved" {
-                "approved"
-            } else {
-                "refused"
-            };
             let decision = Decision {
-                decision,
+                decision: "refused",
                 reason,
                 by,
                 at,
@@ -898,31 +892,50 @@ async fn fold(
             reason,
             by,
             at,
+        } => {
+            let decision = Decision {
+                decision: "approved",
+                reason,
+                by,
+                at,
+            };
+            decide_proposal(conn, id, proposal, decision).await?;
         }
-        | E::ChangeRefused {
+        E::ChangeRefused {
             proposal,
             reason,
             by,
             at,
         } => {
-            let decision = if event.event_type == "ChangeApproved" {
-                "approved"
-            } else {
-                "refused"
+            let decision = Decision {
+                decision: "refused",
+                reason,
+                by,
+                at,
             };
-            sqlx::query(
-                "UPDATE project_change_proposals SET decision = $3, decided_by = $4, decided_at = $5, \
-                        reason = nullif($6, '') WHERE project_id = $1 AND number = $2",
-            )
-            .bind(id)
-            .bind(i64::from(proposal))
-            .bind(decision)
-            .bind(by)
-            .bind(at)
-            .bind(reason)
-            .execute(conn)
-            .await?;
+            decide_proposal(conn, id, proposal, decision).await?;
         }
     }
+    Ok(())
+}
+
+async fn decide_proposal(
+    conn: &mut PgConnection,
+    project_id: Uuid,
+    proposal: u32,
+    decision: Decision,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE project_change_proposals SET decision = $3, decided_by = $4, decided_at = $5, \
+                reason = nullif($6, '') WHERE project_id = $1 AND number = $2",
+    )
+    .bind(project_id)
+    .bind(i64::from(proposal))
+    .bind(decision.decision)
+    .bind(decision.by)
+    .bind(decision.at)
+    .bind(decision.reason)
+    .execute(conn)
+    .await?;
     Ok(())
 }

@@ -462,16 +462,20 @@ mod async_trait_shim {
         fn aggregate_types(&self) -> &'static [&'static str] {
             self.inner.aggregate_types()
         }
-        async fn apply(
+        async fn apply_batch(
             &self,
             conn: &mut PgConnection,
-            event: &StoredEvent,
+            events: &[&StoredEvent],
             live: bool,
         ) -> Result<(), ProjectionError> {
-            if self.left.fetch_sub(1, Ordering::SeqCst) == 0 {
-                return Err(ProjectionError::Database(sqlx::Error::PoolClosed));
+            // One event at a time, so the failure lands after exactly `n` of them.
+            for event in events {
+                if self.left.fetch_sub(1, Ordering::SeqCst) == 0 {
+                    return Err(ProjectionError::Database(sqlx::Error::PoolClosed));
+                }
+                self.inner.apply_batch(conn, &[event], live).await?;
             }
-            self.inner.apply(conn, event, live).await
+            Ok(())
         }
     }
 }
