@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use uuid::Uuid;
 
 use crate::auth::Auth;
+use crate::error::Code;
 use crate::graphql::{AppState, RequestContext, Served};
 
 mod body;
@@ -21,10 +22,15 @@ pub mod idempotency;
 /// Largest accepted request body of `/graphql`.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// A refusal of a request before it reaches GraphQL, in the GraphQL error shape.
-fn refuse(status: StatusCode, message: &str) -> Response {
-    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }] });
+/// An answer outside GraphQL's execution (a refused body, an upload, an idempotency key) in
+/// the GraphQL error shape: `{"errors":[{"message","extensions":{"code"}}]}`.
+pub(crate) fn error_response(status: StatusCode, code: Code, message: &str) -> Response {
+    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code.as_str() } }] });
     (status, Json(body)).into_response()
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    error_response(status, Code::BadUserInput, message)
 }
 
 /// Router state.
@@ -221,10 +227,6 @@ async fn idempotent(
     caller: Uuid,
     key: &str,
 ) -> Response {
-    let refusal = |status: StatusCode, code: &str, message: &str| {
-        let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-        (status, Json(body)).into_response()
-    };
     if !idempotency::valid_key(key) {
         return refuse(
             StatusCode::BAD_REQUEST,
@@ -237,7 +239,7 @@ async fn idempotent(
         Ok(claim) => claim,
         Err(error) => {
             let error = crate::error::ApiError::internal(error);
-            return refusal(StatusCode::SERVICE_UNAVAILABLE, "INTERNAL", &error.message);
+            return error_response(StatusCode::SERVICE_UNAVAILABLE, error.code, &error.message);
         }
     };
     match claim {
@@ -257,16 +259,15 @@ async fn idempotent(
             return response;
         }
         idempotency::Claim::Pending => {
-            return refusal(
+            return error_response(
                 StatusCode::CONFLICT,
-                "CONFLICT",
+                Code::Conflict,
                 "a request with this Idempotency-Key is still running or was interrupted; read the record before sending it again with a new key",
             );
         }
         idempotency::Claim::Mismatch => {
-            return refusal(
+            return refuse(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "BAD_USER_INPUT",
                 "this Idempotency-Key was used for a different request",
             );
         }

@@ -38,14 +38,10 @@ fn status_of(code: Code) -> StatusCode {
     }
 }
 
-/// An error answered as `{"errors":[{"message", "extensions":{"code"}}]}`, like GraphQL.
+/// An error answered in the GraphQL error shape, with `status` or the code's own.
 fn error(status: Option<StatusCode>, error: ApiError) -> Response {
     let status = status.unwrap_or_else(|| status_of(error.code));
-    (
-        status,
-        Json(json!({ "errors": [{ "message": error.message, "extensions": { "code": error.code.as_str() } }] })),
-    )
-        .into_response()
+    crate::http::error_response(status, error.code, &error.message)
 }
 
 fn bad(message: impl Into<String>) -> ApiError {
