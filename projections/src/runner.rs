@@ -66,6 +66,30 @@ pub trait Projection: Send + Sync + 'static {
     ) -> Result<(), ProjectionError>;
 }
 
+/// A projection whose events are few enough to fold one at a time, a statement each; its
+/// [`Projection::apply_batch`] is [`fold_each`].
+#[async_trait]
+pub trait FoldEach: Send + Sync {
+    /// Folds one event.
+    async fn fold(
+        &self,
+        conn: &mut PgConnection,
+        event: &StoredEvent,
+    ) -> Result<(), ProjectionError>;
+}
+
+/// Folds `events` one after another with `projection`'s [`FoldEach::fold`].
+pub async fn fold_each(
+    projection: &impl FoldEach,
+    conn: &mut PgConnection,
+    events: &[&StoredEvent],
+) -> Result<(), ProjectionError> {
+    for event in events {
+        projection.fold(conn, event).await?;
+    }
+    Ok(())
+}
+
 /// Decodes an event's payload or reports which one failed.
 pub fn decode<E: serde::de::DeserializeOwned>(event: &StoredEvent) -> Result<E, ProjectionError> {
     event.decode().map_err(|source| ProjectionError::Decode {

@@ -6,7 +6,7 @@ use domain::template::TemplateEvent;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::runner::{decode, Projection, ProjectionError};
+use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
 use crate::StoredEvent;
 
 /// Projection name and tables are persisted identifiers.
@@ -33,44 +33,48 @@ impl Projection for TemplatesProjection {
         events: &[&StoredEvent],
         _live: bool,
     ) -> Result<(), ProjectionError> {
-        for event in events {
-            fold(conn, event).await?;
-        }
-        Ok(())
+        fold_each(self, conn, events).await
     }
 }
 
-/// Folds one event of a template's stream (they are few: one statement each).
-async fn fold(conn: &mut PgConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
-    let Some(id) = event.aggregate_uuid() else {
-        return Ok(());
-    };
-    let TemplateEvent::TemplateVersionPublished {
-        family,
-        name,
-        version,
-        stages,
-        at,
-        ..
-    } = decode(event)?;
-    let stages = serde_json::to_value(stages).unwrap_or_default();
-    sqlx::query(
-        "INSERT INTO template_view (id, family, name, latest_version, stages, published_at, last_sequence) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (id) DO UPDATE SET family = $2, name = $3, latest_version = $4, stages = $5, \
-                published_at = $6, last_sequence = $7 \
-          WHERE template_view.last_sequence < $7",
-    )
-    .bind(id)
-    .bind(family)
-    .bind(name)
-    .bind(i32::try_from(version).unwrap_or(i32::MAX))
-    .bind(stages)
-    .bind(at)
-    .bind(event.sequence)
-    .execute(conn)
-    .await?;
-    Ok(())
+/// A few events per stream: one statement each.
+#[async_trait]
+impl FoldEach for TemplatesProjection {
+    async fn fold(
+        &self,
+        conn: &mut PgConnection,
+        event: &StoredEvent,
+    ) -> Result<(), ProjectionError> {
+        let Some(id) = event.aggregate_uuid() else {
+            return Ok(());
+        };
+        let TemplateEvent::TemplateVersionPublished {
+            family,
+            name,
+            version,
+            stages,
+            at,
+            ..
+        } = decode(event)?;
+        let stages = serde_json::to_value(stages).unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO template_view (id, family, name, latest_version, stages, published_at, last_sequence) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (id) DO UPDATE SET family = $2, name = $3, latest_version = $4, stages = $5, \
+                    published_at = $6, last_sequence = $7 \
+              WHERE template_view.last_sequence < $7",
+        )
+        .bind(id)
+        .bind(family)
+        .bind(name)
+        .bind(i32::try_from(version).unwrap_or(i32::MAX))
+        .bind(stages)
+        .bind(at)
+        .bind(event.sequence)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
 }
 
 /// A row of `template_view`.

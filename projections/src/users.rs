@@ -6,7 +6,7 @@ use domain::user::UserEvent;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::runner::{decode, Projection, ProjectionError};
+use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
 use crate::StoredEvent;
 
 /// Projection name and tables are persisted identifiers.
@@ -33,64 +33,68 @@ impl Projection for UsersProjection {
         events: &[&StoredEvent],
         _live: bool,
     ) -> Result<(), ProjectionError> {
-        for event in events {
-            fold(conn, event).await?;
-        }
-        Ok(())
+        fold_each(self, conn, events).await
     }
 }
 
-/// Folds one event of a user's stream (they are few: one statement each).
-async fn fold(conn: &mut PgConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
-    let Some(id) = event.aggregate_uuid() else {
-        return Ok(());
-    };
-    let seq = event.sequence;
-    let payload: UserEvent = decode(event)?;
-    if let UserEvent::UserRegistered {
-        email,
-        display_name,
-        role,
-        client_id,
-        at,
-        ..
-    } = payload
-    {
+/// A few events per stream: one statement each.
+#[async_trait]
+impl FoldEach for UsersProjection {
+    async fn fold(
+        &self,
+        conn: &mut PgConnection,
+        event: &StoredEvent,
+    ) -> Result<(), ProjectionError> {
+        let Some(id) = event.aggregate_uuid() else {
+            return Ok(());
+        };
+        let seq = event.sequence;
+        let payload: UserEvent = decode(event)?;
+        if let UserEvent::UserRegistered {
+            email,
+            display_name,
+            role,
+            client_id,
+            at,
+            ..
+        } = payload
+        {
+            sqlx::query(
+                "INSERT INTO user_view (id, email, display_name, role, client_id, active, created_at, updated_at, last_sequence) \
+                 VALUES ($1, $2, $3, $4, $5, true, $6, $6, $7) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(email)
+            .bind(display_name)
+            .bind(role.as_str())
+            .bind(client_id)
+            .bind(at)
+            .bind(seq)
+            .execute(conn)
+            .await?;
+            return Ok(());
+        }
+        let (role, deactivated, at) = match payload {
+            UserEvent::UserRoleChanged { role, at } => (Some(role.as_str()), false, at),
+            UserEvent::UserDeactivated { at } => (None, true, at),
+            UserEvent::UserPasswordChanged { at } | UserEvent::NotificationsRead { at, .. } => {
+                (None, false, at)
+            }
+            UserEvent::UserRegistered { at, .. } => (None, false, at),
+        };
         sqlx::query(
-            "INSERT INTO user_view (id, email, display_name, role, client_id, active, created_at, updated_at, last_sequence) \
-             VALUES ($1, $2, $3, $4, $5, true, $6, $6, $7) ON CONFLICT (id) DO NOTHING",
+            "UPDATE user_view SET role = COALESCE($3, role), active = active AND NOT $4, updated_at = $5, last_sequence = $2 \
+              WHERE id = $1 AND last_sequence < $2",
         )
         .bind(id)
-        .bind(email)
-        .bind(display_name)
-        .bind(role.as_str())
-        .bind(client_id)
-        .bind(at)
         .bind(seq)
+        .bind(role)
+        .bind(deactivated)
+        .bind(at)
         .execute(conn)
         .await?;
-        return Ok(());
+        Ok(())
     }
-    let (role, deactivated, at) = match payload {
-        UserEvent::UserRoleChanged { role, at } => (Some(role.as_str()), false, at),
-        UserEvent::UserDeactivated { at } => (None, true, at),
-        UserEvent::UserPasswordChanged { at } | UserEvent::NotificationsRead { at, .. } => {
-            (None, false, at)
-        }
-        UserEvent::UserRegistered { at, .. } => (None, false, at),
-    };
-    sqlx::query(
-        "UPDATE user_view SET role = COALESCE($3, role), active = active AND NOT $4, updated_at = $5, last_sequence = $2 \
-          WHERE id = $1 AND last_sequence < $2",
-    )
-    .bind(id)
-    .bind(seq)
-    .bind(role)
-    .bind(deactivated)
-    .bind(at)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// A row of `user_view`.

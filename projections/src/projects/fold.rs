@@ -586,6 +586,11 @@ async fn fold(
     payload: ProjectEvent,
 ) -> Result<(), sqlx::Error> {
     use ProjectEvent as E;
+    // How an approval or a refusal (of a stage advance, or of a proposed change) is recorded.
+    let decision = match payload {
+        E::StageAdvanceApproved { .. } | E::ChangeApproved { .. } => "approved",
+        _ => "refused",
+    };
     match payload {
         // Folded in memory (`batch.rs`).
         E::ProjectCreated { .. }
@@ -684,23 +689,15 @@ async fn fold(
             reason,
             by,
             at,
-        } => {
-            let decision = Decision {
-                decision: "approved",
-                reason,
-                by,
-                at,
-            };
-            deferred.decisions.insert(request_id, decision);
         }
-        E::StageAdvanceRefused {
+        | E::StageAdvanceRefused {
             request_id,
             reason,
             by,
             at,
         } => {
             let decision = Decision {
-                decision: "refused",
+                decision,
                 reason,
                 by,
                 at,
@@ -892,23 +889,15 @@ async fn fold(
             reason,
             by,
             at,
-        } => {
-            let decision = Decision {
-                decision: "approved",
-                reason,
-                by,
-                at,
-            };
-            decide_proposal(conn, id, proposal, decision).await?;
         }
-        E::ChangeRefused {
+        | E::ChangeRefused {
             proposal,
             reason,
             by,
             at,
         } => {
             let decision = Decision {
-                decision: "refused",
+                decision,
                 reason,
                 by,
                 at,
