@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::notices::notify_changes;
 use crate::page::{self, Cursor, Page, Sort};
 use crate::runner::{decode_batch, Decoded, Projection, ProjectionError};
+use crate::unnest::column;
 use crate::StoredEvent;
 
 /// Projection name and tables are persisted identifiers.
@@ -44,21 +45,14 @@ impl Projection for ClientsProjection {
         live: bool,
     ) -> Result<(), ProjectionError> {
         let Decoded { events, ids } = decode_batch::<ClientEvent>(events)?;
-        let rows: Vec<(
-            Uuid,
-            String,
-            Option<Uuid>,
-            DateTime<Utc>,
-            DateTime<Utc>,
-            i64,
-        )> = sqlx::query_as(
+        let rows: Vec<ViewRow> = sqlx::query_as(
             "SELECT id, name, lead_id, created_at, updated_at, last_sequence \
                    FROM client_view WHERE id = ANY($1)",
         )
         .bind(&ids)
         .fetch_all(&mut *conn)
         .await?;
-        let mut views: HashMap<Uuid, _> = rows.into_iter().map(|row| (row.0, row)).collect();
+        let mut views: HashMap<Uuid, ViewRow> = rows.into_iter().map(|row| (row.id, row)).collect();
         let mut changed: Vec<Uuid> = Vec::new();
         let mut touched: HashSet<Uuid> = HashSet::new();
         let mut contacts: Vec<(Uuid, domain::client::Contact)> = Vec::new();
@@ -74,17 +68,25 @@ impl Projection for ClientsProjection {
                     if views.contains_key(&id) {
                         continue;
                     }
-                    views.insert(id, (id, name, lead_id, at, at, event.sequence));
+                    let row = ViewRow {
+                        id,
+                        name,
+                        lead_id,
+                        created_at: at,
+                        updated_at: at,
+                        last_sequence: event.sequence,
+                    };
+                    views.insert(id, row);
                     contacts.push((id, primary_contact));
                 }
                 ClientEvent::ClientContactAdded { contact, at } => {
                     let Some(view) = views.get_mut(&id) else {
                         continue;
                     };
-                    if view.5 >= event.sequence {
+                    if view.last_sequence >= event.sequence {
                         continue;
                     }
-                    (view.4, view.5) = (at, event.sequence);
+                    (view.updated_at, view.last_sequence) = (at, event.sequence);
                     contacts.push((id, contact));
                 }
             }
@@ -92,7 +94,7 @@ impl Projection for ClientsProjection {
                 changed.push(id);
             }
         }
-        let rows: Vec<_> = changed.iter().filter_map(|id| views.get(id)).collect();
+        let rows: Vec<&ViewRow> = changed.iter().filter_map(|id| views.get(id)).collect();
         if !rows.is_empty() {
             sqlx::query(
                 "INSERT INTO client_view (id, name, lead_id, created_at, updated_at, last_sequence) \
@@ -101,12 +103,12 @@ impl Projection for ClientsProjection {
                  ON CONFLICT (id) DO UPDATE SET updated_at = EXCLUDED.updated_at, \
                         last_sequence = EXCLUDED.last_sequence",
             )
-            .bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.2).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.3).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.4).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.5).collect::<Vec<_>>())
+            .bind(column(&rows, |r| r.id))
+            .bind(column(&rows, |r| r.name.as_str()))
+            .bind(column(&rows, |r| r.lead_id))
+            .bind(column(&rows, |r| r.created_at))
+            .bind(column(&rows, |r| r.updated_at))
+            .bind(column(&rows, |r| r.last_sequence))
             .execute(&mut *conn)
             .await?;
         }
@@ -116,12 +118,12 @@ impl Projection for ClientsProjection {
                  SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bool[]) \
                  ON CONFLICT DO NOTHING",
             )
-            .bind(contacts.iter().map(|(_, c)| c.contact_id).collect::<Vec<_>>())
-            .bind(contacts.iter().map(|(client, _)| *client).collect::<Vec<_>>())
-            .bind(contacts.iter().map(|(_, c)| c.name.clone()).collect::<Vec<_>>())
-            .bind(contacts.iter().map(|(_, c)| c.email.clone()).collect::<Vec<_>>())
-            .bind(contacts.iter().map(|(_, c)| c.phone.clone()).collect::<Vec<_>>())
-            .bind(contacts.iter().map(|(_, c)| c.primary).collect::<Vec<_>>())
+            .bind(column(&contacts, |(_, c)| c.contact_id))
+            .bind(column(&contacts, |(client, _)| *client))
+            .bind(column(&contacts, |(_, c)| c.name.as_str()))
+            .bind(column(&contacts, |(_, c)| c.email.as_str()))
+            .bind(column(&contacts, |(_, c)| c.phone.as_deref()))
+            .bind(column(&contacts, |(_, c)| c.primary))
             .execute(&mut *conn)
             .await?;
         }
@@ -132,6 +134,17 @@ impl Projection for ClientsProjection {
         }
         Ok(())
     }
+}
+
+/// A `client_view` row as the fold holds it.
+#[derive(Debug, sqlx::FromRow)]
+struct ViewRow {
+    id: Uuid,
+    name: String,
+    lead_id: Option<Uuid>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    last_sequence: i64,
 }
 
 /// A row of `client_view`.

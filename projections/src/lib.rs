@@ -67,6 +67,7 @@ pub mod rebuild;
 pub mod runner;
 pub mod status;
 pub mod templates;
+mod unnest;
 pub mod users;
 pub mod wait;
 

@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::notices::{notify_change, notify_changes};
 use crate::runner::{decode, Projection, ProjectionError};
+use crate::unnest::column;
 use crate::StoredEvent;
 
 /// Projection name and tables are persisted identifiers.
@@ -334,26 +335,21 @@ impl State {
             return Ok(());
         }
         let pending = std::mem::take(&mut self.pending);
-        macro_rules! column {
-            ($rows:ident . $field:ident) => {
-                $rows.iter().map(|p| p.$field.clone()).collect::<Vec<_>>()
-            };
-        }
         let inserted: Vec<Uuid> = sqlx::query_scalar(
             "INSERT INTO notifications (id, user_id, kind, title, body, project_id, subject_id, event_id, created_at) \
              SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::uuid[], \
                                   $7::uuid[], $8::uuid[], $9::timestamptz[]) \
              ON CONFLICT DO NOTHING RETURNING id",
         )
-        .bind(column!(pending.id))
-        .bind(column!(pending.user_id))
-        .bind(column!(pending.kind))
-        .bind(column!(pending.title))
-        .bind(column!(pending.body))
-        .bind(column!(pending.project_id))
-        .bind(column!(pending.subject_id))
-        .bind(column!(pending.event_id))
-        .bind(column!(pending.created_at))
+        .bind(column(&pending, |p| p.id))
+        .bind(column(&pending, |p| p.user_id))
+        .bind(column(&pending, |p| p.kind))
+        .bind(column(&pending, |p| p.title.as_str()))
+        .bind(column(&pending, |p| p.body.as_str()))
+        .bind(column(&pending, |p| p.project_id))
+        .bind(column(&pending, |p| p.subject_id))
+        .bind(column(&pending, |p| p.event_id))
+        .bind(column(&pending, |p| p.created_at))
         .fetch_all(&mut *conn)
         .await?;
         if !live || inserted.is_empty() {
@@ -369,13 +365,13 @@ impl State {
              SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::uuid[], $7::text[]) \
              ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
         )
-        .bind(column!(new.id))
-        .bind(column!(new.kind))
-        .bind(column!(new.email))
-        .bind(column!(new.title))
-        .bind(column!(new.body))
-        .bind(column!(new.user_id))
-        .bind(column!(new.key))
+        .bind(column(&new, |p| p.id))
+        .bind(column(&new, |p| p.kind))
+        .bind(column(&new, |p| p.email.as_str()))
+        .bind(column(&new, |p| p.title.as_str()))
+        .bind(column(&new, |p| p.body.as_str()))
+        .bind(column(&new, |p| p.user_id))
+        .bind(column(&new, |p| p.key.as_str()))
         .execute(&mut *conn)
         .await?;
         let changed: Vec<(Uuid, Option<Uuid>)> = new.iter().map(|p| (p.id, None)).collect();
@@ -395,26 +391,11 @@ impl State {
                  SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[]) \
                  ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title",
             )
-            .bind(subjects.iter().map(|(id, _)| **id).collect::<Vec<_>>())
-            .bind(
-                subjects
-                    .iter()
-                    .map(|(_, s)| s.project_id)
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                subjects
-                    .iter()
-                    .map(|(_, s)| s.client_id)
-                    .collect::<Vec<_>>(),
-            )
-            .bind(subjects.iter().map(|(_, s)| s.owner_id).collect::<Vec<_>>())
-            .bind(
-                subjects
-                    .iter()
-                    .map(|(_, s)| s.title.clone())
-                    .collect::<Vec<_>>(),
-            )
+            .bind(column(&subjects, |(id, _)| **id))
+            .bind(column(&subjects, |(_, s)| s.project_id))
+            .bind(column(&subjects, |(_, s)| s.client_id))
+            .bind(column(&subjects, |(_, s)| s.owner_id))
+            .bind(column(&subjects, |(_, s)| s.title.as_str()))
             .execute(&mut *conn)
             .await?;
         }
@@ -429,20 +410,10 @@ impl State {
                  SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::bool[]) \
                  ON CONFLICT (user_id) DO UPDATE SET active = EXCLUDED.active",
             )
-            .bind(recipients.iter().map(|(id, _)| **id).collect::<Vec<_>>())
-            .bind(
-                recipients
-                    .iter()
-                    .map(|(_, r)| r.email.clone())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                recipients
-                    .iter()
-                    .map(|(_, r)| r.client_id)
-                    .collect::<Vec<_>>(),
-            )
-            .bind(recipients.iter().map(|(_, r)| r.active).collect::<Vec<_>>())
+            .bind(column(&recipients, |(id, _)| **id))
+            .bind(column(&recipients, |(_, r)| r.email.as_str()))
+            .bind(column(&recipients, |(_, r)| r.client_id))
+            .bind(column(&recipients, |(_, r)| r.active))
             .execute(conn)
             .await?;
         }

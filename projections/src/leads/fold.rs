@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::notices::notify_changes;
 use crate::runner::{decode_batch, Decoded, Projection, ProjectionError};
+use crate::unnest::column;
 use crate::StoredEvent;
 
 /// Projection name and tables are persisted identifiers.
@@ -251,35 +252,35 @@ impl Batch {
     async fn write(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         self.write_view(conn).await?;
         if !self.notes.is_empty() {
-            let c = ChildColumns::of(&self.notes);
+            let notes = &self.notes;
             sqlx::query(
                 "INSERT INTO lead_notes (id, lead_id, body, author_id, at) \
                  SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::timestamptz[]) \
                  ON CONFLICT DO NOTHING",
             )
-            .bind(c.id)
-            .bind(c.lead_id)
-            .bind(c.text)
-            .bind(c.author_id)
-            .bind(c.at)
+            .bind(column(notes, |c| c.id))
+            .bind(column(notes, |c| c.lead_id))
+            .bind(column(notes, |c| c.text.as_str()))
+            .bind(column(notes, |c| c.author_id))
+            .bind(column(notes, |c| c.at))
             .execute(&mut *conn)
             .await?;
         }
         if !self.activities.is_empty() {
-            let c = ChildColumns::of(&self.activities);
+            let activities = &self.activities;
             sqlx::query(
                 "INSERT INTO lead_activities (id, lead_id, kind, summary, follow_up_on, author_id, at) \
                  SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::date[], \
                                       $6::uuid[], $7::timestamptz[]) \
                  ON CONFLICT DO NOTHING",
             )
-            .bind(c.id)
-            .bind(c.lead_id)
-            .bind(c.kind)
-            .bind(c.text)
-            .bind(c.follow_up_on)
-            .bind(c.author_id)
-            .bind(c.at)
+            .bind(column(activities, |c| c.id))
+            .bind(column(activities, |c| c.lead_id))
+            .bind(column(activities, |c| c.kind.as_deref()))
+            .bind(column(activities, |c| c.text.as_str()))
+            .bind(column(activities, |c| c.follow_up_on))
+            .bind(column(activities, |c| c.author_id))
+            .bind(column(activities, |c| c.at))
             .execute(&mut *conn)
             .await?;
         }
@@ -308,31 +309,6 @@ impl Batch {
         .execute(conn)
         .await?;
         Ok(())
-    }
-}
-
-/// Children as columns, for `UNNEST`.
-struct ChildColumns {
-    id: Vec<Uuid>,
-    lead_id: Vec<Uuid>,
-    kind: Vec<Option<String>>,
-    text: Vec<String>,
-    follow_up_on: Vec<Option<NaiveDate>>,
-    author_id: Vec<Option<Uuid>>,
-    at: Vec<DateTime<Utc>>,
-}
-
-impl ChildColumns {
-    fn of(children: &[Child]) -> Self {
-        Self {
-            id: children.iter().map(|c| c.id).collect(),
-            lead_id: children.iter().map(|c| c.lead_id).collect(),
-            kind: children.iter().map(|c| c.kind.clone()).collect(),
-            text: children.iter().map(|c| c.text.clone()).collect(),
-            follow_up_on: children.iter().map(|c| c.follow_up_on).collect(),
-            author_id: children.iter().map(|c| c.author_id).collect(),
-            at: children.iter().map(|c| c.at).collect(),
-        }
     }
 }
 

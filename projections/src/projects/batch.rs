@@ -16,6 +16,7 @@ use domain::template::StageKey;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::unnest::column;
 use crate::StoredEvent;
 
 /// A `project_view` row.
@@ -356,11 +357,6 @@ impl Batch {
             .filter_map(|id| self.views.get(id))
             .collect();
         if !views.is_empty() {
-            macro_rules! column {
-                ($field:ident) => {
-                    views.iter().map(|r| r.$field.clone()).collect::<Vec<_>>()
-                };
-            }
             sqlx::query(&format!(
                 "INSERT INTO project_view ({VIEW_COLUMNS}) \
                  SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::int[], \
@@ -376,24 +372,24 @@ impl Batch {
                         licence_issued_on = EXCLUDED.licence_issued_on, \
                         licence_expires_on = EXCLUDED.licence_expires_on"
             ))
-            .bind(column!(id))
-            .bind(column!(client_id))
-            .bind(column!(name))
-            .bind(column!(template_id))
-            .bind(column!(family))
-            .bind(column!(template_version))
-            .bind(column!(status))
-            .bind(column!(current_stage))
-            .bind(column!(stage_started_at))
-            .bind(column!(created_at))
-            .bind(column!(updated_at))
-            .bind(column!(last_sequence))
-            .bind(column!(progress))
-            .bind(column!(stages_complete))
-            .bind(column!(auto_complete_tasks))
-            .bind(column!(licence_number))
-            .bind(column!(licence_issued_on))
-            .bind(column!(licence_expires_on))
+            .bind(column(&views, |r| r.id))
+            .bind(column(&views, |r| r.client_id))
+            .bind(column(&views, |r| r.name.as_str()))
+            .bind(column(&views, |r| r.template_id))
+            .bind(column(&views, |r| r.family.as_str()))
+            .bind(column(&views, |r| r.template_version))
+            .bind(column(&views, |r| r.status.as_str()))
+            .bind(column(&views, |r| r.current_stage.as_str()))
+            .bind(column(&views, |r| r.stage_started_at))
+            .bind(column(&views, |r| r.created_at))
+            .bind(column(&views, |r| r.updated_at))
+            .bind(column(&views, |r| r.last_sequence))
+            .bind(column(&views, |r| r.progress))
+            .bind(column(&views, |r| r.stages_complete))
+            .bind(column(&views, |r| r.auto_complete_tasks))
+            .bind(column(&views, |r| r.licence_number.as_deref()))
+            .bind(column(&views, |r| r.licence_issued_on))
+            .bind(column(&views, |r| r.licence_expires_on))
             .execute(&mut *conn)
             .await?;
         }
@@ -403,11 +399,6 @@ impl Batch {
             .filter_map(|id| self.tasks.get(id))
             .collect();
         if !tasks.is_empty() {
-            macro_rules! column {
-                ($field:ident) => {
-                    tasks.iter().map(|r| r.$field.clone()).collect::<Vec<_>>()
-                };
-            }
             sqlx::query(&format!(
                 "INSERT INTO project_tasks ({TASK_COLUMNS}) \
                  SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], \
@@ -416,20 +407,20 @@ impl Batch {
                  ON CONFLICT (id) DO UPDATE SET assignee = EXCLUDED.assignee, status = EXCLUDED.status, \
                         progress = EXCLUDED.progress, updated_at = EXCLUDED.updated_at"
             ))
-            .bind(column!(id))
-            .bind(column!(project_id))
-            .bind(column!(parent_id))
-            .bind(column!(stage))
-            .bind(column!(title))
-            .bind(column!(assignee))
-            .bind(column!(priority))
-            .bind(column!(due_on))
-            .bind(column!(estimate_hours))
-            .bind(column!(status))
-            .bind(column!(progress))
-            .bind(column!(position))
-            .bind(column!(created_at))
-            .bind(column!(updated_at))
+            .bind(column(&tasks, |r| r.id))
+            .bind(column(&tasks, |r| r.project_id))
+            .bind(column(&tasks, |r| r.parent_id))
+            .bind(column(&tasks, |r| r.stage.as_deref()))
+            .bind(column(&tasks, |r| r.title.as_str()))
+            .bind(column(&tasks, |r| r.assignee))
+            .bind(column(&tasks, |r| r.priority.as_str()))
+            .bind(column(&tasks, |r| r.due_on))
+            .bind(column(&tasks, |r| r.estimate_hours))
+            .bind(column(&tasks, |r| r.status.as_str()))
+            .bind(column(&tasks, |r| r.progress))
+            .bind(column(&tasks, |r| r.position))
+            .bind(column(&tasks, |r| r.created_at))
+            .bind(column(&tasks, |r| r.updated_at))
             .execute(conn)
             .await?;
         }

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::batch::Batch;
 use crate::notices::notify_changes;
 use crate::runner::{decode_batch, Decoded, Projection, ProjectionError};
+use crate::unnest::column;
 use crate::StoredEvent;
 
 /// Projection name and tables are persisted identifiers.
@@ -104,46 +105,29 @@ async fn created(
         return Ok(());
     };
     // Stages and checklist items go in with one statement each.
-    let mut stage_rows = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut items = (
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-    );
-    for (position, stage) in (0i32..).zip(&stages) {
-        stage_rows.0.push(stage.stage.as_str());
-        stage_rows.1.push(position);
-        stage_rows
-            .2
-            .push(stage.sla_days.and_then(|d| i32::try_from(d).ok()));
-        stage_rows
-            .3
-            .push(stage.sla_extension_days.and_then(|d| i32::try_from(d).ok()));
-        stage_rows.4.push((position == 0).then_some(at));
-        for (item_position, item) in (0i32..).zip(&stage.items) {
-            items.0.push(stage.stage.as_str());
-            items.1.push(item.key.as_str());
-            items.2.push(item_position);
-            items.3.push(item.title.as_str());
-            items.4.push(item.mandatory);
-            items.5.push(item.evidence_required);
-            items.6.push(item.responsible_role.as_str());
-        }
-    }
+    let positions: Vec<i32> = (0i32..).take(stages.len()).collect();
+    let items: Vec<_> = stages
+        .iter()
+        .flat_map(|stage| {
+            (0i32..)
+                .zip(&stage.items)
+                .map(move |(position, item)| (stage, position, item))
+        })
+        .collect();
     sqlx::query(
         "INSERT INTO project_stages (project_id, stage, position, sla_days, sla_extension_days, started_at) \
          SELECT $1, * FROM UNNEST($2::text[], $3::int[], $4::int[], $5::int[], $6::timestamptz[])",
     )
     .bind(id)
-    .bind(stage_rows.0)
-    .bind(stage_rows.1)
-    .bind(stage_rows.2)
-    .bind(stage_rows.3)
-    .bind(stage_rows.4)
+    .bind(column(&stages, |stage| stage.stage.as_str()))
+    .bind(&positions)
+    .bind(column(&stages, |stage| {
+        stage.sla_days.and_then(|d| i32::try_from(d).ok())
+    }))
+    .bind(column(&stages, |stage| {
+        stage.sla_extension_days.and_then(|d| i32::try_from(d).ok())
+    }))
+    .bind(column(&positions, |position| (*position == 0).then_some(at)))
     .execute(&mut *conn)
     .await?;
     sqlx::query(
@@ -153,13 +137,15 @@ async fn created(
                                          $7::bool[], $8::text[])",
     )
     .bind(id)
-    .bind(items.0)
-    .bind(items.1)
-    .bind(items.2)
-    .bind(items.3)
-    .bind(items.4)
-    .bind(items.5)
-    .bind(items.6)
+    .bind(column(&items, |(stage, _, _)| stage.stage.as_str()))
+    .bind(column(&items, |(_, _, item)| item.key.as_str()))
+    .bind(column(&items, |(_, position, _)| *position))
+    .bind(column(&items, |(_, _, item)| item.title.as_str()))
+    .bind(column(&items, |(_, _, item)| item.mandatory))
+    .bind(column(&items, |(_, _, item)| item.evidence_required))
+    .bind(column(&items, |(_, _, item)| {
+        item.responsible_role.as_str()
+    }))
     .bind(ItemStatus::Pending.as_str())
     .execute(&mut *conn)
     .await?;
@@ -290,28 +276,7 @@ impl Deferred {
 
     async fn write(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         if !self.new_requests.is_empty() {
-            let mut columns = (
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-            );
-            for r in self.new_requests {
-                columns.0.push(r.id);
-                columns.1.push(r.project_id);
-                columns.2.push(r.client_id);
-                columns.3.push(r.stage);
-                columns.4.push(r.item_key);
-                columns.5.push(r.instructions);
-                columns.6.push(r.due_on);
-                columns.7.push(r.by);
-                columns.8.push(r.at);
-            }
+            let rows = &self.new_requests;
             sqlx::query(
                 "INSERT INTO document_requests (id, project_id, client_id, stage, item_key, item_title, \
                         instructions, due_on, status, raised_by, raised_at, updated_at) \
@@ -323,49 +288,20 @@ impl Deferred {
                    JOIN project_checklist_items i \
                      ON i.project_id = r.project_id AND i.stage = r.stage AND i.key = r.item_key",
             )
-            .bind(columns.0)
-            .bind(columns.1)
-            .bind(columns.2)
-            .bind(columns.3)
-            .bind(columns.4)
-            .bind(columns.5)
-            .bind(columns.6)
-            .bind(columns.7)
-            .bind(columns.8)
+            .bind(column(rows, |r| r.id))
+            .bind(column(rows, |r| r.project_id))
+            .bind(column(rows, |r| r.client_id))
+            .bind(column(rows, |r| r.stage))
+            .bind(column(rows, |r| r.item_key.as_str()))
+            .bind(column(rows, |r| r.instructions.as_str()))
+            .bind(column(rows, |r| r.due_on))
+            .bind(column(rows, |r| r.by))
+            .bind(column(rows, |r| r.at))
             .execute(&mut *conn)
             .await?;
         }
         if !self.new_uploads.is_empty() {
-            let mut columns = (
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-            );
-            for u in self.new_uploads {
-                columns.0.push(u.id);
-                columns.1.push(u.request_id);
-                columns.2.push(u.project_id);
-                columns.3.push(u.client_id);
-                columns.4.push(u.version);
-                columns.5.push(u.file.name);
-                columns
-                    .6
-                    .push(i64::try_from(u.file.size).unwrap_or(i64::MAX));
-                columns.7.push(u.file.media_type);
-                columns.8.push(u.file.sha256);
-                columns.9.push(u.file.storage_key);
-                columns.10.push(u.by);
-                columns.11.push(u.at);
-            }
+            let rows = &self.new_uploads;
             sqlx::query(
                 "INSERT INTO document_uploads (id, request_id, project_id, client_id, version, file_name, \
                         size_bytes, media_type, sha256, storage_key, state, uploaded_by, uploaded_at) \
@@ -376,38 +312,23 @@ impl Deferred {
                         AS u(id, request_id, project_id, client_id, version, file_name, size_bytes, \
                              media_type, sha256, storage_key, by_user, at)",
             )
-            .bind(columns.0)
-            .bind(columns.1)
-            .bind(columns.2)
-            .bind(columns.3)
-            .bind(columns.4)
-            .bind(columns.5)
-            .bind(columns.6)
-            .bind(columns.7)
-            .bind(columns.8)
-            .bind(columns.9)
-            .bind(columns.10)
-            .bind(columns.11)
+            .bind(column(rows, |u| u.id))
+            .bind(column(rows, |u| u.request_id))
+            .bind(column(rows, |u| u.project_id))
+            .bind(column(rows, |u| u.client_id))
+            .bind(column(rows, |u| u.version))
+            .bind(column(rows, |u| u.file.name.as_str()))
+            .bind(column(rows, |u| i64::try_from(u.file.size).unwrap_or(i64::MAX)))
+            .bind(column(rows, |u| u.file.media_type.as_str()))
+            .bind(column(rows, |u| u.file.sha256.as_str()))
+            .bind(column(rows, |u| u.file.storage_key.as_str()))
+            .bind(column(rows, |u| u.by))
+            .bind(column(rows, |u| u.at))
             .execute(&mut *conn)
             .await?;
         }
         if !self.new_advances.is_empty() {
-            let mut columns = (
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-            );
-            for a in self.new_advances {
-                columns.0.push(a.id);
-                columns.1.push(a.project_id);
-                columns.2.push(a.from);
-                columns.3.push(a.to);
-                columns.4.push(a.by);
-                columns.5.push(a.at);
-            }
+            let rows = &self.new_advances;
             sqlx::query(
                 "INSERT INTO project_advance_requests (id, project_id, from_stage, to_stage, requested_by, \
                         requested_at, decision) \
@@ -415,24 +336,17 @@ impl Deferred {
                    FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::timestamptz[]) \
                         AS a(id, project_id, from_stage, to_stage, by_user, at)",
             )
-            .bind(columns.0)
-            .bind(columns.1)
-            .bind(columns.2)
-            .bind(columns.3)
-            .bind(columns.4)
-            .bind(columns.5)
+            .bind(column(rows, |a| a.id))
+            .bind(column(rows, |a| a.project_id))
+            .bind(column(rows, |a| a.from))
+            .bind(column(rows, |a| a.to))
+            .bind(column(rows, |a| a.by))
+            .bind(column(rows, |a| a.at))
             .execute(&mut *conn)
             .await?;
         }
         if !self.decisions.is_empty() {
-            let mut columns = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            for (id, d) in self.decisions {
-                columns.0.push(id);
-                columns.1.push(d.decision);
-                columns.2.push(d.by);
-                columns.3.push(d.at);
-                columns.4.push(d.reason);
-            }
+            let rows: Vec<(Uuid, Decision)> = self.decisions.into_iter().collect();
             sqlx::query(
                 "UPDATE project_advance_requests t \
                     SET decision = d.decision, decided_by = d.by_user, decided_at = d.at, \
@@ -441,22 +355,16 @@ impl Deferred {
                         AS d(id, decision, by_user, at, reason) \
                   WHERE t.id = d.id",
             )
-            .bind(columns.0)
-            .bind(columns.1)
-            .bind(columns.2)
-            .bind(columns.3)
-            .bind(columns.4)
+            .bind(column(&rows, |(id, _)| *id))
+            .bind(column(&rows, |(_, d)| d.decision))
+            .bind(column(&rows, |(_, d)| d.by))
+            .bind(column(&rows, |(_, d)| d.at))
+            .bind(column(&rows, |(_, d)| d.reason.as_str()))
             .execute(&mut *conn)
             .await?;
         }
         if !self.stage_times.is_empty() {
-            let mut columns = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            for ((project_id, stage), times) in self.stage_times {
-                columns.0.push(project_id);
-                columns.1.push(stage);
-                columns.2.push(times.completed_at);
-                columns.3.push(times.started_at);
-            }
+            let rows: Vec<_> = self.stage_times.into_iter().collect();
             sqlx::query(
                 "UPDATE project_stages t \
                     SET completed_at = coalesce(u.completed_at, t.completed_at), \
@@ -465,32 +373,15 @@ impl Deferred {
                         AS u(project_id, stage, completed_at, started_at) \
                   WHERE t.project_id = u.project_id AND t.stage = u.stage",
             )
-            .bind(columns.0)
-            .bind(columns.1)
-            .bind(columns.2)
-            .bind(columns.3)
+            .bind(column(&rows, |((project_id, _), _)| *project_id))
+            .bind(column(&rows, |((_, stage), _)| *stage))
+            .bind(column(&rows, |(_, times)| times.completed_at))
+            .bind(column(&rows, |(_, times)| times.started_at))
             .execute(&mut *conn)
             .await?;
         }
         if !self.items.is_empty() {
-            let mut columns = (
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-            );
-            for ((id, stage, key), update) in self.items {
-                columns.0.push(id);
-                columns.1.push(stage);
-                columns.2.push(key);
-                columns.3.push(update.status);
-                columns.4.push(update.reason);
-                columns.5.push(update.by);
-                columns.6.push(update.at);
-            }
+            let rows: Vec<_> = self.items.into_iter().collect();
             sqlx::query(
                 "UPDATE project_checklist_items t \
                     SET status = u.status, reason = u.reason, \
@@ -499,39 +390,31 @@ impl Deferred {
                                $7::timestamptz[]) AS u(project_id, stage, key, status, reason, by_user, at) \
                   WHERE t.project_id = u.project_id AND t.stage = u.stage AND t.key = u.key",
             )
-            .bind(columns.0)
-            .bind(columns.1)
-            .bind(columns.2)
-            .bind(columns.3)
-            .bind(columns.4)
-            .bind(columns.5)
-            .bind(columns.6)
+            .bind(column(&rows, |((id, _, _), _)| *id))
+            .bind(column(&rows, |((_, stage, _), _)| *stage))
+            .bind(column(&rows, |((_, _, key), _)| key.as_str()))
+            .bind(column(&rows, |(_, update)| update.status))
+            .bind(column(&rows, |(_, update)| update.reason.as_deref()))
+            .bind(column(&rows, |(_, update)| update.by))
+            .bind(column(&rows, |(_, update)| update.at))
             .execute(&mut *conn)
             .await?;
         }
         if !self.requests.is_empty() {
-            let (ids, rest): (Vec<Uuid>, Vec<_>) = self.requests.into_iter().unzip();
-            let (statuses, ats): (Vec<&str>, Vec<DateTime<Utc>>) = rest.into_iter().unzip();
+            let rows: Vec<_> = self.requests.into_iter().collect();
             sqlx::query(
                 "UPDATE document_requests t SET status = u.status, updated_at = u.at \
                    FROM UNNEST($1::uuid[], $2::text[], $3::timestamptz[]) AS u(id, status, at) \
                   WHERE t.id = u.id",
             )
-            .bind(ids)
-            .bind(statuses)
-            .bind(ats)
+            .bind(column(&rows, |(id, _)| *id))
+            .bind(column(&rows, |(_, (status, _))| *status))
+            .bind(column(&rows, |(_, (_, at))| *at))
             .execute(&mut *conn)
             .await?;
         }
         if !self.uploads.is_empty() {
-            let mut columns = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            for (id, review) in self.uploads {
-                columns.0.push(id);
-                columns.1.push(review.state);
-                columns.2.push(review.reason);
-                columns.3.push(review.by);
-                columns.4.push(review.at);
-            }
+            let rows: Vec<_> = self.uploads.into_iter().collect();
             sqlx::query(
                 "UPDATE document_uploads t \
                     SET state = u.state, reason = u.reason, reviewed_by = u.by_user, reviewed_at = u.at \
@@ -539,11 +422,11 @@ impl Deferred {
                         AS u(id, state, reason, by_user, at) \
                   WHERE t.id = u.id",
             )
-            .bind(columns.0)
-            .bind(columns.1)
-            .bind(columns.2)
-            .bind(columns.3)
-            .bind(columns.4)
+            .bind(column(&rows, |(id, _)| *id))
+            .bind(column(&rows, |(_, review)| review.state))
+            .bind(column(&rows, |(_, review)| review.reason.as_deref()))
+            .bind(column(&rows, |(_, review)| review.by))
+            .bind(column(&rows, |(_, review)| review.at))
             .execute(&mut *conn)
             .await?;
         }
