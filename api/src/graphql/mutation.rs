@@ -305,6 +305,10 @@ impl AuthMutation {
         role: Role,
     ) -> Result<UserPayload> {
         let viewer = ctx.request().auth.require(Permission::ManageUsers)?;
+        if viewer.user_id == user_id {
+            // Another admin must do it, so the last admin cannot lock everyone out.
+            return Err(ApiError::bad_input("userId: you cannot change your own role").into());
+        }
         let command_ctx = ctx.command_context(&viewer);
         let command = UserCommand::ChangeRole {
             role: role.into(),

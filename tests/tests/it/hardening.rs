@@ -346,6 +346,16 @@ async fn ended_sessions_end_their_access_tokens_at_once() {
         "MANAGER"
     );
 
+    // Nobody changes their own role (the last admin cannot lock everyone out).
+    let own = app
+        .gql(
+            Some(&admin),
+            "mutation($u: UUID!) { changeUserRole(userId: $u, role: SALES) { caughtUp } }",
+            json!({ "u": app_admin_id(&app, &admin).await }),
+        )
+        .await;
+    assert_eq!(error_code(&own), Some("BAD_USER_INPUT"), "{own}");
+
     // Demoted: the old token (with the old role) stops at once; a refresh gives the new role.
     let (access, refresh) = login_pair(&app, "mira@firm.example", "a-long-password-1").await;
     app.ok(

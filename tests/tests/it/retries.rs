@@ -91,6 +91,40 @@ async fn a_repeat_with_the_same_idempotency_key_answers_the_first_outcome() {
 }
 
 #[tokio::test]
+async fn a_mutation_whose_events_are_stored_never_answers_an_error() {
+    // A short read-your-writes bound, and a read model that cannot be read: the append
+    // succeeds, the wait gives up and the read-back fails.
+    let url = fresh_database().await.expect("database");
+    let mut config = config();
+    config.read_your_writes_timeout = Duration::from_millis(300);
+    config.storage = api::config::StorageConfig::Local(files_dir(&url));
+    let app = spawn_app_with(&url, config).await.expect("server");
+    let admin = app.admin().await;
+    sqlx::query("ALTER TABLE lead_view RENAME TO lead_view_hidden")
+        .execute(&app.pool)
+        .await
+        .expect("hide the read model");
+    let key = uuid::Uuid::new_v4().to_string();
+    let (status, _, first) = post_with_key(&app, &admin, &key, capture_input("Stored")).await;
+    let body: Value = serde_json::from_str(&first).expect("JSON");
+    assert_eq!(status, 200, "{first}");
+    assert!(body.get("errors").is_none(), "{first}");
+    assert_eq!(body["data"]["captureLead"]["caughtUp"], false, "{first}");
+    assert!(body["data"]["captureLead"]["lead"].is_null(), "{first}");
+    assert_eq!(captured(&app).await, 1);
+    // The client retries with its key: the same answer, nothing appended.
+    let (_, replayed, again) = post_with_key(&app, &admin, &key, capture_input("Stored")).await;
+    assert!(replayed);
+    assert_eq!(again, first);
+    assert_eq!(captured(&app).await, 1);
+    sqlx::query("ALTER TABLE lead_view_hidden RENAME TO lead_view")
+        .execute(&app.pool)
+        .await
+        .expect("restore the read model");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn connections_lost_while_idle_fail_no_request() {
     let app = spawn_app().await.expect("server");
     let admin = app.admin().await;
