@@ -22,7 +22,6 @@ const INVITATION_DAYS: i64 = 7;
 pub struct NewUser {
     /// Email (validated here).
     pub email: String,
-    /// Display name.
     pub display_name: String,
     /// Role (not `client`: portal users come from conversions).
     pub role: Role,
@@ -37,7 +36,6 @@ pub struct PortalInvitation {
     pub user_id: Uuid,
     /// Normalised email.
     pub email: String,
-    /// Name.
     pub display_name: String,
     /// Their client.
     pub client_id: Uuid,

@@ -150,9 +150,7 @@ struct ViewRow {
 /// A row of `client_view`.
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct ClientRow {
-    /// Id.
     pub id: Uuid,
-    /// Name.
     pub name: String,
     /// Source lead.
     pub lead_id: Option<Uuid>,
@@ -167,13 +165,9 @@ pub struct ClientRow {
 /// A contact.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ContactRow {
-    /// Id.
     pub id: Uuid,
-    /// Name.
     pub name: String,
-    /// Email.
     pub email: String,
-    /// Phone.
     pub phone: Option<String>,
     /// Primary contact.
     pub is_primary: bool,

@@ -592,16 +592,12 @@ impl State {
 /// A notification.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct NotificationRow {
-    /// Id.
     pub id: Uuid,
     /// request_raised, upload_received, upload_reviewed, stage_advanced, task_assigned,
     /// licence_expiry.
     pub kind: String,
-    /// Title.
     pub title: String,
-    /// Body.
     pub body: String,
-    /// Project.
     pub project_id: Option<Uuid>,
     /// Request or task concerned.
     pub subject_id: Option<Uuid>,

@@ -6,7 +6,6 @@ use sqlx::PgPool;
 /// The state of one projection.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ProjectionStatus {
-    /// Name.
     pub name: String,
     /// Global position of the last folded event.
     pub position: i64,

@@ -80,11 +80,9 @@ impl FoldEach for TemplatesProjection {
 /// A row of `template_view`.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TemplateRow {
-    /// Id.
     pub id: Uuid,
     /// Family code.
     pub family: String,
-    /// Name.
     pub name: String,
     /// Latest version.
     pub latest_version: i32,

@@ -100,11 +100,8 @@ impl FoldEach for UsersProjection {
 /// A row of `user_view`.
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct UserRow {
-    /// Id.
     pub id: Uuid,
-    /// Email.
     pub email: String,
-    /// Display name.
     pub display_name: String,
     /// Role name.
     pub role: String,

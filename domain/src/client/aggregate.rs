@@ -14,11 +14,8 @@ use crate::{ErrorKind, Rejection, ValidationError};
 pub struct ContactInput {
     /// New contact id.
     pub contact_id: Uuid,
-    /// Name.
     pub name: String,
-    /// Email.
     pub email: String,
-    /// Phone.
     pub phone: Option<String>,
 }
 
@@ -27,11 +24,9 @@ pub struct ContactInput {
 pub struct Contact {
     /// Contact id.
     pub contact_id: Uuid,
-    /// Name.
     pub name: String,
     /// Normalised email.
     pub email: String,
-    /// Phone.
     #[serde(default)]
     pub phone: Option<String>,
     /// Whether this is the primary contact.
@@ -59,7 +54,6 @@ impl ContactInput {
 /// Client state.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Client {
-    /// Id.
     pub id: Option<Uuid>,
     /// Firm name.
     pub name: String,
@@ -76,7 +70,6 @@ pub struct Client {
 pub enum ClientCommand {
     /// Create the client.
     Create {
-        /// Id.
         client_id: Uuid,
         /// Firm name.
         name: String,
@@ -84,14 +77,12 @@ pub enum ClientCommand {
         lead_id: Option<Uuid>,
         /// Primary contact.
         primary_contact: ContactInput,
-        /// When.
         at: DateTime<Utc>,
     },
     /// Add a (secondary) contact.
     AddContact {
         /// Contact.
         contact: ContactInput,
-        /// When.
         at: DateTime<Utc>,
     },
 }
@@ -101,7 +92,6 @@ pub enum ClientCommand {
 pub enum ClientEvent {
     /// The client was created.
     ClientCreated {
-        /// Id.
         client_id: Uuid,
         /// Firm name.
         name: String,
@@ -110,14 +100,12 @@ pub enum ClientEvent {
         lead_id: Option<Uuid>,
         /// Primary contact.
         primary_contact: Contact,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A contact was added.
     ClientContactAdded {
         /// Contact.
         contact: Contact,
-        /// When.
         at: DateTime<Utc>,
     },
 }

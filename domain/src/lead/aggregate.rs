@@ -14,7 +14,6 @@ use crate::values::{self, EmailAddress, MAX_LINE, MAX_TEXT};
 pub struct LeadNote {
     /// Note id.
     pub id: Uuid,
-    /// Text.
     pub body: String,
     /// When it was written.
     pub at: DateTime<Utc>,
@@ -25,9 +24,7 @@ pub struct LeadNote {
 pub struct LeadActivity {
     /// Activity id.
     pub id: Uuid,
-    /// Kind.
     pub kind: String,
-    /// Summary.
     pub summary: String,
     /// Follow-up date.
     pub follow_up_on: Option<NaiveDate>,
@@ -40,23 +37,17 @@ pub struct LeadActivity {
 pub struct Lead {
     /// Id (None until captured).
     pub id: Option<Uuid>,
-    /// Company.
     pub company: String,
     /// Contact name.
     pub contact_name: String,
-    /// Email.
     pub email: String,
-    /// Phone.
     pub phone: Option<String>,
     /// Source.
     pub source: Option<LeadSource>,
     /// Service interest.
     pub service_interest: String,
-    /// Owner.
     pub owner_id: Option<Uuid>,
-    /// Score.
     pub score: Option<i32>,
-    /// Stage.
     pub stage: LeadStage,
     /// Reason it was lost.
     pub lost_reason: Option<String>,

@@ -44,40 +44,32 @@ pub enum LeadCommand {
         lead_id: Uuid,
         /// Its fields.
         input: CaptureLeadInput,
-        /// When.
         at: DateTime<Utc>,
     },
     /// Give the lead an owner.
     Assign {
         /// The new owner.
         owner_id: Uuid,
-        /// When.
         at: DateTime<Utc>,
     },
     /// Set the lead's score (0 to 100).
     Score {
         /// The score.
         score: i32,
-        /// When.
         at: DateTime<Utc>,
     },
     /// Move between open stages.
     MoveStage {
         /// Target stage (must be open).
         to: super::LeadStage,
-        /// When.
         at: DateTime<Utc>,
     },
     /// Close the lead as won.
-    Win {
-        /// When.
-        at: DateTime<Utc>,
-    },
+    Win { at: DateTime<Utc> },
     /// Close the lead as lost; the reason is required.
     Lose {
         /// Why it was lost.
         reason: String,
-        /// When.
         at: DateTime<Utc>,
     },
     /// Add a note.
@@ -86,14 +78,12 @@ pub enum LeadCommand {
         note_id: Uuid,
         /// Its text.
         body: String,
-        /// When.
         at: DateTime<Utc>,
     },
     /// Log an activity.
     LogActivity {
         /// The activity.
         activity: ActivityInput,
-        /// When.
         at: DateTime<Utc>,
     },
     /// Convert a won lead into a client (and optionally a project).
@@ -102,7 +92,6 @@ pub enum LeadCommand {
         client_id: Uuid,
         /// The project's new id, when one is created.
         project_id: Option<Uuid>,
-        /// When.
         at: DateTime<Utc>,
     },
 }

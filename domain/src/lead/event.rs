@@ -103,21 +103,18 @@ pub enum LeadEvent {
         /// Initial owner.
         #[serde(default)]
         owner_id: Option<Uuid>,
-        /// When.
         at: DateTime<Utc>,
     },
     /// The lead got a (new) owner.
     LeadAssigned {
         /// New owner.
         owner_id: Uuid,
-        /// When.
         at: DateTime<Utc>,
     },
     /// The lead was scored.
     LeadScored {
         /// Score 0..=100.
         score: i32,
-        /// When.
         at: DateTime<Utc>,
     },
     /// The lead moved between stages (including to Won or Lost).
@@ -129,16 +126,13 @@ pub enum LeadEvent {
         /// Reason (required for Lost).
         #[serde(default)]
         reason: Option<String>,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A note was added.
     LeadNoteAdded {
         /// Note id.
         note_id: Uuid,
-        /// Text.
         body: String,
-        /// When.
         at: DateTime<Utc>,
     },
     /// An activity was logged.
@@ -147,12 +141,10 @@ pub enum LeadEvent {
         activity_id: Uuid,
         /// Kind (call, meeting, ...).
         kind: String,
-        /// Summary.
         summary: String,
         /// Follow-up date.
         #[serde(default)]
         follow_up_on: Option<NaiveDate>,
-        /// When.
         at: DateTime<Utc>,
     },
     /// The won lead became a client.
@@ -162,7 +154,6 @@ pub enum LeadEvent {
         /// The new project, if any.
         #[serde(default)]
         project_id: Option<Uuid>,
-        /// When.
         at: DateTime<Utc>,
     },
 }

@@ -48,94 +48,72 @@ pub struct FileMeta {
 pub enum ProjectEvent {
     /// A project was created.
     ProjectCreated {
-        /// Id.
         project_id: Uuid,
-        /// Client.
         client_id: Uuid,
-        /// Name.
         name: String,
         /// Template version.
         template: TemplateRef,
         /// Stages with checklists (copied from the template).
         stages: Vec<StageSpec>,
-        /// When.
         at: DateTime<Utc>,
     },
     /// Renamed.
     ProjectRenamed {
         /// New name.
         name: String,
-        /// When.
         at: DateTime<Utc>,
     },
     /// The task policy changed.
     TaskPolicyChanged {
         /// Tasks complete by themselves when all subtasks are completed.
         auto_complete: bool,
-        /// When.
         at: DateTime<Utc>,
     },
     /// Status changed.
     ProjectStatusChanged {
         /// New status.
         status: ProjectStatus,
-        /// Why.
         reason: String,
-        /// Who.
         by: Uuid,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A checklist item was verified (directly, or because its upload was accepted).
     ChecklistItemVerified {
-        /// Stage.
         stage: StageKey,
         /// Item key.
         key: String,
         /// The accepted or rejected upload, when the change came from a review.
         #[serde(default)]
         upload_id: Option<Uuid>,
-        /// Who.
         by: Uuid,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A checklist item's evidence was rejected.
     ChecklistItemRejected {
-        /// Stage.
         stage: StageKey,
         /// Item key.
         key: String,
-        /// Why.
         reason: String,
         /// The accepted or rejected upload, when the change came from a review.
         #[serde(default)]
         upload_id: Option<Uuid>,
-        /// Who.
         by: Uuid,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A manager waived a checklist item.
     ChecklistItemWaived {
-        /// Stage.
         stage: StageKey,
         /// Item key.
         key: String,
-        /// Why.
         reason: String,
-        /// Who.
         by: Uuid,
-        /// When.
         at: DateTime<Utc>,
     },
     /// Evidence arrived for a checklist item (caused by an upload).
     ChecklistItemEvidenceSubmitted {
-        /// Stage.
         stage: StageKey,
         /// Item key.
         key: String,
-        /// When.
         at: DateTime<Utc>,
     },
     /// Someone asked to move the project to the next stage.
@@ -148,7 +126,6 @@ pub enum ProjectEvent {
         to: Option<StageKey>,
         /// Who asked.
         by: Uuid,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A second person approved the advance.
@@ -159,18 +136,15 @@ pub enum ProjectEvent {
         reason: String,
         /// Who approved.
         by: Uuid,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A second person refused the advance.
     StageAdvanceRefused {
         /// Request id.
         request_id: Uuid,
-        /// Why.
         reason: String,
         /// Who refused.
         by: Uuid,
-        /// When.
         at: DateTime<Utc>,
     },
     /// The project moved on (caused by the approval).
@@ -179,20 +153,15 @@ pub enum ProjectEvent {
         from: StageKey,
         /// New current stage (`None`: every stage is complete).
         to: Option<StageKey>,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A stage's service-level clock was extended (once).
     StageClockExtended {
-        /// Stage.
         stage: StageKey,
         /// Extra days.
         days: u32,
-        /// Why.
         reason: String,
-        /// Who.
         by: Uuid,
-        /// When.
         at: DateTime<Utc>,
     },
     /// Correspondence with the regulator.
@@ -205,11 +174,9 @@ pub enum ProjectEvent {
         regulator: String,
         /// Direction.
         direction: Direction,
-        /// Summary.
         summary: String,
         /// Attachment references (file names or document numbers).
         attachments: Vec<String>,
-        /// Who.
         by: Uuid,
         /// When recorded.
         at: DateTime<Utc>,
@@ -219,24 +186,19 @@ pub enum ProjectEvent {
     },
     /// A billing milestone tied to a stage.
     MilestoneAdded {
-        /// Id.
         milestone_id: Uuid,
         /// Stage whose completion makes it billable.
         stage: StageKey,
-        /// Title.
         title: String,
         /// Amount in minor units (paise, cents).
         amount_minor: i64,
         /// ISO 4217 code.
         currency: String,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A milestone became billable (caused by its stage completing).
     MilestoneBillable {
-        /// Id.
         milestone_id: Uuid,
-        /// When.
         at: DateTime<Utc>,
     },
     /// The licence or registration was granted.
@@ -247,9 +209,7 @@ pub enum ProjectEvent {
         issued_on: NaiveDate,
         /// Expiry date.
         expires_on: NaiveDate,
-        /// Who.
         by: Uuid,
-        /// When.
         at: DateTime<Utc>,
         /// The approved change proposal that applied it (closed pending updates).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -261,104 +221,83 @@ pub enum ProjectEvent {
         days_ahead: u32,
         /// The expiry date.
         expires_on: NaiveDate,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A task was added.
     TaskAdded {
-        /// Id.
         task_id: Uuid,
         /// Stage it belongs to, if any.
         stage: Option<StageKey>,
-        /// Title.
         title: String,
         /// Assignee.
         assignee: Option<Uuid>,
-        /// Priority.
         priority: Priority,
         /// Due date.
         due_on: Option<NaiveDate>,
         /// Estimate in hours.
         estimate_hours: Option<f64>,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A subtask was added to a task.
     SubtaskAdded {
-        /// Task.
         task_id: Uuid,
-        /// Id.
         subtask_id: Uuid,
-        /// Title.
         title: String,
         /// Assignee.
         assignee: Option<Uuid>,
         /// Estimate in hours.
         estimate_hours: Option<f64>,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A subtask was removed.
     SubtaskRemoved {
-        /// Task.
         task_id: Uuid,
         /// Subtask.
         subtask_id: Uuid,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A task (or a subtask, when `subtask_id` is set) was assigned.
     TaskAssigned {
-        /// Task.
         task_id: Uuid,
         /// Subtask, if the assignment is on one.
         subtask_id: Option<Uuid>,
         /// New assignee.
         assignee: Uuid,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A person changed a task's status (tasks without subtasks, or review to completed).
     TaskStatusChanged {
-        /// Task.
         task_id: Uuid,
         /// New status.
         status: TaskStatus,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A person changed a subtask's status.
     SubtaskStatusChanged {
-        /// Task.
         task_id: Uuid,
         /// Subtask.
         subtask_id: Uuid,
         /// New status.
         status: TaskStatus,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A task's status and progress followed its subtasks (caused by the subtask change).
     TaskRolledUp {
-        /// Task.
         task_id: Uuid,
         /// Derived status.
         status: TaskStatus,
         /// Progress in basis points.
         progress: u32,
-        /// When.
         at: DateTime<Utc>,
     },
     /// The project's progress changed (caused by the task change before it).
     ProjectProgressChanged {
         /// Progress in basis points.
         progress: u32,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A document request was raised on a checklist item.
     DocumentRequestRaised {
-        /// Id.
         request_id: Uuid,
         /// Stage of the item.
         stage: StageKey,
@@ -370,12 +309,10 @@ pub enum ProjectEvent {
         due_on: Option<NaiveDate>,
         /// Who raised it.
         by: Uuid,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A file was uploaded for a request (version N+1 of its uploads).
     EvidenceUploaded {
-        /// Request.
         request_id: Uuid,
         /// Upload id.
         upload_id: Uuid,
@@ -385,31 +322,22 @@ pub enum ProjectEvent {
         file: FileMeta,
         /// Who uploaded.
         by: Uuid,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A reviewer accepted an upload.
     UploadAccepted {
-        /// Request.
         request_id: Uuid,
-        /// Upload.
         upload_id: Uuid,
-        /// Who.
         by: Uuid,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A reviewer rejected an upload.
     UploadRejected {
-        /// Request.
         request_id: Uuid,
-        /// Upload.
         upload_id: Uuid,
         /// Why (shown to the customer).
         reason: String,
-        /// Who.
         by: Uuid,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A change to a project closed pending updates, held until someone else approves it.
@@ -420,29 +348,21 @@ pub enum ProjectEvent {
         change: Box<ProjectEvent>,
         /// Who proposed it.
         by: Uuid,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A proposed change was approved; the change itself follows in the same append.
     ChangeApproved {
-        /// Proposal.
         proposal: u32,
         /// Why (optional).
         reason: String,
-        /// Who.
         by: Uuid,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A proposed change was refused.
     ChangeRefused {
-        /// Proposal.
         proposal: u32,
-        /// Why.
         reason: String,
-        /// Who.
         by: Uuid,
-        /// When.
         at: DateTime<Utc>,
     },
 }

@@ -115,7 +115,6 @@ impl ItemStatus {
 pub struct ChecklistItem {
     /// Key from the template.
     pub key: String,
-    /// Title.
     pub title: String,
     /// Gate requires it.
     pub mandatory: bool,
@@ -190,43 +189,34 @@ pub struct PendingAdvance {
     pub to: Option<StageKey>,
     /// Requester.
     pub by: Uuid,
-    /// When.
     pub at: DateTime<Utc>,
 }
 
 /// A subtask.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Subtask {
-    /// Id.
     pub id: Uuid,
-    /// Title.
     pub title: String,
     /// Assignee.
     pub assignee: Option<Uuid>,
     /// Estimate in hours.
     pub estimate_hours: Option<f64>,
-    /// Status.
     pub status: TaskStatus,
 }
 
 /// A task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Task {
-    /// Id.
     pub id: Uuid,
-    /// Stage.
     pub stage: Option<StageKey>,
-    /// Title.
     pub title: String,
     /// Assignee.
     pub assignee: Option<Uuid>,
-    /// Priority.
     pub priority: Priority,
     /// Due date.
     pub due_on: Option<NaiveDate>,
     /// Estimate in hours.
     pub estimate_hours: Option<f64>,
-    /// Status.
     pub status: TaskStatus,
     /// Progress in basis points.
     pub progress: u32,
@@ -284,7 +274,6 @@ impl UploadState {
 /// An upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Upload {
-    /// Id.
     pub id: Uuid,
     /// 1, 2, ...
     pub version: u32,
@@ -297,9 +286,7 @@ pub struct Upload {
 /// A document request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocumentRequest {
-    /// Id.
     pub id: Uuid,
-    /// Stage.
     pub stage: StageKey,
     /// Item.
     pub item_key: String,
@@ -314,11 +301,8 @@ pub struct DocumentRequest {
 /// A billing milestone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Milestone {
-    /// Id.
     pub id: Uuid,
-    /// Stage.
     pub stage: StageKey,
-    /// Title.
     pub title: String,
     /// Minor units.
     pub amount_minor: i64,
@@ -342,15 +326,12 @@ pub struct Licence {
 /// Project state.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Project {
-    /// Id.
     pub id: Option<Uuid>,
     /// Client it belongs to.
     pub client_id: Option<Uuid>,
-    /// Name.
     pub name: String,
     /// Pinned template version.
     pub template: Option<TemplateRef>,
-    /// Status.
     pub status: ProjectStatus,
     /// Current stage (the last one stays current once completed).
     pub current_stage: Option<StageKey>,

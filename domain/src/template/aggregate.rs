@@ -91,11 +91,9 @@ pub struct TemplateVersion {
 /// Template state.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowTemplate {
-    /// Id.
     pub id: Option<Uuid>,
     /// Family code (RBI, SEBI, IRDAI, ...).
     pub family: String,
-    /// Display name.
     pub name: String,
     /// Published versions, oldest first.
     pub versions: Vec<TemplateVersion>,
@@ -117,11 +115,9 @@ pub enum TemplateCommand {
         template_id: Uuid,
         /// Family code.
         family: String,
-        /// Display name.
         name: String,
         /// Stages.
         stages: Vec<StageSpec>,
-        /// When.
         at: DateTime<Utc>,
     },
 }
@@ -135,13 +131,11 @@ pub enum TemplateEvent {
         template_id: Uuid,
         /// Family code.
         family: String,
-        /// Display name.
         name: String,
         /// Version number.
         version: u32,
         /// Stages.
         stages: Vec<StageSpec>,
-        /// When.
         at: DateTime<Utc>,
     },
 }

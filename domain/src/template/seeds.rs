@@ -14,7 +14,6 @@ pub struct SeedTemplate {
     pub id: Uuid,
     /// Family code.
     pub family: &'static str,
-    /// Display name.
     pub name: &'static str,
     /// Stages of version 1.
     pub stages: Vec<StageSpec>,

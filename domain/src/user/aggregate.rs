@@ -12,13 +12,10 @@ use crate::{ErrorKind, Rejection, Role, ValidationError};
 /// User state.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct User {
-    /// Id.
     pub id: Option<Uuid>,
     /// Normalised email.
     pub email: String,
-    /// Display name.
     pub display_name: String,
-    /// Role.
     pub role: Option<Role>,
     /// For portal users: their client.
     pub client_id: Option<Uuid>,
@@ -31,41 +28,28 @@ pub struct User {
 pub enum UserCommand {
     /// Register a user.
     Register {
-        /// Id.
         user_id: Uuid,
-        /// Email.
         email: String,
-        /// Display name.
         display_name: String,
-        /// Role.
         role: Role,
         /// Client, required for (and only for) portal users.
         client_id: Option<Uuid>,
-        /// When.
         at: DateTime<Utc>,
     },
     /// Record that the password was set or changed (the hash is stored elsewhere).
-    RecordPasswordChange {
-        /// When.
-        at: DateTime<Utc>,
-    },
+    RecordPasswordChange { at: DateTime<Utc> },
     /// Change an internal user's role.
     ChangeRole {
         /// New role.
         role: Role,
-        /// When.
         at: DateTime<Utc>,
     },
     /// Deactivate the user.
-    Deactivate {
-        /// When.
-        at: DateTime<Utc>,
-    },
+    Deactivate { at: DateTime<Utc> },
     /// Mark in-app notifications read (`None`: all of them up to `at`).
     MarkNotificationsRead {
         /// Notification ids.
         ids: Option<Vec<Uuid>>,
-        /// When.
         at: DateTime<Utc>,
     },
 }
@@ -75,42 +59,29 @@ pub enum UserCommand {
 pub enum UserEvent {
     /// A user was registered.
     UserRegistered {
-        /// Id.
         user_id: Uuid,
-        /// Email.
         email: String,
-        /// Display name.
         display_name: String,
-        /// Role.
         role: Role,
         /// Client (portal users).
         #[serde(default)]
         client_id: Option<Uuid>,
-        /// When.
         at: DateTime<Utc>,
     },
     /// The password was set or changed.
-    UserPasswordChanged {
-        /// When.
-        at: DateTime<Utc>,
-    },
+    UserPasswordChanged { at: DateTime<Utc> },
     /// The role changed.
     UserRoleChanged {
         /// New role.
         role: Role,
-        /// When.
         at: DateTime<Utc>,
     },
     /// The user was deactivated.
-    UserDeactivated {
-        /// When.
-        at: DateTime<Utc>,
-    },
+    UserDeactivated { at: DateTime<Utc> },
     /// The user read notifications (`ids`: those; `None`: every one created up to `at`).
     NotificationsRead {
         /// Notification ids.
         ids: Option<Vec<Uuid>>,
-        /// When.
         at: DateTime<Utc>,
     },
 }

@@ -14,25 +14,18 @@ use crate::users::UserRow;
 /// [`LEAD_COLUMNS`]); the others keep their defaults.
 #[derive(Debug, Clone, Default)]
 pub struct LeadRow {
-    /// Id.
     pub id: Uuid,
-    /// Company.
     pub company: String,
     /// Contact name.
     pub contact_name: String,
-    /// Email.
     pub email: String,
-    /// Phone.
     pub phone: Option<String>,
     /// Source.
     pub source: String,
     /// Service interest.
     pub service_interest: String,
-    /// Owner.
     pub owner_id: Option<Uuid>,
-    /// Score.
     pub score: Option<i32>,
-    /// Stage.
     pub stage: String,
     /// Lost reason.
     pub lost_reason: Option<String>,
@@ -42,7 +35,6 @@ pub struct LeadRow {
     pub project_id: Option<Uuid>,
     /// Latest follow-up date.
     pub next_follow_up: Option<NaiveDate>,
-    /// Notes.
     pub note_count: i32,
     /// Activities.
     pub activity_count: i32,
@@ -415,30 +407,23 @@ pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<LeadRow>, sqlx::Erro
 /// A note on a lead.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct NoteRow {
-    /// Id.
     pub id: Uuid,
-    /// Text.
     pub body: String,
     /// Author.
     pub author_id: Option<Uuid>,
-    /// When.
     pub at: DateTime<Utc>,
 }
 
 /// An activity on a lead.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ActivityRow {
-    /// Id.
     pub id: Uuid,
-    /// Kind.
     pub kind: String,
-    /// Summary.
     pub summary: String,
     /// Follow-up date.
     pub follow_up_on: Option<NaiveDate>,
     /// Author.
     pub author_id: Option<Uuid>,
-    /// When.
     pub at: DateTime<Utc>,
 }
 

@@ -9,19 +9,14 @@ use crate::page::{self, Cursor, Page, Sort};
 /// A row of `project_view`.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ProjectRow {
-    /// Id.
     pub id: Uuid,
-    /// Client.
     pub client_id: Uuid,
-    /// Name.
     pub name: String,
     /// Template.
     pub template_id: Uuid,
-    /// Family.
     pub family: String,
     /// Pinned version.
     pub template_version: i32,
-    /// Status.
     pub status: String,
     /// Current stage.
     pub current_stage: String,
@@ -75,7 +70,6 @@ pub struct ItemRow {
     pub stage: String,
     /// Item key.
     pub key: String,
-    /// Title.
     pub title: String,
     /// Mandatory.
     pub mandatory: bool,
@@ -83,7 +77,6 @@ pub struct ItemRow {
     pub evidence_required: bool,
     /// Responsible role.
     pub responsible_role: String,
-    /// Status.
     pub status: String,
     /// Rejection or waiver reason.
     pub reason: Option<String>,
@@ -111,7 +104,6 @@ pub enum ProjectSortField {
     CreatedAt,
     /// Last change.
     UpdatedAt,
-    /// Name.
     Name,
 }
 
@@ -222,9 +214,7 @@ pub async fn items(pool: &PgPool, project_id: Uuid) -> Result<Vec<ItemRow>, sqlx
 /// A stage-advance request.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AdvanceRow {
-    /// Id.
     pub id: Uuid,
-    /// Project.
     pub project_id: Uuid,
     /// From.
     pub from_stage: String,
@@ -232,7 +222,6 @@ pub struct AdvanceRow {
     pub to_stage: Option<String>,
     /// Requester.
     pub requested_by: Uuid,
-    /// When.
     pub requested_at: DateTime<Utc>,
     /// pending, approved, refused.
     pub decision: String,
@@ -240,7 +229,6 @@ pub struct AdvanceRow {
     pub decided_by: Option<Uuid>,
     /// When decided.
     pub decided_at: Option<DateTime<Utc>>,
-    /// Reason.
     pub reason: Option<String>,
 }
 
@@ -271,7 +259,6 @@ pub async fn pending_advances(pool: &PgPool, limit: i64) -> Result<Vec<AdvanceRo
 /// A change proposed while the project was closed pending updates.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ProposalRow {
-    /// Project.
     pub project_id: Uuid,
     /// Number on the project.
     pub number: i64,
@@ -281,7 +268,6 @@ pub struct ProposalRow {
     pub summary: String,
     /// Proposer.
     pub proposed_by: Uuid,
-    /// When.
     pub proposed_at: DateTime<Utc>,
     /// pending, approved, refused.
     pub decision: String,
@@ -289,7 +275,6 @@ pub struct ProposalRow {
     pub decided_by: Option<Uuid>,
     /// When decided.
     pub decided_at: Option<DateTime<Utc>>,
-    /// Reason.
     pub reason: Option<String>,
 }
 
@@ -320,21 +305,17 @@ pub async fn pending_proposals(pool: &PgPool, limit: i64) -> Result<Vec<Proposal
 /// A liaison log entry.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LiaisonRow {
-    /// Id.
     pub id: Uuid,
-    /// Date.
     pub date: NaiveDate,
     /// Regulator.
     pub regulator: String,
     /// inbound or outbound.
     pub direction: String,
-    /// Summary.
     pub summary: String,
     /// Attachment references.
     pub attachments: Vec<String>,
     /// Who recorded it.
     pub recorded_by: Uuid,
-    /// When.
     pub recorded_at: DateTime<Utc>,
 }
 
@@ -352,11 +333,8 @@ pub async fn liaison(pool: &PgPool, project_id: Uuid) -> Result<Vec<LiaisonRow>,
 /// A billing milestone.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MilestoneRow {
-    /// Id.
     pub id: Uuid,
-    /// Stage.
     pub stage: String,
-    /// Title.
     pub title: String,
     /// Minor units.
     pub amount_minor: i64,
@@ -401,25 +379,19 @@ pub async fn alerts(pool: &PgPool, project_id: Uuid) -> Result<Vec<AlertRow>, sq
 /// A task or subtask.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TaskRow {
-    /// Id.
     pub id: Uuid,
-    /// Project.
     pub project_id: Uuid,
     /// Parent task (subtasks).
     pub parent_id: Option<Uuid>,
-    /// Stage.
     pub stage: Option<String>,
-    /// Title.
     pub title: String,
     /// Assignee.
     pub assignee: Option<Uuid>,
-    /// Priority.
     pub priority: String,
     /// Due.
     pub due_on: Option<NaiveDate>,
     /// Estimate.
     pub estimate_hours: Option<f64>,
-    /// Status.
     pub status: String,
     /// Progress in basis points.
     pub progress: i32,
@@ -457,13 +429,9 @@ pub async fn assigned_to(pool: &PgPool, user_id: Uuid) -> Result<Vec<TaskRow>, s
 /// A document request.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RequestRow {
-    /// Id.
     pub id: Uuid,
-    /// Project.
     pub project_id: Uuid,
-    /// Client.
     pub client_id: Uuid,
-    /// Stage.
     pub stage: String,
     /// Item key.
     pub item_key: String,
@@ -534,13 +502,9 @@ pub async fn request(pool: &PgPool, id: Uuid) -> Result<Option<RequestRow>, sqlx
 /// An upload.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UploadRow {
-    /// Id.
     pub id: Uuid,
-    /// Request.
     pub request_id: Uuid,
-    /// Project.
     pub project_id: Uuid,
-    /// Client.
     pub client_id: Uuid,
     /// 1, 2, ...
     pub version: i32,
@@ -560,7 +524,6 @@ pub struct UploadRow {
     pub reason: Option<String>,
     /// Uploader.
     pub uploaded_by: Uuid,
-    /// When.
     pub uploaded_at: DateTime<Utc>,
     /// Reviewer.
     pub reviewed_by: Option<Uuid>,
