@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::project::{FileMeta, ItemStatus, ProjectEvent};
+use domain::project::{FileMeta, ItemStatus, ProjectEvent, UploadState};
 use domain::template::StageKey;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -306,7 +306,7 @@ impl Deferred {
                 "INSERT INTO document_uploads (id, request_id, project_id, client_id, version, file_name, \
                         size_bytes, media_type, sha256, storage_key, state, uploaded_by, uploaded_at) \
                  SELECT id, request_id, project_id, client_id, version, file_name, size_bytes, media_type, \
-                        sha256, storage_key, 'submitted', by_user, at \
+                        sha256, storage_key, $13, by_user, at \
                    FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int4[], $6::text[], \
                                $7::int8[], $8::text[], $9::text[], $10::text[], $11::uuid[], $12::timestamptz[]) \
                         AS u(id, request_id, project_id, client_id, version, file_name, size_bytes, \
@@ -324,6 +324,7 @@ impl Deferred {
             .bind(column(rows, |u| u.file.storage_key.as_str()))
             .bind(column(rows, |u| u.by))
             .bind(column(rows, |u| u.at))
+            .bind(UploadState::Submitted.as_str())
             .execute(&mut *conn)
             .await?;
         }
@@ -714,7 +715,8 @@ async fn fold(
                 by,
                 at,
             });
-            deferred.request(request_id, "submitted", at);
+            // A request's status is its last upload's state (`open` before the first).
+            deferred.request(request_id, UploadState::Submitted.as_str(), at);
         }
         E::UploadAccepted {
             request_id,
@@ -723,13 +725,13 @@ async fn fold(
             at,
         } => {
             let review = Review {
-                state: "accepted",
+                state: UploadState::Accepted.as_str(),
                 reason: None,
                 by,
                 at,
             };
             deferred.review(upload_id, review);
-            deferred.request(request_id, "accepted", at);
+            deferred.request(request_id, UploadState::Accepted.as_str(), at);
         }
         E::UploadRejected {
             request_id,
@@ -739,13 +741,13 @@ async fn fold(
             at,
         } => {
             let review = Review {
-                state: "rejected",
+                state: UploadState::Rejected.as_str(),
                 reason: Some(reason),
                 by,
                 at,
             };
             deferred.review(upload_id, review);
-            deferred.request(request_id, "rejected", at);
+            deferred.request(request_id, UploadState::Rejected.as_str(), at);
         }
         E::ChangeProposed {
             proposal,

@@ -557,9 +557,10 @@ pub async fn upload(pool: &PgPool, id: Uuid) -> Result<Option<UploadRow>, sqlx::
 /// The internal review queue: uploads awaiting review, oldest first.
 pub async fn review_queue(pool: &PgPool, limit: i64) -> Result<Vec<UploadRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {UPLOAD_COLUMNS} FROM document_uploads WHERE state = 'submitted' ORDER BY uploaded_at, id LIMIT $1"
+        "SELECT {UPLOAD_COLUMNS} FROM document_uploads WHERE state = $2 ORDER BY uploaded_at, id LIMIT $1"
     ))
     .bind(limit)
+    .bind(domain::project::UploadState::Submitted.as_str())
     .fetch_all(pool)
     .await
 }
