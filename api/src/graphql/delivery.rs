@@ -6,21 +6,21 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::Permission;
 use projections::notifications::NotificationRow;
 use projections::projects::{
-    AdvanceRow, AlertRow, LiaisonRow, MilestoneRow, ProposalRow, RequestRow, StageRow, TaskRow,
-    UploadRow,
+    AdvanceRow, AlertRow, ItemRow, LiaisonRow, MilestoneRow, ProposalRow, RequestRow, StageRow,
+    TaskRow, UploadRow,
 };
 use uuid::Uuid;
 
 use super::context::Ctx;
-use super::records::ChecklistItem;
 use super::types::{
-    parse_persisted, Direction, Priority, RequestStatus, StageKey, TaskStatus, UploadState,
+    parse_persisted, Direction, ItemStatus, Priority, RequestStatus, Role, StageKey, TaskStatus,
+    UploadState,
 };
 use crate::error::{ApiError, Code};
 
 /// Basis points to a 0..1 fraction.
 pub fn fraction(basis_points: i32) -> f64 {
-    f64::from(basis_points) / 10_000.0
+    f64::from(basis_points) / f64::from(domain::project::rollup::FULL)
 }
 
 fn stage_key(name: &str) -> Option<StageKey> {
@@ -495,4 +495,34 @@ pub async fn visible_request(ctx: &Context<'_>, id: Uuid) -> Result<Option<Reque
     Ok(projections::projects::request(&ctx.state().pool, id)
         .await?
         .filter(|r| viewer.sees_client(r.client_id)))
+}
+
+/// A checklist item of a project stage.
+#[derive(SimpleObject, Debug)]
+#[graphql(serial)]
+pub struct ChecklistItem {
+    key: String,
+    title: String,
+    mandatory: bool,
+    evidence_required: bool,
+    responsible_role: Option<Role>,
+    status: Option<ItemStatus>,
+    /// Why it was rejected or waived.
+    reason: Option<String>,
+    updated_at: Option<DateTime<Utc>>,
+}
+
+impl From<ItemRow> for ChecklistItem {
+    fn from(row: ItemRow) -> Self {
+        ChecklistItem {
+            responsible_role: domain::Role::parse(&row.responsible_role).map(Into::into),
+            status: parse_persisted::<domain::project::ItemStatus>(&row.status).map(Into::into),
+            key: row.key,
+            title: row.title,
+            mandatory: row.mandatory,
+            evidence_required: row.evidence_required,
+            reason: row.reason,
+            updated_at: row.updated_at,
+        }
+    }
 }

@@ -46,18 +46,10 @@ impl Loader<Uuid> for Clients {
 }
 
 /// The loaders a schema serves with.
-pub fn register(
-    builder: async_graphql::SchemaBuilder<
-        super::query::Query,
-        super::mutation::Mutation,
-        super::subscription::Subscription,
-    >,
+pub fn register<Query, Mutation, Subscription>(
+    builder: async_graphql::SchemaBuilder<Query, Mutation, Subscription>,
     pool: &PgPool,
-) -> async_graphql::SchemaBuilder<
-    super::query::Query,
-    super::mutation::Mutation,
-    super::subscription::Subscription,
-> {
+) -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
     builder
         .data(DataLoader::new(Users(pool.clone()), tokio::spawn))
         .data(DataLoader::new(Clients(pool.clone()), tokio::spawn))

@@ -22,12 +22,10 @@ use uuid::Uuid;
 use super::connection::selects;
 use super::context::{request_of, Ctx, RequestContext};
 use super::delivery::{
-    self, objects, ChangeProposal, DocumentRequest, ExpiryAlert, LiaisonEntry, Licence, Milestone,
-    ProjectStage, StageAdvance, Task,
+    self, objects, ChangeProposal, ChecklistItem, DocumentRequest, ExpiryAlert, LiaisonEntry,
+    Licence, Milestone, ProjectStage, StageAdvance, Task,
 };
-use super::types::{
-    parse_persisted, ItemStatus, LeadSource, LeadStage, ProjectStatus, Role, StageKey,
-};
+use super::types::{parse_persisted, LeadSource, LeadStage, ProjectStatus, Role, StageKey};
 use super::written::{write_enum, write_nested, Leaf, WriteFields};
 use crate::error::ApiError;
 
@@ -533,36 +531,6 @@ impl Project {
         Ok(objects(
             projections::projects::alerts(&ctx.state().pool, self.0.id).await,
         )?)
-    }
-}
-
-/// A checklist item of a project stage.
-#[derive(SimpleObject, Debug)]
-#[graphql(serial)]
-pub struct ChecklistItem {
-    key: String,
-    title: String,
-    mandatory: bool,
-    evidence_required: bool,
-    responsible_role: Option<Role>,
-    status: Option<ItemStatus>,
-    /// Why it was rejected or waived.
-    reason: Option<String>,
-    updated_at: Option<DateTime<Utc>>,
-}
-
-impl From<ItemRow> for ChecklistItem {
-    fn from(row: ItemRow) -> Self {
-        ChecklistItem {
-            responsible_role: domain::Role::parse(&row.responsible_role).map(Into::into),
-            status: parse_persisted::<domain::project::ItemStatus>(&row.status).map(Into::into),
-            key: row.key,
-            title: row.title,
-            mandatory: row.mandatory,
-            evidence_required: row.evidence_required,
-            reason: row.reason,
-            updated_at: row.updated_at,
-        }
     }
 }
 
