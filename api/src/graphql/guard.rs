@@ -38,6 +38,10 @@ pub const MAX_INTROSPECTION_DEPTH: usize = 24;
 /// Most list fields of the introspection types nested on one path (`types`, `fields`,
 /// `args` is the deepest the standard query goes).
 pub const MAX_INTROSPECTION_LISTS: usize = 3;
+/// Most selections (fields and fragment spreads, fragments expanded where they are spread)
+/// the walk visits: fragments that each spread the next twice would otherwise make it
+/// exponential in the text's length. The complexity limit (2,000 fields) stays below it.
+pub const MAX_SELECTIONS: usize = 20_000;
 /// Root mutation fields that check a credential.
 const AUTHENTICATION_FIELDS: [&str; 4] = ["login", "refreshToken", "setPassword", "changePassword"];
 /// Fields of the introspection types whose values are lists of types, fields or values.
@@ -164,6 +168,7 @@ fn check_document(document: &ExecutableDocument) -> ServerResult<bool> {
         let mut walk = Walk {
             fragments: &document.fragments,
             expanding: HashSet::new(),
+            visited: 0,
             root: Root::default(),
         };
         walk.selection_set(&operation.selection_set.node, Path::root())?;
@@ -207,12 +212,20 @@ struct Walk<'a> {
     /// Fragments being expanded on the current path: a cycle (refused by validation) must
     /// not loop here.
     expanding: HashSet<&'a str>,
+    /// Selections visited so far (bounded by [`MAX_SELECTIONS`]).
+    visited: usize,
     root: Root,
 }
 
 impl<'a> Walk<'a> {
     fn selection_set(&mut self, set: &'a SelectionSet, path: Path) -> ServerResult<()> {
         for item in &set.items {
+            self.visited += 1;
+            if self.visited > MAX_SELECTIONS {
+                return Err(refused(format!(
+                    "the query selects more than {MAX_SELECTIONS} fields, fragments expanded"
+                )));
+            }
             match &item.node {
                 Selection::Field(field) => {
                     let field = &field.node;
@@ -316,6 +329,25 @@ mod tests {
         assert!(check_document(&spread).is_err());
         let cyclic = parsed("query { ...A } fragment A on Query { ...A me { id } }");
         assert!(check_document(&cyclic).is_ok());
+    }
+
+    #[test]
+    fn fragments_that_multiply_are_cut_off_not_walked() {
+        // F0 spreads F1 twice, F1 spreads F2 twice, ...: 2^40 selections from 2 KB of text.
+        let mut text = String::from("query { ...F0 }");
+        for n in 0..40 {
+            text.push_str(&format!(
+                " fragment F{n} on Query {{ ...F{m} ...F{m} }}",
+                m = n + 1
+            ));
+        }
+        text.push_str(" fragment F40 on Query { __typename }");
+        let started = std::time::Instant::now();
+        assert!(check_document(&parsed(&text)).is_err());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "bounded work"
+        );
     }
 
     #[test]
