@@ -259,12 +259,8 @@ async fn measure(
     let t0 = Instant::now();
     let server = server::ServerProcess::start(url, &work.join("files"))?;
     cpu::watch_server(server.pid());
-    // The baselines' pool: the server's settings (no ping before each use).
-    let pool = PgPoolOptions::new()
-        .max_connections(40)
-        .test_before_acquire(false)
-        .connect(url)
-        .await?;
+    // The baselines' pool: the server's own settings, through the server's own constructor.
+    let pool = api::startup::connect(url, 40).await?;
     let admin = Api::login(&server.address, server::ADMIN_EMAIL, server::ADMIN_PASSWORD).await?;
     let admin_id: Uuid =
         serde_json::from_value(admin.call("{ me { id } }", json!({})).await?["me"]["id"].take())?;
