@@ -45,6 +45,9 @@ pub struct Config {
     /// replica puts the caller's address (`X-Forwarded-For`, say). Unset, the connection's
     /// peer is the caller; set it only behind such a proxy, since callers can write it too.
     pub client_ip_header: Option<axum::http::HeaderName>,
+    /// Reactors: `ZIPPCRM_REACTOR_ATTEMPTS` (default 5) attempts at an event before it is
+    /// parked, the first retry after `ZIPPCRM_REACTOR_BACKOFF_MS` (default 1000), doubling.
+    pub reactors: projections::reactor::ReactorConfig,
 }
 
 /// Parses `ZIPPCRM_ENV`: `true` for production, `false` for development (or unset).
@@ -163,6 +166,19 @@ impl Config {
                 .map(|name| name.parse())
                 .transpose()
                 .context("ZIPPCRM_CLIENT_IP_HEADER must be a header name")?,
+            reactors: {
+                let defaults = projections::reactor::ReactorConfig::default();
+                projections::reactor::ReactorConfig {
+                    attempts: var("ZIPPCRM_REACTOR_ATTEMPTS")
+                        .and_then(|v| v.parse().ok())
+                        .filter(|&n| n > 0)
+                        .unwrap_or(defaults.attempts),
+                    backoff: var("ZIPPCRM_REACTOR_BACKOFF_MS")
+                        .and_then(|v| v.parse().ok())
+                        .map_or(defaults.backoff, Duration::from_millis),
+                    ..defaults
+                }
+            },
         };
         config.check()?;
         Ok(config)
@@ -216,6 +232,7 @@ mod tests {
             scheduler_enabled: false,
             scheduler_interval: Duration::from_secs(3600),
             client_ip_header: None,
+            reactors: Default::default(),
         };
         assert!(config.check().is_err());
         config.jwt_secret = "short".into();

@@ -9,6 +9,7 @@ mod guard;
 mod leads;
 mod loaders;
 mod mutation;
+mod operations;
 mod parsed;
 mod projects;
 mod query;

@@ -1,10 +1,10 @@
 //! The scheduler: licence expiry alerts (90, 60 and 30 days ahead) and reminders for
 //! document requests that are due soon. Runs where `SCHEDULER_ENABLED=true` (one replica).
 //!
-//! Running it twice, or on two replicas by mistake, raises nothing twice: an alert is an
-//! event the Project aggregate refuses to repeat (a concurrent second append is an
-//! optimistic-concurrency conflict, re-decided into "nothing to do"), and a reminder is an
-//! outbox row with a unique dedupe key.
+//! The scheduler decides *when*; what it does goes the reactors' way: its commands carry a
+//! reaction key per project and day (`CommandContext::scheduled`), so a pass run twice, or on
+//! two replicas by mistake, appends nothing twice (and the Project aggregate refuses to
+//! repeat an alert besides), and a reminder is an outbox row under a unique dedupe key.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,14 +36,14 @@ pub async fn run_once(bus: &CommandBus, pool: &PgPool, today: NaiveDate) -> anyh
     .bind(today)
     .fetch_all(pool)
     .await?;
-    let ctx = CommandContext::system();
     for project_id in due {
+        let ctx = CommandContext::scheduled("expiry-alerts", project_id, today);
         bus.project(
             &ctx,
             project_id,
             ProjectCommand::RaiseExpiryAlerts {
                 today,
-                at: Utc::now(),
+                at: ctx.issued_at,
             },
         )
         .await

@@ -116,6 +116,15 @@ impl Server {
                 tracing::warn!("templates and users read models still catching up at start-up");
             }
         }
+        let reactors: Vec<_> = commands::reactions::all(&bus);
+        projections::reactor::register(&pool, &reactors).await?;
+        background.push(tokio::spawn(projections::reactor::run(
+            pool.clone(),
+            reactors.clone(),
+            notices.clone(),
+            config.reactors,
+            shutdown.subscribe(),
+        )));
         let files = crate::files::FileStore::open(&config.storage, config.max_upload_bytes)
             .context("opening the file store (check ZIPPCRM_FILES_DIR or S3_*)")?;
         if config.scheduler_enabled {
@@ -135,6 +144,7 @@ impl Server {
             files,
             public_introspection: !config.production,
             client_ip_header: config.client_ip_header.clone(),
+            reactors: reactors.into(),
         };
         Ok(Self {
             state,

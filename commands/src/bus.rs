@@ -7,6 +7,7 @@ use cqrs_es::{Aggregate, AggregateContext, CqrsFramework, EventStore};
 use domain::client::{Client, ClientCommand, ContactInput};
 use domain::lead::{CaptureLeadInput, Lead, LeadCommand, LeadStage};
 use domain::project::{Project, ProjectCommand, TemplateRef};
+use domain::reaction::{ParkedReactions, ReactionCommand};
 use domain::template::{seeded_templates, TemplateCommand, WorkflowTemplate};
 use domain::user::User;
 use rand::Rng;
@@ -42,6 +43,7 @@ pub struct CommandBus {
     projects: Framework<Project>,
     templates: Framework<WorkflowTemplate>,
     pub(crate) users: Framework<User>,
+    reactions: Framework<ParkedReactions>,
     /// Where links in messages point (`PORTAL_URL`), without a trailing `/`.
     pub(crate) portal_url: String,
 }
@@ -85,7 +87,7 @@ pub struct ConvertedLead {
     pub client_id: Uuid,
     /// The project, if any.
     pub project_id: Option<Uuid>,
-    /// The portal user of the primary contact.
+    /// The portal user the primary contact gets (registered by a reactor).
     pub portal_user_id: Uuid,
     /// The last event appended.
     pub appended: Appended,
@@ -101,6 +103,7 @@ impl CommandBus {
             projects: framework(&pool, Some(SNAPSHOT_EVERY), ()),
             templates: framework(&pool, None, ()),
             users: framework(&pool, None, ()),
+            reactions: framework(&pool, None, ()),
             pool,
         }
     }
@@ -121,6 +124,14 @@ impl CommandBus {
         A::Error: domain::Rejection,
     {
         let id_text = id.to_string();
+        if let Some(reaction) = &ctx.reaction {
+            // Landed before (the reactor stopped before its checkpoint moved, or another
+            // replica's worker ran it): the effect is there, and decided again it could be
+            // refused or different. The append's unique key settles a race past this check.
+            if let Some(landed) = self.reaction_landed(reaction).await? {
+                return Ok(landed);
+            }
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -144,6 +155,21 @@ impl CommandBus {
             }
         }
         self.head(A::TYPE, &id_text).await
+    }
+
+    /// Where the first event of the reaction `key` landed, if it is in the log.
+    pub(crate) async fn reaction_landed(
+        &self,
+        key: &str,
+    ) -> Result<Option<Appended>, CommandError> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT transaction_id::text::bigint, global_position FROM events \
+              WHERE metadata ? 'reaction' AND metadata->>'reaction' = $1",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(tx, position)| Appended { tx, position }))
     }
 
     async fn head(&self, aggregate_type: &str, id: &str) -> Result<Appended, CommandError> {
@@ -214,6 +240,17 @@ impl CommandBus {
         self.execute(&self.projects, project_id, command, ctx).await
     }
 
+    /// Records an admin's decision on an event `reactor` parked.
+    pub async fn decide_parked_reaction(
+        &self,
+        ctx: &CommandContext,
+        reactor: &str,
+        command: ReactionCommand,
+    ) -> Result<Appended, CommandError> {
+        let stream = domain::reaction::stream_id(reactor);
+        self.execute(&self.reactions, stream, command, ctx).await
+    }
+
     /// Publishes the seeded templates that do not exist yet. Safe on every start and on
     /// several replicas at once (a concurrent publisher makes ours a conflict, ignored).
     pub async fn seed_templates(&self) -> Result<(), CommandError> {
@@ -242,13 +279,15 @@ impl CommandBus {
         Ok(())
     }
 
-    /// Converts a won lead into a client, its portal user and optionally a project.
+    /// Converts a won lead into a client and optionally a project; the
+    /// [`PortalAccess`](crate::reactions::PortalAccess) reactor then invites the primary
+    /// contact.
     ///
     /// Everything that can be refused is checked before the first append (lead state,
-    /// contact, template, email uniqueness via the registry), and the lead's own
-    /// `LeadConverted` is the first append, so of two concurrent conversions exactly one
-    /// proceeds. The client, project and user follow with the same correlation id, each
-    /// caused by the conversion.
+    /// contact, template, email uniqueness via the registry, reserved for the portal user
+    /// to come), and the lead's own `LeadConverted` is the first append, so of two
+    /// concurrent conversions exactly one proceeds. The client and project follow with the
+    /// same correlation id, each caused by the conversion.
     pub async fn convert_lead(
         &self,
         ctx: &CommandContext,
@@ -310,7 +349,7 @@ impl CommandBus {
             }
             None => None,
         };
-        let user_id = Uuid::now_v7();
+        let user_id = crate::reactions::portal_user_id(client_id);
         self.reserve_email(&validated.email, user_id).await?;
 
         let converted = self
@@ -362,14 +401,6 @@ impl CommandBus {
             }
             None => None,
         };
-        let invitation = crate::PortalInvitation {
-            user_id,
-            email: validated.email,
-            display_name: validated.name,
-            client_id,
-            client_name,
-        };
-        appended = appended.max(self.invite_portal_user(&follow_up, invitation).await?);
         Ok(ConvertedLead {
             client_id,
             project_id,

@@ -21,6 +21,9 @@ pub struct CommandContext {
     pub causation_id: Option<Uuid>,
     /// When the command was issued.
     pub issued_at: DateTime<Utc>,
+    /// For a reactor's command, `reactor/event id/step`: stored on the first event it
+    /// appends, under a unique index, so the reaction lands once (ADR 0008).
+    pub reaction: Option<String>,
 }
 
 impl CommandContext {
@@ -33,6 +36,7 @@ impl CommandContext {
             correlation_id: request_id,
             causation_id: None,
             issued_at: Utc::now(),
+            reaction: None,
         }
     }
 
@@ -46,6 +50,26 @@ impl CommandContext {
             correlation_id: id,
             causation_id: None,
             issued_at: Utc::now(),
+            reaction: None,
+        }
+    }
+
+    /// The context of `reactor`'s command `step` in reaction to the event `event_id` of the
+    /// user action `correlation_id`: caused by that event, and landing once.
+    pub fn reacting_to(reactor: &str, event_id: Uuid, correlation_id: Uuid, step: &str) -> Self {
+        Self {
+            correlation_id,
+            causation_id: Some(event_id),
+            reaction: Some(format!("{reactor}/{event_id}/{step}")),
+            ..Self::system()
+        }
+    }
+
+    /// The context of the scheduler's `job` for `subject` on `day`: one landing per day.
+    pub fn scheduled(job: &str, subject: Uuid, day: chrono::NaiveDate) -> Self {
+        Self {
+            reaction: Some(format!("scheduler/{job}/{subject}/{day}")),
+            ..Self::system()
         }
     }
 
@@ -76,6 +100,9 @@ impl CommandContext {
             self.causation_id.unwrap_or(self.request_id).to_string(),
         );
         map.insert("issued_at".into(), self.issued_at.to_rfc3339());
+        if let Some(reaction) = &self.reaction {
+            map.insert("reaction".into(), reaction.clone());
+        }
         map
     }
 }

@@ -9,6 +9,7 @@
 mod bus;
 mod context;
 mod error;
+pub mod reactions;
 mod snapshots;
 mod users;
 

@@ -36,6 +36,14 @@ tokio::task_local! {
     pub(crate) static APPENDED: Cell<Option<Appended>>;
 }
 
+/// What an append did.
+enum Landed {
+    /// The events are stored; the last one is here.
+    Stored(Appended),
+    /// The reaction these events carry was already in the log: nothing was stored.
+    Repeated,
+}
+
 /// An event store with snapshots every `every` events (never when `None`).
 pub struct SnapshotStore<A: Aggregate> {
     repo: PostgresEventRepository,
@@ -76,13 +84,14 @@ impl<A: Aggregate> SnapshotStore<A> {
     }
 
     /// Appends `events` in one statement (atomic on its own, so no BEGIN and COMMIT round
-    /// trips) and returns where the last one landed. Another writer's event at one of these
-    /// sequences is an optimistic-concurrency conflict.
+    /// trips) and says where the last one landed. Another writer's event at one of these
+    /// sequences is an optimistic-concurrency conflict; a reaction already in the log
+    /// appends nothing.
     async fn append(
         &self,
         aggregate_id: &str,
         events: &[SerializedEvent],
-    ) -> Result<Appended, AggregateError<A::Error>> {
+    ) -> Result<Landed, AggregateError<A::Error>> {
         let sequences: Vec<i64> = events
             .iter()
             .map(|e| i64::try_from(e.sequence).unwrap_or(i64::MAX))
@@ -91,7 +100,7 @@ impl<A: Aggregate> SnapshotStore<A> {
         let versions: Vec<&str> = events.iter().map(|e| e.event_version.as_str()).collect();
         let payloads: Vec<&serde_json::Value> = events.iter().map(|e| &e.payload).collect();
         let metadata: Vec<&serde_json::Value> = events.iter().map(|e| &e.metadata).collect();
-        let landed: Vec<(i64, i64)> = sqlx::query_as(
+        let landed: Result<Vec<(i64, i64)>, sqlx::Error> = sqlx::query_as(
             "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
              SELECT $1, $2, e.sequence, e.event_type, e.event_version, e.payload, e.metadata \
                FROM unnest($3::bigint[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[]) \
@@ -106,8 +115,14 @@ impl<A: Aggregate> SnapshotStore<A> {
         .bind(payloads)
         .bind(metadata)
         .fetch_all(&self.pool)
-        .await
-        .map_err(|error| match &error {
+        .await;
+        let landed = match landed {
+            Err(sqlx::Error::Database(db)) if db.constraint() == Some("events_reaction_key") => {
+                return Ok(Landed::Repeated);
+            }
+            other => other,
+        };
+        let landed = landed.map_err(|error| match &error {
             sqlx::Error::Database(db) if db.constraint() == Some("events_pkey") => {
                 AggregateError::AggregateConflict
             }
@@ -116,11 +131,13 @@ impl<A: Aggregate> SnapshotStore<A> {
             }
             _ => AggregateError::UnexpectedError(Box::new(error)),
         })?;
-        Ok(landed
-            .into_iter()
-            .map(|(tx, position)| Appended { tx, position })
-            .max()
-            .unwrap_or_default())
+        Ok(Landed::Stored(
+            landed
+                .into_iter()
+                .map(|(tx, position)| Appended { tx, position })
+                .max()
+                .unwrap_or_default(),
+        ))
     }
 
     async fn save_snapshot(&self, aggregate_id: &str, sequence: usize, payload: serde_json::Value) {
@@ -214,6 +231,10 @@ where
             if let (true, Some(cause)) = (event.is_consequence(), previous) {
                 event_metadata.insert("causation_id".into(), cause.to_string());
             }
+            // The reaction key is unique in the log: it marks the append, on its first event.
+            if previous.is_some() {
+                event_metadata.remove("reaction");
+            }
             previous = Some(event_id);
             serialized.push(SerializedEvent {
                 aggregate_id: aggregate_id.clone(),
@@ -231,7 +252,11 @@ where
                 metadata: event_metadata,
             });
         }
-        let appended = self.append(&aggregate_id, &serialized).await?;
+        let appended = match self.append(&aggregate_id, &serialized).await? {
+            Landed::Stored(appended) => appended,
+            // The state the decision saw lacks the stored reaction; nothing to snapshot.
+            Landed::Repeated => return Ok(envelopes),
+        };
         // cqrs-es's `execute` returns nothing, so the position goes back through the
         // task-local the bus scopes around each attempt (outside one, nobody asks).
         let _ = APPENDED.try_with(|slot| slot.set(Some(appended)));

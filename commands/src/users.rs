@@ -4,7 +4,7 @@
 //! appended (and released if the append is refused). Password hashes live in
 //! `user_credentials`, never in the event log; the log records only that a password changed.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use domain::user::{User, UserCommand};
 use domain::values::EmailAddress;
 use domain::Role;
@@ -55,21 +55,24 @@ fn new_token() -> String {
 }
 
 impl CommandBus {
-    /// Reserves `email` for `user_id`, or says it is taken.
+    /// Reserves `email` for `user_id`, or says it is taken (by another user: reserving it
+    /// again for the same one is fine).
     pub(crate) async fn reserve_email(
         &self,
         email: &str,
         user_id: Uuid,
     ) -> Result<(), CommandError> {
-        let inserted = sqlx::query(
-            "INSERT INTO email_registry (email, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        let owner: Uuid = sqlx::query_scalar(
+            "WITH reserved AS (INSERT INTO email_registry (email, user_id) VALUES ($1, $2) \
+                               ON CONFLICT DO NOTHING RETURNING user_id) \
+             SELECT user_id FROM reserved UNION ALL \
+             SELECT user_id FROM email_registry WHERE email = $1 LIMIT 1",
         )
         .bind(email)
         .bind(user_id)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
+        .fetch_one(&self.pool)
+        .await?;
+        if owner != user_id {
             return Err(CommandError::invalid(format!(
                 "email: a user with the email address {email} already exists"
             )));
@@ -173,32 +176,28 @@ impl CommandBus {
         }
     }
 
-    /// Registers a portal user and queues their set-password message.
+    /// Registers a portal user and queues their set-password message, once: `ctx` is a
+    /// reaction's (the registration lands once), and the message is queued under the user's
+    /// dedupe key together with its token, so a second run queues neither.
     pub(crate) async fn invite_portal_user(
         &self,
         ctx: &CommandContext,
         invitation: PortalInvitation,
     ) -> Result<Appended, CommandError> {
+        self.reserve_email(&invitation.email, invitation.user_id)
+            .await?;
+        let command = UserCommand::Register {
+            user_id: invitation.user_id,
+            email: invitation.email.clone(),
+            display_name: invitation.display_name.clone(),
+            role: Role::Client,
+            client_id: Some(invitation.client_id),
+            at: ctx.issued_at,
+        };
         let appended = self
-            .register(
-                ctx,
-                invitation.user_id,
-                &invitation.email,
-                invitation.display_name.clone(),
-                Role::Client,
-                Some(invitation.client_id),
-            )
+            .execute(&self.users, invitation.user_id, command, ctx)
             .await?;
         let token = new_token();
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO password_tokens (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
-        )
-        .bind(token_hash(&token))
-        .bind(invitation.user_id)
-        .bind(Utc::now() + Duration::days(INVITATION_DAYS))
-        .execute(&mut *tx)
-        .await?;
         let body = format!(
             "Hello {name},\n\n{firm} now follows your matters in the ZippCRM client portal.\n\
              Set your password here (the link works once and expires in {INVITATION_DAYS} days):\n\n\
@@ -207,8 +206,11 @@ impl CommandBus {
             firm = invitation.client_name,
             portal = self.portal_url,
         );
-        sqlx::query(
-            "INSERT INTO email_outbox (id, kind, to_address, subject, body, user_id) VALUES ($1, 'set_password', $2, $3, $4, $5)",
+        let mut tx = self.pool.begin().await?;
+        let queued = sqlx::query(
+            "INSERT INTO email_outbox (id, kind, to_address, subject, body, user_id, dedupe_key) \
+             VALUES ($1, 'set_password', $2, $3, $4, $5, 'set_password:' || $5) \
+             ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
         )
         .bind(Uuid::now_v7())
         .bind(&invitation.email)
@@ -217,7 +219,17 @@ impl CommandBus {
         .bind(invitation.user_id)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        if queued.rows_affected() == 1 {
+            sqlx::query(
+                "INSERT INTO password_tokens (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
+            )
+            .bind(token_hash(&token))
+            .bind(invitation.user_id)
+            .bind(ctx.issued_at + Duration::days(INVITATION_DAYS))
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
         Ok(appended)
     }
 

@@ -13,6 +13,7 @@ pub mod client;
 pub mod error;
 pub mod lead;
 pub mod project;
+pub mod reaction;
 pub mod role;
 pub mod template;
 pub mod user;

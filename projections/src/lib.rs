@@ -63,6 +63,7 @@ pub mod notices;
 pub mod notifications;
 pub mod page;
 pub mod projects;
+pub mod reactor;
 pub mod rebuild;
 pub mod runner;
 pub mod status;

@@ -1,5 +1,5 @@
-//! The `notifications` read model: in-app notifications per user (read or unread), and the
-//! matching email outbox entries.
+//! The `notifications` read model: in-app notifications per user (read or unread). Their
+//! emails are queued by the [`NotificationEmails`] reactor, which reads this model.
 //!
 //! Recipients: a client's portal users for requests raised, uploads reviewed, stages advanced
 //! and licence expiry alerts; the person who raised a request for uploads received; the
@@ -7,11 +7,9 @@
 //! owners (from `User` and `Project` events) so it never reads another projection's tables.
 //!
 //! A notification's id is derived from (event id, user, kind), so a rebuild recreates the
-//! same ids, and read marks (themselves `NotificationsRead` events) re-apply. Emails are
-//! queued only while projecting live (never during a rebuild), under a dedupe key made of the
-//! same triple, so a batch re-processed after a crash never queues a message twice.
+//! same ids, and read marks (themselves `NotificationsRead` events) re-apply.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use domain::project::ProjectEvent;
@@ -20,6 +18,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::notices::{notify_change, notify_changes};
+use crate::reactor::{ReactionError, Reactor};
 use crate::runner::{decode, Projection, ProjectionError};
 use crate::unnest::column;
 use crate::StoredEvent;
@@ -139,11 +138,10 @@ struct Recipient {
     active: bool,
 }
 
-/// A notification to insert, with its email.
+/// A notification to insert.
 struct Pending {
     id: Uuid,
     user_id: Uuid,
-    email: String,
     kind: &'static str,
     title: String,
     body: String,
@@ -151,8 +149,6 @@ struct Pending {
     subject_id: Option<Uuid>,
     event_id: Uuid,
     created_at: chrono::DateTime<chrono::Utc>,
-    /// `event id:user:kind`, the email's dedupe key.
-    key: String,
 }
 
 /// What a batch reads and writes, in memory.
@@ -294,7 +290,7 @@ impl State {
 
     /// Queues the notification of `note` for each of its active recipients.
     fn notify(&mut self, event: &StoredEvent, note: Note) {
-        let recipients: Vec<(Uuid, String)> = self
+        let recipients: Vec<Uuid> = self
             .recipients
             .iter()
             .filter(|(user_id, r)| {
@@ -304,14 +300,13 @@ impl State {
                         To::User(user) => **user_id == user,
                     }
             })
-            .map(|(user_id, r)| (*user_id, r.email.clone()))
+            .map(|(user_id, _)| *user_id)
             .collect();
-        for (user_id, email) in recipients {
+        for user_id in recipients {
             let key = format!("{}:{}:{}", event.event_id, user_id, note.kind);
             self.pending.push(Pending {
                 id: Uuid::new_v5(&Uuid::NAMESPACE_OID, key.as_bytes()),
                 user_id,
-                email,
                 kind: note.kind,
                 title: note.title.clone(),
                 body: note.body.clone(),
@@ -319,13 +314,11 @@ impl State {
                 subject_id: note.subject_id,
                 event_id: event.event_id,
                 created_at: event.recorded_at,
-                key,
             });
         }
     }
 
-    /// Inserts the queued notifications; live, queues an email for each one that is new
-    /// and sends its change notice.
+    /// Inserts the queued notifications; live, sends a change notice for each new one.
     async fn flush_notifications(
         &mut self,
         conn: &mut PgConnection,
@@ -355,26 +348,8 @@ impl State {
         if !live || inserted.is_empty() {
             return Ok(());
         }
-        let inserted: HashSet<Uuid> = inserted.into_iter().collect();
-        let new: Vec<Pending> = pending
-            .into_iter()
-            .filter(|p| inserted.contains(&p.id))
-            .collect();
-        sqlx::query(
-            "INSERT INTO email_outbox (id, kind, to_address, subject, body, user_id, dedupe_key) \
-             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::uuid[], $7::text[]) \
-             ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
-        )
-        .bind(column(&new, |p| p.id))
-        .bind(column(&new, |p| p.kind))
-        .bind(column(&new, |p| p.email.as_str()))
-        .bind(column(&new, |p| p.title.as_str()))
-        .bind(column(&new, |p| p.body.as_str()))
-        .bind(column(&new, |p| p.user_id))
-        .bind(column(&new, |p| p.key.as_str()))
-        .execute(&mut *conn)
-        .await?;
-        let changed: Vec<(Uuid, Option<Uuid>)> = new.iter().map(|p| (p.id, None)).collect();
+        let changed: Vec<(Uuid, Option<Uuid>)> =
+            inserted.into_iter().map(|id| (id, None)).collect();
         notify_changes(conn, "notification", &changed).await
     }
 
@@ -631,4 +606,43 @@ pub async fn unread(pool: &sqlx::PgPool, user_id: Uuid) -> Result<i64, sqlx::Err
         .bind(user_id)
         .fetch_one(pool)
         .await
+}
+
+/// Queues the email of each notification an event made, once: the outbox's dedupe key is the
+/// notification's `event id:user:kind`. A reactor, so a rebuild of the notifications never
+/// sends anything again.
+#[derive(Debug)]
+pub struct NotificationEmails {
+    /// Where the notifications and the outbox are.
+    pub pool: sqlx::PgPool,
+}
+
+#[async_trait]
+impl Reactor for NotificationEmails {
+    fn name(&self) -> &'static str {
+        "notification-emails"
+    }
+
+    fn aggregate_types(&self) -> &'static [&'static str] {
+        &["Project"]
+    }
+
+    fn after(&self) -> &'static [&'static str] {
+        &["notifications"]
+    }
+
+    async fn react(&self, event: &StoredEvent) -> Result<(), ReactionError> {
+        sqlx::query(
+            "INSERT INTO email_outbox (id, kind, to_address, subject, body, user_id, dedupe_key) \
+             SELECT n.id, n.kind, r.email, n.title, n.body, n.user_id, \
+                    n.event_id || ':' || n.user_id || ':' || n.kind \
+               FROM notifications n JOIN notification_recipients r ON r.user_id = n.user_id \
+              WHERE n.event_id = $1 \
+             ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
+        )
+        .bind(event.event_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
 }

@@ -369,20 +369,29 @@ pub async fn run(
     config: RunnerConfig,
     shutdown: watch::Receiver<bool>,
 ) {
-    let workers: Vec<_> = projections
+    run_each(projections, |projection| {
+        worker(
+            pool.clone(),
+            projection,
+            notices.clone(),
+            config,
+            shutdown.clone(),
+        )
+    })
+    .await;
+}
+
+/// Runs `work` for each of `items` as a task of its own, until every one has ended.
+pub(crate) async fn run_each<T, W>(items: Vec<T>, work: impl Fn(T) -> W)
+where
+    W: std::future::Future<Output = ()> + Send + 'static,
+{
+    let tasks: Vec<_> = items
         .into_iter()
-        .map(|projection| {
-            tokio::spawn(worker(
-                pool.clone(),
-                projection,
-                notices.clone(),
-                config,
-                shutdown.clone(),
-            ))
-        })
+        .map(|item| tokio::spawn(work(item)))
         .collect();
-    for worker in workers {
-        let _ = worker.await;
+    for task in tasks {
+        let _ = task.await;
     }
 }
 

@@ -79,7 +79,7 @@ pub async fn all(pool: &PgPool) -> Result<Vec<ProjectionStatus>, sqlx::Error> {
                     (SELECT max(recorded_at) FROM events) - COALESCE(c.last_event_at, \
                     (SELECT min(recorded_at) FROM events))))::float8, 0) AS lag_seconds, \
                 c.last_error, c.failing_since, c.updated_at \
-           FROM projection_checkpoints c ORDER BY c.name",
+           FROM projection_checkpoints c WHERE c.kind = 'projection' ORDER BY c.name",
     )
     .fetch_all(pool)
     .await?;

@@ -101,6 +101,12 @@ pub fn config() -> api::Config {
         scheduler_enabled: false,
         scheduler_interval: Duration::from_secs(3600),
         client_ip_header: None,
+        // Failing reactions retry fast and park after three attempts.
+        reactors: projections::reactor::ReactorConfig {
+            attempts: 3,
+            backoff: Duration::from_millis(20),
+            ..Default::default()
+        },
     }
 }
 
@@ -178,6 +184,42 @@ impl TestApp {
     /// The admin's access token.
     pub async fn admin(&self) -> String {
         self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    /// Waits until every projection and reactor has passed the end of the log, including the
+    /// events the reactors appended on the way: everything the actions so far cause is done.
+    pub async fn settled(&self) {
+        let notices = &self.state.notices;
+        for _ in 0..20 {
+            let Some(head) = projections::wait::log_head(&self.pool)
+                .await
+                .expect("log head")
+            else {
+                return;
+            };
+            let names: Vec<String> = sqlx::query_scalar("SELECT name FROM projection_checkpoints")
+                .fetch_all(&self.pool)
+                .await
+                .expect("checkpoints");
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let passed = projections::wait::wait_for(
+                &self.pool,
+                notices,
+                &names,
+                head,
+                Duration::from_secs(20),
+            )
+            .await
+            .expect("wait");
+            assert!(passed, "projections and reactors did not pass {head:?}");
+            let now = projections::wait::log_head(&self.pool)
+                .await
+                .expect("log head");
+            if now == Some(head) {
+                return;
+            }
+        }
+        panic!("the log kept growing while settling");
     }
 
     /// Stops the server and waits for it.

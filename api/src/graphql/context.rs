@@ -34,6 +34,8 @@ pub struct AppState {
     pub public_introspection: bool,
     /// `ZIPPCRM_CLIENT_IP_HEADER`: the header a trusted proxy puts the caller's address in.
     pub client_ip_header: Option<axum::http::HeaderName>,
+    /// The reactors this server runs (an admin's retry runs one in the request).
+    pub reactors: std::sync::Arc<[std::sync::Arc<dyn projections::reactor::Reactor>]>,
 }
 
 /// Per-request data: authentication and the request id.

@@ -281,9 +281,17 @@ impl LeadMutation {
             .convert_lead(&ctx.command_context(&viewer), request)
             .await
             .map_err(ApiError::from)?;
+        // The portal-access reactor too: once it has passed the client, the portal user
+        // is registered and the set-password message queued.
         let mut caught_up = state
             .caught_up(
-                &["leads", "clients", "projects", "users"],
+                &[
+                    "leads",
+                    "clients",
+                    "projects",
+                    "users",
+                    commands::reactions::PortalAccess::NAME,
+                ],
                 converted.appended,
             )
             .await;

@@ -16,7 +16,12 @@ use crate::error::{ApiError, Code};
 
 /// The root mutation.
 #[derive(MergedObject, Default, Debug)]
-pub struct Mutation(AuthMutation, LeadMutation, ProjectMutation);
+pub struct Mutation(
+    AuthMutation,
+    LeadMutation,
+    ProjectMutation,
+    super::operations::OperationsMutation,
+);
 
 /// Authentication and users.
 #[derive(Default, Debug)]

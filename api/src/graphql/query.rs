@@ -14,15 +14,18 @@ use super::context::Ctx;
 use super::records::{
     visible_client, visible_project, Client, Lead, Project, User, WorkflowTemplate,
 };
-use super::types::{
-    persisted_name, LeadSource, LeadStage, ProjectStatus, ProjectionStatus, SortDirection,
-};
+use super::types::{persisted_name, LeadSource, LeadStage, ProjectStatus, SortDirection};
 use super::written::Written;
 use crate::error::ApiError;
 
 /// The root query.
 #[derive(MergedObject, Default, Debug)]
-pub struct Query(BaseQuery, AuditQuery, super::projects::DeliveryQuery);
+pub struct Query(
+    BaseQuery,
+    AuditQuery,
+    super::projects::DeliveryQuery,
+    super::operations::OperationsQuery,
+);
 
 /// Records and lists.
 #[derive(Default, Debug)]
@@ -348,26 +351,5 @@ impl BaseQuery {
             .await
             .map_err(ApiError::from)?;
         Ok(rows.into_iter().map(User).collect())
-    }
-
-    /// Status of every projection (admins).
-    async fn projection_status(&self, ctx: &Context<'_>) -> Result<Vec<ProjectionStatus>> {
-        ctx.request().auth.require(Permission::Operate)?;
-        let rows = projections::status::all(&ctx.state().pool)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(rows
-            .into_iter()
-            .map(|s| ProjectionStatus {
-                stalled: s.stalled(),
-                name: s.name,
-                position: s.position,
-                events_seen: s.events_seen,
-                lag_events: s.lag_events,
-                lag_seconds: s.lag_seconds,
-                last_error: s.last_error,
-                waiting_on: s.waiting_on.map(Into::into),
-            })
-            .collect())
     }
 }

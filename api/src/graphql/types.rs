@@ -5,8 +5,7 @@ use std::borrow::Cow;
 use async_graphql::parser::types::Field;
 use async_graphql::registry::Registry;
 use async_graphql::{
-    ContextSelectionSet, Enum, Json, Name, OutputType, Positioned, ServerResult, SimpleObject,
-    Value,
+    ContextSelectionSet, Enum, Json, Name, OutputType, Positioned, ServerResult, Value,
 };
 use async_graphql_value::RAW_VALUE_TOKEN;
 
@@ -230,57 +229,6 @@ pub fn persisted_name<T: serde::Serialize>(value: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
-}
-
-/// Status of one projection.
-#[derive(SimpleObject, Debug)]
-#[graphql(serial)]
-pub struct ProjectionStatus {
-    /// Projection name.
-    pub name: String,
-    /// Global position of the last folded event.
-    pub position: i64,
-    /// Events seen since position zero.
-    pub events_seen: i64,
-    /// Events not yet folded.
-    pub lag_events: i64,
-    /// Age of the newest unfolded event relative to the last folded one, in seconds.
-    pub lag_seconds: f64,
-    /// Last error while failing.
-    pub last_error: Option<String>,
-    /// Whether it is failing or far behind.
-    pub stalled: bool,
-    /// The open transaction it waits on: it has events to fold that committed after that
-    /// transaction began (in any database of the cluster), and reads none until it ends.
-    pub waiting_on: Option<HorizonHolder>,
-}
-
-/// An open transaction that holds the projection workers back.
-#[derive(SimpleObject, Debug)]
-#[graphql(serial)]
-pub struct HorizonHolder {
-    /// Its database.
-    pub database: Option<String>,
-    /// Its backend's process id.
-    pub pid: i32,
-    /// Seconds since it began.
-    pub age_seconds: f64,
-    /// Its backend's state, where PostgreSQL shows it (`idle in transaction`, ...).
-    pub state: Option<String>,
-    /// Its client's application name.
-    pub application: Option<String>,
-}
-
-impl From<projections::status::HorizonHolder> for HorizonHolder {
-    fn from(h: projections::status::HorizonHolder) -> Self {
-        Self {
-            database: h.database,
-            pid: h.pid,
-            age_seconds: h.age_seconds,
-            state: h.state,
-            application: h.application,
-        }
-    }
 }
 
 /// A JSON document served as the `JSON` scalar and written into the response as the text it

@@ -136,6 +136,7 @@ async fn the_gate_opens_only_on_verified_evidence_and_a_second_persons_approval(
     assert_eq!(kinds.iter().filter(|k| **k == "upload_reviewed").count(), 2);
     assert_eq!(kinds.iter().filter(|k| **k == "stage_advanced").count(), 1);
     assert_eq!(notes["unreadNotificationCount"], 5);
+    app.settled().await;
     let outbox: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM email_outbox WHERE to_address = 'portal@alpha.example' AND kind <> 'set_password'",
     )
@@ -585,6 +586,7 @@ async fn an_expiry_alert_is_raised_once_even_with_two_schedulers() {
         .filter(|n| n["kind"] == "licence_expiry")
         .count();
     assert_eq!(expiry_notes, 1);
+    app.settled().await;
     let emails: Vec<String> = sqlx::query_scalar(
         "SELECT kind FROM email_outbox WHERE to_address = 'portal@alpha.example' AND kind IN ('request_reminder', 'licence_expiry') ORDER BY kind",
     )

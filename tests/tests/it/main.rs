@@ -10,6 +10,7 @@ mod limits;
 mod over_http;
 mod pipeline;
 mod projections_tests;
+mod reactors;
 mod retries;
 mod schema;
 mod snapshots;

@@ -1,0 +1,572 @@
+//! Reactors: whatever happens *because* an event happened (ADR 0008).
+//!
+//! A reactor reads the global log in the projections' order and below their horizon, from a
+//! checkpoint of its own in `projection_checkpoints` (`kind = 'reactor'`, so the checkpoint
+//! notices and the read-your-writes wait serve it too). It reacts to one event at a time by
+//! issuing commands (which land once: see `CommandContext::reacting_to`) or by a side effect
+//! keyed by the event, so that running a reaction again is harmless; the checkpoint then
+//! moves past the event in its own short statement.
+//!
+//! Unlike a projection, a reactor cannot react inside the transaction that moves its
+//! checkpoint: its commands append in transactions of their own, and a transaction held
+//! open across them would hold an xid, and with it every worker's horizon, back. One
+//! active worker per reactor across replicas comes from a session advisory lock, held on a
+//! connection of its own, instead of a row lock.
+//!
+//! A failing event is retried with exponential backoff, its attempts and error shown on the
+//! checkpoint row; after [`ReactorConfig::attempts`] it is parked in `reactor_parked` and
+//! the reactor moves on. An admin retries or skips a parked event ([`retry_parked`]).
+//! Reactors are never rebuilt: a rebuild replays projections only.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::event::{Position, StoredEvent, EVENT_COLUMNS};
+use crate::notices::Notices;
+use crate::runner::{fetch_batch, horizon, ProjectionError};
+
+/// Why a reaction failed; shown to admins on the status and the parked event.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ReactionError(pub String);
+
+impl From<sqlx::Error> for ReactionError {
+    fn from(error: sqlx::Error) -> Self {
+        ReactionError(format!("database error: {error}"))
+    }
+}
+
+impl From<ProjectionError> for ReactionError {
+    fn from(error: ProjectionError) -> Self {
+        ReactionError(error.to_string())
+    }
+}
+
+/// Something done because an event happened.
+#[async_trait]
+pub trait Reactor: Send + Sync + std::fmt::Debug + 'static {
+    /// Persisted name (its checkpoint row's key, and part of every reaction key).
+    fn name(&self) -> &'static str;
+    /// The aggregate types whose events it reacts to; other events only move the checkpoint.
+    fn aggregate_types(&self) -> &'static [&'static str];
+    /// Projections whose read models [`Self::react`] reads: the reactor sees an event only
+    /// once all of them have folded it.
+    fn after(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Reacts to one event. Called at least once per event (again after a crash, a failure
+    /// or an admin's retry), so the effect must be keyed by the event: commands through
+    /// `CommandContext::reacting_to`, side effects under a key derived from `event_id`.
+    async fn react(&self, event: &StoredEvent) -> Result<(), ReactionError>;
+}
+
+/// Settings of the reactor workers.
+#[derive(Debug, Clone, Copy)]
+pub struct ReactorConfig {
+    /// Events read per batch.
+    pub batch: i64,
+    /// Polling fallback when no notification arrives (also how often a replica without the
+    /// lock tries to take it).
+    pub poll: Duration,
+    /// Attempts at one event before it is parked.
+    pub attempts: u32,
+    /// Wait after the first failure; doubled after each further one, up to a minute.
+    pub backoff: Duration,
+}
+
+impl Default for ReactorConfig {
+    fn default() -> Self {
+        Self {
+            batch: 100,
+            poll: Duration::from_millis(500),
+            attempts: 5,
+            backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+impl ReactorConfig {
+    fn backoff_after(&self, attempts: u32) -> Duration {
+        let doubled = self
+            .backoff
+            .saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(16)));
+        doubled.min(Duration::from_secs(60).max(self.backoff))
+    }
+}
+
+/// Ensures a checkpoint row for every reactor. A reactor new to this database starts at the
+/// log's head: everything committed below the horizon is taken as already handled, so
+/// adding a reactor never reacts to the past. [`start_at`] moves one elsewhere.
+pub async fn register(pool: &PgPool, reactors: &[Arc<dyn Reactor>]) -> Result<(), sqlx::Error> {
+    for reactor in reactors {
+        sqlx::query(
+            "INSERT INTO projection_checkpoints (name, kind, last_tx, last_position) \
+             SELECT $1, 'reactor', COALESCE(head.transaction_id, '0'), COALESCE(head.global_position, 0) \
+               FROM (SELECT 1) one LEFT JOIN LATERAL ( \
+                    SELECT transaction_id, global_position FROM events \
+                     WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
+                     ORDER BY transaction_id DESC, global_position DESC LIMIT 1) head ON true \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(reactor.name())
+        .execute(pool)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Moves a reactor's checkpoint to just before `position` (0: the start of the log), so it
+/// reacts to every event from there on. For operators; a reaction already made is not made
+/// again.
+pub async fn start_at(pool: &PgPool, name: &str, position: i64) -> Result<bool, sqlx::Error> {
+    let moved = sqlx::query(
+        "UPDATE projection_checkpoints c SET \
+                last_tx = COALESCE((SELECT e.transaction_id FROM events e \
+                                     WHERE e.global_position < $2 \
+                                     ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1), '0'), \
+                last_position = COALESCE((SELECT e.global_position FROM events e \
+                                     WHERE e.global_position < $2 \
+                                     ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1), 0), \
+                attempts = 0, last_error = NULL, failing_since = NULL, updated_at = clock_timestamp() \
+          WHERE c.name = $1 AND c.kind = 'reactor'",
+    )
+    .bind(name)
+    .bind(position)
+    .execute(pool)
+    .await?;
+    Ok(moved.rows_affected() == 1)
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Passed this many events (0: caught up).
+    Passed(usize),
+    /// An event failed (for the `attempts`-th time) and will be retried.
+    Failed {
+        /// Failures of that event so far.
+        attempts: u32,
+    },
+}
+
+struct Checkpoint {
+    at: Position,
+    attempts: u32,
+}
+
+async fn checkpoint(pool: &PgPool, name: &str) -> Result<Checkpoint, sqlx::Error> {
+    let (tx, position, attempts): (i64, i64, i32) = sqlx::query_as(
+        "SELECT last_tx::text::bigint, last_position, attempts FROM projection_checkpoints \
+          WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_one(pool)
+    .await?;
+    Ok(Checkpoint {
+        at: Position { tx, position },
+        attempts: u32::try_from(attempts).unwrap_or(0),
+    })
+}
+
+/// How far `reactor` may read: below the horizon, and no further than the projections it
+/// reads from.
+async fn bound(pool: &PgPool, reactor: &dyn Reactor) -> Result<Position, sqlx::Error> {
+    if reactor.after().is_empty() {
+        return Ok(Position::END);
+    }
+    let names: Vec<String> = reactor.after().iter().map(|n| (*n).to_owned()).collect();
+    let lowest: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT last_tx::text::bigint, last_position FROM projection_checkpoints \
+          WHERE name = ANY($1) ORDER BY last_tx, last_position LIMIT 1",
+    )
+    .bind(names)
+    .fetch_optional(pool)
+    .await?;
+    Ok(lowest.map_or(Position::START, |(tx, position)| Position { tx, position }))
+}
+
+async fn advance(
+    pool: &PgPool,
+    name: &str,
+    to: &StoredEvent,
+    passed: usize,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE projection_checkpoints SET last_tx = $2::text::xid8, last_position = $3, \
+                events_seen = events_seen + $4, last_event_at = $5, attempts = 0, \
+                last_error = NULL, failing_since = NULL, updated_at = clock_timestamp() \
+          WHERE name = $1",
+    )
+    .bind(name)
+    .bind(to.tx.to_string())
+    .bind(to.global_position)
+    .bind(i64::try_from(passed).unwrap_or(i64::MAX))
+    .bind(to.recorded_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Runs one batch of `reactor`: reacts to each of its events in order, moving the
+/// checkpoint after each one it handled (or parked).
+pub async fn step(
+    pool: &PgPool,
+    reactor: &dyn Reactor,
+    config: &ReactorConfig,
+) -> Result<Step, sqlx::Error> {
+    let name = reactor.name();
+    let mut conn = pool.acquire().await?;
+    let horizon = horizon(&mut conn).await?;
+    let start = checkpoint(pool, name).await?;
+    let upto = bound(pool, reactor).await?;
+    let events = fetch_batch(
+        &mut conn,
+        reactor.aggregate_types(),
+        start.at,
+        upto,
+        horizon,
+        config.batch,
+    )
+    .await?;
+    drop(conn);
+    let types = reactor.aggregate_types();
+    // Events passed since the checkpoint last moved; it moves after each handled event.
+    let mut passed = 0;
+    let mut attempts = start.attempts;
+    for (index, event) in events.iter().enumerate() {
+        if !types.contains(&event.aggregate_type.as_str()) {
+            passed += 1;
+            continue;
+        }
+        if let Err(error) = reactor.react(event).await {
+            attempts += 1;
+            if attempts < config.attempts {
+                tracing::warn!(reactor = name, event_id = %event.event_id, attempts, %error, "reaction failed; will retry");
+                if let Some(before) = index.checked_sub(1).filter(|_| passed > 0) {
+                    advance(pool, name, &events[before], passed).await?;
+                }
+                sqlx::query(
+                    "UPDATE projection_checkpoints SET attempts = $2, last_error = $3, \
+                            failing_since = COALESCE(failing_since, clock_timestamp()) \
+                      WHERE name = $1",
+                )
+                .bind(name)
+                .bind(i32::try_from(attempts).unwrap_or(i32::MAX))
+                .bind(error.to_string())
+                .execute(pool)
+                .await?;
+                return Ok(Step::Failed { attempts });
+            }
+            tracing::error!(reactor = name, event_id = %event.event_id, attempts, %error, "reaction parked");
+            park(pool, name, event, attempts, &error).await?;
+        }
+        attempts = 0;
+        advance(pool, name, event, passed + 1).await?;
+        passed = 0;
+    }
+    if let Some(last) = events.last() {
+        if passed > 0 {
+            advance(pool, name, last, passed).await?;
+        }
+        sqlx::query("SELECT pg_notify('zippcrm_checkpoint', $1)")
+            .bind(crate::notices::checkpoint_payload(name, last.position()))
+            .execute(pool)
+            .await?;
+    }
+    Ok(Step::Passed(events.len()))
+}
+
+async fn park(
+    pool: &PgPool,
+    name: &str,
+    event: &StoredEvent,
+    attempts: u32,
+    error: &ReactionError,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO reactor_parked (reactor, event_id, global_position, aggregate_type, event_type, attempts, last_error) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (reactor, event_id) DO UPDATE SET attempts = EXCLUDED.attempts, \
+                last_error = EXCLUDED.last_error, parked_at = now(), resolution = NULL, \
+                resolved_by = NULL, resolved_at = NULL",
+    )
+    .bind(name)
+    .bind(event.event_id)
+    .bind(event.global_position)
+    .bind(&event.aggregate_type)
+    .bind(&event.event_type)
+    .bind(i32::try_from(attempts).unwrap_or(i32::MAX))
+    .bind(error.to_string())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The key of the session advisory lock that makes one worker per reactor active.
+fn lock_key(name: &str) -> String {
+    format!("zippcrm-reactor:{name}")
+}
+
+/// Takes `name`'s lock on a connection of its own, or says another worker holds it.
+async fn lock(pool: &PgPool, name: &str) -> Result<Option<PoolConnection<Postgres>>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
+        .bind(lock_key(name))
+        .fetch_one(&mut *conn)
+        .await?;
+    if taken {
+        Ok(Some(conn))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Runs one worker per reactor until `shutdown` turns true.
+pub async fn run(
+    pool: PgPool,
+    reactors: Vec<Arc<dyn Reactor>>,
+    notices: Notices,
+    config: ReactorConfig,
+    shutdown: watch::Receiver<bool>,
+) {
+    crate::runner::run_each(reactors, |reactor| {
+        worker(
+            pool.clone(),
+            reactor,
+            notices.clone(),
+            config,
+            shutdown.clone(),
+        )
+    })
+    .await;
+}
+
+async fn worker(
+    pool: PgPool,
+    reactor: Arc<dyn Reactor>,
+    notices: Notices,
+    config: ReactorConfig,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let name = reactor.name();
+    let mut wake = notices.subscribe();
+    let mut held: Option<PoolConnection<Postgres>> = None;
+    while !*shutdown.borrow() {
+        // The lock lives as long as its connection: a ping before each step notices a
+        // connection lost with PostgreSQL (and the lock with it), and takes it again.
+        if let Some(conn) = held.as_mut() {
+            if sqlx::Connection::ping(&mut **conn).await.is_err() {
+                if let Some(conn) = held.take() {
+                    conn.detach();
+                }
+            }
+        }
+        if held.is_none() {
+            match lock(&pool, name).await {
+                Ok(Some(conn)) => held = Some(conn),
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(reactor = name, %error, "could not take the reactor lock")
+                }
+            }
+        }
+        let pause = if held.is_none() {
+            Some(config.poll)
+        } else {
+            match step(&pool, reactor.as_ref(), &config).await {
+                Ok(Step::Passed(n)) if n as i64 >= config.batch => None,
+                Ok(Step::Passed(_)) => Some(config.poll),
+                Ok(Step::Failed { attempts }) => {
+                    let backoff = config.backoff_after(attempts);
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    None
+                }
+                Err(error) => {
+                    tracing::error!(reactor = name, %error, "reactor step failed; will retry");
+                    Some(config.poll)
+                }
+            }
+        };
+        if let Some(poll) = pause {
+            tokio::select! {
+                _ = woken(&mut wake, reactor.as_ref()) => {}
+                _ = tokio::time::sleep(poll) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+    if let Some(conn) = held {
+        // Closing the connection releases the lock; back in the pool it would keep it.
+        conn.detach();
+    }
+}
+
+/// Resolves when there may be more for `reactor` to read: events of its types were appended
+/// (or, for one that reads projections, one of them moved on), or notices were missed.
+async fn woken(
+    wake: &mut tokio::sync::broadcast::Receiver<crate::notices::Notice>,
+    reactor: &dyn Reactor,
+) {
+    use crate::notices::Notice;
+    use tokio::sync::broadcast::error::RecvError;
+    let (types, after) = (reactor.aggregate_types(), reactor.after());
+    loop {
+        match wake.recv().await {
+            Ok(Notice::EventsAppended { types: appended })
+                if after.is_empty()
+                    && (appended.is_empty()
+                        || appended.iter().any(|t| types.contains(&t.as_str()))) =>
+            {
+                return
+            }
+            Ok(Notice::Checkpoint { name, .. }) if after.contains(&name.as_str()) => return,
+            Err(RecvError::Lagged(_)) => return,
+            Ok(_) => {}
+            Err(RecvError::Closed) => std::future::pending::<()>().await,
+        }
+    }
+}
+
+/// A parked event, for the admin status.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Parked {
+    pub reactor: String,
+    pub event_id: Uuid,
+    pub global_position: i64,
+    pub aggregate_type: String,
+    pub event_type: String,
+    pub attempts: i32,
+    pub last_error: String,
+    pub parked_at: chrono::DateTime<chrono::Utc>,
+    /// `retried` or `skipped` once an admin decided.
+    pub resolution: Option<String>,
+    pub resolved_by: Option<Uuid>,
+    pub resolved_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+const PARKED_COLUMNS: &str = "reactor, event_id, global_position, aggregate_type, event_type, \
+     attempts, last_error, parked_at, resolution, resolved_by, resolved_at";
+
+/// Parked events, unresolved first, newest first.
+pub async fn parked(pool: &PgPool, reactor: Option<&str>) -> Result<Vec<Parked>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {PARKED_COLUMNS} FROM reactor_parked WHERE ($1::text IS NULL OR reactor = $1) \
+          ORDER BY resolution IS NOT NULL, parked_at DESC, event_id LIMIT 500"
+    ))
+    .bind(reactor)
+    .fetch_all(pool)
+    .await
+}
+
+/// One parked event, if `reactor` parked it.
+pub async fn parked_event(
+    pool: &PgPool,
+    reactor: &str,
+    event_id: Uuid,
+) -> Result<Option<Parked>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {PARKED_COLUMNS} FROM reactor_parked WHERE reactor = $1 AND event_id = $2"
+    ))
+    .bind(reactor)
+    .bind(event_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Reacts to a parked event again, now. On success it is marked retried by `by`; on failure
+/// its attempts and error are updated and it stays parked. Either way the answer says what
+/// happened; the caller records the decision.
+pub async fn retry_parked(
+    pool: &PgPool,
+    reactor: &dyn Reactor,
+    event_id: Uuid,
+    by: Option<Uuid>,
+) -> Result<Result<(), ReactionError>, sqlx::Error> {
+    let event: StoredEvent = sqlx::query_as(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE event_id = $1"
+    ))
+    .bind(event_id)
+    .fetch_one(pool)
+    .await?;
+    let outcome = reactor.react(&event).await;
+    match &outcome {
+        Ok(()) => resolve(pool, reactor.name(), event_id, "retried", by).await?,
+        Err(error) => {
+            sqlx::query(
+                "UPDATE reactor_parked SET attempts = attempts + 1, last_error = $3, parked_at = now() \
+                  WHERE reactor = $1 AND event_id = $2",
+            )
+            .bind(reactor.name())
+            .bind(event_id)
+            .bind(error.to_string())
+            .execute(pool)
+            .await?;
+        }
+    }
+    Ok(outcome)
+}
+
+/// Marks a parked event resolved (`retried` or `skipped`) by `by`.
+pub async fn resolve(
+    pool: &PgPool,
+    reactor: &str,
+    event_id: Uuid,
+    resolution: &str,
+    by: Option<Uuid>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE reactor_parked SET resolution = $3, resolved_by = $4, resolved_at = now() \
+          WHERE reactor = $1 AND event_id = $2",
+    )
+    .bind(reactor)
+    .bind(event_id)
+    .bind(resolution)
+    .bind(by)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The state of one reactor.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReactorStatus {
+    pub name: String,
+    /// Global position of the last event passed.
+    pub position: i64,
+    /// Events passed since it started.
+    pub events_seen: i64,
+    /// Events in the log after its checkpoint.
+    pub lag_events: i64,
+    /// Failed attempts at its next event.
+    pub attempts: i32,
+    /// That event's last error.
+    pub last_error: Option<String>,
+    /// Since when it has been failing.
+    pub failing_since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Parked events not settled yet.
+    pub parked: i64,
+}
+
+/// Status of every registered reactor.
+pub async fn status(pool: &PgPool) -> Result<Vec<ReactorStatus>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.name, c.last_position AS position, c.events_seen, \
+                (SELECT count(*) FROM events e \
+                  WHERE (e.transaction_id, e.global_position) > (c.last_tx, c.last_position)) AS lag_events, \
+                c.attempts, c.last_error, c.failing_since, \
+                (SELECT count(*) FROM reactor_parked p \
+                  WHERE p.reactor = c.name AND p.resolution IS NULL) AS parked \
+           FROM projection_checkpoints c WHERE c.kind = 'reactor' ORDER BY c.name",
+    )
+    .fetch_all(pool)
+    .await
+}
