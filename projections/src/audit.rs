@@ -8,7 +8,14 @@ use uuid::Uuid;
 use crate::page::{select_list, Columns};
 
 /// The aggregate types that have a history, with their persisted names.
-pub const AGGREGATE_TYPES: [&str; 5] = ["Lead", "Client", "Project", "User", "WorkflowTemplate"];
+pub const AGGREGATE_TYPES: [&str; 6] = [
+    "Lead",
+    "Client",
+    "Project",
+    "User",
+    "WorkflowTemplate",
+    "Reactor",
+];
 
 /// Why an audit read failed.
 #[derive(Debug, thiserror::Error)]

@@ -50,8 +50,18 @@ enum Command {
         #[arg(long, default_value_t = projections::rebuild::DEFAULT_JOBS as u16, value_parser = clap::value_parser!(u16).range(1..=16))]
         jobs: u16,
     },
-    /// Print every projection's position and lag.
+    /// Print every projection's and reactor's position and lag.
     Status,
+    /// Move a reactor so that it reacts to every event from a global position on (0: the
+    /// whole log). A reaction already made is not made again.
+    ReactorStart {
+        /// The reactor (see `status`).
+        #[arg(long)]
+        reactor: String,
+        /// The first global position to react to.
+        #[arg(long)]
+        position: i64,
+    },
     /// Rebuild into shadow tables and diff against the live ones; exit 1 on any difference.
     Verify {
         /// One projection (default: all).
@@ -60,7 +70,7 @@ enum Command {
     },
     /// Print a record's events, or its state as of an instant.
     History {
-        /// Aggregate type: Lead, Client, Project, User, WorkflowTemplate.
+        /// Aggregate type: Lead, Client, Project, User, WorkflowTemplate, Reactor.
         #[arg(long = "type")]
         aggregate_type: String,
         /// Record id.
@@ -109,6 +119,24 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             jobs,
         } => rebuild(&pool, selection(projection, all)?, usize::from(jobs)).await,
         Command::Status => status(&pool).await,
+        Command::ReactorStart { reactor, position } => {
+            if position < 0 {
+                bail!("--position must be 0 or more");
+            }
+            if !projections::reactor::start_at(&pool, &reactor, position).await? {
+                let known: Vec<String> = projections::reactor::status(&pool)
+                    .await?
+                    .into_iter()
+                    .map(|r| r.name)
+                    .collect();
+                bail!(
+                    "unknown reactor '{reactor}'; known reactors: {}",
+                    known.join(", ")
+                );
+            }
+            println!("{reactor} reacts to every event from position {position} on");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Verify { projection } => {
             verify(&pool, selection(projection.clone(), projection.is_none())?).await
         }
@@ -211,6 +239,23 @@ async fn status(pool: &PgPool) -> Result<ExitCode> {
             s.name, s.position, s.events_seen, s.lag_events, s.lag_seconds
         );
     }
+    let reactors = projections::reactor::status(pool).await?;
+    if !reactors.is_empty() {
+        println!(
+            "\n{:<20} {:>12} {:>12} {:>10} {:>8}  state",
+            "reactor", "position", "events seen", "lag", "parked"
+        );
+    }
+    for r in reactors {
+        let state = match &r.last_error {
+            Some(error) => format!("failing ({} attempts): {error}", r.attempts),
+            None => "ok".to_owned(),
+        };
+        println!(
+            "{:<20} {:>12} {:>12} {:>10} {:>8}  {state}",
+            r.name, r.position, r.events_seen, r.lag_events, r.parked
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -269,6 +314,7 @@ async fn history(
             "Client" => as_json::<domain::client::Client>(pool, id, at).await?,
             "Project" => as_json::<domain::project::Project>(pool, id, at).await?,
             "User" => as_json::<domain::user::User>(pool, id, at).await?,
+            "Reactor" => as_json::<domain::reaction::ParkedReactions>(pool, id, at).await?,
             _ => as_json::<domain::template::WorkflowTemplate>(pool, id, at).await?,
         };
         match state {

@@ -42,12 +42,49 @@ async fn status_verify_rebuild_and_history_work_and_fail_clearly() {
 
     let status = replay(&url, &["status"]);
     assert!(status.status.success(), "{}", text(&status));
-    for name in ["leads", "clients", "projects", "users", "templates"] {
+    for name in [
+        "leads",
+        "clients",
+        "projects",
+        "users",
+        "templates",
+        "portal-access",
+    ] {
         assert!(text(&status).contains(name), "{}", text(&status));
     }
 
     let verify = replay(&url, &["verify"]);
     assert!(verify.status.success(), "{}", text(&verify));
+
+    // A reactor moved back reacts again from there; one that does not exist is named.
+    let moved = replay(
+        &url,
+        &[
+            "reactor-start",
+            "--reactor",
+            "portal-access",
+            "--position",
+            "0",
+        ],
+    );
+    assert!(moved.status.success(), "{}", text(&moved));
+    let position: i64 = sqlx::query_scalar(
+        "SELECT last_position FROM projection_checkpoints WHERE name = 'portal-access'",
+    )
+    .fetch_one(&sqlx::PgPool::connect(&url).await.expect("pool"))
+    .await
+    .expect("checkpoint");
+    assert_eq!(position, 0);
+    let unknown = replay(
+        &url,
+        &["reactor-start", "--reactor", "no-such", "--position", "0"],
+    );
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown).contains("portal-access"),
+        "{}",
+        text(&unknown)
+    );
 
     let rebuild = replay(&url, &["rebuild", "--all"]);
     assert!(rebuild.status.success(), "{}", text(&rebuild));

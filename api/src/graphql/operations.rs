@@ -67,6 +67,8 @@ impl From<projections::status::HorizonHolder> for HorizonHolder {
 pub struct ReactorStatus {
     /// Reactor name.
     pub name: String,
+    /// The id of its stream of admin decisions (`history(aggregateType: REACTOR, ...)`).
+    pub stream_id: Uuid,
     /// Global position of the last event passed.
     pub position: i64,
     /// Events passed since it started.
@@ -165,6 +167,7 @@ impl OperationsQuery {
         Ok(rows
             .into_iter()
             .map(|s| ReactorStatus {
+                stream_id: domain::reaction::stream_id(&s.name),
                 name: s.name,
                 position: s.position,
                 events_seen: s.events_seen,

@@ -203,6 +203,9 @@ pub enum AggregateType {
     User,
     /// Workflow templates.
     WorkflowTemplate,
+    /// A reactor's admin decisions on parked events (its id is the reactor's `streamId` in
+    /// `reactorStatus`).
+    Reactor,
 }
 
 impl AggregateType {
@@ -214,6 +217,7 @@ impl AggregateType {
             AggregateType::Project => "Project",
             AggregateType::User => "User",
             AggregateType::WorkflowTemplate => "WorkflowTemplate",
+            AggregateType::Reactor => "Reactor",
         }
     }
 }
