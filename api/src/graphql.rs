@@ -1,22 +1,28 @@
 //! The GraphQL schema: queries, mutations, subscriptions and their types.
 
+//!
+//! One file per feature, each with its object types, queries and mutations (`leads`,
+//! `clients`, `users`, `projects` and its areas, `templates`, `notifications`, `audit`,
+//! `operations`), over shared parts that import no feature: `context` (state and the
+//! request), `connection` (paging), `types` (enums and scalars), `loaders`, `guard` and
+//! `parsed` (checks before execution), `errors` (codes on every error).
+
 mod audit;
+mod clients;
 mod connection;
 mod context;
-mod delivery;
 mod errors;
 mod guard;
 mod leads;
 mod loaders;
-mod mutation;
+mod notifications;
 mod operations;
 mod parsed;
 mod projects;
-mod query;
-mod records;
 mod subscription;
+mod templates;
 mod types;
-mod written;
+mod users;
 
 pub use context::{read_back, AppState, RequestContext};
 pub use parsed::ParsedQueries;
@@ -25,12 +31,44 @@ pub use projects::PROJECT_READ_MODELS;
 use std::sync::Arc;
 
 use async_graphql::futures_util::stream::{self, BoxStream, StreamExt as _};
-use async_graphql::{Data, Executor, Request, Response, Schema, ServerError};
+use async_graphql::{Data, Executor, MergedObject, Request, Response, Schema, ServerError};
 
 use crate::auth::Auth;
 
+/// The root query.
+#[derive(MergedObject, Default, Debug)]
+pub struct Query(
+    users::UserQuery,
+    leads::LeadQuery,
+    clients::ClientQuery,
+    projects::ProjectQuery,
+    projects::GateQuery,
+    projects::DocumentQuery,
+    projects::TaskQuery,
+    projects::ChangeQuery,
+    templates::TemplateQuery,
+    notifications::NotificationQuery,
+    audit::AuditQuery,
+    operations::OperationsQuery,
+);
+
+/// The root mutation.
+#[derive(MergedObject, Default, Debug)]
+pub struct Mutation(
+    users::UserMutation,
+    leads::LeadMutation,
+    projects::ProjectMutation,
+    projects::GateMutation,
+    projects::ChangeMutation,
+    projects::BillingMutation,
+    projects::TaskMutation,
+    projects::DocumentMutation,
+    notifications::NotificationMutation,
+    operations::OperationsMutation,
+);
+
 /// The schema type.
-pub type ZippSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
+pub type ZippSchema = Schema<Query, Mutation, subscription::Subscription>;
 
 pub use guard::MAX_DEPTH;
 /// Maximum query complexity: one per field selected, counted once whatever a list's length
@@ -41,8 +79,8 @@ pub const MAX_COMPLEXITY: usize = 2_000;
 /// Builds the schema over the shared state.
 pub fn schema(state: AppState) -> ZippSchema {
     let builder = Schema::build(
-        query::Query::default(),
-        mutation::Mutation::default(),
+        Query::default(),
+        Mutation::default(),
         subscription::Subscription,
     );
     loaders::register(builder, &state.pool)
@@ -140,8 +178,8 @@ impl Executor for Served {
 /// The SDL as served (checked in as `docs/schema.graphql`).
 pub fn sdl() -> String {
     Schema::build(
-        query::Query::default(),
-        mutation::Mutation::default(),
+        Query::default(),
+        Mutation::default(),
         subscription::Subscription,
     )
     .finish()

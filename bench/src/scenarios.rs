@@ -366,7 +366,8 @@ pub async fn read_baseline(
     .await
 }
 
-/// Audit: `projectAsOf` (fold of the whole stream) and `history`, one request at a time.
+/// Audit: `projectAsOf` (fold of the whole stream) and `history` (pages of 100 through the
+/// whole stream), one request at a time, beside the raw fetches of the same rows.
 pub async fn audit(
     api: &Api,
     pool: &PgPool,
@@ -391,22 +392,32 @@ pub async fn audit(
         }
     }
     out.insert("project_as_of", Figures::new(samples, started.elapsed()));
+    // `history` a page at a time through the whole stream, each page a sample.
     let mut samples = Vec::new();
     let started = Instant::now();
     for _ in 0..reps {
-        let t = Instant::now();
-        let data = api
-            .call(
-                "query($id: UUID!) { history(aggregateType: PROJECT, aggregateId: $id) { sequence eventType payload actorId } }",
-                json!({ "id": project }),
-            )
-            .await?;
-        samples.push(t.elapsed());
-        if data["history"].as_array().map_or(0, Vec::len) == 0 {
-            bail!("history came back empty");
+        let mut after: Option<String> = None;
+        loop {
+            let t = Instant::now();
+            let data = api
+                .call(
+                    "query($id: UUID!, $after: String) { history(aggregateType: PROJECT, aggregateId: $id, first: 100, after: $after) { nodes { sequence eventType payload actorId } pageInfo { hasNextPage endCursor } } }",
+                    json!({ "id": project, "after": after }),
+                )
+                .await?;
+            samples.push(t.elapsed());
+            let page = &data["history"];
+            if page["nodes"].as_array().map_or(0, Vec::len) == 0 {
+                bail!("a history page came back empty");
+            }
+            if page["pageInfo"]["hasNextPage"] != true {
+                break;
+            }
+            after = page["pageInfo"]["endCursor"].as_str().map(str::to_owned);
         }
     }
     out.insert("history", Figures::new(samples, started.elapsed()));
+    // The whole stream in one statement: what `projectAsOf` reads.
     let mut samples = Vec::new();
     let started = Instant::now();
     for _ in 0..reps {
@@ -424,6 +435,30 @@ pub async fn audit(
         }
     }
     out.insert("raw_fetch", Figures::new(samples, started.elapsed()));
+    // The same pages as `history`, one statement each.
+    let mut samples = Vec::new();
+    let started = Instant::now();
+    for _ in 0..reps {
+        let mut after = 0_i64;
+        loop {
+            let t = Instant::now();
+            let rows: Vec<(i64, String, Value, Option<String>)> = sqlx::query_as(
+                "SELECT sequence, event_type, payload, metadata->>'actor_id' FROM events \
+                  WHERE aggregate_type = 'Project' AND aggregate_id = $1 AND sequence > $2 \
+                  ORDER BY sequence LIMIT 101",
+            )
+            .bind(project.to_string())
+            .bind(after)
+            .fetch_all(pool)
+            .await?;
+            samples.push(t.elapsed());
+            match rows.get(99) {
+                Some(last) if rows.len() == 101 => after = last.0,
+                _ => break,
+            }
+        }
+    }
+    out.insert("raw_page", Figures::new(samples, started.elapsed()));
     Ok(out)
 }
 

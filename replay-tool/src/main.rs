@@ -323,20 +323,30 @@ async fn history(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let events = projections::audit::entries(pool, aggregate_type, id, |_| true).await?;
-    if events.is_empty() {
-        bail!("{aggregate_type} {id} has no events");
-    }
-    for e in events {
-        println!(
-            "#{:<4} pos {:<8} {}  {:<24} actor {}  {}",
-            e.sequence,
-            e.global_position,
-            e.recorded_at.to_rfc3339(),
-            e.event_type,
-            e.actor_id.as_deref().unwrap_or("?"),
-            e.payload
-        );
+    let stream = (aggregate_type, id);
+    let filter = projections::audit::HistoryFilter::default();
+    let mut after = None;
+    loop {
+        let page =
+            projections::audit::history(pool, stream, &filter, after, 1_000, |_| true).await?;
+        if after.is_none() && page.rows.is_empty() {
+            bail!("{aggregate_type} {id} has no events");
+        }
+        for e in &page.rows {
+            println!(
+                "#{:<4} pos {:<8} {}  {:<24} actor {}  {}",
+                e.sequence,
+                e.global_position,
+                e.recorded_at.to_rfc3339(),
+                e.event_type,
+                e.actor_id.as_deref().unwrap_or("?"),
+                e.payload.as_str()
+            );
+        }
+        match page.rows.last() {
+            Some(last) if page.has_next => after = Some(last.sequence),
+            _ => break,
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -135,3 +135,17 @@ where
         }));
     Ok(connection)
 }
+
+pub fn search_text(search: Option<String>) -> Result<Option<String>, ApiError> {
+    match search {
+        Some(s) if s.chars().count() > 200 => Err(ApiError::bad_input(
+            "search: must be at most 200 characters",
+        )),
+        other => Ok(other),
+    }
+}
+
+/// Read-model rows as GraphQL objects.
+pub fn objects<R, N: From<R>>(rows: Result<Vec<R>, sqlx::Error>) -> Result<Vec<N>, ApiError> {
+    Ok(rows?.into_iter().map(N::from).collect())
+}

@@ -8,7 +8,8 @@ use tokio_stream::wrappers::BroadcastStream;
 use uuid::Uuid;
 
 use super::context::Ctx;
-use super::records::{Lead, Project};
+use super::leads::Lead;
+use super::projects::Project;
 
 /// The root subscription.
 #[derive(Default, Debug)]

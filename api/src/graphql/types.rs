@@ -8,6 +8,7 @@ use async_graphql::{
     ContextSelectionSet, Enum, Json, Name, OutputType, Positioned, ServerResult, Value,
 };
 use async_graphql_value::RAW_VALUE_TOKEN;
+use projections::audit::StoredJson;
 
 /// Lead pipeline stage.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
@@ -240,9 +241,9 @@ pub fn persisted_name<T: serde::Serialize>(value: &T) -> String {
 /// serde_json's raw-value token), which the response serialiser writes out verbatim instead
 /// of parsing the document into a tree and escaping it back. The text comes from a `jsonb`
 /// column, so it is JSON; the answer writer (`http::body`) relies on that and does not
-/// check it again, so never build one from text a client sent.
+/// check it again. It wraps [`StoredJson`], which only a read from the store constructs.
 #[derive(Debug)]
-pub struct JsonText(pub String);
+pub struct JsonText(pub StoredJson);
 
 impl OutputType for JsonText {
     fn type_name() -> Cow<'static, str> {
@@ -258,14 +259,14 @@ impl OutputType for JsonText {
         _ctx: &ContextSelectionSet<'_>,
         _field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        Ok(raw_value(self.0.clone()))
+        Ok(raw_value(self.0.as_str().to_owned()))
     }
 }
 
 /// JSON text as async-graphql's raw value: an object whose one key is serde_json's raw-value
 /// token, which the answer writer (`http::body`) copies into the answer as it is. Only for
-/// text that is JSON and that the server produced (see `JsonText` and `written`).
-pub fn raw_value(text: String) -> Value {
+/// text that is JSON and that the store produced (see `JsonText`).
+fn raw_value(text: String) -> Value {
     let raw = [(Name::new(RAW_VALUE_TOKEN), Value::String(text))];
     Value::Object(raw.into_iter().collect())
 }

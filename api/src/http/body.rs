@@ -5,9 +5,7 @@
 //! text and parses it once more to validate it. A record's history is thousands of
 //! payloads, and that parse was a large share of the server's work for it. This writer is
 //! the same apart from that: it writes raw values as they are, which is sound because they
-//! have two sources only, both JSON: [`JsonText`], whose text PostgreSQL printed from a
-//! `jsonb` column, and the objects of [`written`], whose text the server writes itself (keys
-//! that are GraphQL names, strings through serde_json's escaping, payloads as `JsonText`).
+//! have one source, [`JsonText`], whose text PostgreSQL printed from a `jsonb` column.
 //! Keys and order are async-graphql-axum's; the media type and the status follow the
 //! GraphQL-over-HTTP spec ([`Media`]).
 //!
@@ -17,7 +15,6 @@
 //! and the schema's one `JSON` field is `HistoryEvent.payload`.
 //!
 //! [`JsonText`]: crate::graphql::types::JsonText
-//! [`written`]: crate::graphql::written
 
 use async_graphql::Value;
 use async_graphql_value::RAW_VALUE_TOKEN;

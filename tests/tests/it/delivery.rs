@@ -255,11 +255,12 @@ async fn a_subtask_change_cascades_to_task_and_project_with_the_causation_chain_
     let history = app
         .ok(
             Some(&firm.admin),
-            "query($id: UUID!) { history(aggregateType: PROJECT, aggregateId: $id) { eventId eventType causationId } }",
+            "query($id: UUID!) { history(aggregateType: PROJECT, aggregateId: $id, first: 100) { nodes { eventId eventType causationId } pageInfo { hasNextPage } } }",
             json!({ "id": p }),
         )
         .await;
-    let events = history["history"].as_array().expect("events");
+    assert_eq!(history["history"]["pageInfo"]["hasNextPage"], false);
+    let events = history["history"]["nodes"].as_array().expect("events");
     let at = events
         .iter()
         .rposition(|e| e["eventType"] == "SubtaskStatusChanged")

@@ -65,7 +65,7 @@ async fn a_portal_user_cannot_read_another_clients_records() {
         "{ leads { edges { node { id } } } }".to_owned(),
         format!("{{ lead(id: \"{lead_b}\") {{ id }} }}"),
         format!(
-            "{{ history(aggregateType: CLIENT, aggregateId: \"{client_b}\") {{ eventType }} }}"
+            "{{ history(aggregateType: CLIENT, aggregateId: \"{client_b}\") {{ nodes {{ eventType }} }} }}"
         ),
         format!("{{ projectAsOf(id: \"{project_b}\", at: \"2100-01-01T00:00:00Z\") {{ id }} }}"),
         "{ workflowTemplates { id } }".to_owned(),

@@ -89,7 +89,7 @@ async fn a_lead_becomes_a_client_with_a_project_and_a_portal_user() {
     assert_eq!(mine["projects"]["edges"][0]["node"]["id"], project.as_str());
 
     // History shows every event with its actor, in order; the conversion is correlated.
-    let history = app.ok(Some(&admin), "query($id: UUID!) { history(aggregateType: LEAD, aggregateId: $id) { sequence eventType actorRole payload } }", json!({ "id": lead })).await;
+    let history = app.ok(Some(&admin), "query($id: UUID!) { history(aggregateType: LEAD, aggregateId: $id, first: 100) { nodes { sequence eventType actorRole payload } } }", json!({ "id": lead })).await;
     // Each payload is the stored document, as JSON (not a string of it).
     let stored: Vec<serde_json::Value> = sqlx::query_scalar(
         "SELECT payload FROM events WHERE aggregate_type = 'Lead' AND aggregate_id = $1 ORDER BY sequence",
@@ -98,7 +98,7 @@ async fn a_lead_becomes_a_client_with_a_project_and_a_portal_user() {
     .fetch_all(&app.pool)
     .await
     .expect("stored payloads");
-    let served: Vec<_> = history["history"]
+    let served: Vec<_> = history["history"]["nodes"]
         .as_array()
         .expect("events")
         .iter()
@@ -109,7 +109,7 @@ async fn a_lead_becomes_a_client_with_a_project_and_a_portal_user() {
         served[2]["LeadNoteAdded"]["body"], "Needs NBFC CoR",
         "{served:?}"
     );
-    let types: Vec<_> = history["history"]
+    let types: Vec<_> = history["history"]["nodes"]
         .as_array()
         .expect("events")
         .iter()
@@ -126,7 +126,7 @@ async fn a_lead_becomes_a_client_with_a_project_and_a_portal_user() {
             "LeadConverted"
         ]
     );
-    assert_eq!(history["history"][0]["actorRole"], "admin");
+    assert_eq!(history["history"]["nodes"][0]["actorRole"], "admin");
     app.stop().await;
 }
 
@@ -323,10 +323,10 @@ async fn each_history_field_selected_alone_matches_the_full_history() {
         let (app, admin, lead) = (&app, &admin, &lead);
         async move {
             let query = format!(
-                "query($id: UUID!) {{ history(aggregateType: LEAD, aggregateId: $id) {{ {selection} }} }}"
+                "query($id: UUID!) {{ history(aggregateType: LEAD, aggregateId: $id) {{ nodes {{ {selection} }} }} }}"
             );
             let data = app.ok(Some(admin), &query, json!({ "id": lead })).await;
-            data["history"].as_array().expect("events").clone()
+            data["history"]["nodes"].as_array().expect("events").clone()
         }
     };
     let full = history(fields.join(" ")).await;
@@ -358,12 +358,18 @@ async fn each_history_field_selected_alone_matches_the_full_history() {
     let fragment = app
         .ok(
             Some(&admin),
-            "query($id: UUID!) { history(aggregateType: LEAD, aggregateId: $id) { ...E } } fragment E on HistoryEvent { eventType payload }",
+            "query($id: UUID!) { history(aggregateType: LEAD, aggregateId: $id) { edges { node { ...E } } } } fragment E on HistoryEvent { eventType payload }",
             json!({ "id": lead }),
         )
         .await;
-    assert_eq!(fragment["history"][1]["eventType"], "LeadNoteAdded");
-    assert_eq!(fragment["history"][1]["payload"], full[1]["payload"]);
+    assert_eq!(
+        fragment["history"]["edges"][1]["node"]["eventType"],
+        "LeadNoteAdded"
+    );
+    assert_eq!(
+        fragment["history"]["edges"][1]["node"]["payload"],
+        full[1]["payload"]
+    );
     app.stop().await;
 }
 
@@ -596,5 +602,126 @@ async fn a_lead_page_with_owners_and_clients_matches_the_loaded_page_row_for_row
         )
         .await;
     assert_eq!(nodes["leads"]["nodes"], json!([single["lead"]]));
+    app.stop().await;
+}
+
+/// `history` pages through a stream with `first`/`after`, filters by event type and by
+/// time, counts what matches, and refuses cursors and ranges it did not make.
+#[tokio::test]
+async fn history_pages_and_filters_a_stream() {
+    let app = spawn_app().await.expect("server");
+    let admin = app.admin().await;
+    let lead = capture_lead(&app, &admin, "Paged Finance", "paged@example.com").await;
+    for n in 1..=4 {
+        app.ok(
+            Some(&admin),
+            "mutation($id: UUID!, $b: String!) { addLeadNote(id: $id, body: $b) { caughtUp } }",
+            json!({ "id": lead, "b": format!("note {n}") }),
+        )
+        .await;
+    }
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE aggregate_type = 'Lead' AND aggregate_id = $1",
+    )
+    .bind(&lead)
+    .fetch_one(&app.pool)
+    .await
+    .expect("count");
+    let query = "query($id: UUID!, $first: Int, $after: String, $filter: HistoryFilterInput) { \
+        history(aggregateType: LEAD, aggregateId: $id, first: $first, after: $after, filter: $filter) { \
+          totalCount nodes { sequence eventType recordedAt } pageInfo { hasNextPage endCursor } } }";
+    let page = |vars: serde_json::Value| {
+        let (app, admin, lead) = (&app, &admin, &lead);
+        async move {
+            let mut vars = vars;
+            vars["id"] = json!(lead);
+            app.gql(Some(admin), query, vars).await
+        }
+    };
+
+    // Two at a time, the pages join up into the whole stream in order.
+    let mut sequences = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let body = page(json!({ "first": 2, "after": after })).await;
+        let history = &body["data"]["history"];
+        assert_eq!(history["totalCount"], stored, "{body}");
+        let nodes = history["nodes"].as_array().expect("nodes");
+        assert!(nodes.len() <= 2);
+        sequences.extend(
+            nodes
+                .iter()
+                .map(|n| n["sequence"].as_i64().expect("sequence")),
+        );
+        if history["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = history["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(sequences, (1..=stored).collect::<Vec<_>>());
+
+    // By type.
+    let notes = page(json!({ "filter": { "eventTypes": ["LeadNoteAdded"] } })).await;
+    let nodes = notes["data"]["history"]["nodes"].as_array().expect("nodes");
+    assert_eq!(notes["data"]["history"]["totalCount"], 4);
+    assert!(
+        nodes.iter().all(|n| n["eventType"] == "LeadNoteAdded"),
+        "{notes}"
+    );
+
+    // By time: from is inclusive, until exclusive.
+    let all = page(json!({ "first": 100 })).await;
+    let all = all["data"]["history"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .clone();
+    let third = all[2]["recordedAt"].clone();
+    let from = page(json!({ "first": 100, "filter": { "from": third } })).await;
+    let from: Vec<_> = from["data"]["history"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["sequence"].clone())
+        .collect();
+    let instant = |v: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().expect("an instant")).expect("RFC 3339")
+    };
+    let expected: Vec<_> = all
+        .iter()
+        .filter(|n| instant(&n["recordedAt"]) >= instant(&third))
+        .map(|n| n["sequence"].clone())
+        .collect();
+    assert_eq!(from, expected);
+    let until = page(json!({ "first": 100, "filter": { "until": third } })).await;
+    let until = until["data"]["history"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .len();
+    assert_eq!(until + from.len(), all.len());
+
+    // Refusals: a cursor of another list, a cursor that is not one, an empty range, a page
+    // too large.
+    let leads = app
+        .ok(
+            Some(&admin),
+            "{ leads(first: 1) { pageInfo { endCursor } } }",
+            json!({}),
+        )
+        .await;
+    let foreign = leads["leads"]["pageInfo"]["endCursor"].clone();
+    for vars in [
+        json!({ "after": foreign }),
+        json!({ "after": "not a cursor" }),
+        json!({ "filter": { "from": third, "until": third } }),
+        json!({ "filter": { "eventTypes": [""] } }),
+        json!({ "first": 101 }),
+    ] {
+        let body = page(vars.clone()).await;
+        assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{vars}: {body}");
+        assert!(
+            body["data"].is_null() || body["data"]["history"].is_null(),
+            "{body}"
+        );
+    }
     app.stop().await;
 }

@@ -1,31 +1,85 @@
-//! Mutations: authentication and user management here, the sales pipeline in `leads`.
+//! Users and their sessions: the `User` type, `me` and `users`, sign-in and tokens,
+//! passwords, and user administration.
 
-use async_graphql::{Context, InputObject, MergedObject, Object, Result, SimpleObject};
+use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
 use domain::user::UserCommand;
 use domain::Permission;
+use projections::users::UserRow;
 use uuid::Uuid;
 
-use super::context::{read_back, Ctx};
-use super::leads::LeadMutation;
-use super::projects::ProjectMutation;
-use super::records::User;
-use super::types::Role;
 use crate::auth::sessions::{Revoke, Sessions};
 use crate::auth::{jwt, password, refresh, throttle, Viewer};
 use crate::error::{ApiError, Code};
+use crate::graphql::context::{read_back, Ctx};
+use crate::graphql::types::Role;
 
-/// The root mutation.
-#[derive(MergedObject, Default, Debug)]
-pub struct Mutation(
-    AuthMutation,
-    LeadMutation,
-    ProjectMutation,
-    super::operations::OperationsMutation,
-);
+/// A user of ZippCRM.
+#[derive(Debug)]
+pub struct User(pub UserRow);
+
+#[Object(serial)]
+impl User {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn display_name(&self) -> &str {
+        &self.0.display_name
+    }
+    /// Email (visible to the user themself and to internal users).
+    async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
+        let viewer = ctx.request().auth.viewer().ok()?;
+        (viewer.user_id == self.0.id || !viewer.role.is_portal()).then_some(self.0.email.as_str())
+    }
+    async fn role(&self) -> Option<Role> {
+        domain::Role::parse(&self.0.role).map(Into::into)
+    }
+    async fn client_id(&self) -> Option<Uuid> {
+        self.0.client_id
+    }
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// User queries.
+#[derive(Default, Debug)]
+pub struct UserQuery;
+
+#[Object]
+impl UserQuery {
+    /// The logged-in user.
+    async fn me(&self, ctx: &Context<'_>) -> Result<User> {
+        let viewer = ctx.request().auth.viewer()?;
+        let row = projections::users::find(&ctx.state().pool, viewer.user_id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(User(row.ok_or_else(|| ApiError::not_found("user"))?))
+    }
+
+    /// Internal users (the team directory).
+    async fn users(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
+        let viewer = ctx.request().auth.require(Permission::ReadUsers)?;
+        if viewer.role.is_portal() {
+            return Err(ApiError::new(
+                crate::error::Code::Forbidden,
+                "portal users do not see the team directory",
+            )
+            .into());
+        }
+        let rows = projections::users::internal(&ctx.state().pool)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(User).collect())
+    }
+}
 
 /// Authentication and users.
 #[derive(Default, Debug)]
-pub struct AuthMutation;
+pub struct UserMutation;
 
 /// Tokens returned by `login` and `refreshToken`.
 #[derive(SimpleObject, Debug)]
@@ -143,7 +197,7 @@ async fn user_payload(
 }
 
 #[Object]
-impl AuthMutation {
+impl UserMutation {
     /// Exchanges email and password for an access token and a refresh token. One
     /// authentication field per request; attempts are throttled per email and per address.
     async fn login(

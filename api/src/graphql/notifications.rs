@@ -1,0 +1,112 @@
+//! In-app notifications: the viewer's list, the unread count, marking them read.
+
+use async_graphql::{Context, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use domain::user::UserCommand;
+use projections::notifications::NotificationRow;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::graphql::connection::objects;
+use crate::graphql::context::Ctx;
+
+/// An in-app notification.
+#[derive(SimpleObject, Debug)]
+#[graphql(serial)]
+pub struct Notification {
+    id: Uuid,
+    /// request_raised, upload_received, upload_reviewed, stage_advanced, task_assigned,
+    /// licence_expiry.
+    kind: String,
+    title: String,
+    body: String,
+    project_id: Option<Uuid>,
+    /// The request or task concerned.
+    subject_id: Option<Uuid>,
+    created_at: DateTime<Utc>,
+    read: bool,
+    read_at: Option<DateTime<Utc>>,
+}
+
+impl From<NotificationRow> for Notification {
+    fn from(row: NotificationRow) -> Self {
+        Notification {
+            id: row.id,
+            kind: row.kind,
+            title: row.title,
+            body: row.body,
+            project_id: row.project_id,
+            subject_id: row.subject_id,
+            created_at: row.created_at,
+            read: row.read_at.is_some(),
+            read_at: row.read_at,
+        }
+    }
+}
+
+/// Notification queries.
+#[derive(Default, Debug)]
+pub struct NotificationQuery;
+
+#[Object]
+impl NotificationQuery {
+    /// The viewer's notifications, newest first.
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] unread_only: bool,
+        #[graphql(default = 50, validator(minimum = 1, maximum = 200))] first: i64,
+    ) -> Result<Vec<Notification>> {
+        let viewer = ctx.request().auth.viewer()?;
+        Ok(objects(
+            projections::notifications::list(&ctx.state().pool, viewer.user_id, unread_only, first)
+                .await,
+        )?)
+    }
+
+    /// How many unread notifications the viewer has.
+    async fn unread_notification_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        let viewer = ctx.request().auth.viewer()?;
+        Ok(
+            projections::notifications::unread(&ctx.state().pool, viewer.user_id)
+                .await
+                .map_err(ApiError::from)?,
+        )
+    }
+}
+
+/// Notification mutations.
+#[derive(Default, Debug)]
+pub struct NotificationMutation;
+
+#[Object]
+impl NotificationMutation {
+    /// Marks notifications read (all of them when `ids` is omitted).
+    async fn mark_notifications_read(
+        &self,
+        ctx: &Context<'_>,
+        ids: Option<Vec<Uuid>>,
+    ) -> Result<i64> {
+        let viewer = ctx.request().auth.viewer()?;
+        let command_ctx = ctx.command_context(&viewer);
+        let state = ctx.state();
+        let appended = state
+            .bus
+            .user(
+                &command_ctx,
+                viewer.user_id,
+                UserCommand::MarkNotificationsRead {
+                    ids,
+                    at: command_ctx.issued_at,
+                },
+            )
+            .await
+            .map_err(ApiError::from)?;
+        state.caught_up(&["notifications"], appended).await;
+        Ok(
+            projections::notifications::unread(&state.pool, viewer.user_id)
+                .await
+                .map_err(ApiError::from)?,
+        )
+    }
+}
