@@ -23,6 +23,7 @@ mod subscription;
 mod templates;
 mod types;
 mod users;
+mod written;
 
 pub use context::{read_back, AppState, RequestContext};
 pub use parsed::ParsedQueries;

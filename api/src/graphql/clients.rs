@@ -10,63 +10,52 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::graphql::connection::{self, search_text, CountField};
+use crate::graphql::context::request_of;
 use crate::graphql::context::Ctx;
 use crate::graphql::projects::Project;
 use crate::graphql::types::SortDirection;
+use crate::graphql::written::fields;
 
 /// A customer firm.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Client(pub ClientRow);
 
-#[Object(serial)]
-impl Client {
-    async fn id(&self) -> Uuid {
-        self.0.id
-    }
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-    /// The lead it was converted from (internal users only).
-    async fn lead_id(&self, ctx: &Context<'_>) -> Option<Uuid> {
-        let internal = ctx
-            .request()
-            .auth
-            .viewer()
-            .is_ok_and(|v| !v.role.is_portal());
-        self.0.lead_id.filter(|_| internal)
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
-    }
-    /// Contacts, primary first.
-    async fn contacts(&self, ctx: &Context<'_>) -> Result<Vec<Contact>> {
-        Ok(projections::clients::contacts(&ctx.state().pool, self.0.id)
-            .await
-            .map_err(ApiError::from)?
-            .into_iter()
-            .map(Contact::from)
-            .collect())
-    }
-    /// The client's projects, newest first.
-    async fn projects(&self, ctx: &Context<'_>) -> Result<Vec<Project>> {
-        let filter = projections::projects::ProjectFilter {
-            client_id: Some(self.0.id),
-            ..Default::default()
-        };
-        let page = projections::projects::list(
-            &ctx.state().pool,
-            &filter,
-            projections::projects::ProjectSortField::CreatedAt,
-            true,
-            100,
-            None,
-        )
-        .await
-        .map_err(ApiError::from)?;
-        Ok(page.rows.into_iter().map(Project).collect())
+fields! {
+    impl Client (self, ctx) {
+        "id" fn id() -> Uuid { self.0.id }
+        "name" fn name() -> &str { &self.0.name }
+        /// The lead it was converted from (internal users only).
+        "leadId" fn lead_id(ctx) -> Option<Uuid> {
+            let viewer = request_of(ctx).auth.viewer().ok();
+            self.0.lead_id.filter(|_| viewer.is_some_and(|v| !v.role.is_portal()))
+        }
+        "createdAt" fn created_at() -> DateTime<Utc> { self.0.created_at }
+        "updatedAt" fn updated_at() -> DateTime<Utc> { self.0.updated_at }
+        nested:
+        resolved:
+        /// Contacts, primary first.
+        async fn contacts(&self, ctx: &Context<'_>) -> Result<Vec<Contact>> {
+            let read = projections::clients::contacts(&ctx.state().pool, self.0.id);
+            let rows = read.await.map_err(ApiError::from)?;
+            Ok(rows.into_iter().map(Contact::from).collect())
+        }
+        /// The client's projects, newest first.
+        async fn projects(&self, ctx: &Context<'_>) -> Result<Vec<Project>> {
+            let filter = projections::projects::ProjectFilter {
+                client_id: Some(self.0.id),
+                ..Default::default()
+            };
+            let read = projections::projects::list(
+                &ctx.state().pool,
+                &filter,
+                projections::projects::ProjectSortField::CreatedAt,
+                true,
+                100,
+                None,
+            );
+            let page = read.await.map_err(ApiError::from)?;
+            Ok(page.rows.into_iter().map(Project).collect())
+        }
     }
 }
 

@@ -8,11 +8,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use commands::{Appended, ConvertLead, ProjectRequest};
 use domain::lead::{ActivityInput, CaptureLeadInput, LeadCommand};
 use domain::Permission;
-use projections::clients::ClientRow;
 use projections::leads::{
     ActivityRow, LeadFilter, LeadRow, LeadSelection, LeadSortField, ListedLead, NoteRow,
 };
-use projections::users::UserRow;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -25,13 +23,14 @@ use crate::graphql::types::{
     parse_persisted, persisted_name, LeadSource, LeadStage, SortDirection,
 };
 use crate::graphql::users::User;
+use crate::graphql::written::{fields, Written};
 
 /// A lead in the sales pipeline.
 #[derive(Debug)]
 pub struct Lead {
     row: LeadRow,
     /// Owner and client when the list page's query read them already; `None` loads them.
-    joined: Option<(Option<UserRow>, Option<ClientRow>)>,
+    joined: Option<(Option<User>, Option<Client>)>,
 }
 
 impl From<LeadRow> for Lead {
@@ -44,7 +43,7 @@ impl From<ListedLead> for Lead {
     fn from(listed: ListedLead) -> Self {
         Lead {
             row: listed.lead,
-            joined: Some((listed.owner, listed.client)),
+            joined: Some((listed.owner.map(User), listed.client.map(Client))),
         }
     }
 }
@@ -63,114 +62,73 @@ impl Lead {
     }
 }
 
-#[Object(serial)]
-impl Lead {
-    async fn id(&self) -> Uuid {
-        self.row.id
-    }
-    async fn company(&self) -> &str {
-        &self.row.company
-    }
-    async fn contact_name(&self) -> &str {
-        &self.row.contact_name
-    }
-    async fn email(&self) -> &str {
-        &self.row.email
-    }
-    async fn phone(&self) -> Option<&str> {
-        self.row.phone.as_deref()
-    }
-    async fn source(&self) -> Option<LeadSource> {
-        parse_persisted::<domain::lead::LeadSource>(&self.row.source).map(Into::into)
-    }
-    async fn service_interest(&self) -> &str {
-        &self.row.service_interest
-    }
-    async fn score(&self) -> Option<i32> {
-        self.row.score
-    }
-    async fn stage(&self) -> Option<LeadStage> {
-        parse_persisted::<domain::lead::LeadStage>(&self.row.stage).map(Into::into)
-    }
-    /// Why the lead was lost.
-    async fn lost_reason(&self) -> Option<&str> {
-        self.row.lost_reason.as_deref()
-    }
-    /// The latest follow-up date logged on an activity.
-    async fn next_follow_up(&self) -> Option<NaiveDate> {
-        self.row.next_follow_up
-    }
-    async fn note_count(&self) -> i32 {
-        self.row.note_count
-    }
-    async fn activity_count(&self) -> i32 {
-        self.row.activity_count
-    }
-    async fn captured_at(&self) -> DateTime<Utc> {
-        self.row.captured_at
-    }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.row.updated_at
-    }
-    /// The salesperson who owns the lead.
-    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        if let Some((owner, _)) = &self.joined {
-            return Ok(owner.clone().map(User));
+fields! {
+    impl Lead (self, ctx) {
+        "id" fn id() -> Uuid { self.row.id }
+        "company" fn company() -> &str { &self.row.company }
+        "contactName" fn contact_name() -> &str { &self.row.contact_name }
+        "email" fn email() -> &str { &self.row.email }
+        "phone" fn phone() -> Option<&str> { self.row.phone.as_deref() }
+        "source" fn source() -> Option<LeadSource> {
+            parse_persisted::<domain::lead::LeadSource>(&self.row.source).map(LeadSource::from)
         }
-        let Some(owner) = self.row.owner_id else {
-            return Ok(None);
-        };
-        Ok(ctx
-            .data_unchecked::<DataLoader<Users>>()
-            .load_one(owner)
-            .await
-            .map_err(ApiError::internal)?
-            .map(User))
-    }
-    /// The client this lead converted into.
-    async fn client(&self, ctx: &Context<'_>) -> Result<Option<Client>> {
-        if let Some((_, client)) = &self.joined {
-            return Ok(client.clone().map(Client));
+        "serviceInterest" fn service_interest() -> &str { &self.row.service_interest }
+        "score" fn score() -> Option<i32> { self.row.score }
+        "stage" fn stage() -> Option<LeadStage> {
+            parse_persisted::<domain::lead::LeadStage>(&self.row.stage).map(LeadStage::from)
         }
-        let Some(client_id) = self.row.client_id else {
-            return Ok(None);
-        };
-        Ok(ctx
-            .data_unchecked::<DataLoader<Clients>>()
-            .load_one(client_id)
-            .await
-            .map_err(ApiError::internal)?
-            .map(Client))
-    }
-    /// The project opened at conversion.
-    async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
-        let Some(project_id) = self.row.project_id else {
-            return Ok(None);
-        };
-        Ok(projections::projects::find(&ctx.state().pool, project_id)
-            .await
-            .map_err(ApiError::from)?
-            .map(Project))
-    }
-    /// Notes, newest first.
-    async fn notes(&self, ctx: &Context<'_>) -> Result<Vec<Note>> {
-        Ok(projections::leads::notes(&ctx.state().pool, self.row.id)
-            .await
-            .map_err(ApiError::from)?
-            .into_iter()
-            .map(Note)
-            .collect())
-    }
-    /// Activities, newest first.
-    async fn activities(&self, ctx: &Context<'_>) -> Result<Vec<Activity>> {
-        Ok(
-            projections::leads::activities(&ctx.state().pool, self.row.id)
-                .await
-                .map_err(ApiError::from)?
-                .into_iter()
-                .map(Activity)
-                .collect(),
-        )
+        /// Why the lead was lost.
+        "lostReason" fn lost_reason() -> Option<&str> { self.row.lost_reason.as_deref() }
+        /// The latest follow-up date logged on an activity.
+        "nextFollowUp" fn next_follow_up() -> Option<NaiveDate> { self.row.next_follow_up }
+        "noteCount" fn note_count() -> i32 { self.row.note_count }
+        "activityCount" fn activity_count() -> i32 { self.row.activity_count }
+        "capturedAt" fn captured_at() -> DateTime<Utc> { self.row.captured_at }
+        "updatedAt" fn updated_at() -> DateTime<Utc> { self.row.updated_at }
+        nested:
+        /// The salesperson who owns the lead.
+        "owner" fn owner() -> Option<User> {
+            in_hand: self.joined.as_ref().map(|(owner, _)| owner.as_ref()),
+            load: {
+                let Some(owner) = self.row.owner_id else {
+                    return Ok(None);
+                };
+                let load = ctx.data_unchecked::<DataLoader<Users>>().load_one(owner);
+                Ok(load.await.map_err(ApiError::internal)?.map(User))
+            }
+        }
+        /// The client this lead converted into.
+        "client" fn client() -> Option<Client> {
+            in_hand: self.joined.as_ref().map(|(_, client)| client.as_ref()),
+            load: {
+                let Some(client_id) = self.row.client_id else {
+                    return Ok(None);
+                };
+                let load = ctx.data_unchecked::<DataLoader<Clients>>().load_one(client_id);
+                Ok(load.await.map_err(ApiError::internal)?.map(Client))
+            }
+        }
+        resolved:
+        /// The project opened at conversion.
+        async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
+            let Some(project_id) = self.row.project_id else {
+                return Ok(None);
+            };
+            let read = projections::projects::find(&ctx.state().pool, project_id);
+            Ok(read.await.map_err(ApiError::from)?.map(Project))
+        }
+        /// Notes, newest first.
+        async fn notes(&self, ctx: &Context<'_>) -> Result<Vec<Note>> {
+            let read = projections::leads::notes(&ctx.state().pool, self.row.id);
+            let rows = read.await.map_err(ApiError::from)?;
+            Ok(rows.into_iter().map(Note).collect())
+        }
+        /// Activities, newest first.
+        async fn activities(&self, ctx: &Context<'_>) -> Result<Vec<Activity>> {
+            let read = projections::leads::activities(&ctx.state().pool, self.row.id);
+            let rows = read.await.map_err(ApiError::from)?;
+            Ok(rows.into_iter().map(Activity).collect())
+        }
     }
 }
 
@@ -286,7 +244,7 @@ impl LeadQuery {
         after: Option<String>,
         filter: Option<LeadFilterInput>,
         sort: Option<LeadSort>,
-    ) -> Result<Connection<String, Lead, CountField>> {
+    ) -> Result<Connection<String, Written<Lead>, CountField>> {
         ctx.request().auth.require(Permission::ReadLeads)?;
         let (first, cursor) = connection::arguments(first, after.as_deref())?;
         let input = filter.unwrap_or_default();
@@ -331,13 +289,13 @@ impl LeadQuery {
                 pool, &filter, field, descending, first, after, selection,
             );
             let key = |r: &ListedLead| (r.lead.sort_value.clone(), r.lead.id);
-            let node = Lead::from;
+            let node = |row| Written(Lead::from(row));
             Ok(connection::respond(ctx, after.is_some(), page, count, key, node).await?)
         } else {
             let page =
                 projections::leads::list(pool, &filter, field, descending, first, after, lead);
             let key = |r: &LeadRow| (r.sort_value.clone(), r.id);
-            let node = Lead::from;
+            let node = |row| Written(Lead::from(row));
             Ok(connection::respond(ctx, after.is_some(), page, count, key, node).await?)
         }
     }
@@ -646,5 +604,191 @@ impl LeadMutation {
             portal_user_id: converted.portal_user_id,
             caught_up,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
+    use chrono::TimeZone;
+
+    use projections::clients::ClientRow;
+    use projections::users::UserRow;
+
+    use super::*;
+    use crate::auth::{Auth, Viewer};
+    use crate::graphql::written::testing::assert_same;
+    use crate::graphql::RequestContext;
+
+    const OWNER: Uuid = Uuid::from_u128(0x11);
+    const PORTAL_USER: Uuid = Uuid::from_u128(0x22);
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(seconds, 987_654_321)
+            .single()
+            .expect("a valid instant")
+    }
+
+    /// A lead with every field set and its owner and client joined, one with nothing set
+    /// and neither, and one whose stored names are not the API's (shown as null).
+    fn leads() -> Vec<ListedLead> {
+        let full = LeadRow {
+            id: Uuid::from_u128(0x0192_0000_7000_8000_0000_0000_0000_00cd),
+            company: "Käse \"& Söhne\" \\ NBFC\n".to_owned(),
+            contact_name: "Meera </script>".to_owned(),
+            email: "meera@example.com".to_owned(),
+            phone: Some("+91 98 \u{1}".to_owned()),
+            source: "referral".to_owned(),
+            service_interest: "RBI NBFC registration".to_owned(),
+            owner_id: Some(OWNER),
+            score: Some(-70),
+            stage: "negotiation".to_owned(),
+            lost_reason: Some("budget".to_owned()),
+            client_id: Some(Uuid::from_u128(0x33)),
+            next_follow_up: NaiveDate::from_ymd_opt(2027, 3, 5),
+            note_count: 3,
+            activity_count: 2_147_483_647,
+            captured_at: at(1_763_700_000),
+            updated_at: at(1_763_700_100),
+            ..LeadRow::default()
+        };
+        let owner = UserRow {
+            id: OWNER,
+            email: "owner@zipp.example".to_owned(),
+            display_name: "Owner \u{2713}".to_owned(),
+            role: "sales".to_owned(),
+            client_id: Some(Uuid::from_u128(0x44)),
+            active: true,
+            created_at: at(1_700_000_000),
+        };
+        let client = ClientRow {
+            id: Uuid::from_u128(0x33),
+            name: "Client \"One\"".to_owned(),
+            lead_id: Some(Uuid::from_u128(0x0192_0000_7000_8000_0000_0000_0000_00cd)),
+            created_at: at(1_763_700_200),
+            updated_at: at(1_763_700_300),
+            ..ClientRow::default()
+        };
+        let bare = LeadRow {
+            id: Uuid::nil(),
+            source: "website".to_owned(),
+            stage: "prospect".to_owned(),
+            ..LeadRow::default()
+        };
+        let unknown = LeadRow {
+            source: "fax".to_owned(),
+            stage: "dormant".to_owned(),
+            ..LeadRow::default()
+        };
+        let self_owned = UserRow {
+            id: PORTAL_USER,
+            role: "no such role".to_owned(),
+            ..UserRow::default()
+        };
+        vec![
+            ListedLead {
+                lead: full,
+                owner: Some(owner),
+                client: Some(client),
+            },
+            ListedLead {
+                lead: bare,
+                owner: None,
+                client: None,
+            },
+            ListedLead {
+                lead: unknown,
+                owner: Some(self_owned),
+                client: Some(ClientRow::default()),
+            },
+        ]
+    }
+
+    struct Sample;
+
+    #[Object]
+    impl Sample {
+        async fn fast(&self) -> Vec<Written<Lead>> {
+            leads()
+                .into_iter()
+                .map(|l| Written(Lead::from(l)))
+                .collect()
+        }
+        async fn slow(&self) -> Vec<Lead> {
+            leads().into_iter().map(Lead::from).collect()
+        }
+    }
+
+    fn viewer(user_id: Uuid, role: domain::Role) -> Option<RequestContext> {
+        Some(RequestContext {
+            auth: Auth::User(Viewer {
+                user_id,
+                role,
+                client_id: None,
+                session: None,
+            }),
+            request_id: Uuid::nil(),
+            client: std::net::Ipv4Addr::LOCALHOST.into(),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_written_lead_page_is_what_async_graphql_resolves_byte_for_byte() {
+        let schema = Schema::new(Sample, EmptyMutation, EmptySubscription);
+        let fields = |type_name: &'static str, io: &'static [&'static str]| {
+            let schema = &schema;
+            async move {
+                let query = format!(r#"{{ __type(name: "{type_name}") {{ fields {{ name }} }} }}"#);
+                let json = schema
+                    .execute(query)
+                    .await
+                    .data
+                    .into_json()
+                    .expect("introspection is JSON");
+                json["__type"]["fields"]
+                    .as_array()
+                    .expect("the type has fields")
+                    .iter()
+                    .filter_map(|f| f["name"].as_str())
+                    .filter(|name| !io.contains(name))
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            }
+        };
+        let user = fields("User", &[]).await.join(" ");
+        let client = fields("Client", &["contacts", "projects"]).await.join(" ");
+        let lead: Vec<String> = fields("Lead", &["project", "notes", "activities"])
+            .await
+            .into_iter()
+            .map(|f| match f.as_str() {
+                "owner" => format!("owner {{ {user} }}"),
+                "client" => format!("client {{ {client} }}"),
+                _ => f,
+            })
+            .collect();
+        assert!(lead.len() >= 17, "{lead:?}");
+        let all = format!("{{ LIST {{ {} }} }}", lead.join(" "));
+        let selections = [
+            all.as_str(),
+            "{ LIST { id company score stage owner { id displayName email } client { id name } } }",
+            "{ LIST { a: id id __typename t: __typename owner { __typename id o: email id } \
+             stage s: stage client { n: name name } a: id } }",
+            "query { LIST { ...L owner { ...U } ... on Lead { client { ... on Client { id } } } } } \
+             fragment L on Lead { company score ... { source } } fragment U on User { displayName role }",
+            "query($yes: Boolean!) { LIST { id @include(if: $yes) company @skip(if: $yes) \
+             owner @skip(if: $yes) { id } ... @include(if: false) { email } ...F @skip(if: $yes) \
+             client { leadId createdAt @include(if: $yes) } } } fragment F on Lead { phone }",
+        ];
+        let viewers = [
+            None,
+            viewer(OWNER, domain::Role::Admin),
+            viewer(PORTAL_USER, domain::Role::Client),
+            viewer(Uuid::from_u128(0x55), domain::Role::Client),
+        ];
+        for selection in selections {
+            for viewer in viewers {
+                assert_same(&schema, ("fast", "slow"), selection, viewer).await;
+            }
+        }
     }
 }

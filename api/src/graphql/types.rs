@@ -266,7 +266,7 @@ impl OutputType for JsonText {
 /// JSON text as async-graphql's raw value: an object whose one key is serde_json's raw-value
 /// token, which the answer writer (`http::body`) copies into the answer as it is. Only for
 /// text that is JSON and that the store produced (see `JsonText`).
-fn raw_value(text: String) -> Value {
+pub(super) fn raw_value(text: String) -> Value {
     let raw = [(Name::new(RAW_VALUE_TOKEN), Value::String(text))];
     Value::Object(raw.into_iter().collect())
 }

@@ -11,37 +11,31 @@ use uuid::Uuid;
 use crate::auth::sessions::{Revoke, Sessions};
 use crate::auth::{jwt, password, refresh, throttle, Viewer};
 use crate::error::{ApiError, Code};
+use crate::graphql::context::request_of;
 use crate::graphql::context::{read_back, Ctx};
 use crate::graphql::types::Role;
+use crate::graphql::written::fields;
 
 /// A user of ZippCRM.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct User(pub UserRow);
 
-#[Object(serial)]
-impl User {
-    async fn id(&self) -> Uuid {
-        self.0.id
-    }
-    async fn display_name(&self) -> &str {
-        &self.0.display_name
-    }
-    /// Email (visible to the user themself and to internal users).
-    async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
-        let viewer = ctx.request().auth.viewer().ok()?;
-        (viewer.user_id == self.0.id || !viewer.role.is_portal()).then_some(self.0.email.as_str())
-    }
-    async fn role(&self) -> Option<Role> {
-        domain::Role::parse(&self.0.role).map(Into::into)
-    }
-    async fn client_id(&self) -> Option<Uuid> {
-        self.0.client_id
-    }
-    async fn active(&self) -> bool {
-        self.0.active
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+fields! {
+    impl User (self, ctx) {
+        "id" fn id() -> Uuid { self.0.id }
+        "displayName" fn display_name() -> &str { &self.0.display_name }
+        /// Email (visible to the user themself and to internal users).
+        "email" fn email(ctx) -> Option<&str> {
+            let viewer = request_of(ctx).auth.viewer().ok();
+            let sees = viewer.is_some_and(|v| v.user_id == self.0.id || !v.role.is_portal());
+            sees.then_some(self.0.email.as_str())
+        }
+        "role" fn role() -> Option<Role> { domain::Role::parse(&self.0.role).map(Role::from) }
+        "clientId" fn client_id() -> Option<Uuid> { self.0.client_id }
+        "active" fn active() -> bool { self.0.active }
+        "createdAt" fn created_at() -> DateTime<Utc> { self.0.created_at }
+        nested:
+        resolved:
     }
 }
 
