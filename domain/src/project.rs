@@ -5,14 +5,20 @@
 //! stages and checklists, so later template versions never change a running project.
 
 mod aggregate;
+mod billing;
+mod changes;
 mod command;
+mod documents;
 mod event;
+mod gates;
 mod model;
 pub mod rollup;
+mod tasks;
 #[cfg(test)]
 mod tests;
 
-pub use aggregate::{ProjectError, ALERT_DAYS};
+pub use aggregate::ProjectError;
+pub use billing::ALERT_DAYS;
 pub use command::{Actor, NewLiaisonEntry, NewTask, ProjectCommand};
 pub use event::{Direction, FileMeta, ProjectEvent};
 pub use model::*;

@@ -830,3 +830,30 @@ fn closed_pending_updates_holds_each_change_for_someone_elses_approval() {
     ));
     assert!(run.project.licence.is_none());
 }
+
+#[test]
+fn decide_is_pure_and_its_events_fold_to_what_handle_leaves() {
+    let mut run = Run::new();
+    run.ok(task(100, Some(2.0)));
+    run.ok(subtask(100, 101, None));
+    run.ok(subtask(100, 102, None));
+    let before = run.project.clone();
+    let command = set(100, Some(101), TaskStatus::Completed);
+    // The roll-up is decided from the subtask change folded on a copy: the project itself
+    // is left as it was, and deciding again gives the same events.
+    let decided = run.project.decide(command.clone()).expect("accepted");
+    assert_eq!(run.project, before);
+    assert_eq!(run.project.decide(command.clone()), Ok(decided.clone()));
+    assert_eq!(
+        Run::names(&decided),
+        [
+            "SubtaskStatusChanged",
+            "TaskRolledUp",
+            "ProjectProgressChanged"
+        ]
+    );
+    let handled = run.ok(command);
+    assert_eq!(handled, decided);
+    let task = run.project.task(Uuid::from_u128(100)).expect("task");
+    assert_eq!(task.progress, 5_000);
+}
