@@ -15,9 +15,7 @@ use crate::error::{ApiError, Code};
 /// Who is asking, from a verified access token.
 #[derive(Debug, Clone, Copy)]
 pub struct Viewer {
-    /// User id.
     pub user_id: Uuid,
-    /// Role.
     pub role: Role,
     /// Client of a portal user.
     pub client_id: Option<Uuid>,

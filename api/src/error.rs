@@ -42,9 +42,7 @@ impl Code {
 /// An error answered to the client.
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    /// Code.
     pub code: Code,
-    /// Message.
     pub message: String,
 }
 
@@ -62,7 +60,6 @@ impl ApiError {
         Self::new(Code::BadUserInput, message)
     }
 
-    /// `NOT_FOUND`.
     pub fn not_found(what: &str) -> Self {
         Self::new(Code::NotFound, format!("{what} not found"))
     }

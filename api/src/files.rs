@@ -50,18 +50,13 @@ pub enum StorageConfig {
     S3 {
         /// Endpoint URL (empty: AWS).
         endpoint: Option<String>,
-        /// Bucket.
         bucket: String,
-        /// Access key.
         access_key: Option<String>,
-        /// Secret key.
         secret_key: Option<String>,
-        /// Region.
         region: Option<String>,
     },
 }
 
-/// The file store.
 #[derive(Clone)]
 pub struct FileStore {
     store: Arc<dyn ObjectStore>,

@@ -83,7 +83,6 @@ pub struct ConvertLead {
 /// What a conversion created.
 #[derive(Debug, Clone, Copy)]
 pub struct ConvertedLead {
-    /// The client.
     pub client_id: Uuid,
     /// The project, if any.
     pub project_id: Option<Uuid>,

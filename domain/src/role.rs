@@ -30,7 +30,6 @@ pub enum Role {
 /// Something a role may or may not do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
-    /// Read leads.
     ReadLeads,
     /// Capture and work leads.
     WriteLeads,

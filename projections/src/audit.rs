@@ -61,13 +61,11 @@ impl Default for StoredJson {
 pub struct HistoryEntry {
     /// Unique event id.
     pub event_id: Uuid,
-    /// Global position.
     pub global_position: i64,
     /// Sequence within the stream, from 1.
     pub sequence: i64,
     /// Event type name.
     pub event_type: String,
-    /// Event version.
     pub event_version: String,
     /// Payload, externally tagged by event type, as PostgreSQL printed it.
     pub payload: StoredJson,

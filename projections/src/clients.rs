@@ -154,7 +154,6 @@ pub struct ClientRow {
     pub name: String,
     /// Source lead.
     pub lead_id: Option<Uuid>,
-    /// Created.
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
@@ -162,7 +161,6 @@ pub struct ClientRow {
     pub sort_value: String,
 }
 
-/// A contact.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ContactRow {
     pub id: Uuid,

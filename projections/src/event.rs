@@ -41,7 +41,6 @@ impl Position {
 pub struct StoredEvent {
     /// Transaction id (xid8 as a signed integer).
     pub tx: i64,
-    /// Global position.
     pub global_position: i64,
     /// Unique event id.
     pub event_id: Uuid,
@@ -53,7 +52,6 @@ pub struct StoredEvent {
     pub sequence: i64,
     /// Event type name.
     pub event_type: String,
-    /// Event version.
     pub event_version: String,
     /// Payload, externally tagged by event type, as JSON text (`null` when the reader did
     /// not ask for it). Decoded straight into the event type: a JSON tree in between cost

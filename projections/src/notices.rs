@@ -51,7 +51,6 @@ pub enum Notice {
     /// A user's sessions ended: access tokens issued under an older version are refused
     /// (sent on `zippcrm_sessions`).
     SessionsEnded {
-        /// The user.
         user_id: Uuid,
         /// Their token version from now on.
         version: i64,

@@ -564,7 +564,6 @@ impl State {
     }
 }
 
-/// A notification.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct NotificationRow {
     pub id: Uuid,
@@ -576,9 +575,7 @@ pub struct NotificationRow {
     pub project_id: Option<Uuid>,
     /// Request or task concerned.
     pub subject_id: Option<Uuid>,
-    /// Created.
     pub created_at: chrono::DateTime<chrono::Utc>,
-    /// Read.
     pub read_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 

@@ -31,7 +31,6 @@ pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
 /// The result of a verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Difference {
-    /// Table.
     pub table: String,
     /// Rows in the live table missing from the rebuilt one.
     pub only_live: i64,

@@ -27,7 +27,6 @@ pub enum ProjectionError {
     /// A stored payload did not decode.
     #[error("event {event_type} at position {position} did not decode: {source}")]
     Decode {
-        /// Event type.
         event_type: String,
         /// Global position.
         position: i64,

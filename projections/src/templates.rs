@@ -84,11 +84,9 @@ pub struct TemplateRow {
     /// Family code.
     pub family: String,
     pub name: String,
-    /// Latest version.
     pub latest_version: i32,
     /// Stages of the latest version (`Vec<StageSpec>` as JSON).
     pub stages: serde_json::Value,
-    /// Published.
     pub published_at: DateTime<Utc>,
 }
 

@@ -64,7 +64,6 @@ pub struct TestApp {
     pub address: String,
     /// Pool on the same database.
     pub pool: PgPool,
-    /// Its database URL.
     pub database_url: String,
     /// HTTP client.
     pub http: reqwest::Client,

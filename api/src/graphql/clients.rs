@@ -106,17 +106,13 @@ pub enum ClientSortBy {
     /// Creation time.
     #[default]
     CreatedAt,
-    /// Name.
     Name,
 }
 
-/// Client sort.
 #[derive(InputObject, Default, Debug)]
 pub struct ClientSort {
-    /// Field.
     #[graphql(default)]
     field: ClientSortBy,
-    /// Direction.
     #[graphql(default)]
     direction: SortDirection,
 }

@@ -204,19 +204,15 @@ pub enum LeadSortBy {
     /// Last change.
     #[default]
     UpdatedAt,
-    /// Score.
     Score,
     /// Company name.
     Company,
 }
 
-/// Lead sort.
 #[derive(InputObject, Default, Debug)]
 pub struct LeadSort {
-    /// Field.
     #[graphql(default)]
     field: LeadSortBy,
-    /// Direction.
     #[graphql(default)]
     direction: SortDirection,
 }
@@ -339,11 +335,9 @@ pub struct LogActivityInput {
 /// The primary contact at conversion (each field defaults to the lead's).
 #[derive(InputObject, Debug, Default)]
 pub struct PrimaryContactInput {
-    /// Name.
     name: Option<String>,
     /// Email; becomes the portal login.
     email: Option<String>,
-    /// Phone.
     phone: Option<String>,
 }
 
@@ -363,7 +357,6 @@ pub struct ConvertLeadInput {
     lead_id: Uuid,
     /// Client name (defaults to the lead's company).
     client_name: Option<String>,
-    /// Primary contact.
     primary_contact: Option<PrimaryContactInput>,
     /// Optional project.
     project: Option<ConvertProjectInput>,

@@ -37,7 +37,6 @@ pub struct ProjectionStatus {
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
 pub struct HorizonHolder {
-    /// Its database.
     pub database: Option<String>,
     /// Its backend's process id.
     pub pid: i32,
@@ -89,15 +88,12 @@ pub struct ReactorStatus {
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
 pub struct ParkedReaction {
-    /// The reactor.
     pub reactor: String,
     /// The event it failed to react to (see `history`).
     pub event_id: Uuid,
     /// Its global position.
     pub position: i64,
-    /// Its aggregate type.
     pub aggregate_type: String,
-    /// Its event type.
     pub event_type: String,
     /// Attempts so far.
     pub attempts: i32,

@@ -32,17 +32,11 @@ pub enum LeadStage {
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
 #[graphql(remote = "domain::lead::LeadSource")]
 pub enum LeadSource {
-    /// Website.
     Website,
-    /// Referral.
     Referral,
-    /// Event.
     Event,
-    /// Partner.
     Partner,
-    /// Outbound.
     Outbound,
-    /// Other.
     Other,
 }
 
@@ -68,15 +62,11 @@ pub enum Role {
     Client,
 }
 
-/// Project status.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
 #[graphql(remote = "domain::project::ProjectStatus")]
 pub enum ProjectStatus {
-    /// Active.
     Active,
-    /// On hold.
     OnHold,
-    /// Closed.
     Closed,
     /// Closed; only liaison entries and the licence (each approved by a second person) and
     /// evidence may still change.
@@ -87,15 +77,10 @@ pub enum ProjectStatus {
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
 #[graphql(remote = "domain::template::StageKey")]
 pub enum StageKey {
-    /// Onboarding.
     Onboarding,
-    /// Documentation.
     Documentation,
-    /// Filing.
     Filing,
-    /// Liaison.
     Liaison,
-    /// Issue.
     Issue,
 }
 
@@ -107,11 +92,8 @@ pub enum ItemStatus {
     Pending,
     /// Evidence uploaded.
     EvidenceSubmitted,
-    /// Verified.
     Verified,
-    /// Rejected.
     Rejected,
-    /// Waived.
     Waived,
 }
 
@@ -135,13 +117,10 @@ pub enum TaskStatus {
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
 #[graphql(remote = "domain::project::Priority")]
 pub enum Priority {
-    /// Low.
     Low,
     /// Normal.
     Medium,
-    /// High.
     High,
-    /// Urgent.
     Urgent,
 }
 
@@ -181,7 +160,6 @@ pub enum RequestStatus {
     Rejected,
 }
 
-/// Sort direction.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub enum SortDirection {
     /// Ascending.

@@ -84,7 +84,6 @@ pub struct AuthPayload {
     refresh_token: String,
     /// Access token lifetime in seconds.
     expires_in: i64,
-    /// The user.
     user: User,
 }
 
@@ -93,7 +92,6 @@ pub struct AuthPayload {
 pub struct CreateUserInput {
     /// Email (unique among users).
     email: String,
-    /// Display name.
     display_name: String,
     /// Role (not CLIENT: portal users come from lead conversion).
     role: Role,

@@ -34,7 +34,6 @@ pub enum Claim {
 pub struct Answer {
     /// HTTP status.
     pub status: u16,
-    /// `Content-Type`.
     pub content_type: String,
     /// The body, byte for byte.
     pub body: Vec<u8>,

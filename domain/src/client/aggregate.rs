@@ -22,7 +22,6 @@ pub struct ContactInput {
 /// A validated contact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contact {
-    /// Contact id.
     pub contact_id: Uuid,
     pub name: String,
     /// Normalised email.
@@ -75,13 +74,11 @@ pub enum ClientCommand {
         name: String,
         /// Source lead.
         lead_id: Option<Uuid>,
-        /// Primary contact.
         primary_contact: ContactInput,
         at: DateTime<Utc>,
     },
     /// Add a (secondary) contact.
     AddContact {
-        /// Contact.
         contact: ContactInput,
         at: DateTime<Utc>,
     },
@@ -98,16 +95,11 @@ pub enum ClientEvent {
         /// Source lead.
         #[serde(default)]
         lead_id: Option<Uuid>,
-        /// Primary contact.
         primary_contact: Contact,
         at: DateTime<Utc>,
     },
     /// A contact was added.
-    ClientContactAdded {
-        /// Contact.
-        contact: Contact,
-        at: DateTime<Utc>,
-    },
+    ClientContactAdded { contact: Contact, at: DateTime<Utc> },
 }
 
 impl cqrs_es::DomainEvent for ClientEvent {

@@ -38,13 +38,10 @@ pub struct Lead {
     /// Id (None until captured).
     pub id: Option<Uuid>,
     pub company: String,
-    /// Contact name.
     pub contact_name: String,
     pub email: String,
     pub phone: Option<String>,
-    /// Source.
     pub source: Option<LeadSource>,
-    /// Service interest.
     pub service_interest: String,
     pub owner_id: Option<Uuid>,
     pub score: Option<i32>,

@@ -53,11 +53,7 @@ pub enum LeadCommand {
         at: DateTime<Utc>,
     },
     /// Set the lead's score (0 to 100).
-    Score {
-        /// The score.
-        score: i32,
-        at: DateTime<Utc>,
-    },
+    Score { score: i32, at: DateTime<Utc> },
     /// Move between open stages.
     MoveStage {
         /// Target stage (must be open).
@@ -72,7 +68,6 @@ pub enum LeadCommand {
         reason: String,
         at: DateTime<Utc>,
     },
-    /// Add a note.
     AddNote {
         /// Id of the new note.
         note_id: Uuid,
@@ -80,9 +75,7 @@ pub enum LeadCommand {
         body: String,
         at: DateTime<Utc>,
     },
-    /// Log an activity.
     LogActivity {
-        /// The activity.
         activity: ActivityInput,
         at: DateTime<Utc>,
     },

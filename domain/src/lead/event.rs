@@ -85,20 +85,16 @@ impl LeadSource {
 pub enum LeadEvent {
     /// A lead was captured.
     LeadCaptured {
-        /// Lead id.
         lead_id: Uuid,
         /// Company name.
         company: String,
-        /// Contact name.
         contact_name: String,
         /// Normalised email.
         email: String,
         /// Phone, if given.
         #[serde(default)]
         phone: Option<String>,
-        /// Source.
         source: LeadSource,
-        /// Service interest.
         service_interest: String,
         /// Initial owner.
         #[serde(default)]
@@ -130,14 +126,12 @@ pub enum LeadEvent {
     },
     /// A note was added.
     LeadNoteAdded {
-        /// Note id.
         note_id: Uuid,
         body: String,
         at: DateTime<Utc>,
     },
     /// An activity was logged.
     LeadActivityLogged {
-        /// Activity id.
         activity_id: Uuid,
         /// Kind (call, meeting, ...).
         kind: String,

@@ -12,20 +12,17 @@ use crate::Role;
 /// Who issues a command (rules such as maker-checker depend on it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Actor {
-    /// User id.
     pub user_id: Uuid,
     /// Their role.
     pub role: Role,
 }
 
-/// A new task.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewTask {
     pub task_id: Uuid,
     /// Stage it belongs to.
     pub stage: Option<StageKey>,
     pub title: String,
-    /// Assignee.
     pub assignee: Option<Uuid>,
     pub priority: Priority,
     /// Due date.
@@ -40,9 +37,7 @@ pub struct NewLiaisonEntry {
     pub entry_id: Uuid,
     /// Date of the correspondence.
     pub date: NaiveDate,
-    /// Regulator.
     pub regulator: String,
-    /// Direction.
     pub direction: Direction,
     pub summary: String,
     /// Attachment references.
@@ -63,7 +58,6 @@ pub enum ProjectCommand {
         stages: Vec<StageSpec>,
         at: DateTime<Utc>,
     },
-    /// Rename.
     Rename {
         /// New name.
         name: String,
@@ -102,7 +96,6 @@ pub enum ProjectCommand {
     },
     /// Ask to advance to the next stage.
     RequestAdvance {
-        /// Request id.
         request_id: Uuid,
         actor: Actor,
         at: DateTime<Utc>,
@@ -124,7 +117,6 @@ pub enum ProjectCommand {
     },
     /// Log correspondence with the regulator.
     AddLiaisonEntry {
-        /// The entry.
         entry: NewLiaisonEntry,
         actor: Actor,
         at: DateTime<Utc>,
@@ -142,11 +134,8 @@ pub enum ProjectCommand {
     },
     /// Record the granted licence (Issue stage).
     RecordLicence {
-        /// Number.
         number: String,
-        /// Issued.
         issued_on: NaiveDate,
-        /// Expires.
         expires_on: NaiveDate,
         actor: Actor,
         at: DateTime<Utc>,
@@ -157,43 +146,34 @@ pub enum ProjectCommand {
         today: NaiveDate,
         at: DateTime<Utc>,
     },
-    /// Add a task.
     AddTask {
-        /// The task.
         task: NewTask,
         at: DateTime<Utc>,
     },
-    /// Add a subtask.
     AddSubtask {
         task_id: Uuid,
         subtask_id: Uuid,
         title: String,
-        /// Assignee.
         assignee: Option<Uuid>,
         /// Estimate in hours.
         estimate_hours: Option<f64>,
         at: DateTime<Utc>,
     },
-    /// Remove a subtask.
     RemoveSubtask {
         task_id: Uuid,
-        /// Subtask.
         subtask_id: Uuid,
         at: DateTime<Utc>,
     },
     /// Assign a task or subtask.
     Assign {
         task_id: Uuid,
-        /// Subtask.
         subtask_id: Option<Uuid>,
-        /// Assignee.
         assignee: Uuid,
         at: DateTime<Utc>,
     },
     /// Change a task's or a subtask's status.
     SetTaskStatus {
         task_id: Uuid,
-        /// Subtask.
         subtask_id: Option<Uuid>,
         /// New status.
         status: TaskStatus,
@@ -203,9 +183,7 @@ pub enum ProjectCommand {
     RaiseDocumentRequest {
         request_id: Uuid,
         stage: StageKey,
-        /// Item.
         item_key: String,
-        /// Instructions.
         instructions: String,
         /// Due date.
         due_on: Option<NaiveDate>,
@@ -215,9 +193,7 @@ pub enum ProjectCommand {
     /// Record an upload (the bytes are already in object storage).
     RecordUpload {
         request_id: Uuid,
-        /// Upload id.
         upload_id: Uuid,
-        /// The file.
         file: FileMeta,
         actor: Actor,
         at: DateTime<Utc>,

@@ -57,19 +57,16 @@ pub enum ProjectEvent {
         stages: Vec<StageSpec>,
         at: DateTime<Utc>,
     },
-    /// Renamed.
     ProjectRenamed {
         /// New name.
         name: String,
         at: DateTime<Utc>,
     },
-    /// The task policy changed.
     TaskPolicyChanged {
         /// Tasks complete by themselves when all subtasks are completed.
         auto_complete: bool,
         at: DateTime<Utc>,
     },
-    /// Status changed.
     ProjectStatusChanged {
         /// New status.
         status: ProjectStatus,
@@ -118,7 +115,6 @@ pub enum ProjectEvent {
     },
     /// Someone asked to move the project to the next stage.
     StageAdvanceRequested {
-        /// Request id.
         request_id: Uuid,
         /// Current stage.
         from: StageKey,
@@ -130,7 +126,6 @@ pub enum ProjectEvent {
     },
     /// A second person approved the advance.
     StageAdvanceApproved {
-        /// Request id.
         request_id: Uuid,
         /// Approver's reason or comment.
         reason: String,
@@ -140,7 +135,6 @@ pub enum ProjectEvent {
     },
     /// A second person refused the advance.
     StageAdvanceRefused {
-        /// Request id.
         request_id: Uuid,
         reason: String,
         /// Who refused.
@@ -166,13 +160,11 @@ pub enum ProjectEvent {
     },
     /// Correspondence with the regulator.
     LiaisonEntryAdded {
-        /// Entry id.
         entry_id: Uuid,
         /// Date of the correspondence.
         date: NaiveDate,
         /// Regulator (RBI, SEBI, ...).
         regulator: String,
-        /// Direction.
         direction: Direction,
         summary: String,
         /// Attachment references (file names or document numbers).
@@ -229,7 +221,6 @@ pub enum ProjectEvent {
         /// Stage it belongs to, if any.
         stage: Option<StageKey>,
         title: String,
-        /// Assignee.
         assignee: Option<Uuid>,
         priority: Priority,
         /// Due date.
@@ -243,7 +234,6 @@ pub enum ProjectEvent {
         task_id: Uuid,
         subtask_id: Uuid,
         title: String,
-        /// Assignee.
         assignee: Option<Uuid>,
         /// Estimate in hours.
         estimate_hours: Option<f64>,
@@ -252,7 +242,6 @@ pub enum ProjectEvent {
     /// A subtask was removed.
     SubtaskRemoved {
         task_id: Uuid,
-        /// Subtask.
         subtask_id: Uuid,
         at: DateTime<Utc>,
     },
@@ -275,7 +264,6 @@ pub enum ProjectEvent {
     /// A person changed a subtask's status.
     SubtaskStatusChanged {
         task_id: Uuid,
-        /// Subtask.
         subtask_id: Uuid,
         /// New status.
         status: TaskStatus,
@@ -301,7 +289,6 @@ pub enum ProjectEvent {
         request_id: Uuid,
         /// Stage of the item.
         stage: StageKey,
-        /// Item key.
         item_key: String,
         /// What the customer must provide.
         instructions: String,
@@ -314,11 +301,9 @@ pub enum ProjectEvent {
     /// A file was uploaded for a request (version N+1 of its uploads).
     EvidenceUploaded {
         request_id: Uuid,
-        /// Upload id.
         upload_id: Uuid,
         /// 1, 2, ...
         version: u32,
-        /// The file.
         file: FileMeta,
         /// Who uploaded.
         by: Uuid,

@@ -13,7 +13,6 @@ use crate::Role;
 /// The template version a project is pinned to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TemplateRef {
-    /// Template id.
     pub template_id: Uuid,
     /// Family code.
     pub family: String,
@@ -52,12 +51,10 @@ impl ProjectStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
-    /// Low.
     Low,
     /// Normal.
     #[default]
     Medium,
-    /// High.
     High,
     /// Drop everything.
     Urgent,
@@ -84,7 +81,6 @@ pub enum ItemStatus {
     Pending,
     /// Evidence uploaded, awaiting review.
     EvidenceSubmitted,
-    /// Verified.
     Verified,
     /// Rejected with a reason.
     Rejected,
@@ -120,7 +116,6 @@ pub struct ChecklistItem {
     pub mandatory: bool,
     /// Needs evidence.
     pub evidence_required: bool,
-    /// Responsible role.
     pub responsible_role: Role,
     /// Current state.
     pub status: ItemStatus,
@@ -181,36 +176,29 @@ impl From<StageSpec> for ProjectStage {
 /// An advance waiting for its second person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingAdvance {
-    /// Request id.
     pub request_id: Uuid,
-    /// From.
     pub from: StageKey,
-    /// To.
     pub to: Option<StageKey>,
     /// Requester.
     pub by: Uuid,
     pub at: DateTime<Utc>,
 }
 
-/// A subtask.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Subtask {
     pub id: Uuid,
     pub title: String,
-    /// Assignee.
     pub assignee: Option<Uuid>,
     /// Estimate in hours.
     pub estimate_hours: Option<f64>,
     pub status: TaskStatus,
 }
 
-/// A task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Task {
     pub id: Uuid,
     pub stage: Option<StageKey>,
     pub title: String,
-    /// Assignee.
     pub assignee: Option<Uuid>,
     pub priority: Priority,
     /// Due date.
@@ -220,12 +208,10 @@ pub struct Task {
     pub status: TaskStatus,
     /// Progress in basis points.
     pub progress: u32,
-    /// Subtasks.
     pub subtasks: Vec<Subtask>,
 }
 
 impl Task {
-    /// A subtask.
     pub fn subtask(&self, id: Uuid) -> Option<&Subtask> {
         self.subtasks.iter().find(|s| s.id == id)
     }
@@ -254,9 +240,7 @@ pub enum UploadState {
     /// Waiting for a reviewer.
     #[default]
     Submitted,
-    /// Accepted.
     Accepted,
-    /// Rejected.
     Rejected,
 }
 
@@ -271,28 +255,22 @@ impl UploadState {
     }
 }
 
-/// An upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Upload {
     pub id: Uuid,
     /// 1, 2, ...
     pub version: u32,
-    /// The file.
     pub file: FileMeta,
     /// Review state.
     pub state: UploadState,
 }
 
-/// A document request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocumentRequest {
     pub id: Uuid,
     pub stage: StageKey,
-    /// Item.
     pub item_key: String,
-    /// Instructions.
     pub instructions: String,
-    /// Due.
     pub due_on: Option<NaiveDate>,
     /// Uploads, oldest first.
     pub uploads: Vec<Upload>,
@@ -306,7 +284,6 @@ pub struct Milestone {
     pub title: String,
     /// Minor units.
     pub amount_minor: i64,
-    /// Currency.
     pub currency: String,
     /// Billable yet.
     pub billable: bool,
@@ -315,11 +292,8 @@ pub struct Milestone {
 /// The granted licence or registration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Licence {
-    /// Number.
     pub number: String,
-    /// Issued.
     pub issued_on: NaiveDate,
-    /// Expires.
     pub expires_on: NaiveDate,
 }
 
@@ -347,7 +321,6 @@ pub struct Project {
     /// Advance awaiting approval.
     #[serde(default)]
     pub pending_advance: Option<PendingAdvance>,
-    /// Tasks.
     #[serde(default)]
     pub tasks: Vec<Task>,
     /// Document requests.
@@ -356,7 +329,6 @@ pub struct Project {
     /// Billing milestones.
     #[serde(default)]
     pub milestones: Vec<Milestone>,
-    /// Licence.
     #[serde(default)]
     pub licence: Option<Licence>,
     /// Expiry alerts raised (days ahead).
@@ -423,7 +395,6 @@ impl Project {
             .unwrap_or_default()
     }
 
-    /// A task.
     pub fn task(&self, id: Uuid) -> Option<&Task> {
         self.tasks.iter().find(|t| t.id == id)
     }

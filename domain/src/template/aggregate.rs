@@ -111,12 +111,10 @@ impl WorkflowTemplate {
 pub enum TemplateCommand {
     /// Publish a new version (the first one creates the template).
     PublishVersion {
-        /// Template id.
         template_id: Uuid,
         /// Family code.
         family: String,
         name: String,
-        /// Stages.
         stages: Vec<StageSpec>,
         at: DateTime<Utc>,
     },
@@ -127,14 +125,12 @@ pub enum TemplateCommand {
 pub enum TemplateEvent {
     /// A version was published.
     TemplateVersionPublished {
-        /// Template id.
         template_id: Uuid,
         /// Family code.
         family: String,
         name: String,
         /// Version number.
         version: u32,
-        /// Stages.
         stages: Vec<StageSpec>,
         at: DateTime<Utc>,
     },

@@ -70,7 +70,6 @@ pub enum UserEvent {
     },
     /// The password was set or changed.
     UserPasswordChanged { at: DateTime<Utc> },
-    /// The role changed.
     UserRoleChanged {
         /// New role.
         role: Role,

@@ -16,18 +16,14 @@ use crate::users::UserRow;
 pub struct LeadRow {
     pub id: Uuid,
     pub company: String,
-    /// Contact name.
     pub contact_name: String,
     pub email: String,
     pub phone: Option<String>,
-    /// Source.
     pub source: String,
-    /// Service interest.
     pub service_interest: String,
     pub owner_id: Option<Uuid>,
     pub score: Option<i32>,
     pub stage: String,
-    /// Lost reason.
     pub lost_reason: Option<String>,
     /// Client it converted into.
     pub client_id: Option<Uuid>,
@@ -38,7 +34,6 @@ pub struct LeadRow {
     pub note_count: i32,
     /// Activities.
     pub activity_count: i32,
-    /// Captured.
     pub captured_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
@@ -251,7 +246,6 @@ pub async fn list(
 /// A lead of a list page with its owner and client, read in the page's query.
 #[derive(Debug, Clone)]
 pub struct ListedLead {
-    /// The lead.
     pub lead: LeadRow,
     /// Its owner, if it has one.
     pub owner: Option<UserRow>,
@@ -409,7 +403,6 @@ pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<LeadRow>, sqlx::Erro
 pub struct NoteRow {
     pub id: Uuid,
     pub body: String,
-    /// Author.
     pub author_id: Option<Uuid>,
     pub at: DateTime<Utc>,
 }
@@ -422,7 +415,6 @@ pub struct ActivityRow {
     pub summary: String,
     /// Follow-up date.
     pub follow_up_on: Option<NaiveDate>,
-    /// Author.
     pub author_id: Option<Uuid>,
     pub at: DateTime<Utc>,
 }

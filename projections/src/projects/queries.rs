@@ -12,17 +12,14 @@ pub struct ProjectRow {
     pub id: Uuid,
     pub client_id: Uuid,
     pub name: String,
-    /// Template.
     pub template_id: Uuid,
     pub family: String,
     /// Pinned version.
     pub template_version: i32,
     pub status: String,
-    /// Current stage.
     pub current_stage: String,
     /// Since when.
     pub stage_started_at: DateTime<Utc>,
-    /// Created.
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
@@ -32,9 +29,7 @@ pub struct ProjectRow {
     pub stages_complete: bool,
     /// Tasks complete by themselves.
     pub auto_complete_tasks: bool,
-    /// Licence number.
     pub licence_number: Option<String>,
-    /// Licence issued.
     pub licence_issued_on: Option<NaiveDate>,
     /// Licence expiry.
     pub licence_expires_on: Option<NaiveDate>,
@@ -55,9 +50,7 @@ pub struct StageRow {
     pub sla_extension_days: Option<i32>,
     /// Granted extension.
     pub extended_days: Option<i32>,
-    /// Started.
     pub started_at: Option<DateTime<Utc>>,
-    /// Completed.
     pub completed_at: Option<DateTime<Utc>>,
     /// Progress of the stage's tasks in basis points.
     pub progress: i32,
@@ -71,11 +64,9 @@ pub struct ItemRow {
     /// Item key.
     pub key: String,
     pub title: String,
-    /// Mandatory.
     pub mandatory: bool,
     /// Needs evidence.
     pub evidence_required: bool,
-    /// Responsible role.
     pub responsible_role: String,
     pub status: String,
     /// Rejection or waiver reason.
@@ -216,7 +207,6 @@ pub async fn items(pool: &PgPool, project_id: Uuid) -> Result<Vec<ItemRow>, sqlx
 pub struct AdvanceRow {
     pub id: Uuid,
     pub project_id: Uuid,
-    /// From.
     pub from_stage: String,
     /// To (none: completing the last stage).
     pub to_stage: Option<String>,
@@ -307,7 +297,6 @@ pub async fn pending_proposals(pool: &PgPool, limit: i64) -> Result<Vec<Proposal
 pub struct LiaisonRow {
     pub id: Uuid,
     pub date: NaiveDate,
-    /// Regulator.
     pub regulator: String,
     /// inbound or outbound.
     pub direction: String,
@@ -338,7 +327,6 @@ pub struct MilestoneRow {
     pub title: String,
     /// Minor units.
     pub amount_minor: i64,
-    /// Currency.
     pub currency: String,
     /// When it became billable.
     pub billable_at: Option<DateTime<Utc>>,
@@ -362,7 +350,6 @@ pub struct AlertRow {
     pub days_ahead: i32,
     /// Expiry.
     pub expires_on: NaiveDate,
-    /// Raised.
     pub raised_at: DateTime<Utc>,
 }
 
@@ -385,17 +372,13 @@ pub struct TaskRow {
     pub parent_id: Option<Uuid>,
     pub stage: Option<String>,
     pub title: String,
-    /// Assignee.
     pub assignee: Option<Uuid>,
     pub priority: String,
-    /// Due.
     pub due_on: Option<NaiveDate>,
-    /// Estimate.
     pub estimate_hours: Option<f64>,
     pub status: String,
     /// Progress in basis points.
     pub progress: i32,
-    /// Created.
     pub created_at: DateTime<Utc>,
     /// Changed.
     pub updated_at: DateTime<Utc>,
@@ -433,19 +416,13 @@ pub struct RequestRow {
     pub project_id: Uuid,
     pub client_id: Uuid,
     pub stage: String,
-    /// Item key.
     pub item_key: String,
-    /// Item title.
     pub item_title: String,
-    /// Instructions.
     pub instructions: String,
-    /// Due.
     pub due_on: Option<NaiveDate>,
     /// open, submitted, accepted, rejected.
     pub status: String,
-    /// Raised by.
     pub raised_by: Uuid,
-    /// Raised.
     pub raised_at: DateTime<Utc>,
     /// Changed.
     pub updated_at: DateTime<Utc>,
@@ -499,7 +476,6 @@ pub async fn request(pool: &PgPool, id: Uuid) -> Result<Option<RequestRow>, sqlx
     .await
 }
 
-/// An upload.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UploadRow {
     pub id: Uuid,
@@ -508,11 +484,8 @@ pub struct UploadRow {
     pub client_id: Uuid,
     /// 1, 2, ...
     pub version: i32,
-    /// File name.
     pub file_name: String,
-    /// Size.
     pub size_bytes: i64,
-    /// Media type.
     pub media_type: String,
     /// SHA-256.
     pub sha256: String,

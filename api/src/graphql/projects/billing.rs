@@ -43,15 +43,11 @@ impl From<MilestoneRow> for Milestone {
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
 pub struct Licence {
-    /// Number.
     pub number: String,
-    /// Issued.
     pub issued_on: NaiveDate,
-    /// Expires.
     pub expires_on: NaiveDate,
 }
 
-/// An expiry alert.
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
 pub struct ExpiryAlert {
@@ -75,7 +71,6 @@ impl From<AlertRow> for ExpiryAlert {
 pub struct MilestoneInput {
     /// Stage whose completion makes it billable.
     stage: StageKey,
-    /// Title.
     title: String,
     /// Amount in minor units (paise, cents), above 0.
     amount_minor: i64,

@@ -88,9 +88,7 @@ pub struct LiaisonEntryInput {
     date: NaiveDate,
     /// Regulator (RBI, SEBI, IRDAI, ...).
     regulator: String,
-    /// Direction.
     direction: Direction,
-    /// Summary.
     summary: String,
     /// Attachment references (file names, document numbers; at most 20).
     #[graphql(default)]

@@ -122,7 +122,6 @@ pub async fn visible_request(ctx: &Context<'_>, id: Uuid) -> Result<Option<Reque
         .filter(|r| viewer.sees_client(r.client_id)))
 }
 
-/// A document request.
 #[derive(InputObject, Debug)]
 pub struct RaiseDocumentRequestInput {
     /// Stage of the checklist item.

@@ -318,17 +318,13 @@ pub enum ProjectSortBy {
     CreatedAt,
     /// Last change.
     UpdatedAt,
-    /// Name.
     Name,
 }
 
-/// Project sort.
 #[derive(InputObject, Default, Debug)]
 pub struct ProjectSort {
-    /// Field.
     #[graphql(default)]
     field: ProjectSortBy,
-    /// Direction.
     #[graphql(default)]
     direction: SortDirection,
 }

@@ -99,7 +99,6 @@ impl Task {
 pub struct AddTaskInput {
     /// Stage it belongs to (optional).
     stage: Option<StageKey>,
-    /// Title.
     title: String,
     /// Assignee (an internal user).
     assignee_id: Option<Uuid>,
@@ -115,9 +114,7 @@ pub struct AddTaskInput {
 /// A new subtask.
 #[derive(InputObject, Debug)]
 pub struct AddSubtaskInput {
-    /// Title.
     title: String,
-    /// Assignee.
     assignee_id: Option<Uuid>,
     /// Estimate in hours.
     estimate_hours: Option<f64>,
