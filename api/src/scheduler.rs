@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use commands::{CommandBus, CommandContext};
-use domain::project::ProjectCommand;
+use domain::project::BillingCommand;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -41,10 +41,11 @@ pub async fn run_once(bus: &CommandBus, pool: &PgPool, today: NaiveDate) -> anyh
         bus.project(
             &ctx,
             project_id,
-            ProjectCommand::RaiseExpiryAlerts {
+            BillingCommand::RaiseExpiryAlerts {
                 today,
                 at: ctx.issued_at,
-            },
+            }
+            .into(),
         )
         .await
         .map_err(|e| anyhow::anyhow!("expiry alerts for project {project_id}: {e}"))?;

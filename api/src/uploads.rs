@@ -17,7 +17,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use commands::CommandContext;
-use domain::project::{Actor, FileMeta, ProjectCommand};
+use domain::project::{Actor, DocumentCommand, FileMeta};
 use domain::Permission;
 use serde_json::json;
 use uuid::Uuid;
@@ -147,7 +147,7 @@ async fn receive(
         .project(
             &ctx,
             request.project_id,
-            ProjectCommand::RecordUpload {
+            DocumentCommand::RecordUpload {
                 request_id,
                 upload_id,
                 file: file.clone(),
@@ -156,7 +156,8 @@ async fn receive(
                     role: viewer.role,
                 },
                 at: ctx.issued_at,
-            },
+            }
+            .into(),
         )
         .await;
     let appended = match appended {

@@ -13,7 +13,8 @@ use cqrs_es::event_sink::EventSink;
 use domain::client::{ClientEvent, Contact};
 use domain::lead::{LeadEvent, LeadSource, LeadStage};
 use domain::project::{
-    Actor, FileMeta, NewTask, Project, ProjectCommand, ProjectEvent, TaskStatus,
+    Actor, DocumentCommand, FileMeta, GateCommand, NewTask, Project, ProjectCommand, ProjectEvent,
+    TaskCommand, TaskStatus,
 };
 use domain::template::seeded_templates;
 use domain::{Aggregate, Role};
@@ -266,43 +267,52 @@ impl Batch {
             let task_id = Uuid::now_v7();
             let stage = driver.project.current_stage;
             driver
-                .run(ProjectCommand::AddTask {
-                    task: NewTask {
-                        task_id,
-                        stage,
-                        title: format!("Work package {round}"),
-                        assignee: Some(self.actor),
-                        priority: domain::project::Priority::Medium,
-                        due_on: NaiveDate::from_ymd_opt(2027, 1, 1),
-                        estimate_hours: Some(f64::from(self.rng.gen_range(1..12))),
-                    },
-                    at,
-                })
+                .run(
+                    TaskCommand::AddTask {
+                        task: NewTask {
+                            task_id,
+                            stage,
+                            title: format!("Work package {round}"),
+                            assignee: Some(self.actor),
+                            priority: domain::project::Priority::Medium,
+                            due_on: NaiveDate::from_ymd_opt(2027, 1, 1),
+                            estimate_hours: Some(f64::from(self.rng.gen_range(1..12))),
+                        },
+                        at,
+                    }
+                    .into(),
+                )
                 .await?;
             let subtasks: Vec<Uuid> = (0..self.rng.gen_range(2..6))
                 .map(|_| Uuid::now_v7())
                 .collect();
             for (k, subtask_id) in subtasks.iter().enumerate() {
                 driver
-                    .run(ProjectCommand::AddSubtask {
-                        task_id,
-                        subtask_id: *subtask_id,
-                        title: format!("Step {k}"),
-                        assignee: Some(self.actor),
-                        estimate_hours: Some(f64::from(self.rng.gen_range(1..6))),
-                        at,
-                    })
+                    .run(
+                        TaskCommand::AddSubtask {
+                            task_id,
+                            subtask_id: *subtask_id,
+                            title: format!("Step {k}"),
+                            assignee: Some(self.actor),
+                            estimate_hours: Some(f64::from(self.rng.gen_range(1..6))),
+                            at,
+                        }
+                        .into(),
+                    )
                     .await?;
             }
             for status in [TaskStatus::InProgress, TaskStatus::Completed] {
                 for subtask_id in &subtasks {
                     driver
-                        .run(ProjectCommand::SetTaskStatus {
-                            task_id,
-                            subtask_id: Some(*subtask_id),
-                            status,
-                            at,
-                        })
+                        .run(
+                            TaskCommand::SetTaskStatus {
+                                task_id,
+                                subtask_id: Some(*subtask_id),
+                                status,
+                                at,
+                            }
+                            .into(),
+                        )
                         .await?;
                 }
             }
@@ -310,19 +320,25 @@ impl Batch {
             if round.is_multiple_of(3) && !driver.project.stages_complete {
                 driver.satisfy_gate(support, reviewer, customer, at).await?;
                 driver
-                    .run(ProjectCommand::RequestAdvance {
-                        request_id: Uuid::now_v7(),
-                        actor: support,
-                        at,
-                    })
+                    .run(
+                        GateCommand::RequestAdvance {
+                            request_id: Uuid::now_v7(),
+                            actor: support,
+                            at,
+                        }
+                        .into(),
+                    )
                     .await?;
                 driver
-                    .run(ProjectCommand::DecideAdvance {
-                        approve: true,
-                        reason: String::new(),
-                        actor: reviewer,
-                        at,
-                    })
+                    .run(
+                        GateCommand::DecideAdvance {
+                            approve: true,
+                            reason: String::new(),
+                            actor: reviewer,
+                            at,
+                        }
+                        .into(),
+                    )
                     .await?;
             }
         }
@@ -370,45 +386,57 @@ impl Driver {
             if evidence {
                 let request_id = Uuid::now_v7();
                 let upload_id = Uuid::now_v7();
-                self.run(ProjectCommand::RaiseDocumentRequest {
-                    request_id,
-                    stage,
-                    item_key: key,
-                    instructions: "Signed copy, all pages".into(),
-                    due_on: NaiveDate::from_ymd_opt(2027, 1, 1),
-                    actor: support,
-                    at,
-                })
+                self.run(
+                    DocumentCommand::RaiseDocumentRequest {
+                        request_id,
+                        stage,
+                        item_key: key,
+                        instructions: "Signed copy, all pages".into(),
+                        due_on: NaiveDate::from_ymd_opt(2027, 1, 1),
+                        actor: support,
+                        at,
+                    }
+                    .into(),
+                )
                 .await?;
-                self.run(ProjectCommand::RecordUpload {
-                    request_id,
-                    upload_id,
-                    file: FileMeta {
-                        name: "evidence.pdf".into(),
-                        size: 48_213,
-                        media_type: "application/pdf".into(),
-                        sha256: "0".repeat(64),
-                        storage_key: format!("bench/{upload_id}"),
-                    },
-                    actor: customer,
-                    at,
-                })
+                self.run(
+                    DocumentCommand::RecordUpload {
+                        request_id,
+                        upload_id,
+                        file: FileMeta {
+                            name: "evidence.pdf".into(),
+                            size: 48_213,
+                            media_type: "application/pdf".into(),
+                            sha256: "0".repeat(64),
+                            storage_key: format!("bench/{upload_id}"),
+                        },
+                        actor: customer,
+                        at,
+                    }
+                    .into(),
+                )
                 .await?;
-                self.run(ProjectCommand::ReviewUpload {
-                    upload_id,
-                    accept: true,
-                    reason: String::new(),
-                    actor: reviewer,
-                    at,
-                })
+                self.run(
+                    DocumentCommand::ReviewUpload {
+                        upload_id,
+                        accept: true,
+                        reason: String::new(),
+                        actor: reviewer,
+                        at,
+                    }
+                    .into(),
+                )
                 .await?;
             } else {
-                self.run(ProjectCommand::VerifyItem {
-                    stage,
-                    key,
-                    actor: support,
-                    at,
-                })
+                self.run(
+                    GateCommand::VerifyItem {
+                        stage,
+                        key,
+                        actor: support,
+                        at,
+                    }
+                    .into(),
+                )
                 .await?;
             }
         }

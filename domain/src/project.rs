@@ -19,7 +19,10 @@ mod tests;
 
 pub use aggregate::ProjectError;
 pub use billing::ALERT_DAYS;
-pub use command::{Actor, NewLiaisonEntry, NewTask, ProjectCommand};
+pub use command::{
+    Actor, BillingCommand, ChangeCommand, DocumentCommand, GateCommand, NewLiaisonEntry, NewTask,
+    ProjectCommand, TaskCommand,
+};
 pub use event::{Direction, FileMeta, ProjectEvent};
 pub use model::*;
 pub use rollup::TaskStatus;

@@ -1,16 +1,14 @@
 //! The Project aggregate's core: its refusals, `decide` (which hands each command to the
 //! rules of its area, in the files beside this one), the lifecycle commands, and `apply`.
 
-use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
-use uuid::Uuid;
 
 use super::command::{Actor, ProjectCommand};
 use super::event::ProjectEvent;
 use super::model::*;
 use super::rollup::{TaskStatus, FULL};
-use crate::template::{StageKey, StageSpec};
+use crate::template::StageKey;
 use crate::values::{self, MAX_LINE, MAX_TEXT};
 use crate::{ErrorKind, Rejection, Role, ValidationError};
 
@@ -133,7 +131,6 @@ impl Project {
             self.created()?;
         }
         match command {
-            // Lifecycle, below.
             C::Create {
                 project_id,
                 client_id,
@@ -141,197 +138,67 @@ impl Project {
                 template,
                 stages,
                 at,
-            } => self.create(project_id, client_id, name, template, stages, at),
-            C::Rename { name, at } => self.rename(name, at),
+            } => {
+                if self.id.is_some() {
+                    return Err(ProjectError::AlreadyExists);
+                }
+                let name = values::required_text("projectName", &name, MAX_LINE)?;
+                if stages.first().map(|s| s.stage) != Some(StageKey::Onboarding) {
+                    return Err(ValidationError::new(
+                        "template",
+                        "the template version has no onboarding stage",
+                    )
+                    .into());
+                }
+                Ok(vec![ProjectEvent::ProjectCreated {
+                    project_id,
+                    client_id,
+                    name,
+                    template,
+                    stages,
+                    at,
+                }])
+            }
+            C::Rename { name, at } => {
+                let mut events = Vec::new();
+                self.ensure_open(Change::Work)?;
+                let name = values::required_text("name", &name, MAX_LINE)?;
+                if name != self.name {
+                    events.push(ProjectEvent::ProjectRenamed { name, at });
+                }
+                Ok(events)
+            }
             C::SetStatus {
                 status,
                 reason,
                 actor,
                 at,
-            } => self.set_status(status, reason, actor, at),
-            // gates.rs
-            C::VerifyItem {
-                stage,
-                key,
-                actor,
-                at,
-            } => self.verify_item(stage, key, actor, at),
-            C::WaiveItem {
-                stage,
-                key,
-                reason,
-                actor,
-                at,
-            } => self.waive_item(stage, key, reason, actor, at),
-            C::RequestAdvance {
-                request_id,
-                actor,
-                at,
-            } => self.request_advance(request_id, actor, at),
-            C::DecideAdvance {
-                approve,
-                reason,
-                actor,
-                at,
-            } => self.decide_advance(approve, reason, actor, at),
-            C::ExtendStageClock { reason, actor, at } => self.extend_stage_clock(reason, actor, at),
-            // documents.rs
-            C::RaiseDocumentRequest {
-                request_id,
-                stage,
-                item_key,
-                instructions,
-                due_on,
-                actor,
-                at,
-            } => self.raise_document_request(
-                request_id,
-                (stage, item_key),
-                instructions,
-                due_on,
-                actor,
-                at,
-            ),
-            C::RecordUpload {
-                request_id,
-                upload_id,
-                file,
-                actor,
-                at,
-            } => self.record_upload(request_id, upload_id, file, actor, at),
-            C::ReviewUpload {
-                upload_id,
-                accept,
-                reason,
-                actor,
-                at,
-            } => self.review_upload(upload_id, accept, reason, actor, at),
-            // tasks.rs
-            C::SetTaskPolicy { auto_complete, at } => self.set_task_policy(auto_complete, at),
-            C::AddTask { task, at } => self.add_task(task, at),
-            C::AddSubtask {
-                task_id,
-                subtask_id,
-                title,
-                assignee,
-                estimate_hours,
-                at,
-            } => self.add_subtask(task_id, subtask_id, title, assignee, estimate_hours, at),
-            C::RemoveSubtask {
-                task_id,
-                subtask_id,
-                at,
-            } => self.remove_subtask(task_id, subtask_id, at),
-            C::Assign {
-                task_id,
-                subtask_id,
-                assignee,
-                at,
-            } => self.assign(task_id, subtask_id, assignee, at),
-            C::SetTaskStatus {
-                task_id,
-                subtask_id,
-                status,
-                at,
-            } => self.set_task_status(task_id, subtask_id, status, at),
-            // billing.rs
-            C::AddMilestone {
-                milestone_id,
-                stage,
-                title,
-                amount_minor,
-                currency,
-                at,
-            } => self.add_milestone(milestone_id, stage, title, amount_minor, currency, at),
-            C::RecordLicence {
-                number,
-                issued_on,
-                expires_on,
-                actor,
-                at,
-            } => self.record_licence(number, issued_on, expires_on, actor, at),
-            C::RaiseExpiryAlerts { today, at } => self.raise_expiry_alerts(today, at),
-            // changes.rs
-            C::AddLiaisonEntry { entry, actor, at } => self.add_liaison_entry(entry, actor, at),
-            C::DecideChange {
-                proposal,
-                approve,
-                reason,
-                actor,
-                at,
-            } => self.decide_change(proposal, approve, reason, actor, at),
+            } => {
+                if !is_manager(&actor) {
+                    return Err(ProjectError::Forbidden(
+                        "only a manager may change a project's status".into(),
+                    ));
+                }
+                let reason = values::required_text("reason", &reason, MAX_TEXT)?;
+                if status == self.status {
+                    return Err(not_allowed(format!(
+                        "the project is already {}",
+                        status.as_str()
+                    )));
+                }
+                Ok(vec![ProjectEvent::ProjectStatusChanged {
+                    status,
+                    reason,
+                    by: actor.user_id,
+                    at,
+                }])
+            }
+            C::Gate(command) => self.decide_gates(command),
+            C::Document(command) => self.decide_documents(command),
+            C::Task(command) => self.decide_tasks(command),
+            C::Billing(command) => self.decide_billing(command),
+            C::Change(command) => self.decide_changes(command),
         }
-    }
-
-    pub(super) fn create(
-        &self,
-        project_id: Uuid,
-        client_id: Uuid,
-        name: String,
-        template: TemplateRef,
-        stages: Vec<StageSpec>,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<ProjectEvent>, ProjectError> {
-        if self.id.is_some() {
-            return Err(ProjectError::AlreadyExists);
-        }
-        let name = values::required_text("projectName", &name, MAX_LINE)?;
-        if stages.first().map(|s| s.stage) != Some(StageKey::Onboarding) {
-            return Err(ValidationError::new(
-                "template",
-                "the template version has no onboarding stage",
-            )
-            .into());
-        }
-        Ok(vec![ProjectEvent::ProjectCreated {
-            project_id,
-            client_id,
-            name,
-            template,
-            stages,
-            at,
-        }])
-    }
-
-    pub(super) fn rename(
-        &self,
-        name: String,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<ProjectEvent>, ProjectError> {
-        let mut events = Vec::new();
-        self.ensure_open(Change::Work)?;
-        let name = values::required_text("name", &name, MAX_LINE)?;
-        if name != self.name {
-            events.push(ProjectEvent::ProjectRenamed { name, at });
-        }
-        Ok(events)
-    }
-
-    pub(super) fn set_status(
-        &self,
-        status: ProjectStatus,
-        reason: String,
-        actor: Actor,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<ProjectEvent>, ProjectError> {
-        if !is_manager(&actor) {
-            return Err(ProjectError::Forbidden(
-                "only a manager may change a project's status".into(),
-            ));
-        }
-        let reason = values::required_text("reason", &reason, MAX_TEXT)?;
-        if status == self.status {
-            return Err(not_allowed(format!(
-                "the project is already {}",
-                status.as_str()
-            )));
-        }
-        Ok(vec![ProjectEvent::ProjectStatusChanged {
-            status,
-            reason,
-            by: actor.user_id,
-            at,
-        }])
     }
 }
 

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::aggregate::{checker, not_allowed, Change, ProjectError};
-use super::command::{Actor, NewLiaisonEntry};
+use super::command::{Actor, ChangeCommand};
 use super::event::ProjectEvent;
 use super::model::*;
 use crate::template::StageKey;
@@ -12,96 +12,101 @@ use crate::values::{self, MAX_LINE, MAX_TEXT};
 use crate::ValidationError;
 
 impl Project {
-    pub(super) fn add_liaison_entry(
+    /// The events a [`ChangeCommand`] decides, or why it is refused.
+    pub(super) fn decide_changes(
         &self,
-        entry: NewLiaisonEntry,
-        actor: Actor,
-        at: DateTime<Utc>,
+        command: ChangeCommand,
     ) -> Result<Vec<ProjectEvent>, ProjectError> {
-        self.ensure_open(Change::Record)?;
-        let regulator = values::required_text("regulator", &entry.regulator, 50)?;
-        let summary = values::required_text("summary", &entry.summary, MAX_TEXT)?;
-        if entry.attachments.len() > 20 {
-            return Err(ValidationError::new("attachments", "at most 20 attachments").into());
-        }
-        let attachments = entry
-            .attachments
-            .iter()
-            .map(|a| values::required_text("attachments", a, MAX_LINE))
-            .collect::<Result<Vec<_>, _>>()?;
-        if entry.date > at.date_naive() {
-            return Err(ValidationError::new("date", "must not be in the future").into());
-        }
-        let change = ProjectEvent::LiaisonEntryAdded {
-            entry_id: entry.entry_id,
-            date: entry.date,
-            regulator: regulator.to_uppercase(),
-            direction: entry.direction,
-            summary,
-            attachments,
-            by: actor.user_id,
-            at,
-            proposal: None,
-        };
-        Ok(vec![self.held_for_approval(change, actor, at)])
-    }
-
-    pub(super) fn decide_change(
-        &self,
-        proposal: u32,
-        approve: bool,
-        reason: String,
-        actor: Actor,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<ProjectEvent>, ProjectError> {
-        let mut events = Vec::new();
-        let pending = self
-            .proposals
-            .iter()
-            .find(|p| p.number == proposal)
-            .cloned()
-            .ok_or_else(|| {
-                ProjectError::NotFound(format!(
-                    "no change proposal {proposal} is waiting for a decision on this project"
-                ))
-            })?;
-        checker(
-            &actor,
-            pending.by,
-            "a proposed change",
-            "proposed the change",
-        )?;
-        if !approve {
-            let reason = values::required_text("reason", &reason, MAX_TEXT)?;
-            events.push(ProjectEvent::ChangeRefused {
+        use ChangeCommand as C;
+        match command {
+            C::AddLiaisonEntry { entry, actor, at } => {
+                self.ensure_open(Change::Record)?;
+                let regulator = values::required_text("regulator", &entry.regulator, 50)?;
+                let summary = values::required_text("summary", &entry.summary, MAX_TEXT)?;
+                if entry.attachments.len() > 20 {
+                    return Err(
+                        ValidationError::new("attachments", "at most 20 attachments").into(),
+                    );
+                }
+                let attachments = entry
+                    .attachments
+                    .iter()
+                    .map(|a| values::required_text("attachments", a, MAX_LINE))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if entry.date > at.date_naive() {
+                    return Err(ValidationError::new("date", "must not be in the future").into());
+                }
+                let change = ProjectEvent::LiaisonEntryAdded {
+                    entry_id: entry.entry_id,
+                    date: entry.date,
+                    regulator: regulator.to_uppercase(),
+                    direction: entry.direction,
+                    summary,
+                    attachments,
+                    by: actor.user_id,
+                    at,
+                    proposal: None,
+                };
+                Ok(vec![self.held_for_approval(change, actor, at)])
+            }
+            C::DecideChange {
                 proposal,
+                approve,
                 reason,
-                by: actor.user_id,
+                actor,
                 at,
-            });
-            return Ok(events);
-        }
-        self.ensure_open(Change::Record)?;
-        let mut change = pending.change;
-        match &mut change {
-            ProjectEvent::LiaisonEntryAdded { proposal: p, .. } => *p = Some(proposal),
-            ProjectEvent::LicenceRecorded { proposal: p, .. } => {
-                self.licence_may_be_recorded()?;
-                *p = Some(proposal);
+            } => {
+                let mut events = Vec::new();
+                let pending = self
+                    .proposals
+                    .iter()
+                    .find(|p| p.number == proposal)
+                    .cloned()
+                    .ok_or_else(|| {
+                        ProjectError::NotFound(format!(
+                            "no change proposal {proposal} is waiting for a decision on this project"
+                        ))
+                    })?;
+                checker(
+                    &actor,
+                    pending.by,
+                    "a proposed change",
+                    "proposed the change",
+                )?;
+                if !approve {
+                    let reason = values::required_text("reason", &reason, MAX_TEXT)?;
+                    events.push(ProjectEvent::ChangeRefused {
+                        proposal,
+                        reason,
+                        by: actor.user_id,
+                        at,
+                    });
+                    return Ok(events);
+                }
+                self.ensure_open(Change::Record)?;
+                let mut change = pending.change;
+                match &mut change {
+                    ProjectEvent::LiaisonEntryAdded { proposal: p, .. } => *p = Some(proposal),
+                    ProjectEvent::LicenceRecorded { proposal: p, .. } => {
+                        self.licence_may_be_recorded()?;
+                        *p = Some(proposal);
+                    }
+                    _ => {
+                        return Err(not_allowed("this kind of change cannot be approved"));
+                    }
+                }
+                let reason =
+                    values::optional_text("reason", Some(&reason), MAX_TEXT)?.unwrap_or_default();
+                events.push(ProjectEvent::ChangeApproved {
+                    proposal,
+                    reason,
+                    by: actor.user_id,
+                    at,
+                });
+                events.push(change);
+                Ok(events)
             }
-            _ => {
-                return Err(not_allowed("this kind of change cannot be approved"));
-            }
         }
-        let reason = values::optional_text("reason", Some(&reason), MAX_TEXT)?.unwrap_or_default();
-        events.push(ProjectEvent::ChangeApproved {
-            proposal,
-            reason,
-            by: actor.user_id,
-            at,
-        });
-        events.push(change);
-        Ok(events)
     }
 
     /// A record change (liaison entry, licence) as it is appended: held for approval while

@@ -71,12 +71,21 @@ pub enum ProjectCommand {
         actor: Actor,
         at: DateTime<Utc>,
     },
-    /// Whether tasks complete by themselves when all their subtasks are completed.
-    SetTaskPolicy {
-        /// Complete instead of review.
-        auto_complete: bool,
-        at: DateTime<Utc>,
-    },
+    /// Stage gates: checklist items, the stage advance, the stage clock.
+    Gate(GateCommand),
+    /// The document loop: requests for evidence, uploads, their review.
+    Document(DocumentCommand),
+    /// Tasks and subtasks.
+    Task(TaskCommand),
+    /// Billing milestones, the licence and its expiry alerts.
+    Billing(BillingCommand),
+    /// The liaison log and the changes held for approval.
+    Change(ChangeCommand),
+}
+
+/// Stage gates: checklist items, the stage advance, the stage clock.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GateCommand {
     /// Verify an item (items without required evidence; evidence is verified by review).
     VerifyItem {
         stage: StageKey,
@@ -115,35 +124,61 @@ pub enum ProjectCommand {
         actor: Actor,
         at: DateTime<Utc>,
     },
-    /// Log correspondence with the regulator.
-    AddLiaisonEntry {
-        entry: NewLiaisonEntry,
-        actor: Actor,
-        at: DateTime<Utc>,
-    },
-    /// Add a billing milestone.
-    AddMilestone {
-        milestone_id: Uuid,
+}
+
+impl From<GateCommand> for ProjectCommand {
+    fn from(command: GateCommand) -> Self {
+        ProjectCommand::Gate(command)
+    }
+}
+
+/// The document loop: requests for evidence, uploads, their review.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DocumentCommand {
+    /// Raise a document request on a checklist item.
+    RaiseDocumentRequest {
+        request_id: Uuid,
         stage: StageKey,
-        title: String,
-        /// Amount in minor units.
-        amount_minor: i64,
-        /// Currency code.
-        currency: String,
-        at: DateTime<Utc>,
-    },
-    /// Record the granted licence (Issue stage).
-    RecordLicence {
-        number: String,
-        issued_on: NaiveDate,
-        expires_on: NaiveDate,
+        item_key: String,
+        instructions: String,
+        /// Due date.
+        due_on: Option<NaiveDate>,
         actor: Actor,
         at: DateTime<Utc>,
     },
-    /// Raise the expiry alerts that are due on `today` (the scheduler's command).
-    RaiseExpiryAlerts {
-        /// The scheduler's date.
-        today: NaiveDate,
+    /// Record an upload (the bytes are already in object storage).
+    RecordUpload {
+        request_id: Uuid,
+        upload_id: Uuid,
+        file: FileMeta,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+    /// Accept or reject an upload.
+    ReviewUpload {
+        upload_id: Uuid,
+        /// Accept or reject.
+        accept: bool,
+        /// Reason (required to reject).
+        reason: String,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+}
+
+impl From<DocumentCommand> for ProjectCommand {
+    fn from(command: DocumentCommand) -> Self {
+        ProjectCommand::Document(command)
+    }
+}
+
+/// Tasks and subtasks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskCommand {
+    /// Whether tasks complete by themselves when all their subtasks are completed.
+    SetTaskPolicy {
+        /// Complete instead of review.
+        auto_complete: bool,
         at: DateTime<Utc>,
     },
     AddTask {
@@ -179,32 +214,56 @@ pub enum ProjectCommand {
         status: TaskStatus,
         at: DateTime<Utc>,
     },
-    /// Raise a document request on a checklist item.
-    RaiseDocumentRequest {
-        request_id: Uuid,
+}
+
+impl From<TaskCommand> for ProjectCommand {
+    fn from(command: TaskCommand) -> Self {
+        ProjectCommand::Task(command)
+    }
+}
+
+/// Billing milestones, the licence and its expiry alerts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BillingCommand {
+    /// Add a billing milestone.
+    AddMilestone {
+        milestone_id: Uuid,
         stage: StageKey,
-        item_key: String,
-        instructions: String,
-        /// Due date.
-        due_on: Option<NaiveDate>,
+        title: String,
+        /// Amount in minor units.
+        amount_minor: i64,
+        /// Currency code.
+        currency: String,
+        at: DateTime<Utc>,
+    },
+    /// Record the granted licence (Issue stage).
+    RecordLicence {
+        number: String,
+        issued_on: NaiveDate,
+        expires_on: NaiveDate,
         actor: Actor,
         at: DateTime<Utc>,
     },
-    /// Record an upload (the bytes are already in object storage).
-    RecordUpload {
-        request_id: Uuid,
-        upload_id: Uuid,
-        file: FileMeta,
-        actor: Actor,
+    /// Raise the expiry alerts that are due on `today` (the scheduler's command).
+    RaiseExpiryAlerts {
+        /// The scheduler's date.
+        today: NaiveDate,
         at: DateTime<Utc>,
     },
-    /// Accept or reject an upload.
-    ReviewUpload {
-        upload_id: Uuid,
-        /// Accept or reject.
-        accept: bool,
-        /// Reason (required to reject).
-        reason: String,
+}
+
+impl From<BillingCommand> for ProjectCommand {
+    fn from(command: BillingCommand) -> Self {
+        ProjectCommand::Billing(command)
+    }
+}
+
+/// The liaison log and the changes held for approval.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChangeCommand {
+    /// Log correspondence with the regulator.
+    AddLiaisonEntry {
+        entry: NewLiaisonEntry,
         actor: Actor,
         at: DateTime<Utc>,
     },
@@ -219,4 +278,10 @@ pub enum ProjectCommand {
         actor: Actor,
         at: DateTime<Utc>,
     },
+}
+
+impl From<ChangeCommand> for ProjectCommand {
+    fn from(command: ChangeCommand) -> Self {
+        ProjectCommand::Change(command)
+    }
 }

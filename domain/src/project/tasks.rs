@@ -2,16 +2,16 @@
 //! project.
 
 use chrono::{DateTime, Utc};
+use cqrs_es::Aggregate;
 use uuid::Uuid;
 
 use super::aggregate::{not_allowed, not_found, Change, ProjectError};
-use super::command::NewTask;
+use super::command::{NewTask, TaskCommand};
 use super::event::ProjectEvent;
 use super::model::*;
 use super::rollup::TaskStatus;
 use crate::values::{self, MAX_LINE};
 use crate::ValidationError;
-use cqrs_es::Aggregate;
 
 fn estimate(field: &'static str, hours: Option<f64>) -> Result<Option<f64>, ValidationError> {
     match hours {
@@ -25,181 +25,173 @@ fn estimate(field: &'static str, hours: Option<f64>) -> Result<Option<f64>, Vali
 }
 
 impl Project {
-    pub(super) fn set_task_policy(
+    /// The events a [`TaskCommand`] decides, or why it is refused.
+    pub(super) fn decide_tasks(
         &self,
-        auto_complete: bool,
-        at: DateTime<Utc>,
+        command: TaskCommand,
     ) -> Result<Vec<ProjectEvent>, ProjectError> {
-        let mut events = Vec::new();
-        self.ensure_open(Change::Work)?;
-        if auto_complete != self.auto_complete_tasks {
-            events.push(ProjectEvent::TaskPolicyChanged { auto_complete, at });
-        }
-        Ok(events)
-    }
-
-    pub(super) fn add_task(
-        &self,
-        task: NewTask,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<ProjectEvent>, ProjectError> {
-        let mut events = Vec::new();
-        self.ensure_open(Change::Work)?;
-        let NewTask {
-            task_id,
-            stage,
-            title,
-            assignee,
-            priority,
-            due_on,
-            estimate_hours,
-        } = task;
-        if self.task(task_id).is_some() {
-            return Err(ProjectError::AlreadyExists);
-        }
-        if let Some(stage) = stage {
-            self.stage(stage).ok_or_else(|| not_found("stage"))?;
-        }
-        let title = values::required_text("title", &title, MAX_LINE)?;
-        let estimate_hours = estimate("estimateHours", estimate_hours)?;
-        events.push(ProjectEvent::TaskAdded {
-            task_id,
-            stage,
-            title,
-            assignee,
-            priority,
-            due_on,
-            estimate_hours,
-            at,
-        });
-        Ok(self.rolled_up(events, None, at))
-    }
-
-    pub(super) fn add_subtask(
-        &self,
-        task_id: Uuid,
-        subtask_id: Uuid,
-        title: String,
-        assignee: Option<Uuid>,
-        estimate_hours: Option<f64>,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<ProjectEvent>, ProjectError> {
-        let mut events = Vec::new();
-        self.ensure_open(Change::Work)?;
-        let task = self.task(task_id).ok_or_else(|| not_found("task"))?;
-        if task.subtasks.len() >= 200 {
-            return Err(not_allowed("a task has at most 200 subtasks"));
-        }
-        let title = values::required_text("title", &title, MAX_LINE)?;
-        let estimate_hours = estimate("estimateHours", estimate_hours)?;
-        events.push(ProjectEvent::SubtaskAdded {
-            task_id,
-            subtask_id,
-            title,
-            assignee,
-            estimate_hours,
-            at,
-        });
-        Ok(self.rolled_up(events, Some(task_id), at))
-    }
-
-    pub(super) fn remove_subtask(
-        &self,
-        task_id: Uuid,
-        subtask_id: Uuid,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<ProjectEvent>, ProjectError> {
-        let mut events = Vec::new();
-        self.ensure_open(Change::Work)?;
-        let task = self.task(task_id).ok_or_else(|| not_found("task"))?;
-        if task.subtask(subtask_id).is_none() {
-            return Err(not_found("subtask"));
-        }
-        events.push(ProjectEvent::SubtaskRemoved {
-            task_id,
-            subtask_id,
-            at,
-        });
-        Ok(self.rolled_up(events, Some(task_id), at))
-    }
-
-    pub(super) fn assign(
-        &self,
-        task_id: Uuid,
-        subtask_id: Option<Uuid>,
-        assignee: Uuid,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<ProjectEvent>, ProjectError> {
-        let mut events = Vec::new();
-        self.ensure_open(Change::Work)?;
-        let task = self.task(task_id).ok_or_else(|| not_found("task"))?;
-        let current = match subtask_id {
-            Some(id) => {
-                task.subtask(id)
-                    .ok_or_else(|| not_found("subtask"))?
-                    .assignee
+        use TaskCommand as C;
+        match command {
+            C::SetTaskPolicy { auto_complete, at } => {
+                let mut events = Vec::new();
+                self.ensure_open(Change::Work)?;
+                if auto_complete != self.auto_complete_tasks {
+                    events.push(ProjectEvent::TaskPolicyChanged { auto_complete, at });
+                }
+                Ok(events)
             }
-            None => task.assignee,
-        };
-        if current != Some(assignee) {
-            events.push(ProjectEvent::TaskAssigned {
+            C::AddTask { task, at } => {
+                let mut events = Vec::new();
+                self.ensure_open(Change::Work)?;
+                let NewTask {
+                    task_id,
+                    stage,
+                    title,
+                    assignee,
+                    priority,
+                    due_on,
+                    estimate_hours,
+                } = task;
+                if self.task(task_id).is_some() {
+                    return Err(ProjectError::AlreadyExists);
+                }
+                if let Some(stage) = stage {
+                    self.stage(stage).ok_or_else(|| not_found("stage"))?;
+                }
+                let title = values::required_text("title", &title, MAX_LINE)?;
+                let estimate_hours = estimate("estimateHours", estimate_hours)?;
+                events.push(ProjectEvent::TaskAdded {
+                    task_id,
+                    stage,
+                    title,
+                    assignee,
+                    priority,
+                    due_on,
+                    estimate_hours,
+                    at,
+                });
+                Ok(self.rolled_up(events, None, at))
+            }
+            C::AddSubtask {
+                task_id,
+                subtask_id,
+                title,
+                assignee,
+                estimate_hours,
+                at,
+            } => {
+                let mut events = Vec::new();
+                self.ensure_open(Change::Work)?;
+                let task = self.task(task_id).ok_or_else(|| not_found("task"))?;
+                if task.subtasks.len() >= 200 {
+                    return Err(not_allowed("a task has at most 200 subtasks"));
+                }
+                let title = values::required_text("title", &title, MAX_LINE)?;
+                let estimate_hours = estimate("estimateHours", estimate_hours)?;
+                events.push(ProjectEvent::SubtaskAdded {
+                    task_id,
+                    subtask_id,
+                    title,
+                    assignee,
+                    estimate_hours,
+                    at,
+                });
+                Ok(self.rolled_up(events, Some(task_id), at))
+            }
+            C::RemoveSubtask {
+                task_id,
+                subtask_id,
+                at,
+            } => {
+                let mut events = Vec::new();
+                self.ensure_open(Change::Work)?;
+                let task = self.task(task_id).ok_or_else(|| not_found("task"))?;
+                if task.subtask(subtask_id).is_none() {
+                    return Err(not_found("subtask"));
+                }
+                events.push(ProjectEvent::SubtaskRemoved {
+                    task_id,
+                    subtask_id,
+                    at,
+                });
+                Ok(self.rolled_up(events, Some(task_id), at))
+            }
+            C::Assign {
                 task_id,
                 subtask_id,
                 assignee,
                 at,
-            });
-        }
-        Ok(events)
-    }
-
-    pub(super) fn set_task_status(
-        &self,
-        task_id: Uuid,
-        subtask_id: Option<Uuid>,
-        status: TaskStatus,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<ProjectEvent>, ProjectError> {
-        let mut events = Vec::new();
-        self.ensure_open(Change::Work)?;
-        let task = self.task(task_id).ok_or_else(|| not_found("task"))?;
-        match subtask_id {
-            Some(subtask_id) => {
-                let subtask = task
-                    .subtask(subtask_id)
-                    .ok_or_else(|| not_found("subtask"))?;
-                if subtask.status == status {
-                    return Ok(events);
+            } => {
+                let mut events = Vec::new();
+                self.ensure_open(Change::Work)?;
+                let task = self.task(task_id).ok_or_else(|| not_found("task"))?;
+                let current = match subtask_id {
+                    Some(id) => {
+                        task.subtask(id)
+                            .ok_or_else(|| not_found("subtask"))?
+                            .assignee
+                    }
+                    None => task.assignee,
+                };
+                if current != Some(assignee) {
+                    events.push(ProjectEvent::TaskAssigned {
+                        task_id,
+                        subtask_id,
+                        assignee,
+                        at,
+                    });
                 }
-                events.push(ProjectEvent::SubtaskStatusChanged {
-                    task_id,
-                    subtask_id,
-                    status,
-                    at,
-                });
+                Ok(events)
             }
-            None => {
-                if task.status == status {
-                    return Ok(events);
-                }
-                if !task.subtasks.is_empty() {
-                    let finishing_review =
-                        task.status == TaskStatus::Review && status == TaskStatus::Completed;
-                    let back_to_review =
-                        task.status == TaskStatus::Completed && status == TaskStatus::Review;
-                    if !(finishing_review || back_to_review) {
-                        return Err(not_allowed(
-                            "this task's status follows its subtasks: change a subtask instead (only Review to Completed is set on the task itself)",
-                        ));
+            C::SetTaskStatus {
+                task_id,
+                subtask_id,
+                status,
+                at,
+            } => {
+                let mut events = Vec::new();
+                self.ensure_open(Change::Work)?;
+                let task = self.task(task_id).ok_or_else(|| not_found("task"))?;
+                match subtask_id {
+                    Some(subtask_id) => {
+                        let subtask = task
+                            .subtask(subtask_id)
+                            .ok_or_else(|| not_found("subtask"))?;
+                        if subtask.status == status {
+                            return Ok(events);
+                        }
+                        events.push(ProjectEvent::SubtaskStatusChanged {
+                            task_id,
+                            subtask_id,
+                            status,
+                            at,
+                        });
+                    }
+                    None => {
+                        if task.status == status {
+                            return Ok(events);
+                        }
+                        if !task.subtasks.is_empty() {
+                            let finishing_review = task.status == TaskStatus::Review
+                                && status == TaskStatus::Completed;
+                            let back_to_review = task.status == TaskStatus::Completed
+                                && status == TaskStatus::Review;
+                            if !(finishing_review || back_to_review) {
+                                return Err(not_allowed(
+                                    "this task's status follows its subtasks: change a subtask instead (only Review to Completed is set on the task itself)",
+                                ));
+                            }
+                        }
+                        events.push(ProjectEvent::TaskStatusChanged {
+                            task_id,
+                            status,
+                            at,
+                        });
                     }
                 }
-                events.push(ProjectEvent::TaskStatusChanged {
-                    task_id,
-                    status,
-                    at,
-                });
+                Ok(self.rolled_up(events, Some(task_id), at))
             }
         }
-        Ok(self.rolled_up(events, Some(task_id), at))
     }
 
     /// `events`, then the roll-up they imply: the status and progress of task `task_id` and

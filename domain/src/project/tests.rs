@@ -98,7 +98,7 @@ impl Run {
             if evidence {
                 let request_id = Uuid::from_u128(1000 + n + 100 * stage as u128);
                 let upload_id = Uuid::from_u128(5000 + n + 100 * stage as u128);
-                self.ok(ProjectCommand::RaiseDocumentRequest {
+                self.ok(DocumentCommand::RaiseDocumentRequest {
                     request_id,
                     stage,
                     item_key: key.clone(),
@@ -106,44 +106,50 @@ impl Run {
                     due_on: None,
                     actor: actor(SUPPORT, Role::Support),
                     at: at(),
-                });
-                self.ok(ProjectCommand::RecordUpload {
+                }
+                .into());
+                self.ok(DocumentCommand::RecordUpload {
                     request_id,
                     upload_id,
                     file: file("a.pdf"),
                     actor: actor(99, Role::Client),
                     at: at(),
-                });
-                self.ok(ProjectCommand::ReviewUpload {
+                }
+                .into());
+                self.ok(DocumentCommand::ReviewUpload {
                     upload_id,
                     accept: true,
                     reason: String::new(),
                     actor: actor(REVIEWER, Role::Reviewer),
                     at: at(),
-                });
+                }
+                .into());
             } else {
-                self.ok(ProjectCommand::VerifyItem {
+                self.ok(GateCommand::VerifyItem {
                     stage,
                     key,
                     actor: actor(SUPPORT, Role::Support),
                     at: at(),
-                });
+                }
+                .into());
             }
         }
     }
 
     fn advance(&mut self) {
-        self.ok(ProjectCommand::RequestAdvance {
+        self.ok(GateCommand::RequestAdvance {
             request_id: Uuid::new_v4(),
             actor: actor(SUPPORT, Role::Support),
             at: at(),
-        });
-        self.ok(ProjectCommand::DecideAdvance {
+        }
+        .into());
+        self.ok(GateCommand::DecideAdvance {
             approve: true,
             reason: String::new(),
             actor: actor(MANAGER, Role::Manager),
             at: at(),
-        });
+        }
+        .into());
     }
 }
 
@@ -158,7 +164,7 @@ fn file(name: &str) -> FileMeta {
 }
 
 fn task(n: u128, estimate: Option<f64>) -> ProjectCommand {
-    ProjectCommand::AddTask {
+    TaskCommand::AddTask {
         task: NewTask {
             task_id: Uuid::from_u128(n),
             stage: Some(StageKey::Onboarding),
@@ -170,10 +176,11 @@ fn task(n: u128, estimate: Option<f64>) -> ProjectCommand {
         },
         at: at(),
     }
+    .into()
 }
 
 fn subtask(task: u128, n: u128, estimate: Option<f64>) -> ProjectCommand {
-    ProjectCommand::AddSubtask {
+    TaskCommand::AddSubtask {
         task_id: Uuid::from_u128(task),
         subtask_id: Uuid::from_u128(n),
         title: format!("subtask {n}"),
@@ -181,15 +188,17 @@ fn subtask(task: u128, n: u128, estimate: Option<f64>) -> ProjectCommand {
         estimate_hours: estimate,
         at: at(),
     }
+    .into()
 }
 
 fn set(task: u128, subtask: Option<u128>, status: TaskStatus) -> ProjectCommand {
-    ProjectCommand::SetTaskStatus {
+    TaskCommand::SetTaskStatus {
         task_id: Uuid::from_u128(task),
         subtask_id: subtask.map(Uuid::from_u128),
         status,
         at: at(),
     }
+    .into()
 }
 
 #[test]
@@ -219,11 +228,14 @@ fn a_project_needs_a_name() {
 #[test]
 fn the_gate_refuses_with_the_missing_items_then_opens_once_verified() {
     let mut run = Run::new();
-    let refused = run.exec(ProjectCommand::RequestAdvance {
-        request_id: Uuid::from_u128(7),
-        actor: actor(SUPPORT, Role::Support),
-        at: at(),
-    });
+    let refused = run.exec(
+        GateCommand::RequestAdvance {
+            request_id: Uuid::from_u128(7),
+            actor: actor(SUPPORT, Role::Support),
+            at: at(),
+        }
+        .into(),
+    );
     let Err(ProjectError::GateNotMet { stage, missing }) = refused else {
         panic!("expected a gate refusal, got {refused:?}");
     };
@@ -243,44 +255,55 @@ fn the_gate_refuses_with_the_missing_items_then_opens_once_verified() {
 fn the_requester_cannot_approve_their_own_advance() {
     let mut run = Run::new();
     run.satisfy_gate();
-    run.ok(ProjectCommand::RequestAdvance {
+    run.ok(GateCommand::RequestAdvance {
         request_id: Uuid::from_u128(7),
         actor: actor(MANAGER, Role::Manager),
         at: at(),
-    });
-    let own = run.exec(ProjectCommand::DecideAdvance {
-        approve: true,
-        reason: String::new(),
-        actor: actor(MANAGER, Role::Manager),
-        at: at(),
-    });
+    }
+    .into());
+    let own = run.exec(
+        GateCommand::DecideAdvance {
+            approve: true,
+            reason: String::new(),
+            actor: actor(MANAGER, Role::Manager),
+            at: at(),
+        }
+        .into(),
+    );
     assert!(
         matches!(own, Err(ref e) if e.kind() == crate::ErrorKind::Forbidden),
         "{own:?}"
     );
-    let consultant = run.exec(ProjectCommand::DecideAdvance {
-        approve: true,
-        reason: String::new(),
-        actor: actor(13, Role::Consultant),
-        at: at(),
-    });
+    let consultant = run.exec(
+        GateCommand::DecideAdvance {
+            approve: true,
+            reason: String::new(),
+            actor: actor(13, Role::Consultant),
+            at: at(),
+        }
+        .into(),
+    );
     assert!(matches!(consultant, Err(ProjectError::Forbidden(_))));
-    let refusal_without_reason = run.exec(ProjectCommand::DecideAdvance {
-        approve: false,
-        reason: " ".into(),
-        actor: actor(REVIEWER, Role::Reviewer),
-        at: at(),
-    });
+    let refusal_without_reason = run.exec(
+        GateCommand::DecideAdvance {
+            approve: false,
+            reason: " ".into(),
+            actor: actor(REVIEWER, Role::Reviewer),
+            at: at(),
+        }
+        .into(),
+    );
     assert!(matches!(
         refusal_without_reason,
         Err(ProjectError::Invalid(_))
     ));
-    let events = run.ok(ProjectCommand::DecideAdvance {
+    let events = run.ok(GateCommand::DecideAdvance {
         approve: true,
         reason: "checked".into(),
         actor: actor(REVIEWER, Role::Reviewer),
         at: at(),
-    });
+    }
+    .into());
     assert_eq!(
         Run::names(&events),
         ["StageAdvanceApproved", "StageAdvanced"]
@@ -291,12 +314,15 @@ fn the_requester_cannot_approve_their_own_advance() {
 #[test]
 fn only_a_manager_waives_and_a_waiver_needs_a_reason() {
     let mut run = Run::new();
-    let waive = |who: Actor, reason: &str| ProjectCommand::WaiveItem {
-        stage: StageKey::Onboarding,
-        key: "kyc_directors".into(),
-        reason: reason.into(),
-        actor: who,
-        at: at(),
+    let waive = |who: Actor, reason: &str| {
+        GateCommand::WaiveItem {
+            stage: StageKey::Onboarding,
+            key: "kyc_directors".into(),
+            reason: reason.into(),
+            actor: who,
+            at: at(),
+        }
+        .into()
     };
     assert!(matches!(
         run.exec(waive(actor(SUPPORT, Role::Support), "known client")),
@@ -321,15 +347,18 @@ fn only_a_manager_waives_and_a_waiver_needs_a_reason() {
 #[test]
 fn evidence_items_are_verified_only_through_review() {
     let mut run = Run::new();
-    let direct = run.exec(ProjectCommand::VerifyItem {
-        stage: StageKey::Onboarding,
-        key: "engagement_letter".into(),
-        actor: actor(SUPPORT, Role::Support),
-        at: at(),
-    });
+    let direct = run.exec(
+        GateCommand::VerifyItem {
+            stage: StageKey::Onboarding,
+            key: "engagement_letter".into(),
+            actor: actor(SUPPORT, Role::Support),
+            at: at(),
+        }
+        .into(),
+    );
     assert!(matches!(direct, Err(ProjectError::NotAllowed(_))));
     let request_id = Uuid::from_u128(40);
-    run.ok(ProjectCommand::RaiseDocumentRequest {
+    run.ok(DocumentCommand::RaiseDocumentRequest {
         request_id,
         stage: StageKey::Onboarding,
         item_key: "engagement_letter".into(),
@@ -337,57 +366,65 @@ fn evidence_items_are_verified_only_through_review() {
         due_on: NaiveDate::from_ymd_opt(2026, 1, 15),
         actor: actor(SUPPORT, Role::Support),
         at: at(),
-    });
-    let first = run.ok(ProjectCommand::RecordUpload {
+    }
+    .into());
+    let first = run.ok(DocumentCommand::RecordUpload {
         request_id,
         upload_id: Uuid::from_u128(41),
         file: file("letter.pdf"),
         actor: actor(99, Role::Client),
         at: at(),
-    });
+    }
+    .into());
     assert_eq!(
         Run::names(&first),
         ["EvidenceUploaded", "ChecklistItemEvidenceSubmitted"]
     );
-    let rejected = run.ok(ProjectCommand::ReviewUpload {
+    let rejected = run.ok(DocumentCommand::ReviewUpload {
         upload_id: Uuid::from_u128(41),
         accept: false,
         reason: "page 2 missing".into(),
         actor: actor(REVIEWER, Role::Reviewer),
         at: at(),
-    });
+    }
+    .into());
     assert_eq!(
         Run::names(&rejected),
         ["UploadRejected", "ChecklistItemRejected"]
     );
-    let second = run.ok(ProjectCommand::RecordUpload {
+    let second = run.ok(DocumentCommand::RecordUpload {
         request_id,
         upload_id: Uuid::from_u128(42),
         file: file("letter-v2.pdf"),
         actor: actor(99, Role::Client),
         at: at(),
-    });
+    }
+    .into());
     assert!(matches!(
         &second[0],
         ProjectEvent::EvidenceUploaded { version: 2, .. }
     ));
     // The older upload can no longer be reviewed.
     assert!(run
-        .exec(ProjectCommand::ReviewUpload {
-            upload_id: Uuid::from_u128(41),
-            accept: true,
-            reason: String::new(),
-            actor: actor(REVIEWER, Role::Reviewer),
-            at: at(),
-        })
+        .exec(
+            DocumentCommand::ReviewUpload {
+                upload_id: Uuid::from_u128(41),
+                accept: true,
+                reason: String::new(),
+                actor: actor(REVIEWER, Role::Reviewer),
+                at: at(),
+            }
+            .into()
+        )
         .is_err());
-    run.ok(ProjectCommand::ReviewUpload {
+    run.ok(DocumentCommand::ReviewUpload {
         upload_id: Uuid::from_u128(42),
         accept: true,
         reason: String::new(),
         actor: actor(REVIEWER, Role::Reviewer),
         at: at(),
-    });
+    }
+    .into());
     assert_eq!(
         run.project
             .item(StageKey::Onboarding, "engagement_letter")
@@ -396,13 +433,16 @@ fn evidence_items_are_verified_only_through_review() {
     );
     // A verified item takes no more uploads.
     assert!(matches!(
-        run.exec(ProjectCommand::RecordUpload {
-            request_id,
-            upload_id: Uuid::from_u128(43),
-            file: file("again.pdf"),
-            actor: actor(99, Role::Client),
-            at: at(),
-        }),
+        run.exec(
+            DocumentCommand::RecordUpload {
+                request_id,
+                upload_id: Uuid::from_u128(43),
+                file: file("again.pdf"),
+                actor: actor(99, Role::Client),
+                at: at(),
+            }
+            .into()
+        ),
         Err(ProjectError::NotAllowed(_))
     ));
 }
@@ -474,11 +514,12 @@ fn deleting_a_subtask_recomputes_status_and_progress() {
     run.ok(subtask(100, 102, None));
     run.ok(set(100, Some(101), TaskStatus::Completed));
     assert_eq!(run.project.progress, 2_500);
-    let events = run.ok(ProjectCommand::RemoveSubtask {
+    let events = run.ok(TaskCommand::RemoveSubtask {
         task_id: Uuid::from_u128(100),
         subtask_id: Uuid::from_u128(102),
         at: at(),
-    });
+    }
+    .into());
     assert_eq!(
         Run::names(&events),
         ["SubtaskRemoved", "TaskRolledUp", "ProjectProgressChanged"]
@@ -487,11 +528,12 @@ fn deleting_a_subtask_recomputes_status_and_progress() {
     assert_eq!((task.status, task.progress), (TaskStatus::Review, 10_000));
     assert_eq!(run.project.progress, 5_000);
     // The last subtask gone, the task keeps its status and its own progress.
-    run.ok(ProjectCommand::RemoveSubtask {
+    run.ok(TaskCommand::RemoveSubtask {
         task_id: Uuid::from_u128(100),
         subtask_id: Uuid::from_u128(101),
         at: at(),
-    });
+    }
+    .into());
     let task = run.project.task(Uuid::from_u128(100)).expect("task");
     assert_eq!((task.status, task.progress), (TaskStatus::Review, 0));
     assert_eq!(run.project.progress, 0);
@@ -515,23 +557,27 @@ fn a_task_without_subtasks_is_zero_or_one() {
 #[test]
 fn completing_a_stage_makes_its_milestones_billable() {
     let mut run = Run::new();
-    run.ok(ProjectCommand::AddMilestone {
+    run.ok(BillingCommand::AddMilestone {
         milestone_id: Uuid::from_u128(70),
         stage: StageKey::Onboarding,
         title: "Retainer".into(),
         amount_minor: 5_000_000,
         currency: "inr".into(),
         at: at(),
-    });
+    }
+    .into());
     assert!(matches!(
-        run.exec(ProjectCommand::AddMilestone {
-            milestone_id: Uuid::from_u128(71),
-            stage: StageKey::Filing,
-            title: "Filing fee".into(),
-            amount_minor: 0,
-            currency: "INR".into(),
-            at: at(),
-        }),
+        run.exec(
+            BillingCommand::AddMilestone {
+                milestone_id: Uuid::from_u128(71),
+                stage: StageKey::Filing,
+                title: "Filing fee".into(),
+                amount_minor: 0,
+                currency: "INR".into(),
+                at: at(),
+            }
+            .into()
+        ),
         Err(ProjectError::Invalid(_))
     ));
     run.satisfy_gate();
@@ -554,18 +600,20 @@ fn expiry_alerts_are_raised_once_per_threshold_and_never_repeated() {
     let mut run = Run::new();
     to_issue_stage(&mut run);
     let expires = NaiveDate::from_ymd_opt(2027, 6, 30).expect("date");
-    run.ok(ProjectCommand::RecordLicence {
+    run.ok(BillingCommand::RecordLicence {
         number: "N-14.03.1234".into(),
         issued_on: NaiveDate::from_ymd_opt(2026, 6, 30).expect("date"),
         expires_on: expires,
         actor: actor(SUPPORT, Role::Support),
         at: at(),
-    });
+    }
+    .into());
     let alerts = |run: &mut Run, days_before: i64| {
-        run.ok(ProjectCommand::RaiseExpiryAlerts {
+        run.ok(BillingCommand::RaiseExpiryAlerts {
             today: expires - chrono::Days::new(days_before as u64),
             at: at(),
-        })
+        }
+        .into())
     };
     assert!(alerts(&mut run, 120).is_empty());
     assert_eq!(alerts(&mut run, 90).len(), 1);
@@ -585,17 +633,19 @@ fn a_licence_recorded_late_raises_only_the_most_urgent_alert() {
     let mut run = Run::new();
     to_issue_stage(&mut run);
     let expires = NaiveDate::from_ymd_opt(2026, 3, 1).expect("date");
-    run.ok(ProjectCommand::RecordLicence {
+    run.ok(BillingCommand::RecordLicence {
         number: "IRDAI/2026/7".into(),
         issued_on: NaiveDate::from_ymd_opt(2025, 3, 1).expect("date"),
         expires_on: expires,
         actor: actor(SUPPORT, Role::Support),
         at: at(),
-    });
-    let events = run.ok(ProjectCommand::RaiseExpiryAlerts {
+    }
+    .into());
+    let events = run.ok(BillingCommand::RaiseExpiryAlerts {
         today: expires - chrono::Days::new(20),
         at: at(),
-    });
+    }
+    .into());
     assert!(matches!(
         events.as_slice(),
         [ProjectEvent::LicenceExpiryAlertRaised { days_ahead: 30, .. }]
@@ -605,13 +655,16 @@ fn a_licence_recorded_late_raises_only_the_most_urgent_alert() {
 #[test]
 fn a_licence_is_recorded_at_the_issue_stage_only() {
     let mut run = Run::new();
-    let early = run.exec(ProjectCommand::RecordLicence {
-        number: "X".into(),
-        issued_on: NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
-        expires_on: NaiveDate::from_ymd_opt(2027, 1, 1).expect("date"),
-        actor: actor(SUPPORT, Role::Support),
-        at: at(),
-    });
+    let early = run.exec(
+        BillingCommand::RecordLicence {
+            number: "X".into(),
+            issued_on: NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
+            expires_on: NaiveDate::from_ymd_opt(2027, 1, 1).expect("date"),
+            actor: actor(SUPPORT, Role::Support),
+            at: at(),
+        }
+        .into(),
+    );
     assert!(matches!(early, Err(ProjectError::NotAllowed(_))));
 }
 
@@ -635,11 +688,14 @@ fn on_hold_projects_do_not_move_and_closed_ones_change_nothing() {
     });
     run.satisfy_gate();
     assert!(matches!(
-        run.exec(ProjectCommand::RequestAdvance {
-            request_id: Uuid::from_u128(9),
-            actor: actor(SUPPORT, Role::Support),
-            at: at(),
-        }),
+        run.exec(
+            GateCommand::RequestAdvance {
+                request_id: Uuid::from_u128(9),
+                actor: actor(SUPPORT, Role::Support),
+                at: at(),
+            }
+            .into()
+        ),
         Err(ProjectError::NotAllowed(_))
     ));
     run.ok(ProjectCommand::SetStatus {
@@ -656,10 +712,13 @@ fn on_hold_projects_do_not_move_and_closed_ones_change_nothing() {
 
 #[test]
 fn the_clock_extends_once_where_the_template_allows_it() {
-    let extend = |who: Actor| ProjectCommand::ExtendStageClock {
-        reason: "SEBI asked for more documents".into(),
-        actor: who,
-        at: at(),
+    let extend = |who: Actor| {
+        GateCommand::ExtendStageClock {
+            reason: "SEBI asked for more documents".into(),
+            actor: who,
+            at: at(),
+        }
+        .into()
     };
     // RBI's Liaison clock (30 days) has no extension.
     let mut rbi = Run::new();
@@ -702,10 +761,11 @@ fn the_clock_extends_once_where_the_template_allows_it() {
 #[test]
 fn where_the_project_allows_it_tasks_complete_by_themselves() {
     let mut run = Run::new();
-    run.ok(ProjectCommand::SetTaskPolicy {
+    run.ok(TaskCommand::SetTaskPolicy {
         auto_complete: true,
         at: at(),
-    });
+    }
+    .into());
     run.ok(task(100, None));
     run.ok(subtask(100, 101, None));
     run.ok(set(100, Some(101), TaskStatus::Completed));
@@ -731,17 +791,20 @@ fn closed_pending_updates_holds_each_change_for_someone_elses_approval() {
         run.exec(task(300, None)),
         Err(ProjectError::NotAllowed(_))
     ));
-    let entry = |id: u128| ProjectCommand::AddLiaisonEntry {
-        entry: NewLiaisonEntry {
-            entry_id: Uuid::from_u128(id),
-            date: NaiveDate::from_ymd_opt(2025, 12, 30).expect("date"),
-            regulator: "rbi".into(),
-            direction: Direction::Inbound,
-            summary: "Certificate dispatched".into(),
-            attachments: vec![],
-        },
-        actor: actor(SUPPORT, Role::Support),
-        at: at(),
+    let entry = |id: u128| {
+        ChangeCommand::AddLiaisonEntry {
+            entry: NewLiaisonEntry {
+                entry_id: Uuid::from_u128(id),
+                date: NaiveDate::from_ymd_opt(2025, 12, 30).expect("date"),
+                regulator: "rbi".into(),
+                direction: Direction::Inbound,
+                summary: "Certificate dispatched".into(),
+                attachments: vec![],
+            },
+            actor: actor(SUPPORT, Role::Support),
+            at: at(),
+        }
+        .into()
     };
     let proposed = run.ok(entry(400));
     assert!(matches!(
@@ -749,14 +812,16 @@ fn closed_pending_updates_holds_each_change_for_someone_elses_approval() {
         [ProjectEvent::ChangeProposed { proposal: 1, change, .. }]
             if matches!(**change, ProjectEvent::LiaisonEntryAdded { .. })
     ));
-    let decide =
-        |proposal: u32, approve: bool, reason: &str, who: Actor| ProjectCommand::DecideChange {
+    let decide = |proposal: u32, approve: bool, reason: &str, who: Actor| {
+        ChangeCommand::DecideChange {
             proposal,
             approve,
             reason: reason.into(),
             actor: who,
             at: at(),
-        };
+        }
+        .into()
+    };
     assert!(matches!(
         run.exec(decide(1, true, "", actor(SUPPORT, Role::Support))),
         Err(ProjectError::Forbidden(_))
@@ -788,13 +853,14 @@ fn closed_pending_updates_holds_each_change_for_someone_elses_approval() {
         "a decided proposal cannot be decided again"
     );
 
-    let licence = ProjectCommand::RecordLicence {
+    let licence: ProjectCommand = BillingCommand::RecordLicence {
         number: "N-14.03.1234".into(),
         issued_on: NaiveDate::from_ymd_opt(2025, 12, 1).expect("date"),
         expires_on: NaiveDate::from_ymd_opt(2030, 12, 1).expect("date"),
         actor: actor(SUPPORT, Role::Support),
         at: at(),
-    };
+    }
+    .into();
     run.ok(licence.clone());
     assert!(run.project.licence.is_none(), "held until approved");
     assert!(matches!(

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::project::ProjectCommand;
+use domain::project::BillingCommand;
 use domain::Permission;
 use projections::projects::{AlertRow, MilestoneRow};
 use uuid::Uuid;
@@ -110,13 +110,16 @@ impl BillingMutation {
             project_id,
             Permission::WorkProjects,
             Some(milestone_id),
-            |_, at| ProjectCommand::AddMilestone {
-                milestone_id,
-                stage: input.stage.into(),
-                title: input.title,
-                amount_minor: input.amount_minor,
-                currency: input.currency,
-                at,
+            |_, at| {
+                BillingCommand::AddMilestone {
+                    milestone_id,
+                    stage: input.stage.into(),
+                    title: input.title,
+                    amount_minor: input.amount_minor,
+                    currency: input.currency,
+                    at,
+                }
+                .into()
             },
         )
         .await
@@ -134,12 +137,15 @@ impl BillingMutation {
             project_id,
             Permission::WorkProjects,
             None,
-            |actor, at| ProjectCommand::RecordLicence {
-                number: input.number,
-                issued_on: input.issued_on,
-                expires_on: input.expires_on,
-                actor,
-                at,
+            |actor, at| {
+                BillingCommand::RecordLicence {
+                    number: input.number,
+                    issued_on: input.issued_on,
+                    expires_on: input.expires_on,
+                    actor,
+                    at,
+                }
+                .into()
             },
         )
         .await

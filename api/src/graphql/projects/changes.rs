@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::project::{NewLiaisonEntry, ProjectCommand};
+use domain::project::{ChangeCommand, NewLiaisonEntry};
 use domain::Permission;
 use projections::projects::{LiaisonRow, ProposalRow};
 use uuid::Uuid;
@@ -133,17 +133,20 @@ impl ChangeMutation {
             project_id,
             Permission::WorkProjects,
             Some(entry_id),
-            |actor, at| ProjectCommand::AddLiaisonEntry {
-                entry: NewLiaisonEntry {
-                    entry_id,
-                    date: input.date,
-                    regulator: input.regulator,
-                    direction: input.direction.into(),
-                    summary: input.summary,
-                    attachments: input.attachments,
-                },
-                actor,
-                at,
+            |actor, at| {
+                ChangeCommand::AddLiaisonEntry {
+                    entry: NewLiaisonEntry {
+                        entry_id,
+                        date: input.date,
+                        regulator: input.regulator,
+                        direction: input.direction.into(),
+                        summary: input.summary,
+                        attachments: input.attachments,
+                    },
+                    actor,
+                    at,
+                }
+                .into()
             },
         )
         .await
@@ -164,12 +167,15 @@ impl ChangeMutation {
             project_id,
             Permission::ApproveGates,
             None,
-            |actor, at| ProjectCommand::DecideChange {
-                proposal,
-                approve: true,
-                reason: comment,
-                actor,
-                at,
+            |actor, at| {
+                ChangeCommand::DecideChange {
+                    proposal,
+                    approve: true,
+                    reason: comment,
+                    actor,
+                    at,
+                }
+                .into()
             },
         )
         .await
@@ -189,12 +195,15 @@ impl ChangeMutation {
             project_id,
             Permission::ApproveGates,
             None,
-            |actor, at| ProjectCommand::DecideChange {
-                proposal,
-                approve: false,
-                reason,
-                actor,
-                at,
+            |actor, at| {
+                ChangeCommand::DecideChange {
+                    proposal,
+                    approve: false,
+                    reason,
+                    actor,
+                    at,
+                }
+                .into()
             },
         )
         .await

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, InputObject, Object, Result};
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::project::ProjectCommand;
+use domain::project::DocumentCommand;
 use domain::Permission;
 use projections::projects::{RequestRow, UploadRow};
 use uuid::Uuid;
@@ -151,12 +151,15 @@ async fn review(
         upload.project_id,
         Permission::ReviewEvidence,
         None,
-        |actor, at| ProjectCommand::ReviewUpload {
-            upload_id,
-            accept,
-            reason,
-            actor,
-            at,
+        |actor, at| {
+            DocumentCommand::ReviewUpload {
+                upload_id,
+                accept,
+                reason,
+                actor,
+                at,
+            }
+            .into()
         },
     )
     .await
@@ -245,14 +248,17 @@ impl DocumentMutation {
             project_id,
             Permission::WorkProjects,
             Some(request_id),
-            |actor, at| ProjectCommand::RaiseDocumentRequest {
-                request_id,
-                stage: input.stage.into(),
-                item_key: input.item_key,
-                instructions: input.instructions,
-                due_on: input.due_on,
-                actor,
-                at,
+            |actor, at| {
+                DocumentCommand::RaiseDocumentRequest {
+                    request_id,
+                    stage: input.stage.into(),
+                    item_key: input.item_key,
+                    instructions: input.instructions,
+                    due_on: input.due_on,
+                    actor,
+                    at,
+                }
+                .into()
             },
         )
         .await

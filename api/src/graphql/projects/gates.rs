@@ -3,7 +3,7 @@
 
 use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use domain::project::ProjectCommand;
+use domain::project::GateCommand;
 use domain::Permission;
 use projections::projects::{AdvanceRow, ItemRow, StageRow};
 use uuid::Uuid;
@@ -182,11 +182,14 @@ impl GateMutation {
             project_id,
             Permission::WorkProjects,
             None,
-            |actor, at| ProjectCommand::VerifyItem {
-                stage: stage.into(),
-                key,
-                actor,
-                at,
+            |actor, at| {
+                GateCommand::VerifyItem {
+                    stage: stage.into(),
+                    key,
+                    actor,
+                    at,
+                }
+                .into()
             },
         )
         .await
@@ -206,12 +209,15 @@ impl GateMutation {
             project_id,
             Permission::WorkProjects,
             None,
-            |actor, at| ProjectCommand::WaiveItem {
-                stage: stage.into(),
-                key,
-                reason,
-                actor,
-                at,
+            |actor, at| {
+                GateCommand::WaiveItem {
+                    stage: stage.into(),
+                    key,
+                    reason,
+                    actor,
+                    at,
+                }
+                .into()
             },
         )
         .await
@@ -230,10 +236,13 @@ impl GateMutation {
             project_id,
             Permission::WorkProjects,
             Some(request_id),
-            |actor, at| ProjectCommand::RequestAdvance {
-                request_id,
-                actor,
-                at,
+            |actor, at| {
+                GateCommand::RequestAdvance {
+                    request_id,
+                    actor,
+                    at,
+                }
+                .into()
             },
         )
         .await
@@ -251,11 +260,14 @@ impl GateMutation {
             project_id,
             Permission::ApproveGates,
             None,
-            |actor, at| ProjectCommand::DecideAdvance {
-                approve: true,
-                reason: comment,
-                actor,
-                at,
+            |actor, at| {
+                GateCommand::DecideAdvance {
+                    approve: true,
+                    reason: comment,
+                    actor,
+                    at,
+                }
+                .into()
             },
         )
         .await
@@ -273,11 +285,14 @@ impl GateMutation {
             project_id,
             Permission::ApproveGates,
             None,
-            |actor, at| ProjectCommand::DecideAdvance {
-                approve: false,
-                reason,
-                actor,
-                at,
+            |actor, at| {
+                GateCommand::DecideAdvance {
+                    approve: false,
+                    reason,
+                    actor,
+                    at,
+                }
+                .into()
             },
         )
         .await
@@ -295,7 +310,7 @@ impl GateMutation {
             project_id,
             Permission::WorkProjects,
             None,
-            |actor, at| ProjectCommand::ExtendStageClock { reason, actor, at },
+            |actor, at| GateCommand::ExtendStageClock { reason, actor, at }.into(),
         )
         .await
     }

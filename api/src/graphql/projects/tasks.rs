@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, InputObject, Object, Result};
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::project::{NewTask, ProjectCommand};
+use domain::project::{NewTask, TaskCommand};
 use domain::Permission;
 use projections::projects::TaskRow;
 use uuid::Uuid;
@@ -167,10 +167,11 @@ impl TaskMutation {
         enabled: bool,
     ) -> Result<ProjectPayload> {
         run(ctx, project_id, Permission::WorkProjects, None, |_, at| {
-            ProjectCommand::SetTaskPolicy {
+            TaskCommand::SetTaskPolicy {
                 auto_complete: enabled,
                 at,
             }
+            .into()
         })
         .await
     }
@@ -191,17 +192,20 @@ impl TaskMutation {
             project_id,
             Permission::WorkProjects,
             Some(task_id),
-            |_, at| ProjectCommand::AddTask {
-                task: NewTask {
-                    task_id,
-                    stage: input.stage.map(Into::into),
-                    title: input.title,
-                    assignee: input.assignee_id,
-                    priority: input.priority.map(Into::into).unwrap_or_default(),
-                    due_on: input.due_on,
-                    estimate_hours: input.estimate_hours,
-                },
-                at,
+            |_, at| {
+                TaskCommand::AddTask {
+                    task: NewTask {
+                        task_id,
+                        stage: input.stage.map(Into::into),
+                        title: input.title,
+                        assignee: input.assignee_id,
+                        priority: input.priority.map(Into::into).unwrap_or_default(),
+                        due_on: input.due_on,
+                        estimate_hours: input.estimate_hours,
+                    },
+                    at,
+                }
+                .into()
             },
         )
         .await
@@ -224,13 +228,16 @@ impl TaskMutation {
             project_id,
             Permission::WorkProjects,
             Some(subtask_id),
-            |_, at| ProjectCommand::AddSubtask {
-                task_id,
-                subtask_id,
-                title: input.title,
-                assignee: input.assignee_id,
-                estimate_hours: input.estimate_hours,
-                at,
+            |_, at| {
+                TaskCommand::AddSubtask {
+                    task_id,
+                    subtask_id,
+                    title: input.title,
+                    assignee: input.assignee_id,
+                    estimate_hours: input.estimate_hours,
+                    at,
+                }
+                .into()
             },
         )
         .await
@@ -245,11 +252,12 @@ impl TaskMutation {
         subtask_id: Uuid,
     ) -> Result<ProjectPayload> {
         run(ctx, project_id, Permission::WorkProjects, None, |_, at| {
-            ProjectCommand::RemoveSubtask {
+            TaskCommand::RemoveSubtask {
                 task_id,
                 subtask_id,
                 at,
             }
+            .into()
         })
         .await
     }
@@ -265,12 +273,13 @@ impl TaskMutation {
     ) -> Result<ProjectPayload> {
         check_assignee(ctx, assignee_id).await?;
         run(ctx, project_id, Permission::WorkProjects, None, |_, at| {
-            ProjectCommand::Assign {
+            TaskCommand::Assign {
                 task_id,
                 subtask_id,
                 assignee: assignee_id,
                 at,
             }
+            .into()
         })
         .await
     }
@@ -286,12 +295,13 @@ impl TaskMutation {
         status: TaskStatus,
     ) -> Result<ProjectPayload> {
         run(ctx, project_id, Permission::WorkProjects, None, |_, at| {
-            ProjectCommand::SetTaskStatus {
+            TaskCommand::SetTaskStatus {
                 task_id,
                 subtask_id,
                 status: status.into(),
                 at,
             }
+            .into()
         })
         .await
     }
