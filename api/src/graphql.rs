@@ -2,7 +2,7 @@
 
 //!
 //! One file per feature, each with its object types, queries and mutations (`leads`,
-//! `clients`, `users`, `projects` and its areas, `templates`, `notifications`, `audit`,
+//! `clients`, `users`, `teams`, `projects` and its areas, `templates`, `notifications`, `audit`,
 //! `operations`), over shared parts that import no feature: `context` (state and the
 //! request), `connection` (paging), `types` (enums and scalars), `loaders`, `guard` and
 //! `parsed` (checks before execution), `errors` (codes on every error).
@@ -20,6 +20,7 @@ mod operations;
 mod parsed;
 mod projects;
 mod subscription;
+mod teams;
 mod templates;
 mod types;
 mod users;
@@ -48,6 +49,7 @@ pub struct Query(
     projects::TaskQuery,
     projects::ChangeQuery,
     templates::TemplateQuery,
+    teams::TeamQuery,
     notifications::NotificationQuery,
     audit::AuditQuery,
     operations::OperationsQuery,
@@ -65,6 +67,7 @@ pub struct Mutation(
     projects::TaskMutation,
     projects::DocumentMutation,
     notifications::NotificationMutation,
+    teams::TeamMutation,
     operations::OperationsMutation,
 );
 

@@ -87,6 +87,9 @@ impl Server {
         bus.seed_templates()
             .await
             .map_err(|e| anyhow::anyhow!("seeding workflow templates: {e}"))?;
+        bus.seed_departments()
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding departments: {e}"))?;
         if let Some((email, admin_password)) = &config.admin {
             let hash = password::hash(admin_password.clone())
                 .await

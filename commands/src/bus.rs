@@ -8,6 +8,9 @@ use domain::client::{Client, ClientCommand, ContactInput};
 use domain::lead::{CaptureLeadInput, Lead, LeadCommand, LeadStage};
 use domain::project::{Project, ProjectCommand, TemplateRef};
 use domain::reaction::{ParkedReactions, ReactionCommand};
+use domain::team::{
+    seeded_department_id, Department, DepartmentCommand, Team, TeamCommand, SEEDED_DEPARTMENTS,
+};
 use domain::template::{seeded_templates, TemplateCommand, WorkflowTemplate};
 use domain::user::User;
 use rand::Rng;
@@ -44,6 +47,8 @@ pub struct CommandBus {
     templates: Framework<WorkflowTemplate>,
     pub(crate) users: Framework<User>,
     reactions: Framework<ParkedReactions>,
+    departments: Framework<Department>,
+    teams: Framework<Team>,
     /// Where links in messages point (`PORTAL_URL`), without a trailing `/`.
     pub(crate) portal_url: String,
 }
@@ -103,6 +108,8 @@ impl CommandBus {
             templates: framework(&pool, None, ()),
             users: framework(&pool, None, ()),
             reactions: framework(&pool, None, ()),
+            departments: framework(&pool, None, ()),
+            teams: framework(&pool, None, ()),
             pool,
         }
     }
@@ -237,6 +244,49 @@ impl CommandBus {
         command: ProjectCommand,
     ) -> Result<Appended, CommandError> {
         self.execute(&self.projects, project_id, command, ctx).await
+    }
+
+    /// Runs a command on department `department_id`.
+    pub async fn department(
+        &self,
+        ctx: &CommandContext,
+        department_id: Uuid,
+        command: DepartmentCommand,
+    ) -> Result<Appended, CommandError> {
+        self.execute(&self.departments, department_id, command, ctx)
+            .await
+    }
+
+    /// Runs a command on team `team_id`.
+    pub async fn team(
+        &self,
+        ctx: &CommandContext,
+        team_id: Uuid,
+        command: TeamCommand,
+    ) -> Result<Appended, CommandError> {
+        self.execute(&self.teams, team_id, command, ctx).await
+    }
+
+    /// Creates the seeded departments that do not exist yet; safe on every start and on
+    /// several replicas at once (a concurrent creator makes ours a conflict, ignored).
+    pub async fn seed_departments(&self) -> Result<(), CommandError> {
+        let ctx = CommandContext::system();
+        for name in SEEDED_DEPARTMENTS {
+            let department_id = seeded_department_id(name);
+            let command = DepartmentCommand::Create {
+                department_id,
+                name: name.to_owned(),
+                at: ctx.issued_at,
+            };
+            match self
+                .execute(&self.departments, department_id, command, &ctx)
+                .await
+            {
+                Ok(_) | Err(CommandError::Rejected { .. }) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
     }
 
     /// Records an admin's decision on an event `reactor` parked.

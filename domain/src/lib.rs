@@ -15,6 +15,7 @@ pub mod lead;
 pub mod project;
 pub mod reaction;
 pub mod role;
+pub mod team;
 pub mod template;
 pub mod user;
 pub mod values;

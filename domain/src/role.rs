@@ -43,6 +43,8 @@ pub enum Permission {
     ReadHistory,
     /// Create users and change roles.
     ManageUsers,
+    /// Create departments and teams and choose their managers and members.
+    ManageTeams,
     /// Read projection status and operate the system.
     Operate,
     /// List users (internal directory).

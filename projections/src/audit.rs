@@ -8,13 +8,15 @@ use uuid::Uuid;
 use crate::page::{select_list, Columns, Page};
 
 /// The aggregate types that have a history, with their persisted names.
-pub const AGGREGATE_TYPES: [&str; 6] = [
+pub const AGGREGATE_TYPES: [&str; 8] = [
     "Lead",
     "Client",
     "Project",
     "User",
     "WorkflowTemplate",
     "Reactor",
+    "Department",
+    "Team",
 ];
 
 /// Why an audit read failed.

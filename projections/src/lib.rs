@@ -67,6 +67,7 @@ pub mod reactor;
 pub mod rebuild;
 pub mod runner;
 pub mod status;
+pub mod teams;
 pub mod templates;
 mod unnest;
 pub mod users;
@@ -88,6 +89,7 @@ pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
         std::sync::Arc::new(users::UsersProjection),
         std::sync::Arc::new(templates::TemplatesProjection),
         std::sync::Arc::new(notifications::NotificationsProjection),
+        std::sync::Arc::new(teams::TeamsProjection),
     ]
 }
 

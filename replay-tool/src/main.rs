@@ -315,6 +315,8 @@ async fn history(
             "Project" => as_json::<domain::project::Project>(pool, id, at).await?,
             "User" => as_json::<domain::user::User>(pool, id, at).await?,
             "Reactor" => as_json::<domain::reaction::ParkedReactions>(pool, id, at).await?,
+            "Department" => as_json::<domain::team::Department>(pool, id, at).await?,
+            "Team" => as_json::<domain::team::Team>(pool, id, at).await?,
             _ => as_json::<domain::template::WorkflowTemplate>(pool, id, at).await?,
         };
         match state {

@@ -185,6 +185,8 @@ pub enum AggregateType {
     /// A reactor's admin decisions on parked events (its id is the reactor's `streamId` in
     /// `reactorStatus`).
     Reactor,
+    Department,
+    Team,
 }
 
 impl AggregateType {
@@ -197,6 +199,8 @@ impl AggregateType {
             AggregateType::User => "User",
             AggregateType::WorkflowTemplate => "WorkflowTemplate",
             AggregateType::Reactor => "Reactor",
+            AggregateType::Department => "Department",
+            AggregateType::Team => "Team",
         }
     }
 }

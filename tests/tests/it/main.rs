@@ -15,3 +15,4 @@ mod retries;
 mod schema;
 mod snapshots;
 mod subscriptions;
+mod teams;
