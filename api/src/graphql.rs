@@ -2,7 +2,7 @@
 
 //!
 //! One file per feature, each with its object types, queries and mutations (`leads`,
-//! `clients`, `users`, `teams`, `projects` and its areas, `templates`, `notifications`, `audit`,
+//! `clients`, `users`, `teams`, `effort`, `projects` and its areas, `templates`, `notifications`, `audit`,
 //! `operations`), over shared parts that import no feature: `context` (state and the
 //! request), `connection` (paging), `types` (enums and scalars), `loaders`, `guard` and
 //! `parsed` (checks before execution), `errors` (codes on every error).
@@ -11,6 +11,7 @@ mod audit;
 mod clients;
 mod connection;
 mod context;
+mod effort;
 mod errors;
 mod guard;
 mod leads;
@@ -50,6 +51,7 @@ pub struct Query(
     projects::ChangeQuery,
     templates::TemplateQuery,
     teams::TeamQuery,
+    effort::EffortQuery,
     notifications::NotificationQuery,
     audit::AuditQuery,
     operations::OperationsQuery,
@@ -68,6 +70,7 @@ pub struct Mutation(
     projects::DocumentMutation,
     notifications::NotificationMutation,
     teams::TeamMutation,
+    effort::EffortMutation,
     operations::OperationsMutation,
 );
 

@@ -12,6 +12,7 @@ use domain::team::{
     seeded_department_id, Department, DepartmentCommand, Team, TeamCommand, SEEDED_DEPARTMENTS,
 };
 use domain::template::{seeded_templates, TemplateCommand, WorkflowTemplate};
+use domain::timesheet::{Timesheet, TimesheetCommand};
 use domain::user::User;
 use rand::Rng;
 use sqlx::PgPool;
@@ -49,6 +50,7 @@ pub struct CommandBus {
     reactions: Framework<ParkedReactions>,
     departments: Framework<Department>,
     teams: Framework<Team>,
+    timesheets: Framework<Timesheet>,
     /// Where links in messages point (`PORTAL_URL`), without a trailing `/`.
     pub(crate) portal_url: String,
 }
@@ -110,6 +112,7 @@ impl CommandBus {
             reactions: framework(&pool, None, ()),
             departments: framework(&pool, None, ()),
             teams: framework(&pool, None, ()),
+            timesheets: framework(&pool, None, ()),
             pool,
         }
     }
@@ -265,6 +268,18 @@ impl CommandBus {
         command: TeamCommand,
     ) -> Result<Appended, CommandError> {
         self.execute(&self.teams, team_id, command, ctx).await
+    }
+
+    /// Runs a command on `user_id`'s timesheet of `week`.
+    pub async fn timesheet(
+        &self,
+        ctx: &CommandContext,
+        user_id: Uuid,
+        week: chrono::IsoWeek,
+        command: TimesheetCommand,
+    ) -> Result<Appended, CommandError> {
+        let stream = domain::timesheet::stream_id(user_id, week);
+        self.execute(&self.timesheets, stream, command, ctx).await
     }
 
     /// Creates the seeded departments that do not exist yet; safe on every start and on

@@ -17,6 +17,7 @@ pub mod reaction;
 pub mod role;
 pub mod team;
 pub mod template;
+pub mod timesheet;
 pub mod user;
 pub mod values;
 

@@ -45,6 +45,10 @@ pub enum Permission {
     ManageUsers,
     /// Create departments and teams and choose their managers and members.
     ManageTeams,
+    /// Log one's own time on projects.
+    LogTime,
+    /// Approve or reject others' submitted time (never one's own).
+    ApproveEffort,
     /// Read projection status and operate the system.
     Operate,
     /// List users (internal directory).
@@ -89,7 +93,10 @@ impl Role {
             (R::Sales | R::Manager, P::ReadLeads | P::WriteLeads | P::ConvertLeads) => true,
             (R::Support, P::ReadLeads) => true,
             (R::Support | R::Manager | R::Consultant, P::WorkProjects | P::UploadEvidence) => true,
-            (R::Manager | R::Reviewer, P::ReviewEvidence | P::ApproveGates) => true,
+            (R::Manager | R::Reviewer, P::ReviewEvidence | P::ApproveGates | P::ApproveEffort) => {
+                true
+            }
+            (R::Support | R::Manager | R::Consultant | R::Reviewer, P::LogTime) => true,
             (_, P::ReadClients | P::ReadProjects | P::ReadUsers) => true,
             _ => false,
         }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::page::{select_list, Columns, Page};
 
 /// The aggregate types that have a history, with their persisted names.
-pub const AGGREGATE_TYPES: [&str; 8] = [
+pub const AGGREGATE_TYPES: [&str; 9] = [
     "Lead",
     "Client",
     "Project",
@@ -17,6 +17,7 @@ pub const AGGREGATE_TYPES: [&str; 8] = [
     "Reactor",
     "Department",
     "Team",
+    "Timesheet",
 ];
 
 /// Why an audit read failed.

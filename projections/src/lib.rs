@@ -56,6 +56,7 @@ macro_rules! column_fields {
 pub mod audit;
 pub mod clients;
 pub(crate) mod columns;
+pub mod effort;
 pub mod event;
 pub mod lag;
 pub mod leads;
@@ -90,6 +91,7 @@ pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
         std::sync::Arc::new(templates::TemplatesProjection),
         std::sync::Arc::new(notifications::NotificationsProjection),
         std::sync::Arc::new(teams::TeamsProjection),
+        std::sync::Arc::new(effort::EffortProjection),
     ]
 }
 

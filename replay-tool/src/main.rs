@@ -317,6 +317,7 @@ async fn history(
             "Reactor" => as_json::<domain::reaction::ParkedReactions>(pool, id, at).await?,
             "Department" => as_json::<domain::team::Department>(pool, id, at).await?,
             "Team" => as_json::<domain::team::Team>(pool, id, at).await?,
+            "Timesheet" => as_json::<domain::timesheet::Timesheet>(pool, id, at).await?,
             _ => as_json::<domain::template::WorkflowTemplate>(pool, id, at).await?,
         };
         match state {

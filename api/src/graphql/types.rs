@@ -187,6 +187,8 @@ pub enum AggregateType {
     Reactor,
     Department,
     Team,
+    /// A person's timesheet of one week.
+    Timesheet,
 }
 
 impl AggregateType {
@@ -201,6 +203,7 @@ impl AggregateType {
             AggregateType::Reactor => "Reactor",
             AggregateType::Department => "Department",
             AggregateType::Team => "Team",
+            AggregateType::Timesheet => "Timesheet",
         }
     }
 }
@@ -292,4 +295,18 @@ impl async_graphql::CustomValidator<chrono::DateTime<chrono::Utc>> for Storable 
         use chrono::Datelike as _;
         storable_year(value.year())
     }
+}
+
+/// Where a time entry stands.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+#[graphql(remote = "domain::timesheet::EntryState")]
+pub enum TimeEntryState {
+    /// Logged, not yet submitted: its owner may change or delete it.
+    Draft,
+    /// Submitted with its week: immutable until decided.
+    Submitted,
+    /// Approved: locked (a correction is a reversing entry).
+    Approved,
+    /// Sent back with a reason: editable, and submitted again with the week.
+    Rejected,
 }

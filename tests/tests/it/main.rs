@@ -2,6 +2,7 @@
 
 mod auth;
 mod delivery;
+mod effort;
 mod fuzz;
 mod hardening;
 mod hostile;

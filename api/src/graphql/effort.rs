@@ -1,0 +1,518 @@
+//! Effort: time entries, weekly timesheets, their approval, and the approved effort
+//! customers see.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use commands::Appended;
+use domain::timesheet::{Approver, EntryInput, EntryState, TimesheetCommand, WorkRef};
+use domain::Permission;
+use projections::effort::{week_start, EntryRow, PendingWeek};
+use uuid::Uuid;
+
+use crate::auth::Viewer;
+use crate::error::{ApiError, Code};
+use crate::graphql::context::{read_back, Ctx};
+use crate::graphql::loaders::Users;
+use crate::graphql::projects::{visible_project, Project};
+use crate::graphql::types::{parse_persisted, TimeEntryState};
+use crate::graphql::users::User;
+
+/// Read models an effort mutation answers from.
+const EFFORT_READ_MODELS: [&str; 1] = ["effort"];
+
+/// One time entry.
+#[derive(Debug)]
+pub struct TimeEntry(EntryRow);
+
+#[Object]
+impl TimeEntry {
+    async fn id(&self) -> Uuid {
+        self.0.entry_id
+    }
+    async fn user_id(&self) -> Uuid {
+        self.0.user_id
+    }
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let load = ctx
+            .data_unchecked::<DataLoader<Users>>()
+            .load_one(self.0.user_id);
+        Ok(load.await.map_err(ApiError::internal)?.map(User))
+    }
+    async fn date(&self) -> NaiveDate {
+        self.0.date
+    }
+    /// Negative for a reversal.
+    async fn minutes(&self) -> i32 {
+        self.0.minutes
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn billable(&self) -> bool {
+        self.0.billable
+    }
+    async fn project_id(&self) -> Uuid {
+        self.0.project_id
+    }
+    async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
+        Ok(visible_project(ctx, self.0.project_id).await?)
+    }
+    async fn task_id(&self) -> Option<Uuid> {
+        self.0.task_id
+    }
+    async fn state(&self) -> Option<TimeEntryState> {
+        parse_persisted::<EntryState>(&self.0.state).map(TimeEntryState::from)
+    }
+    /// Why the approver sent it back.
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+    /// The approved entry this one reverses.
+    async fn reverses(&self) -> Option<Uuid> {
+        self.0.reverses
+    }
+    /// Who approved or rejected it last.
+    async fn decided_by(&self) -> Option<Uuid> {
+        self.0.decided_by
+    }
+    async fn logged_at(&self) -> DateTime<Utc> {
+        self.0.logged_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// A person's entries of one ISO week.
+#[derive(SimpleObject, Debug)]
+pub struct Timesheet {
+    user_id: Uuid,
+    /// Monday of the week.
+    week_start: NaiveDate,
+    /// ISO week, as `2026-W48`.
+    week: String,
+    entries: Vec<TimeEntry>,
+    total_minutes: i64,
+    /// Minutes waiting for approval.
+    submitted_minutes: i64,
+    /// Minutes approved.
+    approved_minutes: i64,
+}
+
+impl Timesheet {
+    fn new(user_id: Uuid, start: NaiveDate, rows: Vec<EntryRow>) -> Self {
+        let sum = |state: Option<EntryState>| {
+            rows.iter()
+                .filter(|r| state.is_none_or(|s| r.state == s.as_str()))
+                .map(|r| i64::from(r.minutes))
+                .sum()
+        };
+        let week = start.iso_week();
+        Timesheet {
+            user_id,
+            week_start: start,
+            week: format!("{}-W{:02}", week.year(), week.week()),
+            total_minutes: sum(None),
+            submitted_minutes: sum(Some(EntryState::Submitted)),
+            approved_minutes: sum(Some(EntryState::Approved)),
+            entries: rows.into_iter().map(TimeEntry).collect(),
+        }
+    }
+}
+
+/// A week waiting for approval.
+#[derive(SimpleObject, Debug)]
+#[graphql(complex)]
+pub struct PendingTimesheet {
+    user_id: Uuid,
+    week_start: NaiveDate,
+    submitted_minutes: i64,
+    submitted_entries: i64,
+    submitted_at: DateTime<Utc>,
+}
+
+#[async_graphql::ComplexObject]
+impl PendingTimesheet {
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let load = ctx
+            .data_unchecked::<DataLoader<Users>>()
+            .load_one(self.user_id);
+        Ok(load.await.map_err(ApiError::internal)?.map(User))
+    }
+}
+
+impl From<PendingWeek> for PendingTimesheet {
+    fn from(row: PendingWeek) -> Self {
+        PendingTimesheet {
+            user_id: row.user_id,
+            week_start: row.week_start,
+            submitted_minutes: row.minutes,
+            submitted_entries: row.entries,
+            submitted_at: row.submitted_at,
+        }
+    }
+}
+
+/// A time entry as typed.
+#[derive(InputObject, Debug)]
+pub struct TimeEntryInput {
+    #[graphql(validator(custom = "crate::graphql::types::Storable"))]
+    date: NaiveDate,
+    /// 1 to 1440; at most 24 hours a day in all.
+    minutes: i32,
+    description: String,
+    #[graphql(default = true)]
+    billable: bool,
+    project_id: Uuid,
+    /// One of the project's tasks.
+    task_id: Option<Uuid>,
+}
+
+/// Result of a time-entry mutation.
+#[derive(SimpleObject, Debug)]
+pub struct TimeEntryPayload {
+    /// The entry (null once deleted).
+    entry: Option<TimeEntry>,
+    /// Its week.
+    timesheet: Timesheet,
+    /// False when the read model had not caught up within the wait bound.
+    caught_up: bool,
+}
+
+/// Result of a timesheet mutation.
+#[derive(SimpleObject, Debug)]
+pub struct TimesheetPayload {
+    timesheet: Timesheet,
+    /// False when the read model had not caught up within the wait bound.
+    caught_up: bool,
+}
+
+/// An internal project the viewer may log on, and the task (if any) in it.
+async fn work(ctx: &Context<'_>, input: &TimeEntryInput) -> Result<WorkRef, ApiError> {
+    if visible_project(ctx, input.project_id).await?.is_none() {
+        return Err(ApiError::new(Code::NotFound, "project not found"));
+    }
+    if let Some(task_id) = input.task_id {
+        let tasks = projections::projects::tasks(&ctx.state().pool, input.project_id).await?;
+        if !tasks.iter().any(|t| t.id == task_id) {
+            return Err(ApiError::new(
+                Code::NotFound,
+                "task not found on this project",
+            ));
+        }
+    }
+    Ok(WorkRef::Project {
+        project_id: input.project_id,
+        task_id: input.task_id,
+    })
+}
+
+async fn entry_input(ctx: &Context<'_>, input: TimeEntryInput) -> Result<EntryInput, ApiError> {
+    let work = work(ctx, &input).await?;
+    Ok(EntryInput {
+        date: input.date,
+        minutes: input.minutes,
+        description: input.description,
+        billable: input.billable,
+        work,
+    })
+}
+
+/// The viewer's own entry, or `NOT_FOUND` (another person's entries are not theirs to change).
+async fn own_entry(ctx: &Context<'_>, viewer: &Viewer, id: Uuid) -> Result<EntryRow, ApiError> {
+    projections::effort::entry(&ctx.state().pool, id)
+        .await?
+        .filter(|e| e.user_id == viewer.user_id)
+        .ok_or_else(|| ApiError::new(Code::NotFound, "time entry not found"))
+}
+
+async fn timesheet(
+    ctx: &Context<'_>,
+    user_id: Uuid,
+    start: NaiveDate,
+) -> Result<Timesheet, ApiError> {
+    let rows = projections::effort::week(&ctx.state().pool, user_id, start).await?;
+    Ok(Timesheet::new(user_id, start, rows))
+}
+
+/// Runs a command on `user_id`'s week of `date`, then answers with that week.
+async fn run(
+    ctx: &Context<'_>,
+    viewer: &Viewer,
+    user_id: Uuid,
+    date: NaiveDate,
+    command: impl FnOnce(DateTime<Utc>) -> TimesheetCommand,
+) -> Result<(Appended, bool), ApiError> {
+    let command_ctx = ctx.command_context(viewer);
+    let appended = ctx
+        .state()
+        .bus
+        .timesheet(
+            &command_ctx,
+            user_id,
+            date.iso_week(),
+            command(command_ctx.issued_at),
+        )
+        .await?;
+    let caught_up = ctx.state().caught_up(&EFFORT_READ_MODELS, appended).await;
+    Ok((appended, caught_up))
+}
+
+async fn entry_payload(
+    ctx: &Context<'_>,
+    user_id: Uuid,
+    entry_id: Uuid,
+    start: NaiveDate,
+    mut caught_up: bool,
+) -> Result<TimeEntryPayload> {
+    let entry = read_back(
+        projections::effort::entry(&ctx.state().pool, entry_id).await,
+        &mut caught_up,
+    )
+    .map(TimeEntry);
+    Ok(TimeEntryPayload {
+        entry,
+        timesheet: timesheet(ctx, user_id, start).await?,
+        caught_up,
+    })
+}
+
+/// The approver's standing towards `user_id`.
+async fn approver(ctx: &Context<'_>, viewer: &Viewer, user_id: Uuid) -> Result<Approver, ApiError> {
+    let manages_owner =
+        projections::teams::manages(&ctx.state().pool, viewer.user_id, user_id).await?;
+    Ok(Approver {
+        user_id: viewer.user_id,
+        role: viewer.role,
+        manages_owner,
+    })
+}
+
+/// Effort queries.
+#[derive(Default, Debug)]
+pub struct EffortQuery;
+
+#[Object]
+impl EffortQuery {
+    /// A person's timesheet of the week of `weekOf` (the viewer's own by default; another
+    /// person's for approvers and auditors).
+    async fn timesheet(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Option<Uuid>,
+        #[graphql(validator(custom = "crate::graphql::types::Storable"))] week_of: NaiveDate,
+    ) -> Result<Timesheet> {
+        let viewer = ctx.request().auth.viewer()?;
+        let user_id = user_id.unwrap_or(viewer.user_id);
+        if user_id != viewer.user_id
+            && !(viewer.role.may(Permission::ApproveEffort)
+                || viewer.role.may(Permission::ReadHistory))
+        {
+            return Err(ApiError::new(
+                Code::Forbidden,
+                "another person's timesheet is for approvers",
+            )
+            .into());
+        }
+        Ok(timesheet(ctx, user_id, week_start(week_of)).await?)
+    }
+
+    /// Weeks waiting for the viewer's approval, oldest first: a manager's are those of the
+    /// members of their teams; a reviewer's and an admin's, everyone's (never their own).
+    async fn effort_approval_queue(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50, validator(minimum = 1, maximum = 200))] first: i64,
+    ) -> Result<Vec<PendingTimesheet>> {
+        let viewer = ctx.request().auth.require(Permission::ApproveEffort)?;
+        let manager = (viewer.role == domain::Role::Manager).then_some(viewer.user_id);
+        let rows = projections::effort::pending(&ctx.state().pool, manager, first)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| r.user_id != viewer.user_id)
+            .map(PendingTimesheet::from)
+            .collect())
+    }
+
+    /// Approved effort, newest first, of one project or of a client's projects (portal
+    /// users: their own client's only; they never see other states).
+    async fn approved_effort(
+        &self,
+        ctx: &Context<'_>,
+        project_id: Option<Uuid>,
+        client_id: Option<Uuid>,
+        #[graphql(default = 100, validator(minimum = 1, maximum = 500))] first: i64,
+    ) -> Result<Vec<TimeEntry>> {
+        let viewer = ctx.request().auth.require(Permission::ReadProjects)?;
+        let client_id = if viewer.role.is_portal() {
+            Some(viewer.client_id.unwrap_or_else(Uuid::nil))
+        } else {
+            client_id
+        };
+        if let Some(project_id) = project_id {
+            if visible_project(ctx, project_id).await?.is_none() {
+                return Ok(Vec::new());
+            }
+        }
+        let rows = projections::effort::approved(&ctx.state().pool, project_id, client_id, first)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(TimeEntry).collect())
+    }
+}
+
+/// Effort mutations.
+#[derive(Default, Debug)]
+pub struct EffortMutation;
+
+#[Object]
+impl EffortMutation {
+    /// Logs a draft entry of the viewer's own time.
+    async fn log_time(&self, ctx: &Context<'_>, input: TimeEntryInput) -> Result<TimeEntryPayload> {
+        let viewer = ctx.request().auth.require(Permission::LogTime)?;
+        let entry = entry_input(ctx, input).await?;
+        let (date, entry_id) = (entry.date, Uuid::now_v7());
+        let user_id = viewer.user_id;
+        let (_, caught_up) = run(ctx, &viewer, user_id, date, |at| TimesheetCommand::Log {
+            user_id,
+            entry_id,
+            entry,
+            at,
+        })
+        .await?;
+        entry_payload(ctx, user_id, entry_id, week_start(date), caught_up).await
+    }
+
+    /// Changes a draft or rejected entry of the viewer's (within its week).
+    async fn edit_time_entry(
+        &self,
+        ctx: &Context<'_>,
+        entry_id: Uuid,
+        input: TimeEntryInput,
+    ) -> Result<TimeEntryPayload> {
+        let viewer = ctx.request().auth.require(Permission::LogTime)?;
+        let current = own_entry(ctx, &viewer, entry_id).await?;
+        let entry = entry_input(ctx, input).await?;
+        let user_id = viewer.user_id;
+        let (_, caught_up) = run(ctx, &viewer, user_id, current.date, |at| {
+            TimesheetCommand::Edit {
+                user_id,
+                entry_id,
+                entry,
+                at,
+            }
+        })
+        .await?;
+        entry_payload(ctx, user_id, entry_id, current.week_start, caught_up).await
+    }
+
+    /// Deletes a draft or rejected entry of the viewer's.
+    async fn delete_time_entry(
+        &self,
+        ctx: &Context<'_>,
+        entry_id: Uuid,
+    ) -> Result<TimeEntryPayload> {
+        let viewer = ctx.request().auth.require(Permission::LogTime)?;
+        let current = own_entry(ctx, &viewer, entry_id).await?;
+        let user_id = viewer.user_id;
+        let (_, caught_up) = run(ctx, &viewer, user_id, current.date, |at| {
+            TimesheetCommand::Delete {
+                user_id,
+                entry_id,
+                at,
+            }
+        })
+        .await?;
+        entry_payload(ctx, user_id, entry_id, current.week_start, caught_up).await
+    }
+
+    /// Submits the viewer's draft and rejected entries of the week of `weekOf`.
+    async fn submit_timesheet(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(validator(custom = "crate::graphql::types::Storable"))] week_of: NaiveDate,
+    ) -> Result<TimesheetPayload> {
+        let viewer = ctx.request().auth.require(Permission::LogTime)?;
+        let user_id = viewer.user_id;
+        let (_, caught_up) = run(ctx, &viewer, user_id, week_of, |at| {
+            TimesheetCommand::Submit { user_id, at }
+        })
+        .await?;
+        Ok(TimesheetPayload {
+            timesheet: timesheet(ctx, user_id, week_start(week_of)).await?,
+            caught_up,
+        })
+    }
+
+    /// Approves every submitted entry of a person's week (a reviewer, or a manager of one of
+    /// their teams; never one's own).
+    async fn approve_timesheet(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Uuid,
+        #[graphql(validator(custom = "crate::graphql::types::Storable"))] week_of: NaiveDate,
+    ) -> Result<TimesheetPayload> {
+        let viewer = ctx.request().auth.require(Permission::ApproveEffort)?;
+        let approver = approver(ctx, &viewer, user_id).await?;
+        let (_, caught_up) = run(ctx, &viewer, user_id, week_of, |at| {
+            TimesheetCommand::Approve { approver, at }
+        })
+        .await?;
+        Ok(TimesheetPayload {
+            timesheet: timesheet(ctx, user_id, week_start(week_of)).await?,
+            caught_up,
+        })
+    }
+
+    /// Sends submitted entries of a person's week back with a reason.
+    async fn reject_time_entries(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Uuid,
+        #[graphql(validator(custom = "crate::graphql::types::Storable"))] week_of: NaiveDate,
+        #[graphql(validator(max_items = 500))] entry_ids: Vec<Uuid>,
+        reason: String,
+    ) -> Result<TimesheetPayload> {
+        let viewer = ctx.request().auth.require(Permission::ApproveEffort)?;
+        let approver = approver(ctx, &viewer, user_id).await?;
+        let (_, caught_up) = run(ctx, &viewer, user_id, week_of, |at| {
+            TimesheetCommand::Reject {
+                approver,
+                entry_ids,
+                reason,
+                at,
+            }
+        })
+        .await?;
+        Ok(TimesheetPayload {
+            timesheet: timesheet(ctx, user_id, week_start(week_of)).await?,
+            caught_up,
+        })
+    }
+
+    /// Logs a draft reversing one of the viewer's approved entries, with a reason.
+    async fn reverse_time_entry(
+        &self,
+        ctx: &Context<'_>,
+        entry_id: Uuid,
+        reason: String,
+    ) -> Result<TimeEntryPayload> {
+        let viewer = ctx.request().auth.require(Permission::LogTime)?;
+        let original = own_entry(ctx, &viewer, entry_id).await?;
+        let (user_id, reversal) = (viewer.user_id, Uuid::now_v7());
+        let (_, caught_up) = run(ctx, &viewer, user_id, original.date, |at| {
+            TimesheetCommand::Reverse {
+                user_id,
+                entry_id: reversal,
+                original: entry_id,
+                reason,
+                at,
+            }
+        })
+        .await?;
+        entry_payload(ctx, user_id, reversal, original.week_start, caught_up).await
+    }
+}

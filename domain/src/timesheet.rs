@@ -1,0 +1,838 @@
+//! Effort: a person's time entries of one ISO week, submitted together and approved by
+//! someone else.
+//!
+//! One stream per person and week ([`stream_id`]), so the daily limit and the state of
+//! every entry of a week are decided in one place. An entry is a draft until the week is
+//! submitted; submitted entries are immutable; an approver (a reviewer, or a manager of one
+//! of the person's teams, never the person) approves them or rejects some with a reason,
+//! and rejected entries are editable again and go in with the next submission. Approved
+//! effort is locked: a correction is a reversing entry that references the original.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, IsoWeek, NaiveDate, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::values::{self, MAX_TEXT};
+use crate::{ErrorKind, Rejection, Role, ValidationError};
+
+/// Minutes in a day: the most one person may log on one date.
+pub const DAY_MINUTES: i32 = 24 * 60;
+
+/// The stream of `user_id`'s timesheet of `week`.
+pub fn stream_id(user_id: Uuid, week: IsoWeek) -> Uuid {
+    Uuid::new_v5(
+        &Uuid::NAMESPACE_OID,
+        format!(
+            "zippcrm-timesheet:{user_id}:{}-W{:02}",
+            week.year(),
+            week.week()
+        )
+        .as_bytes(),
+    )
+}
+
+/// What an entry is logged against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WorkRef {
+    /// A project, and optionally one of its tasks.
+    Project {
+        project_id: Uuid,
+        task_id: Option<Uuid>,
+    },
+}
+
+/// Where an entry stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryState {
+    Draft,
+    Submitted,
+    Approved,
+    /// Sent back by the approver; editable, and submitted again with the week.
+    Rejected,
+}
+
+impl EntryState {
+    /// The persisted name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryState::Draft => "draft",
+            EntryState::Submitted => "submitted",
+            EntryState::Approved => "approved",
+            EntryState::Rejected => "rejected",
+        }
+    }
+
+    /// Whether its owner may still change it.
+    pub fn editable(self) -> bool {
+        matches!(self, EntryState::Draft | EntryState::Rejected)
+    }
+}
+
+/// One time entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub date: NaiveDate,
+    /// Negative for a reversal.
+    pub minutes: i32,
+    pub description: String,
+    pub billable: bool,
+    pub work: WorkRef,
+    pub state: EntryState,
+    /// The approved entry this one reverses.
+    pub reverses: Option<Uuid>,
+    /// Set once a reversal of this entry was logged.
+    pub reversed_by: Option<Uuid>,
+}
+
+/// A person's timesheet of one ISO week.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timesheet {
+    pub user_id: Option<Uuid>,
+    /// Monday of the week.
+    pub week_start: Option<NaiveDate>,
+    pub entries: BTreeMap<Uuid, Entry>,
+}
+
+/// What a person types for an entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryInput {
+    pub date: NaiveDate,
+    pub minutes: i32,
+    pub description: String,
+    pub billable: bool,
+    pub work: WorkRef,
+}
+
+/// Who decides a submitted week, and whether they manage its owner through a team (a fact
+/// the caller looks up: [`crate::team::Team::manages`] over the owner's teams).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Approver {
+    pub user_id: Uuid,
+    pub role: Role,
+    pub manages_owner: bool,
+}
+
+/// Timesheet commands. `user_id` is the sheet's owner, the one who logs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TimesheetCommand {
+    Log {
+        user_id: Uuid,
+        entry_id: Uuid,
+        entry: EntryInput,
+        at: DateTime<Utc>,
+    },
+    Edit {
+        user_id: Uuid,
+        entry_id: Uuid,
+        entry: EntryInput,
+        at: DateTime<Utc>,
+    },
+    Delete {
+        user_id: Uuid,
+        entry_id: Uuid,
+        at: DateTime<Utc>,
+    },
+    /// Submit every draft and rejected entry of the week.
+    Submit { user_id: Uuid, at: DateTime<Utc> },
+    /// Approve every submitted entry.
+    Approve {
+        approver: Approver,
+        at: DateTime<Utc>,
+    },
+    /// Send submitted entries back with a reason.
+    Reject {
+        approver: Approver,
+        entry_ids: Vec<Uuid>,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    /// Log a draft that reverses approved entry `original` (same date, work and billable
+    /// flag, the opposite minutes), approved like any other.
+    Reverse {
+        user_id: Uuid,
+        entry_id: Uuid,
+        original: Uuid,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+}
+
+/// Timesheet events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TimesheetEvent {
+    TimeEntryLogged {
+        user_id: Uuid,
+        entry_id: Uuid,
+        date: NaiveDate,
+        minutes: i32,
+        description: String,
+        billable: bool,
+        work: WorkRef,
+        /// The approved entry this reverses.
+        reverses: Option<Uuid>,
+        at: DateTime<Utc>,
+    },
+    TimeEntryEdited {
+        entry_id: Uuid,
+        date: NaiveDate,
+        minutes: i32,
+        description: String,
+        billable: bool,
+        work: WorkRef,
+        at: DateTime<Utc>,
+    },
+    TimeEntryDeleted {
+        entry_id: Uuid,
+        at: DateTime<Utc>,
+    },
+    TimesheetSubmitted {
+        entry_ids: Vec<Uuid>,
+        at: DateTime<Utc>,
+    },
+    TimesheetApproved {
+        entry_ids: Vec<Uuid>,
+        by: Uuid,
+        at: DateTime<Utc>,
+    },
+    TimeEntriesRejected {
+        entry_ids: Vec<Uuid>,
+        reason: String,
+        by: Uuid,
+        at: DateTime<Utc>,
+    },
+}
+
+impl cqrs_es::DomainEvent for TimesheetEvent {
+    fn event_type(&self) -> String {
+        match self {
+            TimesheetEvent::TimeEntryLogged { .. } => "TimeEntryLogged",
+            TimesheetEvent::TimeEntryEdited { .. } => "TimeEntryEdited",
+            TimesheetEvent::TimeEntryDeleted { .. } => "TimeEntryDeleted",
+            TimesheetEvent::TimesheetSubmitted { .. } => "TimesheetSubmitted",
+            TimesheetEvent::TimesheetApproved { .. } => "TimesheetApproved",
+            TimesheetEvent::TimeEntriesRejected { .. } => "TimeEntriesRejected",
+        }
+        .to_owned()
+    }
+    fn event_version(&self) -> String {
+        "1".to_owned()
+    }
+}
+
+impl crate::Consequence for TimesheetEvent {}
+
+/// Why a timesheet command was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TimesheetError {
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    #[error("{0}")]
+    NotFound(String),
+    /// The entry's or the week's state does not allow it.
+    #[error("{0}")]
+    NotAllowed(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl Rejection for TimesheetError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            TimesheetError::Invalid(_) | TimesheetError::NotAllowed(_) => ErrorKind::Invalid,
+            TimesheetError::NotFound(_) => ErrorKind::NotFound,
+            TimesheetError::Forbidden(_) => ErrorKind::Forbidden,
+            TimesheetError::Conflict(_) => ErrorKind::Conflict,
+        }
+    }
+}
+
+fn not_allowed(message: impl Into<String>) -> TimesheetError {
+    TimesheetError::NotAllowed(message.into())
+}
+
+impl Timesheet {
+    fn owner(&self, user_id: Uuid) -> Result<(), TimesheetError> {
+        match self.user_id {
+            Some(owner) if owner != user_id => Err(TimesheetError::Forbidden(
+                "only its owner logs time on a timesheet".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn entry(&self, entry_id: Uuid) -> Result<&Entry, TimesheetError> {
+        self.entries
+            .get(&entry_id)
+            .ok_or_else(|| TimesheetError::NotFound("time entry not found".into()))
+    }
+
+    fn editable(&self, entry_id: Uuid) -> Result<&Entry, TimesheetError> {
+        let entry = self.entry(entry_id)?;
+        if !entry.state.editable() {
+            return Err(not_allowed(format!(
+                "this entry is {}: only draft and rejected entries change",
+                entry.state.as_str()
+            )));
+        }
+        Ok(entry)
+    }
+
+    /// Validates `input` for this week, counting every entry of its date but `replacing`.
+    fn checked(
+        &self,
+        input: EntryInput,
+        replacing: Option<Uuid>,
+        week: Option<IsoWeek>,
+    ) -> Result<EntryInput, TimesheetError> {
+        if let Some(week) = week {
+            if input.date.iso_week() != week {
+                return Err(ValidationError::new("date", "must be in the timesheet's week").into());
+            }
+        }
+        if !(1..=DAY_MINUTES).contains(&input.minutes) {
+            return Err(ValidationError::new("minutes", "must be between 1 and 1440").into());
+        }
+        let description = values::required_text("description", &input.description, MAX_TEXT)?;
+        let logged: i32 = self
+            .entries
+            .iter()
+            .filter(|(id, e)| Some(**id) != replacing && e.date == input.date)
+            .map(|(_, e)| e.minutes)
+            .sum();
+        if logged + input.minutes > DAY_MINUTES {
+            return Err(ValidationError::new(
+                "minutes",
+                format!(
+                    "at most 24 hours a day: {} already logged on {}",
+                    logged, input.date
+                ),
+            )
+            .into());
+        }
+        Ok(EntryInput {
+            description,
+            ..input
+        })
+    }
+
+    fn week(&self) -> Option<IsoWeek> {
+        self.week_start.map(|d| d.iso_week())
+    }
+
+    fn in_state(&self, state: EntryState) -> Vec<Uuid> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.state == state)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    fn may_approve(&self, approver: &Approver) -> Result<(), TimesheetError> {
+        if self.user_id == Some(approver.user_id) {
+            return Err(TimesheetError::Forbidden(
+                "no one approves their own time".into(),
+            ));
+        }
+        if approver.role != Role::Reviewer && !approver.manages_owner {
+            return Err(TimesheetError::Forbidden(
+                "only a reviewer or a manager of one of this person's teams approves their time"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Decides a command: the events to append.
+    pub fn decide(&self, command: TimesheetCommand) -> Result<Vec<TimesheetEvent>, TimesheetError> {
+        use TimesheetCommand as C;
+        let event = match command {
+            C::Log {
+                user_id,
+                entry_id,
+                entry,
+                at,
+            } => {
+                self.owner(user_id)?;
+                if self.entries.contains_key(&entry_id) {
+                    return Err(TimesheetError::Conflict(
+                        "this time entry exists already".into(),
+                    ));
+                }
+                let entry = self.checked(entry, None, self.week())?;
+                TimesheetEvent::TimeEntryLogged {
+                    user_id,
+                    entry_id,
+                    date: entry.date,
+                    minutes: entry.minutes,
+                    description: entry.description,
+                    billable: entry.billable,
+                    work: entry.work,
+                    reverses: None,
+                    at,
+                }
+            }
+            C::Edit {
+                user_id,
+                entry_id,
+                entry,
+                at,
+            } => {
+                self.owner(user_id)?;
+                self.editable(entry_id)?;
+                let entry = self.checked(entry, Some(entry_id), self.week())?;
+                TimesheetEvent::TimeEntryEdited {
+                    entry_id,
+                    date: entry.date,
+                    minutes: entry.minutes,
+                    description: entry.description,
+                    billable: entry.billable,
+                    work: entry.work,
+                    at,
+                }
+            }
+            C::Delete {
+                user_id,
+                entry_id,
+                at,
+            } => {
+                self.owner(user_id)?;
+                self.editable(entry_id)?;
+                TimesheetEvent::TimeEntryDeleted { entry_id, at }
+            }
+            C::Submit { user_id, at } => {
+                self.owner(user_id)?;
+                let mut entry_ids = self.in_state(EntryState::Draft);
+                entry_ids.extend(self.in_state(EntryState::Rejected));
+                if entry_ids.is_empty() {
+                    return Err(not_allowed(
+                        "nothing to submit: every entry of this week is submitted or approved",
+                    ));
+                }
+                entry_ids.sort();
+                TimesheetEvent::TimesheetSubmitted { entry_ids, at }
+            }
+            C::Approve { approver, at } => {
+                self.may_approve(&approver)?;
+                let entry_ids = self.in_state(EntryState::Submitted);
+                if entry_ids.is_empty() {
+                    return Err(not_allowed("nothing of this week waits for approval"));
+                }
+                TimesheetEvent::TimesheetApproved {
+                    entry_ids,
+                    by: approver.user_id,
+                    at,
+                }
+            }
+            C::Reject {
+                approver,
+                mut entry_ids,
+                reason,
+                at,
+            } => {
+                self.may_approve(&approver)?;
+                let reason = values::required_text("reason", &reason, MAX_TEXT)?;
+                if entry_ids.is_empty() {
+                    return Err(ValidationError::new("entryIds", "name at least one entry").into());
+                }
+                entry_ids.sort();
+                entry_ids.dedup();
+                for id in &entry_ids {
+                    if self.entry(*id)?.state != EntryState::Submitted {
+                        return Err(not_allowed("only submitted entries are rejected"));
+                    }
+                }
+                TimesheetEvent::TimeEntriesRejected {
+                    entry_ids,
+                    reason,
+                    by: approver.user_id,
+                    at,
+                }
+            }
+            C::Reverse {
+                user_id,
+                entry_id,
+                original,
+                reason,
+                at,
+            } => {
+                self.owner(user_id)?;
+                let reason = values::required_text("reason", &reason, MAX_TEXT)?;
+                let approved = self.entry(original)?;
+                if approved.state != EntryState::Approved || approved.reverses.is_some() {
+                    return Err(not_allowed("only an approved entry is reversed"));
+                }
+                if approved.reversed_by.is_some() {
+                    return Err(TimesheetError::Conflict(
+                        "this entry was reversed already".into(),
+                    ));
+                }
+                if self.entries.contains_key(&entry_id) {
+                    return Err(TimesheetError::Conflict(
+                        "this time entry exists already".into(),
+                    ));
+                }
+                TimesheetEvent::TimeEntryLogged {
+                    user_id,
+                    entry_id,
+                    date: approved.date,
+                    minutes: -approved.minutes,
+                    description: format!("Reversal: {reason}"),
+                    billable: approved.billable,
+                    work: approved.work,
+                    reverses: Some(original),
+                    at,
+                }
+            }
+        };
+        Ok(vec![event])
+    }
+}
+
+impl Aggregate for Timesheet {
+    /// Persisted identifier.
+    const TYPE: &'static str = "Timesheet";
+    type Command = TimesheetCommand;
+    type Event = TimesheetEvent;
+    type Error = TimesheetError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: TimesheetCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), TimesheetError> {
+        for event in self.decide(command)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: TimesheetEvent) {
+        use TimesheetEvent as E;
+        let set = |sheet: &mut Self, ids: &[Uuid], state| {
+            for id in ids {
+                if let Some(entry) = sheet.entries.get_mut(id) {
+                    entry.state = state;
+                }
+            }
+        };
+        match event {
+            E::TimeEntryLogged {
+                user_id,
+                entry_id,
+                date,
+                minutes,
+                description,
+                billable,
+                work,
+                reverses,
+                ..
+            } => {
+                self.user_id = Some(user_id);
+                if self.week_start.is_none() {
+                    let week = date.iso_week();
+                    self.week_start =
+                        NaiveDate::from_isoywd_opt(week.year(), week.week(), chrono::Weekday::Mon);
+                }
+                if let Some(original) = reverses.and_then(|id| self.entries.get_mut(&id)) {
+                    original.reversed_by = Some(entry_id);
+                }
+                self.entries.insert(
+                    entry_id,
+                    Entry {
+                        date,
+                        minutes,
+                        description,
+                        billable,
+                        work,
+                        state: EntryState::Draft,
+                        reverses,
+                        reversed_by: None,
+                    },
+                );
+            }
+            E::TimeEntryEdited {
+                entry_id,
+                date,
+                minutes,
+                description,
+                billable,
+                work,
+                ..
+            } => {
+                if let Some(entry) = self.entries.get_mut(&entry_id) {
+                    entry.date = date;
+                    entry.minutes = minutes;
+                    entry.description = description;
+                    entry.billable = billable;
+                    entry.work = work;
+                }
+            }
+            E::TimeEntryDeleted { entry_id, .. } => {
+                self.entries.remove(&entry_id);
+            }
+            E::TimesheetSubmitted { entry_ids, .. } => set(self, &entry_ids, EntryState::Submitted),
+            E::TimesheetApproved { entry_ids, .. } => set(self, &entry_ids, EntryState::Approved),
+            E::TimeEntriesRejected { entry_ids, .. } => set(self, &entry_ids, EntryState::Rejected),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OWNER: Uuid = Uuid::from_u128(1);
+    const MANAGER: Uuid = Uuid::from_u128(2);
+    const PROJECT: Uuid = Uuid::from_u128(3);
+
+    fn at() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).expect("time")
+    }
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, d).expect("date")
+    }
+
+    fn input(date: NaiveDate, minutes: i32) -> EntryInput {
+        EntryInput {
+            date,
+            minutes,
+            description: "GST return filing".into(),
+            billable: true,
+            work: WorkRef::Project {
+                project_id: PROJECT,
+                task_id: None,
+            },
+        }
+    }
+
+    fn when(sheet: &mut Timesheet, command: TimesheetCommand) -> Result<(), TimesheetError> {
+        for event in sheet.decide(command)? {
+            sheet.apply(event);
+        }
+        Ok(())
+    }
+
+    fn log(
+        sheet: &mut Timesheet,
+        n: u128,
+        date: NaiveDate,
+        minutes: i32,
+    ) -> Result<(), TimesheetError> {
+        when(
+            sheet,
+            TimesheetCommand::Log {
+                user_id: OWNER,
+                entry_id: Uuid::from_u128(100 + n),
+                entry: input(date, minutes),
+                at: at(),
+            },
+        )
+    }
+
+    fn manager(manages_owner: bool) -> Approver {
+        Approver {
+            user_id: MANAGER,
+            role: Role::Manager,
+            manages_owner,
+        }
+    }
+
+    #[test]
+    fn at_most_24_hours_a_day_within_the_week() {
+        let mut sheet = Timesheet::default();
+        log(&mut sheet, 1, day(23), 900).expect("logged");
+        log(&mut sheet, 2, day(23), 540).expect("up to 24 hours");
+        assert!(matches!(
+            log(&mut sheet, 3, day(23), 1),
+            Err(TimesheetError::Invalid(_))
+        ));
+        // 2026-11-30 is the Monday of the next ISO week.
+        assert!(matches!(
+            log(&mut sheet, 4, day(30), 60),
+            Err(TimesheetError::Invalid(_))
+        ));
+        assert!(matches!(
+            log(&mut sheet, 5, day(24), 0),
+            Err(TimesheetError::Invalid(_))
+        ));
+        // Editing counts the day without the entry's old minutes.
+        when(
+            &mut sheet,
+            TimesheetCommand::Edit {
+                user_id: OWNER,
+                entry_id: Uuid::from_u128(101),
+                entry: input(day(23), 800),
+                at: at(),
+            },
+        )
+        .expect("edited");
+        assert_eq!(
+            sheet.entries.values().map(|e| e.minutes).sum::<i32>(),
+            1_340
+        );
+    }
+
+    #[test]
+    fn submitted_entries_are_immutable_and_only_another_approver_decides_them() {
+        let mut sheet = Timesheet::default();
+        log(&mut sheet, 1, day(23), 60).expect("logged");
+        log(&mut sheet, 2, day(24), 90).expect("logged");
+        when(
+            &mut sheet,
+            TimesheetCommand::Submit {
+                user_id: OWNER,
+                at: at(),
+            },
+        )
+        .expect("submitted");
+        let edit = TimesheetCommand::Edit {
+            user_id: OWNER,
+            entry_id: Uuid::from_u128(101),
+            entry: input(day(23), 30),
+            at: at(),
+        };
+        assert!(matches!(
+            sheet.decide(edit.clone()),
+            Err(TimesheetError::NotAllowed(_))
+        ));
+
+        // Never the owner, never a manager of another team.
+        let own = Approver {
+            user_id: OWNER,
+            role: Role::Reviewer,
+            manages_owner: false,
+        };
+        let refused = sheet.decide(TimesheetCommand::Approve {
+            approver: own,
+            at: at(),
+        });
+        assert!(
+            matches!(refused, Err(TimesheetError::Forbidden(_))),
+            "{refused:?}"
+        );
+        let stranger = sheet.decide(TimesheetCommand::Approve {
+            approver: manager(false),
+            at: at(),
+        });
+        assert!(matches!(stranger, Err(TimesheetError::Forbidden(_))));
+
+        // Rejected: editable again, and in the next submission.
+        when(
+            &mut sheet,
+            TimesheetCommand::Reject {
+                approver: manager(true),
+                entry_ids: vec![Uuid::from_u128(101)],
+                reason: "wrong matter".into(),
+                at: at(),
+            },
+        )
+        .expect("rejected");
+        when(&mut sheet, edit).expect("editable again");
+        when(
+            &mut sheet,
+            TimesheetCommand::Submit {
+                user_id: OWNER,
+                at: at(),
+            },
+        )
+        .expect("resubmitted");
+        when(
+            &mut sheet,
+            TimesheetCommand::Approve {
+                approver: manager(true),
+                at: at(),
+            },
+        )
+        .expect("approved");
+        assert!(sheet
+            .entries
+            .values()
+            .all(|e| e.state == EntryState::Approved));
+
+        // Approved effort is locked; a reversal references it, once.
+        let delete = TimesheetCommand::Delete {
+            user_id: OWNER,
+            entry_id: Uuid::from_u128(102),
+            at: at(),
+        };
+        assert!(matches!(
+            sheet.decide(delete),
+            Err(TimesheetError::NotAllowed(_))
+        ));
+        let reverse = |n| TimesheetCommand::Reverse {
+            user_id: OWNER,
+            entry_id: Uuid::from_u128(n),
+            original: Uuid::from_u128(102),
+            reason: "billed to the wrong client".into(),
+            at: at(),
+        };
+        when(&mut sheet, reverse(200)).expect("reversed");
+        let reversal = &sheet.entries[&Uuid::from_u128(200)];
+        assert_eq!((reversal.minutes, reversal.state), (-90, EntryState::Draft));
+        assert_eq!(reversal.reverses, Some(Uuid::from_u128(102)));
+        assert!(matches!(
+            sheet.decide(reverse(201)),
+            Err(TimesheetError::Conflict(_))
+        ));
+        // Nothing left to submit but the reversal; a reviewer approves it.
+        when(
+            &mut sheet,
+            TimesheetCommand::Submit {
+                user_id: OWNER,
+                at: at(),
+            },
+        )
+        .expect("submitted");
+        let reviewer = Approver {
+            user_id: Uuid::from_u128(9),
+            role: Role::Reviewer,
+            manages_owner: false,
+        };
+        when(
+            &mut sheet,
+            TimesheetCommand::Approve {
+                approver: reviewer,
+                at: at(),
+            },
+        )
+        .expect("approved");
+        assert!(matches!(
+            sheet.decide(TimesheetCommand::Submit {
+                user_id: OWNER,
+                at: at()
+            }),
+            Err(TimesheetError::NotAllowed(_))
+        ));
+    }
+
+    #[test]
+    fn only_the_owner_logs_on_their_sheet() {
+        let mut sheet = Timesheet::default();
+        log(&mut sheet, 1, day(23), 60).expect("logged");
+        let other = sheet.decide(TimesheetCommand::Log {
+            user_id: MANAGER,
+            entry_id: Uuid::from_u128(300),
+            entry: input(day(23), 60),
+            at: at(),
+        });
+        assert!(matches!(other, Err(TimesheetError::Forbidden(_))));
+        assert_ne!(
+            stream_id(OWNER, day(23).iso_week()),
+            stream_id(OWNER, day(30).iso_week())
+        );
+        assert_eq!(
+            stream_id(OWNER, day(23).iso_week()),
+            stream_id(OWNER, day(27).iso_week())
+        );
+    }
+}

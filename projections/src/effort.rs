@@ -1,0 +1,278 @@
+//! The `effort` read model: `time_entries`, every entry of every timesheet with its state.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
+use domain::timesheet::{EntryState, TimesheetEvent, WorkRef};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
+use crate::StoredEvent;
+
+/// Projection name and tables are persisted identifiers.
+#[derive(Debug)]
+pub struct EffortProjection;
+
+#[async_trait]
+impl Projection for EffortProjection {
+    fn name(&self) -> &'static str {
+        "effort"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["time_entries"]
+    }
+
+    fn aggregate_types(&self) -> &'static [&'static str] {
+        &["Timesheet"]
+    }
+
+    async fn apply_batch(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&StoredEvent],
+        _live: bool,
+    ) -> Result<(), ProjectionError> {
+        fold_each(self, conn, events).await
+    }
+}
+
+/// The Monday of `date`'s ISO week.
+pub fn week_start(date: NaiveDate) -> NaiveDate {
+    let week = date.iso_week();
+    NaiveDate::from_isoywd_opt(week.year(), week.week(), Weekday::Mon).unwrap_or(date)
+}
+
+fn decided(
+    ids: &[Uuid],
+    state: EntryState,
+    reason: Option<&str>,
+    by: Option<Uuid>,
+    at: DateTime<Utc>,
+) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(
+        "UPDATE time_entries SET state = $2, reason = $3, decided_by = COALESCE($4, decided_by), \
+                updated_at = $5 WHERE entry_id = ANY($1)",
+    )
+    .bind(ids.to_vec())
+    .bind(state.as_str())
+    .bind(reason.map(str::to_owned))
+    .bind(by)
+    .bind(at)
+}
+
+/// One statement per event.
+#[async_trait]
+impl FoldEach for EffortProjection {
+    async fn fold(
+        &self,
+        conn: &mut PgConnection,
+        event: &StoredEvent,
+    ) -> Result<(), ProjectionError> {
+        match decode(event)? {
+            TimesheetEvent::TimeEntryLogged {
+                user_id,
+                entry_id,
+                date,
+                minutes,
+                description,
+                billable,
+                work:
+                    WorkRef::Project {
+                        project_id,
+                        task_id,
+                    },
+                reverses,
+                at,
+            } => {
+                sqlx::query(
+                    "INSERT INTO time_entries (entry_id, user_id, week_start, date, minutes, description, \
+                            billable, project_id, task_id, state, reverses, logged_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+                     ON CONFLICT (entry_id) DO NOTHING",
+                )
+                .bind(entry_id)
+                .bind(user_id)
+                .bind(week_start(date))
+                .bind(date)
+                .bind(minutes)
+                .bind(description)
+                .bind(billable)
+                .bind(project_id)
+                .bind(task_id)
+                .bind(EntryState::Draft.as_str())
+                .bind(reverses)
+                .bind(at)
+                .execute(conn)
+                .await?;
+            }
+            TimesheetEvent::TimeEntryEdited {
+                entry_id,
+                date,
+                minutes,
+                description,
+                billable,
+                work:
+                    WorkRef::Project {
+                        project_id,
+                        task_id,
+                    },
+                at,
+            } => {
+                sqlx::query(
+                    "UPDATE time_entries SET date = $2, minutes = $3, description = $4, billable = $5, \
+                            project_id = $6, task_id = $7, updated_at = $8 WHERE entry_id = $1",
+                )
+                .bind(entry_id)
+                .bind(date)
+                .bind(minutes)
+                .bind(description)
+                .bind(billable)
+                .bind(project_id)
+                .bind(task_id)
+                .bind(at)
+                .execute(conn)
+                .await?;
+            }
+            TimesheetEvent::TimeEntryDeleted { entry_id, .. } => {
+                sqlx::query("DELETE FROM time_entries WHERE entry_id = $1")
+                    .bind(entry_id)
+                    .execute(conn)
+                    .await?;
+            }
+            TimesheetEvent::TimesheetSubmitted { entry_ids, at } => {
+                decided(&entry_ids, EntryState::Submitted, None, None, at)
+                    .execute(conn)
+                    .await?;
+            }
+            TimesheetEvent::TimesheetApproved { entry_ids, by, at } => {
+                decided(&entry_ids, EntryState::Approved, None, Some(by), at)
+                    .execute(conn)
+                    .await?;
+            }
+            TimesheetEvent::TimeEntriesRejected {
+                entry_ids,
+                reason,
+                by,
+                at,
+            } => {
+                decided(
+                    &entry_ids,
+                    EntryState::Rejected,
+                    Some(&reason),
+                    Some(by),
+                    at,
+                )
+                .execute(conn)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A row of `time_entries`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EntryRow {
+    pub entry_id: Uuid,
+    pub user_id: Uuid,
+    pub week_start: NaiveDate,
+    pub date: NaiveDate,
+    pub minutes: i32,
+    pub description: String,
+    pub billable: bool,
+    pub project_id: Uuid,
+    pub task_id: Option<Uuid>,
+    pub state: String,
+    /// Why it was rejected.
+    pub reason: Option<String>,
+    pub reverses: Option<Uuid>,
+    /// Who approved or rejected it last.
+    pub decided_by: Option<Uuid>,
+    pub logged_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "entry_id, user_id, week_start, date, minutes, description, billable, \
+     project_id, task_id, state, reason, reverses, decided_by, logged_at, updated_at";
+
+/// One entry.
+pub async fn entry(pool: &PgPool, entry_id: Uuid) -> Result<Option<EntryRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM time_entries WHERE entry_id = $1"
+    ))
+    .bind(entry_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// `user_id`'s entries of the week starting `week_start`, by date.
+pub async fn week(
+    pool: &PgPool,
+    user_id: Uuid,
+    week_start: NaiveDate,
+) -> Result<Vec<EntryRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM time_entries WHERE user_id = $1 AND week_start = $2 \
+          ORDER BY date, logged_at, entry_id"
+    ))
+    .bind(user_id)
+    .bind(week_start)
+    .fetch_all(pool)
+    .await
+}
+
+/// A week with entries waiting for approval.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PendingWeek {
+    pub user_id: Uuid,
+    pub week_start: NaiveDate,
+    pub minutes: i64,
+    pub entries: i64,
+    pub submitted_at: DateTime<Utc>,
+}
+
+/// Weeks with submitted entries, oldest first: of the members of teams `manager` manages,
+/// or everyone's when `manager` is `None` (a reviewer's queue).
+pub async fn pending(
+    pool: &PgPool,
+    manager: Option<Uuid>,
+    first: i64,
+) -> Result<Vec<PendingWeek>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT user_id, week_start, sum(minutes)::bigint AS minutes, count(*) AS entries, \
+                max(updated_at) AS submitted_at \
+           FROM time_entries e \
+          WHERE state = 'submitted' \
+            AND ($1::uuid IS NULL OR (e.user_id <> $1 AND EXISTS ( \
+                 SELECT 1 FROM team_members m JOIN team_members c \
+                     ON c.team_id = m.team_id AND c.user_id = e.user_id \
+                  WHERE m.user_id = $1 AND m.manager))) \
+          GROUP BY user_id, week_start ORDER BY min(updated_at), user_id, week_start LIMIT $2",
+    )
+    .bind(manager)
+    .bind(first)
+    .fetch_all(pool)
+    .await
+}
+
+/// The approved entries of one project, or of every project of one client, by date.
+pub async fn approved(
+    pool: &PgPool,
+    project_id: Option<Uuid>,
+    client_id: Option<Uuid>,
+    first: i64,
+) -> Result<Vec<EntryRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM time_entries e WHERE state = 'approved' \
+            AND ($1::uuid IS NULL OR project_id = $1) \
+            AND ($2::uuid IS NULL OR EXISTS \
+                 (SELECT 1 FROM project_view p WHERE p.id = e.project_id AND p.client_id = $2)) \
+          ORDER BY date DESC, logged_at DESC, entry_id LIMIT $3"
+    ))
+    .bind(project_id)
+    .bind(client_id)
+    .bind(first)
+    .fetch_all(pool)
+    .await
+}
