@@ -2,7 +2,7 @@
 
 //!
 //! One file per feature, each with its object types, queries and mutations (`leads`,
-//! `clients`, `users`, `teams`, `effort`, `projects` and its areas, `templates`, `notifications`, `audit`,
+//! `clients`, `users`, `teams`, `effort`, `rates`, `projects` and its areas, `templates`, `notifications`, `audit`,
 //! `operations`), over shared parts that import no feature: `context` (state and the
 //! request), `connection` (paging), `types` (enums and scalars), `loaders`, `guard` and
 //! `parsed` (checks before execution), `errors` (codes on every error).
@@ -20,6 +20,7 @@ mod notifications;
 mod operations;
 mod parsed;
 mod projects;
+mod rates;
 mod subscription;
 mod teams;
 mod templates;
@@ -52,6 +53,7 @@ pub struct Query(
     templates::TemplateQuery,
     teams::TeamQuery,
     effort::EffortQuery,
+    rates::RateQuery,
     notifications::NotificationQuery,
     audit::AuditQuery,
     operations::OperationsQuery,
@@ -71,6 +73,7 @@ pub struct Mutation(
     notifications::NotificationMutation,
     teams::TeamMutation,
     effort::EffortMutation,
+    rates::RateMutation,
     operations::OperationsMutation,
 );
 

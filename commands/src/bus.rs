@@ -7,6 +7,7 @@ use cqrs_es::{Aggregate, AggregateContext, CqrsFramework, EventStore};
 use domain::client::{Client, ClientCommand, ContactInput};
 use domain::lead::{CaptureLeadInput, Lead, LeadCommand, LeadStage};
 use domain::project::{Project, ProjectCommand, TemplateRef};
+use domain::rate::{RateCard, RateCommand, RATE_CARD_ID};
 use domain::reaction::{ParkedReactions, ReactionCommand};
 use domain::team::{
     seeded_department_id, Department, DepartmentCommand, Team, TeamCommand, SEEDED_DEPARTMENTS,
@@ -51,6 +52,7 @@ pub struct CommandBus {
     departments: Framework<Department>,
     teams: Framework<Team>,
     timesheets: Framework<Timesheet>,
+    rates: Framework<RateCard>,
     /// Where links in messages point (`PORTAL_URL`), without a trailing `/`.
     pub(crate) portal_url: String,
 }
@@ -113,6 +115,7 @@ impl CommandBus {
             departments: framework(&pool, None, ()),
             teams: framework(&pool, None, ()),
             timesheets: framework(&pool, None, ()),
+            rates: framework(&pool, None, ()),
             pool,
         }
     }
@@ -280,6 +283,15 @@ impl CommandBus {
     ) -> Result<Appended, CommandError> {
         let stream = domain::timesheet::stream_id(user_id, week);
         self.execute(&self.timesheets, stream, command, ctx).await
+    }
+
+    /// Runs a command on the firm's rate card.
+    pub async fn rates(
+        &self,
+        ctx: &CommandContext,
+        command: RateCommand,
+    ) -> Result<Appended, CommandError> {
+        self.execute(&self.rates, RATE_CARD_ID, command, ctx).await
     }
 
     /// Creates the seeded departments that do not exist yet; safe on every start and on

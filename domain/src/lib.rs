@@ -13,6 +13,7 @@ pub mod client;
 pub mod error;
 pub mod lead;
 pub mod project;
+pub mod rate;
 pub mod reaction;
 pub mod role;
 pub mod team;

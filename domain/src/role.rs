@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A user's role. The serialized names are persisted identifiers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, including user management and settings.
@@ -45,6 +45,8 @@ pub enum Permission {
     ManageUsers,
     /// Create departments and teams and choose their managers and members.
     ManageTeams,
+    /// Set the hourly rates.
+    ManageRates,
     /// Log one's own time on projects.
     LogTime,
     /// Approve or reject others' submitted time (never one's own).

@@ -132,6 +132,18 @@ fn truncate(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
 
+/// A currency as its ISO 4217 code (`INR`), upper-cased.
+pub fn currency(field: &'static str, raw: &str) -> Result<String, ValidationError> {
+    let code = raw.trim().to_uppercase();
+    if code.len() != 3 || !code.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(ValidationError::new(
+            field,
+            "must be a three-letter ISO 4217 code such as INR",
+        ));
+    }
+    Ok(code)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

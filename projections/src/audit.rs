@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::page::{select_list, Columns, Page};
 
 /// The aggregate types that have a history, with their persisted names.
-pub const AGGREGATE_TYPES: [&str; 9] = [
+pub const AGGREGATE_TYPES: [&str; 10] = [
     "Lead",
     "Client",
     "Project",
@@ -18,6 +18,7 @@ pub const AGGREGATE_TYPES: [&str; 9] = [
     "Department",
     "Team",
     "Timesheet",
+    "RateCard",
 ];
 
 /// Why an audit read failed.

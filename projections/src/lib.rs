@@ -64,6 +64,7 @@ pub mod notices;
 pub mod notifications;
 pub mod page;
 pub mod projects;
+pub mod rates;
 pub mod reactor;
 pub mod rebuild;
 pub mod runner;
@@ -92,6 +93,7 @@ pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
         std::sync::Arc::new(notifications::NotificationsProjection),
         std::sync::Arc::new(teams::TeamsProjection),
         std::sync::Arc::new(effort::EffortProjection),
+        std::sync::Arc::new(rates::RatesProjection),
     ]
 }
 

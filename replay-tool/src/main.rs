@@ -318,6 +318,7 @@ async fn history(
             "Department" => as_json::<domain::team::Department>(pool, id, at).await?,
             "Team" => as_json::<domain::team::Team>(pool, id, at).await?,
             "Timesheet" => as_json::<domain::timesheet::Timesheet>(pool, id, at).await?,
+            "RateCard" => as_json::<domain::rate::RateCard>(pool, id, at).await?,
             _ => as_json::<domain::template::WorkflowTemplate>(pool, id, at).await?,
         };
         match state {

@@ -189,6 +189,8 @@ pub enum AggregateType {
     Team,
     /// A person's timesheet of one week.
     Timesheet,
+    /// The firm's hourly rates (one stream: `01925a7e-0000-7000-8000-000000000001`).
+    RateCard,
 }
 
 impl AggregateType {
@@ -204,6 +206,7 @@ impl AggregateType {
             AggregateType::Department => "Department",
             AggregateType::Team => "Team",
             AggregateType::Timesheet => "Timesheet",
+            AggregateType::RateCard => "RateCard",
         }
     }
 }

@@ -32,14 +32,7 @@ impl Project {
                 if amount_minor <= 0 {
                     return Err(ValidationError::new("amount", "must be above zero").into());
                 }
-                let currency = currency.trim().to_uppercase();
-                if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-                    return Err(ValidationError::new(
-                        "currency",
-                        "must be a three-letter ISO 4217 code such as INR",
-                    )
-                    .into());
-                }
+                let currency = values::currency("currency", &currency)?;
                 let stage_state = self.stage(stage).ok_or_else(|| not_found("stage"))?;
                 let completed = stage_state.completed_at.is_some();
                 events.push(ProjectEvent::MilestoneAdded {

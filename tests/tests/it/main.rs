@@ -11,6 +11,7 @@ mod limits;
 mod over_http;
 mod pipeline;
 mod projections_tests;
+mod rates;
 mod reactors;
 mod retries;
 mod schema;
