@@ -23,6 +23,92 @@ fn text(output: &Output) -> String {
     )
 }
 
+/// A team with a manager and a consultant, a week logged, partly rejected, resubmitted and
+/// approved, a reversal, and rates: every event family of effort, for `verify`.
+async fn effort_workload(app: &TestApp, admin: &str, lead: &str) {
+    let (manager, manager_token) = create_user(app, admin, "mgr@heron.example", "MANAGER").await;
+    let (consultant, consultant_token) =
+        create_user(app, admin, "con@heron.example", "CONSULTANT").await;
+    let departments = app
+        .ok(Some(admin), "{ departments { id } }", json!({}))
+        .await;
+    let team = app
+        .ok(
+            Some(admin),
+            "mutation($d: UUID!) { createTeam(input: { name: \"Desk\", departmentId: $d }) { team { id } } }",
+            json!({ "d": departments["departments"][0]["id"] }),
+        )
+        .await["createTeam"]["team"]["id"]
+        .clone();
+    for (user, manager) in [(&manager, true), (&consultant, false)] {
+        app.ok(
+            Some(admin),
+            "mutation($t: UUID!, $u: UUID!, $m: Boolean) { addTeamMember(teamId: $t, userId: $u, manager: $m) { caughtUp } }",
+            json!({ "t": team, "u": user, "m": manager }),
+        )
+        .await;
+    }
+    let project = app
+        .ok(
+            Some(admin),
+            "query($id: UUID!) { lead(id: $id) { project { id } } }",
+            json!({ "id": lead }),
+        )
+        .await["lead"]["project"]["id"]
+        .clone();
+    let log = "mutation($i: TimeEntryInput!) { logTime(input: $i) { entry { id } } }";
+    let mut ids = Vec::new();
+    for (date, minutes) in [("2026-11-23", 120), ("2026-11-24", 45)] {
+        let logged = app
+            .ok(
+                Some(&consultant_token),
+                log,
+                json!({ "i": { "date": date, "minutes": minutes, "description": "filing", "projectId": project } }),
+            )
+            .await;
+        ids.push(logged["logTime"]["entry"]["id"].clone());
+    }
+    let submit = "mutation { submitTimesheet(weekOf: \"2026-11-23\") { caughtUp } }";
+    app.ok(Some(&consultant_token), submit, json!({})).await;
+    app.ok(
+        Some(&manager_token),
+        "mutation($u: UUID!, $e: [UUID!]!) { rejectTimeEntries(userId: $u, weekOf: \"2026-11-23\", entryIds: $e, reason: \"split it\") { caughtUp } }",
+        json!({ "u": consultant, "e": [ids[1]] }),
+    )
+    .await;
+    app.ok(
+        Some(&consultant_token),
+        "mutation($e: UUID!) { deleteTimeEntry(entryId: $e) { caughtUp } }",
+        json!({ "e": ids[1] }),
+    )
+    .await;
+    app.ok(
+        Some(&consultant_token),
+        log,
+        json!({ "i": { "date": "2026-11-24", "minutes": 30, "description": "filing", "projectId": project } }),
+    )
+    .await;
+    app.ok(Some(&consultant_token), submit, json!({})).await;
+    app.ok(
+        Some(&manager_token),
+        "mutation($u: UUID!) { approveTimesheet(userId: $u, weekOf: \"2026-11-23\") { caughtUp } }",
+        json!({ "u": consultant }),
+    )
+    .await;
+    app.ok(
+        Some(&consultant_token),
+        "mutation($e: UUID!) { reverseTimeEntry(entryId: $e, reason: \"wrong matter\") { caughtUp } }",
+        json!({ "e": ids[0] }),
+    )
+    .await;
+    app.ok(
+        Some(admin),
+        "mutation { setRate(input: { scope: { role: CONSULTANT }, hourlyMinor: 150000 }) { caughtUp } }",
+        json!({}),
+    )
+    .await;
+}
+
 // Multi-threaded: `replay` blocks its thread while the binary runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_verify_rebuild_and_history_work_and_fail_clearly() {
@@ -37,6 +123,7 @@ async fn status_verify_rebuild_and_history_work_and_fail_clearly() {
         json!({ "id": lead }),
     )
     .await;
+    effort_workload(&app, &admin, &lead).await;
     let url = app.database_url.clone();
     app.stop().await;
 
@@ -48,6 +135,9 @@ async fn status_verify_rebuild_and_history_work_and_fail_clearly() {
         "projects",
         "users",
         "templates",
+        "teams",
+        "effort",
+        "rates",
         "portal-access",
     ] {
         assert!(text(&status).contains(name), "{}", text(&status));
