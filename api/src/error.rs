@@ -102,6 +102,12 @@ impl From<CommandError> for ApiError {
     }
 }
 
+impl From<domain::ValidationError> for ApiError {
+    fn from(error: domain::ValidationError) -> Self {
+        ApiError::bad_input(error.to_string())
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         ApiError::internal(error)

@@ -9,6 +9,7 @@ use domain::lead::{CaptureLeadInput, Lead, LeadCommand, LeadStage};
 use domain::project::{Project, ProjectCommand, TemplateRef};
 use domain::rate::{RateCard, RateCommand, RATE_CARD_ID};
 use domain::reaction::{ParkedReactions, ReactionCommand};
+use domain::statement::{Month, Statement, StatementCommand};
 use domain::team::{
     seeded_department_id, Department, DepartmentCommand, Team, TeamCommand, SEEDED_DEPARTMENTS,
 };
@@ -53,6 +54,7 @@ pub struct CommandBus {
     teams: Framework<Team>,
     timesheets: Framework<Timesheet>,
     rates: Framework<RateCard>,
+    statements: Framework<Statement>,
     /// Where links in messages point (`PORTAL_URL`), without a trailing `/`.
     pub(crate) portal_url: String,
 }
@@ -116,6 +118,7 @@ impl CommandBus {
             teams: framework(&pool, None, ()),
             timesheets: framework(&pool, None, ()),
             rates: framework(&pool, None, ()),
+            statements: framework(&pool, None, ()),
             pool,
         }
     }
@@ -292,6 +295,18 @@ impl CommandBus {
         command: RateCommand,
     ) -> Result<Appended, CommandError> {
         self.execute(&self.rates, RATE_CARD_ID, command, ctx).await
+    }
+
+    /// Runs a command on `client_id`'s statement of `month`.
+    pub async fn statement(
+        &self,
+        ctx: &CommandContext,
+        client_id: Uuid,
+        month: Month,
+        command: StatementCommand,
+    ) -> Result<Appended, CommandError> {
+        let stream = domain::statement::stream_id(client_id, month);
+        self.execute(&self.statements, stream, command, ctx).await
     }
 
     /// Creates the seeded departments that do not exist yet; safe on every start and on

@@ -47,6 +47,8 @@ pub enum Permission {
     ManageTeams,
     /// Set the hourly rates.
     ManageRates,
+    /// Issue monthly effort statements and reopen their months.
+    IssueStatements,
     /// Log one's own time on projects.
     LogTime,
     /// Approve or reject others' submitted time (never one's own).
@@ -95,6 +97,7 @@ impl Role {
             (R::Sales | R::Manager, P::ReadLeads | P::WriteLeads | P::ConvertLeads) => true,
             (R::Support, P::ReadLeads) => true,
             (R::Support | R::Manager | R::Consultant, P::WorkProjects | P::UploadEvidence) => true,
+            (R::Manager, P::IssueStatements) => true,
             (R::Manager | R::Reviewer, P::ReviewEvidence | P::ApproveGates | P::ApproveEffort) => {
                 true
             }

@@ -124,12 +124,17 @@ pub enum TimesheetCommand {
         user_id: Uuid,
         entry_id: Uuid,
         entry: EntryInput,
+        /// Whether the entry's month is closed for its client (its statement was issued and
+        /// not reopened): a fact the caller looks up.
+        month_closed: bool,
         at: DateTime<Utc>,
     },
     Edit {
         user_id: Uuid,
         entry_id: Uuid,
         entry: EntryInput,
+        /// Whether the month of the entry's old or new date is closed for its client.
+        month_closed: bool,
         at: DateTime<Utc>,
     },
     Delete {
@@ -253,6 +258,17 @@ impl Rejection for TimesheetError {
     }
 }
 
+/// New or changed work is refused in a month whose statement was issued (corrections of
+/// stated effort are reversing entries, which go on the next statement).
+fn closed(month_closed: bool) -> Result<(), TimesheetError> {
+    if month_closed {
+        return Err(not_allowed(
+            "this month's statement was issued: the month is closed to new and changed entries (a manager may reopen it)",
+        ));
+    }
+    Ok(())
+}
+
 fn not_allowed(message: impl Into<String>) -> TimesheetError {
     TimesheetError::NotAllowed(message.into())
 }
@@ -357,9 +373,11 @@ impl Timesheet {
                 user_id,
                 entry_id,
                 entry,
+                month_closed,
                 at,
             } => {
                 self.owner(user_id)?;
+                closed(month_closed)?;
                 if self.entries.contains_key(&entry_id) {
                     return Err(TimesheetError::Conflict(
                         "this time entry exists already".into(),
@@ -382,9 +400,11 @@ impl Timesheet {
                 user_id,
                 entry_id,
                 entry,
+                month_closed,
                 at,
             } => {
                 self.owner(user_id)?;
+                closed(month_closed)?;
                 self.editable(entry_id)?;
                 let entry = self.checked(entry, Some(entry_id), self.week())?;
                 TimesheetEvent::TimeEntryEdited {
@@ -634,6 +654,7 @@ mod tests {
                 user_id: OWNER,
                 entry_id: Uuid::from_u128(100 + n),
                 entry: input(date, minutes),
+                month_closed: false,
                 at: at(),
             },
         )
@@ -672,6 +693,7 @@ mod tests {
                 user_id: OWNER,
                 entry_id: Uuid::from_u128(101),
                 entry: input(day(23), 800),
+                month_closed: false,
                 at: at(),
             },
         )
@@ -699,6 +721,7 @@ mod tests {
             user_id: OWNER,
             entry_id: Uuid::from_u128(101),
             entry: input(day(23), 30),
+            month_closed: false,
             at: at(),
         };
         assert!(matches!(
@@ -823,6 +846,7 @@ mod tests {
             user_id: MANAGER,
             entry_id: Uuid::from_u128(300),
             entry: input(day(23), 60),
+            month_closed: false,
             at: at(),
         });
         assert!(matches!(other, Err(TimesheetError::Forbidden(_))));
@@ -834,5 +858,30 @@ mod tests {
             stream_id(OWNER, day(23).iso_week()),
             stream_id(OWNER, day(27).iso_week())
         );
+    }
+
+    #[test]
+    fn a_closed_month_takes_no_new_or_changed_entries_but_takes_reversals() {
+        let mut sheet = Timesheet::default();
+        log(&mut sheet, 1, day(23), 60).expect("logged");
+        let closed = sheet.decide(TimesheetCommand::Log {
+            user_id: OWNER,
+            entry_id: Uuid::from_u128(400),
+            entry: input(day(23), 60),
+            month_closed: true,
+            at: at(),
+        });
+        assert!(
+            matches!(closed, Err(TimesheetError::NotAllowed(_))),
+            "{closed:?}"
+        );
+        let edit = sheet.decide(TimesheetCommand::Edit {
+            user_id: OWNER,
+            entry_id: Uuid::from_u128(101),
+            entry: input(day(23), 30),
+            month_closed: true,
+            at: at(),
+        });
+        assert!(matches!(edit, Err(TimesheetError::NotAllowed(_))));
     }
 }

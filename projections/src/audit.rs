@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::page::{select_list, Columns, Page};
 
 /// The aggregate types that have a history, with their persisted names.
-pub const AGGREGATE_TYPES: [&str; 10] = [
+pub const AGGREGATE_TYPES: [&str; 11] = [
     "Lead",
     "Client",
     "Project",
@@ -19,6 +19,7 @@ pub const AGGREGATE_TYPES: [&str; 10] = [
     "Team",
     "Timesheet",
     "RateCard",
+    "Statement",
 ];
 
 /// Why an audit read failed.

@@ -68,6 +68,7 @@ pub mod rates;
 pub mod reactor;
 pub mod rebuild;
 pub mod runner;
+pub mod statements;
 pub mod status;
 pub mod teams;
 pub mod templates;
@@ -94,6 +95,7 @@ pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
         std::sync::Arc::new(teams::TeamsProjection),
         std::sync::Arc::new(effort::EffortProjection),
         std::sync::Arc::new(rates::RatesProjection),
+        std::sync::Arc::new(statements::StatementsProjection),
     ]
 }
 

@@ -319,6 +319,7 @@ async fn history(
             "Team" => as_json::<domain::team::Team>(pool, id, at).await?,
             "Timesheet" => as_json::<domain::timesheet::Timesheet>(pool, id, at).await?,
             "RateCard" => as_json::<domain::rate::RateCard>(pool, id, at).await?,
+            "Statement" => as_json::<domain::statement::Statement>(pool, id, at).await?,
             _ => as_json::<domain::template::WorkflowTemplate>(pool, id, at).await?,
         };
         match state {

@@ -219,6 +219,17 @@ async fn entry_input(ctx: &Context<'_>, input: TimeEntryInput) -> Result<EntryIn
     })
 }
 
+/// Whether the month of `date` is closed for the client of `work`'s project.
+async fn month_closed(
+    ctx: &Context<'_>,
+    work: &WorkRef,
+    date: NaiveDate,
+) -> Result<bool, ApiError> {
+    let WorkRef::Project { project_id, .. } = work;
+    let month = domain::statement::Month::of(date);
+    Ok(projections::statements::closed_for_project(&ctx.state().pool, *project_id, month).await?)
+}
+
 /// The viewer's own entry, or `NOT_FOUND` (another person's entries are not theirs to change).
 async fn own_entry(ctx: &Context<'_>, viewer: &Viewer, id: Uuid) -> Result<EntryRow, ApiError> {
     projections::effort::entry(&ctx.state().pool, id)
@@ -375,11 +386,13 @@ impl EffortMutation {
         let viewer = ctx.request().auth.require(Permission::LogTime)?;
         let entry = entry_input(ctx, input).await?;
         let (date, entry_id) = (entry.date, Uuid::now_v7());
+        let month_closed = month_closed(ctx, &entry.work, date).await?;
         let user_id = viewer.user_id;
         let (_, caught_up) = run(ctx, &viewer, user_id, date, |at| TimesheetCommand::Log {
             user_id,
             entry_id,
             entry,
+            month_closed,
             at,
         })
         .await?;
@@ -396,12 +409,19 @@ impl EffortMutation {
         let viewer = ctx.request().auth.require(Permission::LogTime)?;
         let current = own_entry(ctx, &viewer, entry_id).await?;
         let entry = entry_input(ctx, input).await?;
+        let old = WorkRef::Project {
+            project_id: current.project_id,
+            task_id: current.task_id,
+        };
+        let month_closed = month_closed(ctx, &old, current.date).await?
+            || month_closed(ctx, &entry.work, entry.date).await?;
         let user_id = viewer.user_id;
         let (_, caught_up) = run(ctx, &viewer, user_id, current.date, |at| {
             TimesheetCommand::Edit {
                 user_id,
                 entry_id,
                 entry,
+                month_closed,
                 at,
             }
         })

@@ -191,6 +191,8 @@ pub enum AggregateType {
     Timesheet,
     /// The firm's hourly rates (one stream: `01925a7e-0000-7000-8000-000000000001`).
     RateCard,
+    /// A client's effort statement of one month.
+    Statement,
 }
 
 impl AggregateType {
@@ -207,6 +209,7 @@ impl AggregateType {
             AggregateType::Team => "Team",
             AggregateType::Timesheet => "Timesheet",
             AggregateType::RateCard => "RateCard",
+            AggregateType::Statement => "Statement",
         }
     }
 }

@@ -16,5 +16,6 @@ mod reactors;
 mod retries;
 mod schema;
 mod snapshots;
+mod statements;
 mod subscriptions;
 mod teams;

@@ -1,0 +1,258 @@
+//! Monthly statements over HTTP: issued by a manager from approved effort, priced at the
+//! rate card, frozen, closing the month; corrections carried over; reopened with a reason.
+
+use serde_json::{json, Value};
+use tests::*;
+
+const STATEMENT: &str = "month revision closed lines { entryId date minutes billable carriedOver amount { minor currency } } \
+    total { billableMinutes nonBillableMinutes amounts { minor currency } } perConsultant { id billableMinutes } csv";
+
+struct Firm {
+    app: TestApp,
+    admin: String,
+    manager: String,
+    consultant: String,
+    consultant_id: String,
+    client: String,
+    project: String,
+    portal: String,
+}
+
+async fn firm() -> Firm {
+    let app = spawn_app().await.expect("server");
+    let admin = app.admin().await;
+    let (manager_id, manager) = create_user(&app, &admin, "mgr@st.example", "MANAGER").await;
+    let (consultant_id, consultant) =
+        create_user(&app, &admin, "con@st.example", "CONSULTANT").await;
+    let lead = capture_lead(&app, &admin, "Statement Finance", "cfo@st.example").await;
+    win_lead(&app, &admin, &lead).await;
+    let (client, project) = convert_with_project(&app, &admin, &lead, "cfo@st.example").await;
+    app.settled().await;
+    let departments = app
+        .ok(Some(&admin), "{ departments { id } }", json!({}))
+        .await;
+    let team = app
+        .ok(
+            Some(&admin),
+            "mutation($d: UUID!) { createTeam(input: { name: \"Desk\", departmentId: $d }) { team { id } } }",
+            json!({ "d": departments["departments"][0]["id"] }),
+        )
+        .await["createTeam"]["team"]["id"]
+        .clone();
+    for (user, is_manager) in [(&manager_id, true), (&consultant_id, false)] {
+        app.ok(
+            Some(&admin),
+            "mutation($t: UUID!, $u: UUID!, $m: Boolean) { addTeamMember(teamId: $t, userId: $u, manager: $m) { caughtUp } }",
+            json!({ "t": team, "u": user, "m": is_manager }),
+        )
+        .await;
+    }
+    app.ok(
+        Some(&admin),
+        "mutation { setRate(input: { scope: { role: CONSULTANT }, hourlyMinor: 120000 }) { caughtUp } }",
+        json!({}),
+    )
+    .await;
+    let portal = activate_portal_user(&app, "cfo@st.example", "a-long-password-4").await;
+    Firm {
+        app,
+        admin,
+        manager,
+        consultant,
+        consultant_id,
+        client,
+        project,
+        portal,
+    }
+}
+
+impl Firm {
+    async fn log(&self, date: &str, minutes: i64, billable: bool) -> Value {
+        self.app
+            .gql(
+                Some(&self.consultant),
+                "mutation($i: TimeEntryInput!) { logTime(input: $i) { entry { id } } }",
+                json!({ "i": { "date": date, "minutes": minutes, "description": "filing", "billable": billable, "projectId": self.project } }),
+            )
+            .await
+    }
+
+    async fn approve_week(&self, week_of: &str) {
+        self.app
+            .ok(
+                Some(&self.consultant),
+                "mutation($w: NaiveDate!) { submitTimesheet(weekOf: $w) { caughtUp } }",
+                json!({ "w": week_of }),
+            )
+            .await;
+        self.app
+            .ok(
+                Some(&self.manager),
+                "mutation($u: UUID!, $w: NaiveDate!) { approveTimesheet(userId: $u, weekOf: $w) { caughtUp } }",
+                json!({ "u": self.consultant_id, "w": week_of }),
+            )
+            .await;
+    }
+
+    async fn issue(&self, token: &str, month: &str) -> Value {
+        self.app
+            .gql(
+                Some(token),
+                &format!("mutation($c: UUID!, $m: String!) {{ issueStatement(clientId: $c, month: $m) {{ caughtUp statement {{ {STATEMENT} }} }} }}"),
+                json!({ "c": self.client, "m": month }),
+            )
+            .await
+    }
+}
+
+#[tokio::test]
+async fn a_statement_freezes_approved_effort_closes_its_month_and_carries_corrections_over() {
+    let firm = firm().await;
+    let app = &firm.app;
+    let billable = firm.log("2026-10-19", 120, true).await;
+    let billable_id = billable["data"]["logTime"]["entry"]["id"].clone();
+    firm.log("2026-10-20", 60, false).await;
+    let draft = firm.log("2026-10-21", 30, true).await;
+    assert!(draft["errors"].is_null(), "{draft}");
+    firm.approve_week("2026-10-19").await;
+    // A draft of November is not approved, so it is on no statement.
+    firm.log("2026-11-02", 15, true).await;
+
+    // Only managers issue, and only months that are over.
+    let by_consultant = firm.issue(&firm.consultant, "2026-10").await;
+    assert_eq!(
+        error_code(&by_consultant),
+        Some("FORBIDDEN"),
+        "{by_consultant}"
+    );
+    for month in ["2026-13", "October", "9999-12"] {
+        let bad = firm.issue(&firm.manager, month).await;
+        assert_eq!(error_code(&bad), Some("BAD_USER_INPUT"), "{month}: {bad}");
+    }
+
+    let issued = firm.issue(&firm.manager, "2026-10").await;
+    let statement = &issued["data"]["issueStatement"]["statement"];
+    assert_eq!(statement["revision"], 1, "{issued}");
+    assert_eq!(statement["lines"].as_array().map(Vec::len), Some(3));
+    assert_eq!(statement["total"]["billableMinutes"], 150);
+    assert_eq!(statement["total"]["nonBillableMinutes"], 60);
+    // 150 billable minutes at 1,200.00 an hour.
+    assert_eq!(
+        statement["total"]["amounts"],
+        json!([{ "minor": 300000, "currency": "INR" }])
+    );
+    assert_eq!(
+        statement["perConsultant"][0]["id"],
+        firm.consultant_id.as_str()
+    );
+    let csv = statement["csv"].as_str().expect("csv");
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 4, "{csv}");
+    assert!(rows[0].starts_with("date,consultant,"));
+    assert!(rows[1].starts_with("2026-10-19,con@st.example,"), "{csv}");
+    assert!(
+        rows[1].contains(",120,2.00,true,120000,240000,INR,false"),
+        "{csv}"
+    );
+
+    let twice = firm.issue(&firm.manager, "2026-10").await;
+    assert_eq!(error_code(&twice), Some("CONFLICT"), "{twice}");
+
+    // The month is closed to new work; a correction of stated effort is a reversal.
+    let closed = firm.log("2026-10-22", 30, true).await;
+    assert_eq!(error_code(&closed), Some("BAD_USER_INPUT"), "{closed}");
+    app.ok(
+        Some(&firm.consultant),
+        "mutation($e: UUID!) { reverseTimeEntry(entryId: $e, reason: \"wrong matter\") { caughtUp } }",
+        json!({ "e": billable_id }),
+    )
+    .await;
+    firm.approve_week("2026-10-19").await;
+
+    // November's statement carries the reversal over; the November draft is not on it.
+    let november = firm.issue(&firm.manager, "2026-11").await;
+    let lines = november["data"]["issueStatement"]["statement"]["lines"]
+        .as_array()
+        .expect("lines")
+        .clone();
+    assert_eq!(lines.len(), 1, "{november}");
+    assert_eq!(lines[0]["minutes"], -120);
+    assert_eq!(lines[0]["carriedOver"], true);
+    assert_eq!(lines[0]["amount"]["minor"], -240000);
+
+    // Reopened with a reason, October takes work again and is issued as revision 2 with
+    // only what it did not state before.
+    let reopen = "mutation($c: UUID!, $r: String!) { reopenMonth(clientId: $c, month: \"2026-10\", reason: $r) { statement { closed } } }";
+    let blank = app
+        .gql(
+            Some(&firm.manager),
+            reopen,
+            json!({ "c": firm.client, "r": " " }),
+        )
+        .await;
+    assert_eq!(error_code(&blank), Some("BAD_USER_INPUT"), "{blank}");
+    let reopened = app
+        .ok(
+            Some(&firm.manager),
+            reopen,
+            json!({ "c": firm.client, "r": "late filing fee" }),
+        )
+        .await;
+    assert_eq!(reopened["reopenMonth"]["statement"]["closed"], false);
+    let late = firm.log("2026-10-22", 30, true).await;
+    assert!(late["errors"].is_null(), "{late}");
+    firm.approve_week("2026-10-19").await;
+    let again = firm.issue(&firm.manager, "2026-10").await;
+    let statement = &again["data"]["issueStatement"]["statement"];
+    assert_eq!(statement["revision"], 2, "{again}");
+    assert_eq!(statement["lines"].as_array().map(Vec::len), Some(4));
+
+    // The customer reads their statements; another client's id is not found.
+    let theirs = app
+        .ok(
+            Some(&firm.portal),
+            "query($c: UUID!) { statements(clientId: $c) { month revision total { billableMinutes } } }",
+            json!({ "c": firm.client }),
+        )
+        .await;
+    let months: Vec<&str> = theirs["statements"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .filter_map(|s| s["month"].as_str())
+        .collect();
+    assert_eq!(months, ["2026-11", "2026-10"]);
+    let other = app
+        .gql(
+            Some(&firm.portal),
+            "query($c: UUID!) { statements(clientId: $c) { month } }",
+            json!({ "c": "00000000-0000-0000-0000-000000000007" }),
+        )
+        .await;
+    assert_eq!(error_code(&other), Some("NOT_FOUND"), "{other}");
+
+    // A rebuild gives the same rows.
+    let dump = |table: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            let rows: Vec<String> = sqlx::query_scalar(&format!(
+                "SELECT row_to_json(t)::text FROM {table} t ORDER BY row_to_json(t)::text"
+            ))
+            .fetch_all(&pool)
+            .await
+            .expect("dump");
+            rows
+        }
+    };
+    let before = (dump("statement_view").await, dump("statement_lines").await);
+    let projection = projections::by_name("statements").expect("statements projection");
+    projections::rebuild::rebuild(&app.pool, projection.as_ref(), &|_| {})
+        .await
+        .expect("rebuild");
+    assert_eq!(
+        (dump("statement_view").await, dump("statement_lines").await),
+        before
+    );
+    let _ = &firm.admin;
+    firm.app.stop().await;
+}
