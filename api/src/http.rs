@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use uuid::Uuid;
 
 use crate::auth::Auth;
-use crate::error::Code;
+use crate::error::{ApiError, Code};
 use crate::graphql::{AppState, RequestContext, Served};
 
 mod body;
@@ -61,6 +61,10 @@ pub fn router(http: Http) -> Router {
             ),
         )
         .route("/files/uploads/{upload_id}", get(crate::uploads::download))
+        .route(
+            "/files/statements/{client_id}/{file}",
+            get(crate::exports::download),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(|| async { projections::lag::prometheus() }))
         .route("/readyz", get(readyz))
@@ -406,4 +410,22 @@ async fn readyz(State(http): State<Http>) -> Response {
                 .into_response()
         }
     }
+}
+
+pub(crate) fn status_of(code: Code) -> StatusCode {
+    match code {
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Code::Forbidden => StatusCode::FORBIDDEN,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::BadUserInput => StatusCode::BAD_REQUEST,
+        Code::Conflict => StatusCode::CONFLICT,
+        Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// An error answered in the GraphQL error shape, with `status` or the code's own.
+pub(crate) fn error(status: Option<StatusCode>, error: ApiError) -> Response {
+    let status = status.unwrap_or_else(|| status_of(error.code));
+    crate::http::error_response(status, error.code, &error.message)
 }

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod exports;
 pub mod files;
 pub mod graphql;
 pub mod http;

@@ -24,25 +24,7 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, Code};
 use crate::files;
-use crate::http::{authenticate_headers, Http};
-
-fn status_of(code: Code) -> StatusCode {
-    match code {
-        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
-        Code::Forbidden => StatusCode::FORBIDDEN,
-        Code::NotFound => StatusCode::NOT_FOUND,
-        Code::BadUserInput => StatusCode::BAD_REQUEST,
-        Code::Conflict => StatusCode::CONFLICT,
-        Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-/// An error answered in the GraphQL error shape, with `status` or the code's own.
-fn error(status: Option<StatusCode>, error: ApiError) -> Response {
-    let status = status.unwrap_or_else(|| status_of(error.code));
-    crate::http::error_response(status, error.code, &error.message)
-}
+use crate::http::{authenticate_headers, error, Http};
 
 fn bad(message: impl Into<String>) -> ApiError {
     ApiError::new(Code::BadUserInput, message)

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, Code};
+use crate::exports::StatementExport;
 use crate::graphql::clients::visible_client;
 use crate::graphql::context::{read_back, Ctx};
 use crate::graphql::rates::Money;
@@ -165,49 +166,11 @@ impl Statement {
         grouped(&self.lines, |l| l.user_id)
     }
     /// The lines as CSV (RFC 4180, a header row first; hours to two decimals, amounts in
-    /// minor units).
+    /// minor units). Also a download: `/files/statements/{clientId}/{month}.csv` (and `.pdf`).
     async fn csv(&self, ctx: &Context<'_>) -> Result<String> {
-        let pool = &ctx.state().pool;
-        let mut names: HashMap<Uuid, String> = HashMap::new();
-        for line in &self.lines {
-            if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(line.user_id) {
-                let user = projections::users::find(pool, line.user_id)
-                    .await
-                    .map_err(ApiError::from)?;
-                slot.insert(user.map(|u| u.display_name).unwrap_or_default());
-            }
-        }
-        let field = |text: &str| {
-            if text.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", text.replace('"', "\"\""))
-            } else {
-                text.to_owned()
-            }
-        };
-        let mut out = String::from(
-            "date,consultant,project_id,task_id,minutes,hours,billable,hourly_minor,amount_minor,currency,carried_over\r\n",
-        );
-        for l in &self.lines {
-            let name = names
-                .get(&l.user_id)
-                .map(String::as_str)
-                .unwrap_or_default();
-            out.push_str(&format!(
-                "{},{},{},{},{},{:.2},{},{},{},{},{}\r\n",
-                l.date,
-                field(name),
-                l.project_id,
-                l.task_id.map(|t| t.to_string()).unwrap_or_default(),
-                l.minutes,
-                f64::from(l.minutes) / 60.0,
-                l.billable,
-                l.hourly_minor.map(|m| m.to_string()).unwrap_or_default(),
-                l.amount_minor.map(|m| m.to_string()).unwrap_or_default(),
-                l.currency.as_deref().unwrap_or_default(),
-                l.carried_over,
-            ));
-        }
-        Ok(out)
+        let export =
+            StatementExport::load(&ctx.state().pool, self.row.clone(), self.lines.clone()).await?;
+        Ok(export.csv())
     }
 }
 

@@ -231,6 +231,52 @@ async fn a_statement_freezes_approved_effort_closes_its_month_and_carries_correc
         .await;
     assert_eq!(error_code(&other), Some("NOT_FOUND"), "{other}");
 
+    // Downloads: the CSV and a real PDF whose text shows the statement; another client's
+    // or no token is refused.
+    let get = |path: String, token: Option<String>| {
+        let (http, address) = (app.http.clone(), app.address.clone());
+        async move {
+            let mut request = http.get(format!("{address}{path}"));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            request.send().await.expect("download")
+        }
+    };
+    let path =
+        |month: &str, format: &str| format!("/files/statements/{}/{month}.{format}", firm.client);
+    let pdf = get(path("2026-10", "pdf"), Some(firm.portal.clone())).await;
+    assert_eq!(pdf.status(), 200);
+    assert_eq!(
+        pdf.headers()["content-type"].to_str().expect("type"),
+        "application/pdf"
+    );
+    let bytes = pdf.bytes().await.expect("pdf bytes");
+    let document = lopdf::Document::load_mem(&bytes).expect("a PDF that opens");
+    let pages: Vec<u32> = document.get_pages().keys().copied().collect();
+    assert_eq!(pages, [1]);
+    let text = document.extract_text(&pages).expect("its text");
+    assert!(text.contains("Effort statement 2026-10"), "{text}");
+    assert!(text.contains("Statement Finance (revision 2)"), "{text}");
+    assert!(text.contains("con@st.example"), "{text}");
+    assert!(text.contains("Total INR 3600.00"), "{text}");
+    let csv = get(path("2026-11", "csv"), Some(firm.portal.clone())).await;
+    assert_eq!(csv.status(), 200);
+    let body = csv.text().await.expect("csv");
+    assert!(
+        body.contains(",-120,-2.00,true,120000,-240000,INR,true"),
+        "{body}"
+    );
+    assert_eq!(get(path("2026-10", "pdf"), None).await.status(), 401);
+    assert_eq!(
+        get(path("2026-09", "pdf"), Some(firm.portal.clone()))
+            .await
+            .status(),
+        404
+    );
+    let foreign = format!("/files/statements/{}/2026-10.pdf", uuid_of(7));
+    assert_eq!(get(foreign, Some(firm.portal.clone())).await.status(), 404);
+
     // A rebuild gives the same rows.
     let dump = |table: &'static str| {
         let pool = app.pool.clone();
@@ -255,4 +301,8 @@ async fn a_statement_freezes_approved_effort_closes_its_month_and_carries_correc
     );
     let _ = &firm.admin;
     firm.app.stop().await;
+}
+
+fn uuid_of(n: u128) -> String {
+    format!("{:08x}-0000-0000-0000-{:012x}", 0, n)
 }
