@@ -2,7 +2,7 @@
 
 //!
 //! One file per feature, each with its object types, queries and mutations (`leads`,
-//! `clients`, `users`, `teams`, `effort`, `rates`, `statements`, `projects` and its areas, `templates`, `notifications`, `audit`,
+//! `clients`, `users`, `teams`, `effort`, `rates`, `statements`, `reports`, `projects` and its areas, `templates`, `notifications`, `audit`,
 //! `operations`), over shared parts that import no feature: `context` (state and the
 //! request), `connection` (paging), `types` (enums and scalars), `loaders`, `guard` and
 //! `parsed` (checks before execution), `errors` (codes on every error).
@@ -21,6 +21,7 @@ mod operations;
 mod parsed;
 mod projects;
 mod rates;
+mod reports;
 mod statements;
 mod subscription;
 mod teams;
@@ -56,6 +57,7 @@ pub struct Query(
     effort::EffortQuery,
     rates::RateQuery,
     statements::StatementQuery,
+    reports::ReportQuery,
     notifications::NotificationQuery,
     audit::AuditQuery,
     operations::OperationsQuery,

@@ -276,3 +276,32 @@ pub async fn approved(
     .fetch_all(pool)
     .await
 }
+
+/// An approved entry with its project's client.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApprovedRow {
+    pub entry_id: Uuid,
+    pub user_id: Uuid,
+    pub date: NaiveDate,
+    pub minutes: i32,
+    pub billable: bool,
+    pub project_id: Uuid,
+    pub client_id: Uuid,
+}
+
+/// Every approved entry dated from `from` to `until`, with its project's client.
+pub async fn approved_between(
+    pool: &PgPool,
+    from: NaiveDate,
+    until: NaiveDate,
+) -> Result<Vec<ApprovedRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT e.entry_id, e.user_id, e.date, e.minutes, e.billable, e.project_id, p.client_id \
+           FROM time_entries e JOIN project_view p ON p.id = e.project_id \
+          WHERE e.state = 'approved' AND e.date BETWEEN $1 AND $2 ORDER BY e.date, e.entry_id",
+    )
+    .bind(from)
+    .bind(until)
+    .fetch_all(pool)
+    .await
+}

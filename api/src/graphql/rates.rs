@@ -18,9 +18,9 @@ const RATE_READ_MODELS: [&str; 1] = ["rates"];
 /// An amount of money in minor units (paise for INR).
 #[derive(SimpleObject, Debug)]
 pub struct Money {
-    minor: i64,
+    pub(crate) minor: i64,
     /// ISO 4217 code.
-    currency: String,
+    pub(crate) currency: String,
 }
 
 impl From<DomainMoney> for Money {

@@ -306,3 +306,67 @@ async fn a_statement_freezes_approved_effort_closes_its_month_and_carries_correc
 fn uuid_of(n: u128) -> String {
     format!("{:08x}-0000-0000-0000-{:012x}", 0, n)
 }
+
+#[tokio::test]
+async fn reports_sum_approved_effort_per_project_client_and_consultant() {
+    let firm = firm().await;
+    let app = &firm.app;
+    firm.log("2026-10-19", 120, true).await;
+    firm.log("2026-10-20", 60, false).await;
+    firm.approve_week("2026-10-19").await;
+    // Drafts are not reported.
+    firm.log("2026-10-26", 45, true).await;
+    let report = "query($b: ReportGrouping!) { effortReport(month: \"2026-10\", by: $b) { availableHours rows { id name minutes billableMinutes unpricedMinutes amounts { minor currency } utilisation } csv } }";
+    let by = |grouping: &'static str| {
+        let manager = firm.manager.clone();
+        async move {
+            app.ok(Some(&manager), report, json!({ "b": grouping }))
+                .await
+        }
+    };
+    let consultants = by("CONSULTANT").await;
+    let report_data = &consultants["effortReport"];
+    // October 2026 has 22 weekdays.
+    assert_eq!(report_data["availableHours"], 176);
+    let row = &report_data["rows"][0];
+    assert_eq!(row["id"], firm.consultant_id.as_str());
+    assert_eq!(row["name"], "con@st.example");
+    assert_eq!(
+        (row["minutes"].clone(), row["billableMinutes"].clone()),
+        (json!(180), json!(120))
+    );
+    assert_eq!(
+        row["amounts"],
+        json!([{ "minor": 240000, "currency": "INR" }])
+    );
+    let utilisation = row["utilisation"].as_f64().expect("utilisation");
+    assert!((utilisation - 2.0 / 176.0).abs() < 1e-9, "{utilisation}");
+    assert!(report_data["csv"]
+        .as_str()
+        .is_some_and(|csv| csv.starts_with("id,name,minutes,")
+            && csv.contains(",180,120,0,INR 240000,0.011")));
+
+    let clients = by("CLIENT").await;
+    assert_eq!(
+        clients["effortReport"]["rows"][0]["id"],
+        firm.client.as_str()
+    );
+    assert_eq!(
+        clients["effortReport"]["rows"][0]["name"],
+        "Statement Finance"
+    );
+    assert!(clients["effortReport"]["rows"][0]["utilisation"].is_null());
+    let projects = by("PROJECT").await;
+    assert_eq!(
+        projects["effortReport"]["rows"][0]["id"],
+        firm.project.as_str()
+    );
+    assert_eq!(projects["effortReport"]["rows"][0]["minutes"], 180);
+
+    let refused = app
+        .gql(Some(&firm.consultant), report, json!({ "b": "CLIENT" }))
+        .await;
+    assert_eq!(error_code(&refused), Some("FORBIDDEN"), "{refused}");
+    let _ = &firm.admin;
+    firm.app.stop().await;
+}
