@@ -17,6 +17,15 @@ use uuid::Uuid;
 use crate::error::{ApiError, Code};
 use crate::http::{authenticate_headers, error, Http};
 
+/// `text` as one CSV field (RFC 4180): quoted when it holds a comma, a quote or a line end.
+pub fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
 /// An issued statement with what its exports show.
 #[derive(Debug)]
 pub struct StatementExport {
@@ -62,13 +71,6 @@ impl StatementExport {
 
     /// RFC 4180 CSV with a header row; hours to two decimals, amounts in minor units.
     pub fn csv(&self) -> String {
-        let field = |text: &str| {
-            if text.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", text.replace('"', "\"\""))
-            } else {
-                text.to_owned()
-            }
-        };
         let mut out = String::from(
             "date,consultant,project_id,task_id,minutes,hours,billable,hourly_minor,amount_minor,currency,carried_over\r\n",
         );
@@ -76,7 +78,7 @@ impl StatementExport {
             out.push_str(&format!(
                 "{},{},{},{},{},{:.2},{},{},{},{},{}\r\n",
                 l.date,
-                field(self.name(l.user_id)),
+                csv_field(self.name(l.user_id)),
                 l.project_id,
                 l.task_id.map(|t| t.to_string()).unwrap_or_default(),
                 l.minutes,

@@ -434,3 +434,34 @@ pub async fn raise_request(
         .expect("request id")
         .to_owned()
 }
+
+/// Every row of `table` as JSON text, in one order: for comparing a read model before and
+/// after a rebuild.
+pub async fn dump(pool: &sqlx::PgPool, table: &str) -> Vec<String> {
+    sqlx::query_scalar(&format!(
+        "SELECT row_to_json(t)::text FROM {table} t ORDER BY 1"
+    ))
+    .fetch_all(pool)
+    .await
+    .expect("dump")
+}
+
+/// Rebuilds projection `name` and asserts that every one of its tables holds the same rows
+/// as the live read model did.
+pub async fn assert_rebuild_equals_live(app: &TestApp, name: &str) {
+    let projection = projections::by_name(name).expect("a projection of that name");
+    let mut before = Vec::new();
+    for table in projection.tables() {
+        before.push(dump(&app.pool, table).await);
+    }
+    projections::rebuild::rebuild(&app.pool, projection.as_ref(), &|_| {})
+        .await
+        .expect("rebuild");
+    for (table, before) in projection.tables().iter().zip(before) {
+        assert_eq!(
+            dump(&app.pool, table).await,
+            before,
+            "{table} changed in the rebuild"
+        );
+    }
+}

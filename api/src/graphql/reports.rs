@@ -10,6 +10,7 @@ use domain::Permission;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::exports::csv_field;
 use crate::graphql::context::Ctx;
 use crate::graphql::rates::Money;
 
@@ -76,13 +77,6 @@ fn weekdays(month: Month) -> i64 {
 }
 
 fn csv(report_rows: &[ReportRow]) -> String {
-    let field = |text: &str| {
-        if text.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", text.replace('"', "\"\""))
-        } else {
-            text.to_owned()
-        }
-    };
     let mut out =
         String::from("id,name,minutes,billable_minutes,unpriced_minutes,amounts,utilisation\r\n");
     for row in report_rows {
@@ -94,11 +88,11 @@ fn csv(report_rows: &[ReportRow]) -> String {
         out.push_str(&format!(
             "{},{},{},{},{},{},{}\r\n",
             row.id,
-            field(&row.name),
+            csv_field(&row.name),
             row.minutes,
             row.billable_minutes,
             row.unpriced_minutes,
-            field(&amounts.join("; ")),
+            csv_field(&amounts.join("; ")),
             row.utilisation
                 .map(|u| format!("{u:.3}"))
                 .unwrap_or_default(),

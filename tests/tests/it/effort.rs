@@ -226,23 +226,6 @@ async fn a_week_is_logged_submitted_rejected_approved_and_shown_to_the_customer(
     );
 
     // A rebuild gives the same rows.
-    let dump = || {
-        let pool = app.pool.clone();
-        async move {
-            let rows: Vec<String> = sqlx::query_scalar(
-                "SELECT row_to_json(t)::text FROM time_entries t ORDER BY entry_id",
-            )
-            .fetch_all(&pool)
-            .await
-            .expect("dump");
-            rows
-        }
-    };
-    let before = dump().await;
-    let projection = projections::by_name("effort").expect("effort projection");
-    projections::rebuild::rebuild(&app.pool, projection.as_ref(), &|_| {})
-        .await
-        .expect("rebuild");
-    assert_eq!(dump().await, before);
+    assert_rebuild_equals_live(&app, "effort").await;
     app.stop().await;
 }

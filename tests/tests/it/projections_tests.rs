@@ -13,15 +13,6 @@ use sqlx::PgPool;
 use tests::*;
 use uuid::Uuid;
 
-async fn dump(pool: &PgPool, table: &str) -> Vec<String> {
-    sqlx::query_scalar(&format!(
-        "SELECT row_to_json(t)::text FROM {table} t ORDER BY 1"
-    ))
-    .fetch_all(pool)
-    .await
-    .expect("dump")
-}
-
 async fn head(pool: &PgPool) -> Position {
     projections::wait::log_head(pool)
         .await

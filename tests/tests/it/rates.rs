@@ -88,5 +88,6 @@ async fn the_most_specific_rate_prices_an_hour_and_only_admins_set_rates() {
     .await;
     let rate = app.ok(Some(&manager_token), effective, ask).await;
     assert_eq!(rate["effectiveRate"]["minor"], 200000);
+    assert_rebuild_equals_live(&app, "rates").await;
     app.stop().await;
 }

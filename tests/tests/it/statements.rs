@@ -278,27 +278,7 @@ async fn a_statement_freezes_approved_effort_closes_its_month_and_carries_correc
     assert_eq!(get(foreign, Some(firm.portal.clone())).await.status(), 404);
 
     // A rebuild gives the same rows.
-    let dump = |table: &'static str| {
-        let pool = app.pool.clone();
-        async move {
-            let rows: Vec<String> = sqlx::query_scalar(&format!(
-                "SELECT row_to_json(t)::text FROM {table} t ORDER BY row_to_json(t)::text"
-            ))
-            .fetch_all(&pool)
-            .await
-            .expect("dump");
-            rows
-        }
-    };
-    let before = (dump("statement_view").await, dump("statement_lines").await);
-    let projection = projections::by_name("statements").expect("statements projection");
-    projections::rebuild::rebuild(&app.pool, projection.as_ref(), &|_| {})
-        .await
-        .expect("rebuild");
-    assert_eq!(
-        (dump("statement_view").await, dump("statement_lines").await),
-        before
-    );
+    assert_rebuild_equals_live(app, "statements").await;
     let _ = &firm.admin;
     firm.app.stop().await;
 }

@@ -203,29 +203,6 @@ async fn admins_build_teams_in_departments_and_managers_manage_their_members() {
     assert_eq!(shown["team"]["department"]["name"], "Technology");
     assert_eq!(shown["team"]["members"].as_array().map(Vec::len), Some(1));
 
-    let dump = |table: &'static str| {
-        let pool = app.pool.clone();
-        async move {
-            let rows: Vec<String> = sqlx::query_scalar(&format!(
-                "SELECT row_to_json(t)::text FROM {table} t ORDER BY row_to_json(t)::text"
-            ))
-            .fetch_all(&pool)
-            .await
-            .expect("dump");
-            rows
-        }
-    };
-    let tables = ["department_view", "team_view", "team_members"];
-    let mut before = Vec::new();
-    for table in tables {
-        before.push(dump(table).await);
-    }
-    let projection = projections::by_name("teams").expect("teams projection");
-    projections::rebuild::rebuild(&app.pool, projection.as_ref(), &|_| {})
-        .await
-        .expect("rebuild");
-    for (table, before) in tables.iter().zip(before) {
-        assert_eq!(dump(table).await, before, "{table} changed in the rebuild");
-    }
+    assert_rebuild_equals_live(&app, "teams").await;
     app.stop().await;
 }
