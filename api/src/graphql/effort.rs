@@ -300,6 +300,15 @@ async fn approver(ctx: &Context<'_>, viewer: &Viewer, user_id: Uuid) -> Result<A
     })
 }
 
+/// Whether `viewer` may read `user_id`'s timesheets: a reviewer, an admin or an auditor, or
+/// a manager of one of the person's teams.
+async fn may_read(ctx: &Context<'_>, viewer: &Viewer, user_id: Uuid) -> Result<bool, ApiError> {
+    if viewer.role == domain::Role::Manager {
+        return Ok(projections::teams::manages(&ctx.state().pool, viewer.user_id, user_id).await?);
+    }
+    Ok(viewer.role.may(Permission::ApproveEffort) || viewer.role.may(Permission::ReadHistory))
+}
+
 /// Effort queries.
 #[derive(Default, Debug)]
 pub struct EffortQuery;
@@ -307,7 +316,7 @@ pub struct EffortQuery;
 #[Object]
 impl EffortQuery {
     /// A person's timesheet of the week of `weekOf` (the viewer's own by default; another
-    /// person's for approvers and auditors).
+    /// person's for reviewers, admins, auditors and the managers of their teams).
     async fn timesheet(
         &self,
         ctx: &Context<'_>,
@@ -316,13 +325,10 @@ impl EffortQuery {
     ) -> Result<Timesheet> {
         let viewer = ctx.request().auth.viewer()?;
         let user_id = user_id.unwrap_or(viewer.user_id);
-        if user_id != viewer.user_id
-            && !(viewer.role.may(Permission::ApproveEffort)
-                || viewer.role.may(Permission::ReadHistory))
-        {
+        if user_id != viewer.user_id && !may_read(ctx, &viewer, user_id).await? {
             return Err(ApiError::new(
                 Code::Forbidden,
-                "another person's timesheet is for approvers",
+                "another person's timesheet is for their approvers and auditors",
             )
             .into());
         }

@@ -186,7 +186,22 @@ async fn a_week_is_logged_submitted_rejected_approved_and_shown_to_the_customer(
             json!({ "u": consultant }),
         )
         .await;
-    assert!(peek["errors"].is_null(), "managers approve: {peek}");
+    assert_eq!(
+        error_code(&peek),
+        Some("FORBIDDEN"),
+        "not their team: {peek}"
+    );
+    let own_team = app
+        .gql(
+            Some(&manager_token),
+            &format!("query($u: UUID!) {{ timesheet(userId: $u, weekOf: \"2026-11-23\") {{ {SHEET} }} }}"),
+            json!({ "u": consultant }),
+        )
+        .await;
+    assert_eq!(
+        own_team["data"]["timesheet"]["approvedMinutes"], 570,
+        "{own_team}"
+    );
     let by_consultant = app
         .gql(
             Some(&consultant_token),
