@@ -315,6 +315,10 @@ impl CommandBus {
         let ctx = CommandContext::system();
         for name in SEEDED_DEPARTMENTS {
             let department_id = seeded_department_id(name);
+            let current: Department = self.load(department_id).await?;
+            if current.id.is_some() {
+                continue;
+            }
             let command = DepartmentCommand::Create {
                 department_id,
                 name: name.to_owned(),

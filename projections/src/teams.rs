@@ -78,6 +78,7 @@ impl FoldEach for TeamsProjection {
             }
             return Ok(());
         }
+        // A member change also moves the team's `updated_at`.
         let touch = |at: DateTime<Utc>| {
             sqlx::query(
                 "UPDATE team_view SET updated_at = $2, last_sequence = $3 \
@@ -107,20 +108,28 @@ impl FoldEach for TeamsProjection {
                 .await?;
             }
             TeamEvent::TeamRenamed { name, at } => {
-                sqlx::query("UPDATE team_view SET name = $2 WHERE id = $1")
-                    .bind(id)
-                    .bind(name)
-                    .execute(&mut *conn)
-                    .await?;
-                touch(at).execute(conn).await?;
+                sqlx::query(
+                    "UPDATE team_view SET name = $2, updated_at = $3, last_sequence = $4 \
+                      WHERE id = $1 AND last_sequence < $4",
+                )
+                .bind(id)
+                .bind(name)
+                .bind(at)
+                .bind(seq)
+                .execute(conn)
+                .await?;
             }
             TeamEvent::TeamMovedToDepartment { department_id, at } => {
-                sqlx::query("UPDATE team_view SET department_id = $2 WHERE id = $1")
-                    .bind(id)
-                    .bind(department_id)
-                    .execute(&mut *conn)
-                    .await?;
-                touch(at).execute(conn).await?;
+                sqlx::query(
+                    "UPDATE team_view SET department_id = $2, updated_at = $3, last_sequence = $4 \
+                      WHERE id = $1 AND last_sequence < $4",
+                )
+                .bind(id)
+                .bind(department_id)
+                .bind(at)
+                .bind(seq)
+                .execute(conn)
+                .await?;
             }
             TeamEvent::TeamMemberAdded {
                 user_id,

@@ -4,7 +4,6 @@
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use commands::Appended;
 use domain::timesheet::{Approver, EntryInput, EntryState, TimesheetCommand, WorkRef};
 use domain::Permission;
 use projections::effort::{week_start, EntryRow, PendingWeek};
@@ -247,14 +246,14 @@ async fn timesheet(
     Ok(Timesheet::new(user_id, start, rows))
 }
 
-/// Runs a command on `user_id`'s week of `date`, then answers with that week.
+/// Runs a command on `user_id`'s week of `date`; whether the effort read model caught up.
 async fn run(
     ctx: &Context<'_>,
     viewer: &Viewer,
     user_id: Uuid,
     date: NaiveDate,
     command: impl FnOnce(DateTime<Utc>) -> TimesheetCommand,
-) -> Result<(Appended, bool), ApiError> {
+) -> Result<bool, ApiError> {
     let command_ctx = ctx.command_context(viewer);
     let appended = ctx
         .state()
@@ -266,8 +265,20 @@ async fn run(
             command(command_ctx.issued_at),
         )
         .await?;
-    let caught_up = ctx.state().caught_up(&EFFORT_READ_MODELS, appended).await;
-    Ok((appended, caught_up))
+    Ok(ctx.state().caught_up(&EFFORT_READ_MODELS, appended).await)
+}
+
+/// The answer of a week's mutation: the week as the read model shows it.
+async fn sheet_payload(
+    ctx: &Context<'_>,
+    user_id: Uuid,
+    week_of: NaiveDate,
+    caught_up: bool,
+) -> Result<TimesheetPayload> {
+    Ok(TimesheetPayload {
+        timesheet: timesheet(ctx, user_id, week_start(week_of)).await?,
+        caught_up,
+    })
 }
 
 async fn entry_payload(
@@ -394,7 +405,7 @@ impl EffortMutation {
         let (date, entry_id) = (entry.date, Uuid::now_v7());
         let month_closed = month_closed(ctx, &entry.work, date).await?;
         let user_id = viewer.user_id;
-        let (_, caught_up) = run(ctx, &viewer, user_id, date, |at| TimesheetCommand::Log {
+        let caught_up = run(ctx, &viewer, user_id, date, |at| TimesheetCommand::Log {
             user_id,
             entry_id,
             entry,
@@ -422,7 +433,7 @@ impl EffortMutation {
         let month_closed = month_closed(ctx, &old, current.date).await?
             || month_closed(ctx, &entry.work, entry.date).await?;
         let user_id = viewer.user_id;
-        let (_, caught_up) = run(ctx, &viewer, user_id, current.date, |at| {
+        let caught_up = run(ctx, &viewer, user_id, current.date, |at| {
             TimesheetCommand::Edit {
                 user_id,
                 entry_id,
@@ -444,7 +455,7 @@ impl EffortMutation {
         let viewer = ctx.request().auth.require(Permission::LogTime)?;
         let current = own_entry(ctx, &viewer, entry_id).await?;
         let user_id = viewer.user_id;
-        let (_, caught_up) = run(ctx, &viewer, user_id, current.date, |at| {
+        let caught_up = run(ctx, &viewer, user_id, current.date, |at| {
             TimesheetCommand::Delete {
                 user_id,
                 entry_id,
@@ -463,14 +474,11 @@ impl EffortMutation {
     ) -> Result<TimesheetPayload> {
         let viewer = ctx.request().auth.require(Permission::LogTime)?;
         let user_id = viewer.user_id;
-        let (_, caught_up) = run(ctx, &viewer, user_id, week_of, |at| {
+        let caught_up = run(ctx, &viewer, user_id, week_of, |at| {
             TimesheetCommand::Submit { user_id, at }
         })
         .await?;
-        Ok(TimesheetPayload {
-            timesheet: timesheet(ctx, user_id, week_start(week_of)).await?,
-            caught_up,
-        })
+        sheet_payload(ctx, user_id, week_of, caught_up).await
     }
 
     /// Approves every submitted entry of a person's week (a reviewer, or a manager of one of
@@ -483,14 +491,11 @@ impl EffortMutation {
     ) -> Result<TimesheetPayload> {
         let viewer = ctx.request().auth.require(Permission::ApproveEffort)?;
         let approver = approver(ctx, &viewer, user_id).await?;
-        let (_, caught_up) = run(ctx, &viewer, user_id, week_of, |at| {
+        let caught_up = run(ctx, &viewer, user_id, week_of, |at| {
             TimesheetCommand::Approve { approver, at }
         })
         .await?;
-        Ok(TimesheetPayload {
-            timesheet: timesheet(ctx, user_id, week_start(week_of)).await?,
-            caught_up,
-        })
+        sheet_payload(ctx, user_id, week_of, caught_up).await
     }
 
     /// Sends submitted entries of a person's week back with a reason.
@@ -504,7 +509,7 @@ impl EffortMutation {
     ) -> Result<TimesheetPayload> {
         let viewer = ctx.request().auth.require(Permission::ApproveEffort)?;
         let approver = approver(ctx, &viewer, user_id).await?;
-        let (_, caught_up) = run(ctx, &viewer, user_id, week_of, |at| {
+        let caught_up = run(ctx, &viewer, user_id, week_of, |at| {
             TimesheetCommand::Reject {
                 approver,
                 entry_ids,
@@ -513,10 +518,7 @@ impl EffortMutation {
             }
         })
         .await?;
-        Ok(TimesheetPayload {
-            timesheet: timesheet(ctx, user_id, week_start(week_of)).await?,
-            caught_up,
-        })
+        sheet_payload(ctx, user_id, week_of, caught_up).await
     }
 
     /// Logs a draft reversing one of the viewer's approved entries, with a reason.
@@ -529,7 +531,7 @@ impl EffortMutation {
         let viewer = ctx.request().auth.require(Permission::LogTime)?;
         let original = own_entry(ctx, &viewer, entry_id).await?;
         let (user_id, reversal) = (viewer.user_id, Uuid::now_v7());
-        let (_, caught_up) = run(ctx, &viewer, user_id, original.date, |at| {
+        let caught_up = run(ctx, &viewer, user_id, original.date, |at| {
             TimesheetCommand::Reverse {
                 user_id,
                 entry_id: reversal,
