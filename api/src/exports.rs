@@ -72,14 +72,14 @@ impl StatementExport {
     /// RFC 4180 CSV with a header row; hours to two decimals, amounts in minor units.
     pub fn csv(&self) -> String {
         let mut out = String::from(
-            "date,consultant,project_id,task_id,minutes,hours,billable,hourly_minor,amount_minor,currency,carried_over\r\n",
+            "date,consultant,matter_id,task_id,minutes,hours,billable,hourly_minor,amount_minor,currency,carried_over\r\n",
         );
         for l in &self.lines {
             out.push_str(&format!(
                 "{},{},{},{},{},{:.2},{},{},{},{},{}\r\n",
                 l.date,
                 csv_field(self.name(l.user_id)),
-                l.project_id,
+                l.matter_id,
                 l.task_id.map(|t| t.to_string()).unwrap_or_default(),
                 l.minutes,
                 f64::from(l.minutes) / 60.0,

@@ -22,6 +22,7 @@ mod parsed;
 mod projects;
 mod rates;
 mod reports;
+mod service;
 mod statements;
 mod subscription;
 mod teams;
@@ -57,6 +58,7 @@ pub struct Query(
     effort::EffortQuery,
     rates::RateQuery,
     statements::StatementQuery,
+    service::ServiceQuery,
     reports::ReportQuery,
     notifications::NotificationQuery,
     audit::AuditQuery,
@@ -79,6 +81,7 @@ pub struct Mutation(
     effort::EffortMutation,
     rates::RateMutation,
     statements::StatementMutation,
+    service::ServiceMutation,
     operations::OperationsMutation,
 );
 

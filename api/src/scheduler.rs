@@ -1,5 +1,5 @@
-//! The scheduler: licence expiry alerts (90, 60 and 30 days ahead) and reminders for
-//! document requests that are due soon. Runs where `SCHEDULER_ENABLED=true` (one replica).
+//! The scheduler: licence expiry alerts (90, 60 and 30 days ahead), reminders for
+//! document requests that are due soon, and due-soon and overdue alerts of service items. Runs where `SCHEDULER_ENABLED=true` (one replica).
 //!
 //! The scheduler decides *when*; what it does goes the reactors' way: its commands carry a
 //! reaction key per project and day (`CommandContext::scheduled`), so a pass run twice, or on
@@ -12,6 +12,7 @@ use std::time::Duration;
 use chrono::{NaiveDate, Utc};
 use commands::{CommandBus, CommandContext};
 use domain::project::BillingCommand;
+use domain::service::ServiceItemCommand;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -25,6 +26,8 @@ pub struct Pass {
     pub licences_checked: usize,
     /// Reminder emails queued.
     pub reminders_queued: u64,
+    /// Unfinished service items due soon or overdue that were looked at.
+    pub service_items_checked: usize,
 }
 
 /// One pass for the date `today`.
@@ -68,6 +71,18 @@ pub async fn run_once(bus: &CommandBus, pool: &PgPool, today: NaiveDate) -> anyh
         .execute(pool)
         .await?;
         pass.reminders_queued += queued.rows_affected();
+    }
+    let until = today + chrono::Days::new(domain::service::DUE_SOON_DAYS.unsigned_abs());
+    for item_id in projections::service::due_by(pool, until).await? {
+        let ctx = CommandContext::scheduled("service-due", item_id, today);
+        let command = ServiceItemCommand::FlagDue {
+            today,
+            at: ctx.issued_at,
+        };
+        bus.service_item(&ctx, item_id, command)
+            .await
+            .map_err(|e| anyhow::anyhow!("due alerts for service item {item_id}: {e}"))?;
+        pass.service_items_checked += 1;
     }
     Ok(pass)
 }

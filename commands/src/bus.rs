@@ -9,6 +9,7 @@ use domain::lead::{CaptureLeadInput, Lead, LeadCommand, LeadStage};
 use domain::project::{Project, ProjectCommand, TemplateRef};
 use domain::rate::{RateCard, RateCommand, RATE_CARD_ID};
 use domain::reaction::{ParkedReactions, ReactionCommand};
+use domain::service::{ServiceItem, ServiceItemCommand};
 use domain::statement::{Month, Statement, StatementCommand};
 use domain::team::{
     seeded_department_id, Department, DepartmentCommand, Team, TeamCommand, SEEDED_DEPARTMENTS,
@@ -55,6 +56,7 @@ pub struct CommandBus {
     timesheets: Framework<Timesheet>,
     rates: Framework<RateCard>,
     statements: Framework<Statement>,
+    service_items: Framework<ServiceItem>,
     /// Where links in messages point (`PORTAL_URL`), without a trailing `/`.
     pub(crate) portal_url: String,
 }
@@ -119,6 +121,7 @@ impl CommandBus {
             timesheets: framework(&pool, None, ()),
             rates: framework(&pool, None, ()),
             statements: framework(&pool, None, ()),
+            service_items: framework(&pool, None, ()),
             pool,
         }
     }
@@ -307,6 +310,17 @@ impl CommandBus {
     ) -> Result<Appended, CommandError> {
         let stream = domain::statement::stream_id(client_id, month);
         self.execute(&self.statements, stream, command, ctx).await
+    }
+
+    /// Runs a command on a service item.
+    pub async fn service_item(
+        &self,
+        ctx: &CommandContext,
+        service_item_id: Uuid,
+        command: ServiceItemCommand,
+    ) -> Result<Appended, CommandError> {
+        self.execute(&self.service_items, service_item_id, command, ctx)
+            .await
     }
 
     /// Creates the seeded departments that do not exist yet; safe on every start and on

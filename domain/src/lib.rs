@@ -16,6 +16,7 @@ pub mod project;
 pub mod rate;
 pub mod reaction;
 pub mod role;
+pub mod service;
 pub mod statement;
 pub mod team;
 pub mod template;

@@ -49,6 +49,9 @@ pub enum Permission {
     ManageRates,
     /// Issue monthly effort statements and reopen their months.
     IssueStatements,
+    /// Open service desk items, work them and add internal notes (routing and cancelling
+    /// are for the owning team's managers, a fact the ServiceItem aggregate checks).
+    WorkService,
     /// Log one's own time on projects.
     LogTime,
     /// Approve or reject others' submitted time (never one's own).
@@ -96,7 +99,10 @@ impl Role {
             (R::Auditor, _) => false,
             (R::Sales | R::Manager, P::ReadLeads | P::WriteLeads | P::ConvertLeads) => true,
             (R::Support, P::ReadLeads) => true,
-            (R::Support | R::Manager | R::Consultant, P::WorkProjects | P::UploadEvidence) => true,
+            (
+                R::Support | R::Manager | R::Consultant,
+                P::WorkProjects | P::UploadEvidence | P::WorkService,
+            ) => true,
             (R::Manager, P::IssueStatements) => true,
             (R::Manager | R::Reviewer, P::ReviewEvidence | P::ApproveGates | P::ApproveEffort) => {
                 true

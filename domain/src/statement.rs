@@ -85,7 +85,9 @@ pub struct StatementLine {
     pub entry_id: Uuid,
     pub date: NaiveDate,
     pub user_id: Uuid,
-    pub project_id: Uuid,
+    /// The project or service item.
+    #[serde(alias = "project_id")]
+    pub matter_id: Uuid,
     pub task_id: Option<Uuid>,
     pub minutes: i32,
     pub billable: bool,
@@ -103,7 +105,7 @@ impl StatementLine {
     pub fn priced(
         entry_id: Uuid,
         (date, month): (NaiveDate, Month),
-        (user_id, project_id, task_id): (Uuid, Uuid, Option<Uuid>),
+        (user_id, matter_id, task_id): (Uuid, Uuid, Option<Uuid>),
         (minutes, billable): (i32, bool),
         hourly: Option<Money>,
     ) -> StatementLine {
@@ -115,7 +117,7 @@ impl StatementLine {
             entry_id,
             date,
             user_id,
-            project_id,
+            matter_id,
             task_id,
             minutes,
             billable,

@@ -43,6 +43,39 @@ pub enum WorkRef {
         project_id: Uuid,
         task_id: Option<Uuid>,
     },
+    /// A service desk item.
+    Service { service_item_id: Uuid },
+}
+
+impl WorkRef {
+    /// The matter: the project or the service item.
+    pub fn matter_id(&self) -> Uuid {
+        match self {
+            WorkRef::Project { project_id, .. } => *project_id,
+            WorkRef::Service { service_item_id } => *service_item_id,
+        }
+    }
+
+    pub fn project_id(&self) -> Option<Uuid> {
+        match self {
+            WorkRef::Project { project_id, .. } => Some(*project_id),
+            WorkRef::Service { .. } => None,
+        }
+    }
+
+    pub fn task_id(&self) -> Option<Uuid> {
+        match self {
+            WorkRef::Project { task_id, .. } => *task_id,
+            WorkRef::Service { .. } => None,
+        }
+    }
+
+    pub fn service_item_id(&self) -> Option<Uuid> {
+        match self {
+            WorkRef::Service { service_item_id } => Some(*service_item_id),
+            WorkRef::Project { .. } => None,
+        }
+    }
 }
 
 /// Where an entry stands.

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::page::{select_list, Columns, Page};
 
 /// The aggregate types that have a history, with their persisted names.
-pub const AGGREGATE_TYPES: [&str; 11] = [
+pub const AGGREGATE_TYPES: [&str; 12] = [
     "Lead",
     "Client",
     "Project",
@@ -20,6 +20,7 @@ pub const AGGREGATE_TYPES: [&str; 11] = [
     "Timesheet",
     "RateCard",
     "Statement",
+    "ServiceItem",
 ];
 
 /// Why an audit read failed.

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
-use domain::timesheet::{EntryState, TimesheetEvent, WorkRef};
+use domain::timesheet::{EntryState, TimesheetEvent};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -77,18 +77,14 @@ impl FoldEach for EffortProjection {
                 minutes,
                 description,
                 billable,
-                work:
-                    WorkRef::Project {
-                        project_id,
-                        task_id,
-                    },
+                work,
                 reverses,
                 at,
             } => {
                 sqlx::query(
                     "INSERT INTO time_entries (entry_id, user_id, week_start, date, minutes, description, \
-                            billable, project_id, task_id, state, reverses, logged_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+                            billable, project_id, task_id, service_item_id, state, reverses, logged_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) \
                      ON CONFLICT (entry_id) DO NOTHING",
                 )
                 .bind(entry_id)
@@ -98,8 +94,9 @@ impl FoldEach for EffortProjection {
                 .bind(minutes)
                 .bind(description)
                 .bind(billable)
-                .bind(project_id)
-                .bind(task_id)
+                .bind(work.project_id())
+                .bind(work.task_id())
+                .bind(work.service_item_id())
                 .bind(EntryState::Draft.as_str())
                 .bind(reverses)
                 .bind(at)
@@ -112,24 +109,22 @@ impl FoldEach for EffortProjection {
                 minutes,
                 description,
                 billable,
-                work:
-                    WorkRef::Project {
-                        project_id,
-                        task_id,
-                    },
+                work,
                 at,
             } => {
                 sqlx::query(
                     "UPDATE time_entries SET date = $2, minutes = $3, description = $4, billable = $5, \
-                            project_id = $6, task_id = $7, updated_at = $8 WHERE entry_id = $1",
+                            project_id = $6, task_id = $7, service_item_id = $8, updated_at = $9 \
+                      WHERE entry_id = $1",
                 )
                 .bind(entry_id)
                 .bind(date)
                 .bind(minutes)
                 .bind(description)
                 .bind(billable)
-                .bind(project_id)
-                .bind(task_id)
+                .bind(work.project_id())
+                .bind(work.task_id())
+                .bind(work.service_item_id())
                 .bind(at)
                 .execute(conn)
                 .await?;
@@ -181,8 +176,11 @@ pub struct EntryRow {
     pub minutes: i32,
     pub description: String,
     pub billable: bool,
-    pub project_id: Uuid,
+    /// The project or service item.
+    pub matter_id: Uuid,
+    pub project_id: Option<Uuid>,
     pub task_id: Option<Uuid>,
+    pub service_item_id: Option<Uuid>,
     pub state: String,
     /// Why it was rejected.
     pub reason: Option<String>,
@@ -193,13 +191,15 @@ pub struct EntryRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "entry_id, user_id, week_start, date, minutes, description, billable, \
-     project_id, task_id, state, reason, reverses, decided_by, logged_at, updated_at";
+/// The columns of an [`EntryRow`], of `time_entries e`.
+pub(crate) const ENTRY_COLUMNS: &str = "e.entry_id, e.user_id, e.week_start, e.date, e.minutes, \
+     e.description, e.billable, e.matter_id, e.project_id, e.task_id, e.service_item_id, e.state, \
+     e.reason, e.reverses, e.decided_by, e.logged_at, e.updated_at";
 
 /// One entry.
 pub async fn entry(pool: &PgPool, entry_id: Uuid) -> Result<Option<EntryRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM time_entries WHERE entry_id = $1"
+        "SELECT {ENTRY_COLUMNS} FROM time_entries e WHERE entry_id = $1"
     ))
     .bind(entry_id)
     .fetch_optional(pool)
@@ -213,7 +213,7 @@ pub async fn week(
     week_start: NaiveDate,
 ) -> Result<Vec<EntryRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM time_entries WHERE user_id = $1 AND week_start = $2 \
+        "SELECT {ENTRY_COLUMNS} FROM time_entries e WHERE user_id = $1 AND week_start = $2 \
           ORDER BY date, logged_at, entry_id"
     ))
     .bind(user_id)
@@ -256,28 +256,34 @@ pub async fn pending(
     .await
 }
 
-/// The approved entries of one project, or of every project of one client, by date.
+/// Every matter time is logged on, with its client: each project and each service item.
+/// Joined as `JOIN {MATTERS} m ON m.id = e.matter_id`; a filter on `m.client_id` reaches
+/// both tables' client indexes.
+pub const MATTERS: &str =
+    "(SELECT id, client_id FROM project_view UNION ALL SELECT id, client_id FROM service_items)";
+
+/// The approved entries of one matter, or of every matter of one client, by date.
 pub async fn approved(
     pool: &PgPool,
-    project_id: Option<Uuid>,
+    matter_id: Option<Uuid>,
     client_id: Option<Uuid>,
     first: i64,
 ) -> Result<Vec<EntryRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM time_entries e WHERE state = 'approved' \
-            AND ($1::uuid IS NULL OR project_id = $1) \
+        "SELECT {ENTRY_COLUMNS} FROM time_entries e WHERE state = 'approved' \
+            AND ($1::uuid IS NULL OR matter_id = $1) \
             AND ($2::uuid IS NULL OR EXISTS \
-                 (SELECT 1 FROM project_view p WHERE p.id = e.project_id AND p.client_id = $2)) \
+                 (SELECT 1 FROM {MATTERS} m WHERE m.id = e.matter_id AND m.client_id = $2)) \
           ORDER BY date DESC, logged_at DESC, entry_id LIMIT $3"
     ))
-    .bind(project_id)
+    .bind(matter_id)
     .bind(client_id)
     .bind(first)
     .fetch_all(pool)
     .await
 }
 
-/// An approved entry with its project's client.
+/// An approved entry with its matter's client.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApprovedRow {
     pub entry_id: Uuid,
@@ -285,21 +291,21 @@ pub struct ApprovedRow {
     pub date: NaiveDate,
     pub minutes: i32,
     pub billable: bool,
-    pub project_id: Uuid,
+    pub matter_id: Uuid,
     pub client_id: Uuid,
 }
 
-/// Every approved entry dated from `from` to `until`, with its project's client.
+/// Every approved entry dated from `from` to `until`, with its matter's client.
 pub async fn approved_between(
     pool: &PgPool,
     from: NaiveDate,
     until: NaiveDate,
 ) -> Result<Vec<ApprovedRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT e.entry_id, e.user_id, e.date, e.minutes, e.billable, e.project_id, p.client_id \
-           FROM time_entries e JOIN project_view p ON p.id = e.project_id \
-          WHERE e.state = 'approved' AND e.date BETWEEN $1 AND $2 ORDER BY e.date, e.entry_id",
-    )
+    sqlx::query_as(&format!(
+        "SELECT e.entry_id, e.user_id, e.date, e.minutes, e.billable, e.matter_id, m.client_id \
+           FROM time_entries e JOIN {MATTERS} m ON m.id = e.matter_id \
+          WHERE e.state = 'approved' AND e.date BETWEEN $1 AND $2 ORDER BY e.date, e.entry_id"
+    ))
     .bind(from)
     .bind(until)
     .fetch_all(pool)

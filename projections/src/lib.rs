@@ -68,6 +68,7 @@ pub mod rates;
 pub mod reactor;
 pub mod rebuild;
 pub mod runner;
+pub mod service;
 pub mod statements;
 pub mod status;
 pub mod teams;
@@ -96,6 +97,7 @@ pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
         std::sync::Arc::new(effort::EffortProjection),
         std::sync::Arc::new(rates::RatesProjection),
         std::sync::Arc::new(statements::StatementsProjection),
+        std::sync::Arc::new(service::ServiceDeskProjection),
     ]
 }
 

@@ -3,7 +3,8 @@
 //!
 //! Recipients: a client's portal users for requests raised, uploads reviewed, stages advanced
 //! and licence expiry alerts; the person who raised a request for uploads received; the
-//! assignee for tasks assigned. The projection keeps its own list of recipients and request
+//! assignee for tasks assigned; a service item's new assignees when it is routed, and its
+//! assignees when it is due soon or overdue. The projection keeps its own list of recipients and request
 //! owners (from `User` and `Project` events) so it never reads another projection's tables.
 //!
 //! A notification's id is derived from (event id, user, kind), so a rebuild recreates the
@@ -13,6 +14,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use domain::project::ProjectEvent;
+use domain::service::ServiceItemEvent;
 use domain::user::UserEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -40,7 +42,7 @@ struct Note {
     kind: &'static str,
     title: String,
     body: String,
-    project_id: Uuid,
+    project_id: Option<Uuid>,
     subject_id: Option<Uuid>,
 }
 
@@ -59,7 +61,7 @@ impl Projection for NotificationsProjection {
     }
 
     fn aggregate_types(&self) -> &'static [&'static str] {
-        &["Project", "User"]
+        &["Project", "User", "ServiceItem"]
     }
 
     /// Folded per batch: the subjects and recipients the batch needs are loaded in two
@@ -77,10 +79,10 @@ impl Projection for NotificationsProjection {
             let Some(id) = event.aggregate_uuid() else {
                 continue;
             };
-            let payload = if event.aggregate_type == "User" {
-                Payload::User(decode(event)?)
-            } else {
-                Payload::Project(decode(event)?)
+            let payload = match event.aggregate_type.as_str() {
+                "User" => Payload::User(decode(event)?),
+                "ServiceItem" => Payload::Service(decode(event)?),
+                _ => Payload::Project(decode(event)?),
             };
             decoded.push((id, *event, payload));
         }
@@ -108,6 +110,11 @@ impl Projection for NotificationsProjection {
                         state.notify(event, note);
                     }
                 }
+                Payload::Service(service) => {
+                    for note in state.service_event(id, service) {
+                        state.notify(event, note);
+                    }
+                }
             }
         }
         state.flush_notifications(conn, live).await?;
@@ -119,16 +126,25 @@ impl Projection for NotificationsProjection {
 enum Payload {
     User(UserEvent),
     Project(ProjectEvent),
+    Service(ServiceItemEvent),
 }
 
-/// A request or a project, as notifications name it.
-#[derive(Debug, Clone)]
+/// A request, a project or a service item, as notifications name it.
+#[derive(Debug, Clone, sqlx::FromRow)]
 struct Subject {
-    project_id: Uuid,
+    /// None for a service item.
+    project_id: Option<Uuid>,
     client_id: Uuid,
     /// Who raised the request.
     owner_id: Option<Uuid>,
     title: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct SubjectRow {
+    id: Uuid,
+    #[sqlx(flatten)]
+    subject: Subject,
 }
 
 #[derive(Debug, Clone)]
@@ -145,7 +161,7 @@ struct Pending {
     kind: &'static str,
     title: String,
     body: String,
-    project_id: Uuid,
+    project_id: Option<Uuid>,
     subject_id: Option<Uuid>,
     event_id: Uuid,
     created_at: chrono::DateTime<chrono::Utc>,
@@ -193,19 +209,30 @@ impl State {
                         _ => {}
                     }
                 }
+                Payload::Service(event) => {
+                    subject_ids.push(*id);
+                    match event {
+                        ServiceItemEvent::ServiceItemRouted { added: to, .. }
+                        | ServiceItemEvent::ServiceItemDueSoon { notify: to, .. }
+                        | ServiceItemEvent::ServiceItemOverdue { notify: to, .. } => {
+                            users.extend(to);
+                        }
+                        _ => {}
+                    }
+                }
             }
         }
         subject_ids.sort_unstable();
         subject_ids.dedup();
-        let subjects: Vec<(Uuid, Uuid, Uuid, Option<Uuid>, String)> = sqlx::query_as(
+        let subjects: Vec<SubjectRow> = sqlx::query_as(
             "SELECT id, project_id, client_id, owner_id, title FROM notification_subjects WHERE id = ANY($1)",
         )
         .bind(&subject_ids)
         .fetch_all(&mut *conn)
         .await?;
-        for (_, _, client_id, owner_id, _) in &subjects {
-            clients.push(*client_id);
-            users.extend(owner_id);
+        for row in &subjects {
+            clients.push(row.subject.client_id);
+            users.extend(row.subject.owner_id);
         }
         clients.sort_unstable();
         clients.dedup();
@@ -222,17 +249,7 @@ impl State {
         Ok(Self {
             subjects: subjects
                 .into_iter()
-                .map(|(id, project_id, client_id, owner_id, title)| {
-                    (
-                        id,
-                        Subject {
-                            project_id,
-                            client_id,
-                            owner_id,
-                            title,
-                        },
-                    )
-                })
+                .map(|row| (row.id, row.subject))
                 .collect(),
             recipients: recipients
                 .into_iter()
@@ -411,7 +428,7 @@ impl State {
                 self.set_subject(
                     project_id,
                     Subject {
-                        project_id,
+                        project_id: Some(project_id),
                         client_id,
                         owner_id: None,
                         title: name,
@@ -426,7 +443,7 @@ impl State {
                 kind,
                 title,
                 body,
-                project_id,
+                project_id: Some(project_id),
                 subject_id,
             })
         };
@@ -449,7 +466,7 @@ impl State {
                     self.set_subject(
                         request_id,
                         Subject {
-                            project_id,
+                            project_id: Some(project_id),
                             client_id,
                             owner_id: Some(by),
                             title: instructions.clone(),
@@ -564,11 +581,71 @@ impl State {
     }
 }
 
+impl State {
+    /// The notes a service item event sends; keeps the item's subject up to date.
+    fn service_event(&mut self, item_id: Uuid, event: ServiceItemEvent) -> Vec<Note> {
+        use ServiceItemEvent as E;
+        let (to, kind, heading, body) = match event {
+            E::ServiceItemOpened {
+                client_id, title, ..
+            } => {
+                let subject = Subject {
+                    project_id: None,
+                    client_id,
+                    owner_id: None,
+                    title,
+                };
+                self.set_subject(item_id, subject);
+                return Vec::new();
+            }
+            E::ServiceItemUpdated { title, .. } => {
+                if let Some(mut subject) = self.subjects.get(&item_id).cloned() {
+                    subject.title = title;
+                    self.set_subject(item_id, subject);
+                }
+                return Vec::new();
+            }
+            E::ServiceItemRouted { added, note, .. } => (
+                added,
+                "service_routed",
+                "Service item routed to you",
+                note.unwrap_or_else(|| "It is yours to work on.".to_owned()),
+            ),
+            E::ServiceItemDueSoon { due_on, notify, .. } => (
+                notify,
+                "service_due_soon",
+                "Service item due soon",
+                format!("It is due on {due_on}."),
+            ),
+            E::ServiceItemOverdue { due_on, notify, .. } => (
+                notify,
+                "service_overdue",
+                "Service item overdue",
+                format!("It was due on {due_on} and is not done."),
+            ),
+            _ => return Vec::new(),
+        };
+        let Some(subject) = self.subjects.get(&item_id) else {
+            return Vec::new();
+        };
+        to.into_iter()
+            .map(|user| Note {
+                to: To::User(user),
+                kind,
+                title: format!("{heading}: {}", subject.title),
+                body: body.clone(),
+                project_id: None,
+                subject_id: Some(item_id),
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct NotificationRow {
     pub id: Uuid,
     /// request_raised, upload_received, upload_reviewed, stage_advanced, task_assigned,
-    /// licence_expiry.
+    /// licence_expiry, service_routed, service_due_soon, service_overdue.
     pub kind: String,
     pub title: String,
     pub body: String,

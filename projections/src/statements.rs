@@ -7,7 +7,7 @@ use domain::statement::{Month, StatementEvent};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::effort::EntryRow;
+use crate::effort::{EntryRow, MATTERS};
 use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
 use crate::StoredEvent;
 
@@ -77,7 +77,7 @@ impl FoldEach for StatementsProjection {
                     lines.iter().map(f).collect::<Vec<_>>()
                 };
                 sqlx::query(
-                    "INSERT INTO statement_lines (entry_id, statement_id, revision, date, user_id, project_id, \
+                    "INSERT INTO statement_lines (entry_id, statement_id, revision, date, user_id, matter_id, \
                             task_id, minutes, billable, hourly_minor, amount_minor, currency, carried_over) \
                      SELECT e, $1, $2, d, u, p, t, m, b, h, a, c, o \
                        FROM UNNEST($3::uuid[], $4::date[], $5::uuid[], $6::uuid[], $7::uuid[], $8::int[], \
@@ -90,7 +90,7 @@ impl FoldEach for StatementsProjection {
                 .bind(lines.iter().map(|l| l.entry_id).collect::<Vec<_>>())
                 .bind(lines.iter().map(|l| l.date).collect::<Vec<NaiveDate>>())
                 .bind(lines.iter().map(|l| l.user_id).collect::<Vec<_>>())
-                .bind(lines.iter().map(|l| l.project_id).collect::<Vec<_>>())
+                .bind(lines.iter().map(|l| l.matter_id).collect::<Vec<_>>())
                 .bind(lines.iter().map(|l| l.task_id).collect::<Vec<_>>())
                 .bind(lines.iter().map(|l| l.minutes).collect::<Vec<_>>())
                 .bind(lines.iter().map(|l| l.billable).collect::<Vec<_>>())
@@ -142,7 +142,8 @@ pub struct LineRow {
     pub revision: i32,
     pub date: NaiveDate,
     pub user_id: Uuid,
-    pub project_id: Uuid,
+    /// The project or service item.
+    pub matter_id: Uuid,
     pub task_id: Option<Uuid>,
     pub minutes: i32,
     pub billable: bool,
@@ -181,7 +182,7 @@ pub async fn statement(
 /// A statement's lines, by date.
 pub async fn lines(pool: &PgPool, statement_id: Uuid) -> Result<Vec<LineRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT entry_id, revision, date, user_id, project_id, task_id, minutes, billable, \
+        "SELECT entry_id, revision, date, user_id, matter_id, task_id, minutes, billable, \
                 hourly_minor, amount_minor, currency, carried_over \
            FROM statement_lines WHERE statement_id = $1 ORDER BY date, entry_id",
     )
@@ -190,38 +191,37 @@ pub async fn lines(pool: &PgPool, statement_id: Uuid) -> Result<Vec<LineRow>, sq
     .await
 }
 
-/// Whether `month` is closed for the client of `project_id`: its statement issued and not
-/// reopened since.
-pub async fn closed_for_project(
+/// Whether `month` is closed for the client of `matter_id` (a project or service item): its
+/// statement issued and not reopened since.
+pub async fn closed_for_matter(
     pool: &PgPool,
-    project_id: Uuid,
+    matter_id: Uuid,
     month: Month,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM statement_view s JOIN project_view p ON p.client_id = s.client_id \
-                 WHERE p.id = $1 AND s.month = $2 AND s.closed)",
-    )
-    .bind(project_id)
+    sqlx::query_scalar(&format!(
+        "SELECT EXISTS (SELECT 1 FROM statement_view s JOIN {MATTERS} m ON m.client_id = s.client_id \
+                 WHERE m.id = $1 AND s.month = $2 AND s.closed)"
+    ))
+    .bind(matter_id)
     .bind(month.to_string())
     .fetch_one(pool)
     .await
 }
 
-/// The approved entries of the client's projects dated up to `until` that no statement
+/// The approved entries of the client's matters dated up to `until` that no statement
 /// holds yet: what the next statement states.
 pub async fn unstated(
     pool: &PgPool,
     client_id: Uuid,
     until: NaiveDate,
 ) -> Result<Vec<EntryRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT e.entry_id, e.user_id, e.week_start, e.date, e.minutes, e.description, e.billable, \
-                e.project_id, e.task_id, e.state, e.reason, e.reverses, e.decided_by, e.logged_at, e.updated_at \
-           FROM time_entries e JOIN project_view p ON p.id = e.project_id \
-          WHERE p.client_id = $1 AND e.state = 'approved' AND e.date <= $2 \
+    sqlx::query_as(&format!(
+        "SELECT {} FROM time_entries e JOIN {MATTERS} m ON m.id = e.matter_id \
+          WHERE m.client_id = $1 AND e.state = 'approved' AND e.date <= $2 \
             AND NOT EXISTS (SELECT 1 FROM statement_lines l WHERE l.entry_id = e.entry_id) \
           ORDER BY e.date, e.entry_id",
-    )
+        crate::effort::ENTRY_COLUMNS
+    ))
     .bind(client_id)
     .bind(until)
     .fetch_all(pool)

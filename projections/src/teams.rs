@@ -272,3 +272,14 @@ pub async fn manages(pool: &PgPool, manager: Uuid, member: Uuid) -> Result<bool,
     .fetch_one(pool)
     .await
 }
+
+/// Whether `user_id` is one of team `team_id`'s managers.
+pub async fn is_manager(pool: &PgPool, team_id: Uuid, user_id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM team_members WHERE team_id = $1 AND user_id = $2 AND manager)",
+    )
+    .bind(team_id)
+    .bind(user_id)
+    .fetch_one(pool)
+    .await
+}

@@ -320,6 +320,7 @@ async fn history(
             "Timesheet" => as_json::<domain::timesheet::Timesheet>(pool, id, at).await?,
             "RateCard" => as_json::<domain::rate::RateCard>(pool, id, at).await?,
             "Statement" => as_json::<domain::statement::Statement>(pool, id, at).await?,
+            "ServiceItem" => as_json::<domain::service::ServiceItem>(pool, id, at).await?,
             _ => as_json::<domain::template::WorkflowTemplate>(pool, id, at).await?,
         };
         match state {

@@ -24,7 +24,8 @@ fn text(output: &Output) -> String {
 }
 
 /// A team with a manager and a consultant, a week logged, partly rejected, resubmitted and
-/// approved, a reversal, and rates: every event family of effort, for `verify`.
+/// approved, a reversal, rates, and a service item routed, worked, noted and logged on:
+/// every event family of effort, for `verify`.
 async fn effort_workload(app: &TestApp, admin: &str, lead: &str) {
     let (manager, manager_token) = create_user(app, admin, "mgr@heron.example", "MANAGER").await;
     let (consultant, consultant_token) =
@@ -107,6 +108,43 @@ async fn effort_workload(app: &TestApp, admin: &str, lead: &str) {
         json!({}),
     )
     .await;
+    let client = app
+        .ok(
+            Some(admin),
+            "query($id: UUID!) { lead(id: $id) { project { clientId } } }",
+            json!({ "id": lead }),
+        )
+        .await["lead"]["project"]["clientId"]
+        .clone();
+    let item = app
+        .ok(
+            Some(&manager_token),
+            "mutation($c: UUID!, $t: UUID!) { openServiceItem(input: { clientId: $c, teamId: $t, category: SECRETARIAL, \
+               title: \"Board minutes\", dueOn: \"2026-11-30\" }) { serviceItem { id } } }",
+            json!({ "c": client, "t": team }),
+        )
+        .await["openServiceItem"]["serviceItem"]["id"]
+        .clone();
+    app.ok(
+        Some(&manager_token),
+        "mutation($id: UUID!, $u: UUID!) { routeServiceItem(id: $id, assignees: [{ userId: $u, budgetMinutes: 120 }]) { caughtUp } }",
+        json!({ "id": item, "u": consultant }),
+    )
+    .await;
+    for mutation in [
+        "mutation($id: UUID!) { setServiceItemStatus(id: $id, status: IN_PROGRESS) { caughtUp } }",
+        "mutation($id: UUID!) { addServiceNote(id: $id, body: \"drafted\") { caughtUp } }",
+        "mutation($id: UUID!) { updateServiceItem(id: $id, input: { priority: URGENT }) { caughtUp } }",
+    ] {
+        app.ok(Some(&consultant_token), mutation, json!({ "id": item }))
+            .await;
+    }
+    app.ok(
+        Some(&consultant_token),
+        log,
+        json!({ "i": { "date": "2026-11-25", "minutes": 50, "description": "minutes", "serviceItemId": item } }),
+    )
+    .await;
 }
 
 // Multi-threaded: `replay` blocks its thread while the binary runs.
@@ -138,6 +176,7 @@ async fn status_verify_rebuild_and_history_work_and_fail_clearly() {
         "teams",
         "effort",
         "rates",
+        "service_desk",
         "portal-access",
     ] {
         assert!(text(&status).contains(name), "{}", text(&status));

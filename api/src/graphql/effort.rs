@@ -14,6 +14,7 @@ use crate::error::{ApiError, Code};
 use crate::graphql::context::{read_back, Ctx};
 use crate::graphql::loaders::Users;
 use crate::graphql::projects::{visible_project, Project};
+use crate::graphql::service::{visible_item, ServiceItem};
 use crate::graphql::types::{parse_persisted, TimeEntryState};
 use crate::graphql::users::User;
 
@@ -51,11 +52,27 @@ impl TimeEntry {
     async fn billable(&self) -> bool {
         self.0.billable
     }
-    async fn project_id(&self) -> Uuid {
+    /// The project or service item it is logged on.
+    async fn matter_id(&self) -> Uuid {
+        self.0.matter_id
+    }
+    async fn project_id(&self) -> Option<Uuid> {
         self.0.project_id
     }
     async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
-        Ok(visible_project(ctx, self.0.project_id).await?)
+        match self.0.project_id {
+            Some(id) => Ok(visible_project(ctx, id).await?),
+            None => Ok(None),
+        }
+    }
+    async fn service_item_id(&self) -> Option<Uuid> {
+        self.0.service_item_id
+    }
+    async fn service_item(&self, ctx: &Context<'_>) -> Result<Option<ServiceItem>> {
+        match self.0.service_item_id {
+            Some(id) => Ok(visible_item(ctx, id).await?.map(ServiceItem)),
+            None => Ok(None),
+        }
     }
     async fn task_id(&self) -> Option<Uuid> {
         self.0.task_id
@@ -163,9 +180,12 @@ pub struct TimeEntryInput {
     description: String,
     #[graphql(default = true)]
     billable: bool,
-    project_id: Uuid,
+    /// The project worked on (or give `serviceItemId`).
+    project_id: Option<Uuid>,
     /// One of the project's tasks.
     task_id: Option<Uuid>,
+    /// The service item worked on: one routed to the viewer, or of a team they manage.
+    service_item_id: Option<Uuid>,
 }
 
 /// Result of a time-entry mutation.
@@ -187,24 +207,60 @@ pub struct TimesheetPayload {
     caught_up: bool,
 }
 
-/// An internal project the viewer may log on, and the task (if any) in it.
+/// The matter the viewer logs on: a project they see (and a task of it), or a service
+/// item they work on that is not cancelled.
 async fn work(ctx: &Context<'_>, input: &TimeEntryInput) -> Result<WorkRef, ApiError> {
-    if visible_project(ctx, input.project_id).await?.is_none() {
-        return Err(ApiError::new(Code::NotFound, "project not found"));
-    }
-    if let Some(task_id) = input.task_id {
-        let tasks = projections::projects::tasks(&ctx.state().pool, input.project_id).await?;
-        if !tasks.iter().any(|t| t.id == task_id) {
-            return Err(ApiError::new(
-                Code::NotFound,
-                "task not found on this project",
-            ));
+    match (input.project_id, input.service_item_id) {
+        (Some(project_id), None) => {
+            if visible_project(ctx, project_id).await?.is_none() {
+                return Err(ApiError::new(Code::NotFound, "project not found"));
+            }
+            if let Some(task_id) = input.task_id {
+                let tasks = projections::projects::tasks(&ctx.state().pool, project_id).await?;
+                if !tasks.iter().any(|t| t.id == task_id) {
+                    return Err(ApiError::new(
+                        Code::NotFound,
+                        "task not found on this project",
+                    ));
+                }
+            }
+            Ok(WorkRef::Project {
+                project_id,
+                task_id: input.task_id,
+            })
         }
+        (None, Some(service_item_id)) => {
+            if input.task_id.is_some() {
+                return Err(ApiError::bad_input(
+                    "taskId: a task belongs to a project, not to a service item",
+                ));
+            }
+            let item = visible_item(ctx, service_item_id)
+                .await?
+                .ok_or_else(|| ApiError::new(Code::NotFound, "service item not found"))?;
+            let viewer = ctx.request().auth.viewer()?;
+            let actor = crate::graphql::service::actor(ctx, &viewer, &item).await?;
+            let assigned = projections::service::assignees(&ctx.state().pool, item.id)
+                .await?
+                .iter()
+                .any(|a| a.user_id == viewer.user_id);
+            if !assigned && !actor.manages_team {
+                return Err(ApiError::new(
+                    Code::Forbidden,
+                    "time on a service item is logged by its assignees and its team's managers",
+                ));
+            }
+            if item.status == domain::service::ServiceStatus::Cancelled.as_str() {
+                return Err(ApiError::bad_input(
+                    "serviceItemId: this service item is cancelled",
+                ));
+            }
+            Ok(WorkRef::Service { service_item_id })
+        }
+        _ => Err(ApiError::bad_input(
+            "projectId, serviceItemId: name exactly one of them",
+        )),
     }
-    Ok(WorkRef::Project {
-        project_id: input.project_id,
-        task_id: input.task_id,
-    })
 }
 
 async fn entry_input(ctx: &Context<'_>, input: TimeEntryInput) -> Result<EntryInput, ApiError> {
@@ -218,15 +274,14 @@ async fn entry_input(ctx: &Context<'_>, input: TimeEntryInput) -> Result<EntryIn
     })
 }
 
-/// Whether the month of `date` is closed for the client of `work`'s project.
+/// Whether the month of `date` is closed for the client of matter `matter_id`.
 async fn month_closed(
     ctx: &Context<'_>,
-    work: &WorkRef,
+    matter_id: Uuid,
     date: NaiveDate,
 ) -> Result<bool, ApiError> {
-    let WorkRef::Project { project_id, .. } = work;
     let month = domain::statement::Month::of(date);
-    Ok(projections::statements::closed_for_project(&ctx.state().pool, *project_id, month).await?)
+    Ok(projections::statements::closed_for_matter(&ctx.state().pool, matter_id, month).await?)
 }
 
 /// The viewer's own entry, or `NOT_FOUND` (another person's entries are not theirs to change).
@@ -365,12 +420,13 @@ impl EffortQuery {
             .collect())
     }
 
-    /// Approved effort, newest first, of one project or of a client's projects (portal
-    /// users: their own client's only; they never see other states).
+    /// Approved effort, newest first, of one matter (a project or a service item) or of a
+    /// client's matters (portal users: their own client's only; they never see other
+    /// states).
     async fn approved_effort(
         &self,
         ctx: &Context<'_>,
-        project_id: Option<Uuid>,
+        #[graphql(name = "projectId")] matter_id: Option<Uuid>,
         client_id: Option<Uuid>,
         #[graphql(default = 100, validator(minimum = 1, maximum = 500))] first: i64,
     ) -> Result<Vec<TimeEntry>> {
@@ -380,12 +436,14 @@ impl EffortQuery {
         } else {
             client_id
         };
-        if let Some(project_id) = project_id {
-            if visible_project(ctx, project_id).await?.is_none() {
+        if let Some(id) = matter_id {
+            let visible =
+                visible_project(ctx, id).await?.is_some() || visible_item(ctx, id).await?.is_some();
+            if !visible {
                 return Ok(Vec::new());
             }
         }
-        let rows = projections::effort::approved(&ctx.state().pool, project_id, client_id, first)
+        let rows = projections::effort::approved(&ctx.state().pool, matter_id, client_id, first)
             .await
             .map_err(ApiError::from)?;
         Ok(rows.into_iter().map(TimeEntry).collect())
@@ -403,7 +461,7 @@ impl EffortMutation {
         let viewer = ctx.request().auth.require(Permission::LogTime)?;
         let entry = entry_input(ctx, input).await?;
         let (date, entry_id) = (entry.date, Uuid::now_v7());
-        let month_closed = month_closed(ctx, &entry.work, date).await?;
+        let month_closed = month_closed(ctx, entry.work.matter_id(), date).await?;
         let user_id = viewer.user_id;
         let caught_up = run(ctx, &viewer, user_id, date, |at| TimesheetCommand::Log {
             user_id,
@@ -426,12 +484,8 @@ impl EffortMutation {
         let viewer = ctx.request().auth.require(Permission::LogTime)?;
         let current = own_entry(ctx, &viewer, entry_id).await?;
         let entry = entry_input(ctx, input).await?;
-        let old = WorkRef::Project {
-            project_id: current.project_id,
-            task_id: current.task_id,
-        };
-        let month_closed = month_closed(ctx, &old, current.date).await?
-            || month_closed(ctx, &entry.work, entry.date).await?;
+        let month_closed = month_closed(ctx, current.matter_id, current.date).await?
+            || month_closed(ctx, entry.work.matter_id(), entry.date).await?;
         let user_id = viewer.user_id;
         let caught_up = run(ctx, &viewer, user_id, current.date, |at| {
             TimesheetCommand::Edit {

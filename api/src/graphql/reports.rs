@@ -1,4 +1,4 @@
-//! Effort reports: approved time of a month per project, client or consultant, with
+//! Effort reports: approved time of a month per matter (project or service item), client or consultant, with
 //! billable amounts at the rate card's rates and each consultant's utilisation.
 
 use std::collections::{BTreeMap, HashMap};
@@ -20,7 +20,8 @@ pub const WORKING_DAY_HOURS: i64 = 8;
 /// What a report's rows sum over.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ReportGrouping {
-    Project,
+    /// Per matter: each project and each service item.
+    Matter,
     Client,
     Consultant,
 }
@@ -28,9 +29,9 @@ pub enum ReportGrouping {
 /// One row of an effort report.
 #[derive(SimpleObject, Debug)]
 pub struct ReportRow {
-    /// The project, client or consultant.
+    /// The matter (project or service item), client or consultant.
     id: Uuid,
-    /// Its name (the project's, the client's, the consultant's display name).
+    /// Its name (the project's or service item's, the client's, the consultant's).
     name: String,
     minutes: i64,
     billable_minutes: i64,
@@ -140,7 +141,7 @@ impl ReportQuery {
         let mut sums: HashMap<Uuid, Sum> = HashMap::new();
         for e in &entries {
             let key = match by {
-                ReportGrouping::Project => e.project_id,
+                ReportGrouping::Matter => e.matter_id,
                 ReportGrouping::Client => e.client_id,
                 ReportGrouping::Consultant => e.user_id,
             };
@@ -174,10 +175,16 @@ impl ReportQuery {
                     .await
                     .map_err(ApiError::from)?
                     .map(|c| c.name),
-                ReportGrouping::Project => projections::projects::find(pool, id)
+                ReportGrouping::Matter => match projections::projects::find(pool, id)
                     .await
                     .map_err(ApiError::from)?
-                    .map(|p| p.name),
+                {
+                    Some(project) => Some(project.name),
+                    None => projections::service::item(pool, id)
+                        .await
+                        .map_err(ApiError::from)?
+                        .map(|item| item.title),
+                },
             };
             let utilisation = (by == ReportGrouping::Consultant && available_hours > 0)
                 .then(|| sum.billable as f64 / 60.0 / available_hours as f64);

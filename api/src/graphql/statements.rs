@@ -36,7 +36,8 @@ pub struct StatementLine {
     revision: i32,
     date: NaiveDate,
     user_id: Uuid,
-    project_id: Uuid,
+    /// The project or service item.
+    matter_id: Uuid,
     task_id: Option<Uuid>,
     /// Negative for a reversal.
     minutes: i32,
@@ -52,7 +53,7 @@ pub struct StatementLine {
 /// Effort summed over some lines.
 #[derive(SimpleObject, Debug, Default)]
 pub struct EffortTotal {
-    /// The consultant or project summed over (null for the whole statement).
+    /// The consultant or matter summed over (null for the whole statement).
     id: Option<Uuid>,
     billable_minutes: i64,
     non_billable_minutes: i64,
@@ -143,7 +144,7 @@ impl Statement {
                 revision: l.revision,
                 date: l.date,
                 user_id: l.user_id,
-                project_id: l.project_id,
+                matter_id: l.matter_id,
                 task_id: l.task_id,
                 minutes: l.minutes,
                 billable: l.billable,
@@ -157,9 +158,9 @@ impl Statement {
     async fn total(&self) -> EffortTotal {
         total(None, &self.lines.iter().collect::<Vec<_>>())
     }
-    /// Per matter (project).
-    async fn per_project(&self) -> Vec<EffortTotal> {
-        grouped(&self.lines, |l| l.project_id)
+    /// Per matter (project or service item).
+    async fn per_matter(&self) -> Vec<EffortTotal> {
+        grouped(&self.lines, |l| l.matter_id)
     }
     /// Per consultant.
     async fn per_consultant(&self) -> Vec<EffortTotal> {
@@ -250,7 +251,7 @@ async fn lines(ctx: &Context<'_>, client_id: Uuid, month: Month) -> Result<Vec<L
         lines.push(Line::priced(
             e.entry_id,
             (e.date, month),
-            (e.user_id, e.project_id, e.task_id),
+            (e.user_id, e.matter_id, e.task_id),
             (e.minutes, e.billable),
             hourly,
         ));

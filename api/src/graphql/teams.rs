@@ -45,7 +45,7 @@ impl Department {
 
 /// A team: who manages it and who is in it.
 #[derive(Debug)]
-pub struct Team(TeamRow);
+pub struct Team(pub(crate) TeamRow);
 
 #[Object]
 impl Team {

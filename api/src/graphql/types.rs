@@ -193,6 +193,8 @@ pub enum AggregateType {
     RateCard,
     /// A client's effort statement of one month.
     Statement,
+    /// A service desk item.
+    ServiceItem,
 }
 
 impl AggregateType {
@@ -210,6 +212,7 @@ impl AggregateType {
             AggregateType::Timesheet => "Timesheet",
             AggregateType::RateCard => "RateCard",
             AggregateType::Statement => "Statement",
+            AggregateType::ServiceItem => "ServiceItem",
         }
     }
 }

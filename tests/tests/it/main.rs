@@ -15,6 +15,7 @@ mod rates;
 mod reactors;
 mod retries;
 mod schema;
+mod service;
 mod snapshots;
 mod statements;
 mod subscriptions;

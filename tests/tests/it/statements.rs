@@ -333,7 +333,7 @@ async fn reports_sum_approved_effort_per_project_client_and_consultant() {
         "Statement Finance"
     );
     assert!(clients["effortReport"]["rows"][0]["utilisation"].is_null());
-    let projects = by("PROJECT").await;
+    let projects = by("MATTER").await;
     assert_eq!(
         projects["effortReport"]["rows"][0]["id"],
         firm.project.as_str()

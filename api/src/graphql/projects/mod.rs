@@ -5,7 +5,7 @@ mod billing;
 mod changes;
 mod documents;
 mod gates;
-mod tasks;
+pub mod tasks;
 
 pub use billing::BillingMutation;
 pub use changes::{ChangeMutation, ChangeQuery};

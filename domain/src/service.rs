@@ -1,0 +1,957 @@
+//! The service desk: standalone work for a client outside any project (a GST filing, a
+//! board resolution, a question from a regulator).
+//!
+//! An item is owned by a team first; a manager of that team routes it to named consultants,
+//! each optionally with a budget of minutes, and may route it again (every routing is an
+//! event, so the history stays). Its assignees and the team's managers move it through
+//! In progress, Waiting on client and Done; a manager cancels it with a reason. Whether
+//! someone manages the owning team is a fact the caller looks up
+//! ([`crate::team::Team::manages`]'s read side), passed in as [`Actor::manages_team`].
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::values::{self, MAX_LINE, MAX_TEXT};
+use crate::{ErrorKind, Rejection, ValidationError};
+
+/// Days before its due date at which an item's assignees are told it is due soon.
+pub const DUE_SOON_DAYS: i64 = 2;
+
+/// Most minutes a routing may budget for one consultant (a thousand hours).
+pub const MAX_BUDGET_MINUTES: i32 = 60_000;
+
+/// What kind of work an item is. The serialized names are persisted identifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Accounting,
+    Gst,
+    Legal,
+    Secretarial,
+    Advisory,
+    Banking,
+    /// Ad hoc work linked to a regulator (a notice, a query, an inspection).
+    Regulatory,
+}
+
+impl Category {
+    /// The persisted name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Accounting => "accounting",
+            Category::Gst => "gst",
+            Category::Legal => "legal",
+            Category::Secretarial => "secretarial",
+            Category::Advisory => "advisory",
+            Category::Banking => "banking",
+            Category::Regulatory => "regulatory",
+        }
+    }
+}
+
+/// How urgent an item is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    Normal,
+    High,
+    Urgent,
+}
+
+impl Priority {
+    /// The persisted name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Normal => "normal",
+            Priority::High => "high",
+            Priority::Urgent => "urgent",
+        }
+    }
+}
+
+/// Where an item stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceStatus {
+    /// With its team, not yet routed to anyone.
+    Open,
+    Routed,
+    InProgress,
+    WaitingOnClient,
+    Done,
+    Cancelled,
+}
+
+impl ServiceStatus {
+    /// The persisted name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceStatus::Open => "open",
+            ServiceStatus::Routed => "routed",
+            ServiceStatus::InProgress => "in_progress",
+            ServiceStatus::WaitingOnClient => "waiting_on_client",
+            ServiceStatus::Done => "done",
+            ServiceStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether the item is finished (done or cancelled): no more routing or time.
+    pub fn closed(self) -> bool {
+        matches!(self, ServiceStatus::Done | ServiceStatus::Cancelled)
+    }
+}
+
+/// One consultant an item is routed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub user_id: Uuid,
+    /// Minutes budgeted for them, if any.
+    pub budget_minutes: Option<i32>,
+}
+
+/// Who issues a command, and whether they manage the item's owning team (a fact the caller
+/// looks up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: Uuid,
+    pub manages_team: bool,
+}
+
+/// A service item.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceItem {
+    pub id: Option<Uuid>,
+    pub client_id: Option<Uuid>,
+    pub team_id: Option<Uuid>,
+    pub category: Option<Category>,
+    pub title: String,
+    pub description: String,
+    pub priority: Option<Priority>,
+    pub due_on: Option<NaiveDate>,
+    pub status: Option<ServiceStatus>,
+    /// Current assignees and their budgets.
+    pub assignees: BTreeMap<Uuid, Option<i32>>,
+    /// The due dates a due-soon and an overdue alert were raised for.
+    pub due_soon_alerted: Option<NaiveDate>,
+    pub overdue_alerted: Option<NaiveDate>,
+}
+
+/// What a person types for a new item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceItemInput {
+    pub client_id: Uuid,
+    pub team_id: Uuid,
+    pub category: Category,
+    pub title: String,
+    pub description: String,
+    pub priority: Priority,
+    pub due_on: Option<NaiveDate>,
+}
+
+/// Changes to an item's details; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServiceItemChanges {
+    pub category: Option<Category>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub priority: Option<Priority>,
+    /// `Some(None)` clears the due date.
+    pub due_on: Option<Option<NaiveDate>>,
+}
+
+/// Service item commands. Whether the client and the team exist, and whether the assignees
+/// are active internal users, is checked before a command is issued.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServiceItemCommand {
+    Open {
+        service_item_id: Uuid,
+        item: ServiceItemInput,
+        by: Uuid,
+        at: DateTime<Utc>,
+    },
+    Update {
+        actor: Actor,
+        changes: ServiceItemChanges,
+        at: DateTime<Utc>,
+    },
+    /// Route to these consultants (replacing the current assignees).
+    Route {
+        actor: Actor,
+        assignees: Vec<Assignment>,
+        note: Option<String>,
+        at: DateTime<Utc>,
+    },
+    /// Move to In progress, Waiting on client or Done (or from Done back to In progress).
+    SetStatus {
+        actor: Actor,
+        status: ServiceStatus,
+        at: DateTime<Utc>,
+    },
+    Cancel {
+        actor: Actor,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    /// An internal note (never shown in the portal).
+    AddNote {
+        note_id: Uuid,
+        body: String,
+        by: Uuid,
+        at: DateTime<Utc>,
+    },
+    /// The scheduler's daily look: due soon, or overdue, each once per due date.
+    FlagDue { today: NaiveDate, at: DateTime<Utc> },
+}
+
+/// Service item events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ServiceItemEvent {
+    ServiceItemOpened {
+        service_item_id: Uuid,
+        client_id: Uuid,
+        team_id: Uuid,
+        category: Category,
+        title: String,
+        description: String,
+        priority: Priority,
+        due_on: Option<NaiveDate>,
+        by: Uuid,
+        at: DateTime<Utc>,
+    },
+    ServiceItemUpdated {
+        category: Category,
+        title: String,
+        description: String,
+        priority: Priority,
+        due_on: Option<NaiveDate>,
+        by: Uuid,
+        at: DateTime<Utc>,
+    },
+    ServiceItemRouted {
+        assignees: Vec<Assignment>,
+        /// Assignees who were not assigned before (they are told).
+        added: Vec<Uuid>,
+        note: Option<String>,
+        by: Uuid,
+        at: DateTime<Utc>,
+    },
+    ServiceItemStatusChanged {
+        status: ServiceStatus,
+        by: Uuid,
+        at: DateTime<Utc>,
+    },
+    ServiceItemCancelled {
+        reason: String,
+        by: Uuid,
+        at: DateTime<Utc>,
+    },
+    ServiceNoteAdded {
+        note_id: Uuid,
+        body: String,
+        by: Uuid,
+        at: DateTime<Utc>,
+    },
+    ServiceItemDueSoon {
+        due_on: NaiveDate,
+        /// Who is told: the assignees then.
+        notify: Vec<Uuid>,
+        at: DateTime<Utc>,
+    },
+    ServiceItemOverdue {
+        due_on: NaiveDate,
+        notify: Vec<Uuid>,
+        at: DateTime<Utc>,
+    },
+}
+
+impl cqrs_es::DomainEvent for ServiceItemEvent {
+    fn event_type(&self) -> String {
+        use ServiceItemEvent as E;
+        match self {
+            E::ServiceItemOpened { .. } => "ServiceItemOpened",
+            E::ServiceItemUpdated { .. } => "ServiceItemUpdated",
+            E::ServiceItemRouted { .. } => "ServiceItemRouted",
+            E::ServiceItemStatusChanged { .. } => "ServiceItemStatusChanged",
+            E::ServiceItemCancelled { .. } => "ServiceItemCancelled",
+            E::ServiceNoteAdded { .. } => "ServiceNoteAdded",
+            E::ServiceItemDueSoon { .. } => "ServiceItemDueSoon",
+            E::ServiceItemOverdue { .. } => "ServiceItemOverdue",
+        }
+        .to_owned()
+    }
+    fn event_version(&self) -> String {
+        "1".to_owned()
+    }
+}
+
+impl crate::Consequence for ServiceItemEvent {}
+
+/// Why a service item command was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    NotAllowed(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl Rejection for ServiceError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ServiceError::Invalid(_) | ServiceError::NotAllowed(_) => ErrorKind::Invalid,
+            ServiceError::NotFound(_) => ErrorKind::NotFound,
+            ServiceError::Forbidden(_) => ErrorKind::Forbidden,
+            ServiceError::Conflict(_) => ErrorKind::Conflict,
+        }
+    }
+}
+
+fn forbidden(message: &str) -> ServiceError {
+    ServiceError::Forbidden(message.to_owned())
+}
+
+impl ServiceItem {
+    fn status(&self) -> Result<ServiceStatus, ServiceError> {
+        self.status
+            .ok_or_else(|| ServiceError::NotFound("service item not found".into()))
+    }
+
+    /// The current status, refused when the item is finished.
+    fn open_status(&self) -> Result<ServiceStatus, ServiceError> {
+        let status = self.status()?;
+        if status.closed() {
+            return Err(ServiceError::NotAllowed(format!(
+                "this service item is {}: it no longer changes",
+                if status == ServiceStatus::Done {
+                    "done (move it back to in progress first)"
+                } else {
+                    "cancelled"
+                }
+            )));
+        }
+        Ok(status)
+    }
+
+    /// Whether `actor` works on this item: an assignee, or a manager of its team.
+    pub fn works_on(&self, actor: &Actor) -> bool {
+        actor.manages_team || self.assignees.contains_key(&actor.user_id)
+    }
+
+    /// Decides a command: the events to append.
+    pub fn decide(
+        &self,
+        command: ServiceItemCommand,
+    ) -> Result<Vec<ServiceItemEvent>, ServiceError> {
+        use ServiceItemCommand as C;
+        use ServiceItemEvent as E;
+        let event = match command {
+            C::Open {
+                service_item_id,
+                item,
+                by,
+                at,
+            } => {
+                if self.status.is_some() {
+                    return Err(ServiceError::Conflict(
+                        "this service item exists already".into(),
+                    ));
+                }
+                E::ServiceItemOpened {
+                    service_item_id,
+                    client_id: item.client_id,
+                    team_id: item.team_id,
+                    category: item.category,
+                    title: values::required_text("title", &item.title, MAX_LINE)?,
+                    description: values::optional_text(
+                        "description",
+                        Some(&item.description),
+                        MAX_TEXT,
+                    )?
+                    .unwrap_or_default(),
+                    priority: item.priority,
+                    due_on: item.due_on,
+                    by,
+                    at,
+                }
+            }
+            C::Update { actor, changes, at } => {
+                self.open_status()?;
+                if !self.works_on(&actor) {
+                    return Err(forbidden(
+                        "only its assignees and its team's managers change a service item",
+                    ));
+                }
+                let title = match changes.title {
+                    Some(t) => values::required_text("title", &t, MAX_LINE)?,
+                    None => self.title.clone(),
+                };
+                let description = match changes.description {
+                    Some(d) => values::optional_text("description", Some(&d), MAX_TEXT)?
+                        .unwrap_or_default(),
+                    None => self.description.clone(),
+                };
+                let category = changes
+                    .category
+                    .or(self.category)
+                    .unwrap_or(Category::Advisory);
+                let priority = changes
+                    .priority
+                    .or(self.priority)
+                    .unwrap_or(Priority::Normal);
+                let due_on = changes.due_on.unwrap_or(self.due_on);
+                if title == self.title
+                    && description == self.description
+                    && Some(category) == self.category
+                    && Some(priority) == self.priority
+                    && due_on == self.due_on
+                {
+                    return Ok(Vec::new());
+                }
+                E::ServiceItemUpdated {
+                    category,
+                    title,
+                    description,
+                    priority,
+                    due_on,
+                    by: actor.user_id,
+                    at,
+                }
+            }
+            C::Route {
+                actor,
+                mut assignees,
+                note,
+                at,
+            } => {
+                self.open_status()?;
+                if !actor.manages_team {
+                    return Err(forbidden(
+                        "only a manager of the owning team routes a service item",
+                    ));
+                }
+                if assignees.is_empty() {
+                    return Err(
+                        ValidationError::new("assignees", "name at least one consultant").into(),
+                    );
+                }
+                assignees.sort_by_key(|a| a.user_id);
+                if assignees.windows(2).any(|w| w[0].user_id == w[1].user_id) {
+                    return Err(
+                        ValidationError::new("assignees", "name each consultant once").into(),
+                    );
+                }
+                if assignees.iter().any(|a| {
+                    a.budget_minutes
+                        .is_some_and(|b| !(1..=MAX_BUDGET_MINUTES).contains(&b))
+                }) {
+                    return Err(ValidationError::new(
+                        "budgetMinutes",
+                        "must be between 1 and 60000 (1000 hours)",
+                    )
+                    .into());
+                }
+                let same = assignees.len() == self.assignees.len()
+                    && assignees
+                        .iter()
+                        .all(|a| self.assignees.get(&a.user_id) == Some(&a.budget_minutes));
+                if same {
+                    return Ok(Vec::new());
+                }
+                let added = assignees
+                    .iter()
+                    .map(|a| a.user_id)
+                    .filter(|id| !self.assignees.contains_key(id))
+                    .collect();
+                E::ServiceItemRouted {
+                    assignees,
+                    added,
+                    note: values::optional_text("note", note.as_deref(), MAX_TEXT)?,
+                    by: actor.user_id,
+                    at,
+                }
+            }
+            C::SetStatus { actor, status, at } => {
+                let current = self.status()?;
+                if current == ServiceStatus::Cancelled {
+                    return Err(ServiceError::NotAllowed(
+                        "this service item is cancelled: it no longer changes".into(),
+                    ));
+                }
+                if !self.works_on(&actor) {
+                    return Err(forbidden(
+                        "only its assignees and its team's managers move a service item",
+                    ));
+                }
+                let allowed = match status {
+                    ServiceStatus::InProgress => true,
+                    ServiceStatus::WaitingOnClient | ServiceStatus::Done => {
+                        current != ServiceStatus::Done
+                    }
+                    _ => false,
+                };
+                if !allowed {
+                    return Err(ServiceError::NotAllowed(format!(
+                        "a service item moves to in progress, waiting on client or done (a done one back to in progress); \
+                         routing and cancelling are their own actions (it is {})",
+                        current.as_str()
+                    )));
+                }
+                if self.assignees.is_empty() {
+                    return Err(ServiceError::NotAllowed(
+                        "route this service item to someone first".into(),
+                    ));
+                }
+                if status == current {
+                    return Ok(Vec::new());
+                }
+                E::ServiceItemStatusChanged {
+                    status,
+                    by: actor.user_id,
+                    at,
+                }
+            }
+            C::Cancel { actor, reason, at } => {
+                self.open_status()?;
+                if !actor.manages_team {
+                    return Err(forbidden(
+                        "only a manager of the owning team cancels a service item",
+                    ));
+                }
+                E::ServiceItemCancelled {
+                    reason: values::required_text("reason", &reason, MAX_TEXT)?,
+                    by: actor.user_id,
+                    at,
+                }
+            }
+            C::AddNote {
+                note_id,
+                body,
+                by,
+                at,
+            } => {
+                self.status()?;
+                E::ServiceNoteAdded {
+                    note_id,
+                    body: values::required_text("body", &body, MAX_TEXT)?,
+                    by,
+                    at,
+                }
+            }
+            C::FlagDue { today, at } => {
+                let Some(due_on) = self.due_on else {
+                    return Ok(Vec::new());
+                };
+                if self.status()?.closed() {
+                    return Ok(Vec::new());
+                }
+                let notify: Vec<Uuid> = self.assignees.keys().copied().collect();
+                if due_on < today {
+                    if self.overdue_alerted == Some(due_on) {
+                        return Ok(Vec::new());
+                    }
+                    E::ServiceItemOverdue { due_on, notify, at }
+                } else if (due_on - today).num_days() <= DUE_SOON_DAYS
+                    && self.due_soon_alerted != Some(due_on)
+                {
+                    E::ServiceItemDueSoon { due_on, notify, at }
+                } else {
+                    return Ok(Vec::new());
+                }
+            }
+        };
+        Ok(vec![event])
+    }
+}
+
+impl Aggregate for ServiceItem {
+    /// Persisted identifier.
+    const TYPE: &'static str = "ServiceItem";
+    type Command = ServiceItemCommand;
+    type Event = ServiceItemEvent;
+    type Error = ServiceError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: ServiceItemCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), ServiceError> {
+        for event in self.decide(command)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: ServiceItemEvent) {
+        use ServiceItemEvent as E;
+        match event {
+            E::ServiceItemOpened {
+                service_item_id,
+                client_id,
+                team_id,
+                category,
+                title,
+                description,
+                priority,
+                due_on,
+                ..
+            } => {
+                *self = ServiceItem {
+                    id: Some(service_item_id),
+                    client_id: Some(client_id),
+                    team_id: Some(team_id),
+                    category: Some(category),
+                    title,
+                    description,
+                    priority: Some(priority),
+                    due_on,
+                    status: Some(ServiceStatus::Open),
+                    ..ServiceItem::default()
+                };
+            }
+            E::ServiceItemUpdated {
+                category,
+                title,
+                description,
+                priority,
+                due_on,
+                ..
+            } => {
+                self.category = Some(category);
+                self.title = title;
+                self.description = description;
+                self.priority = Some(priority);
+                self.due_on = due_on;
+            }
+            E::ServiceItemRouted { assignees, .. } => {
+                self.assignees = assignees
+                    .into_iter()
+                    .map(|a| (a.user_id, a.budget_minutes))
+                    .collect();
+                if self.status == Some(ServiceStatus::Open) {
+                    self.status = Some(ServiceStatus::Routed);
+                }
+            }
+            E::ServiceItemStatusChanged { status, .. } => self.status = Some(status),
+            E::ServiceItemCancelled { .. } => self.status = Some(ServiceStatus::Cancelled),
+            E::ServiceNoteAdded { .. } => {}
+            E::ServiceItemDueSoon { due_on, .. } => self.due_soon_alerted = Some(due_on),
+            E::ServiceItemOverdue { due_on, .. } => self.overdue_alerted = Some(due_on),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default()
+    }
+
+    fn date(d: &str) -> NaiveDate {
+        d.parse().unwrap_or_default()
+    }
+
+    const MANAGER: Actor = Actor {
+        user_id: Uuid::from_u128(1),
+        manages_team: true,
+    };
+    const CONSULTANT: Uuid = Uuid::from_u128(2);
+    const OTHER: Actor = Actor {
+        user_id: Uuid::from_u128(3),
+        manages_team: false,
+    };
+
+    fn consultant() -> Actor {
+        Actor {
+            user_id: CONSULTANT,
+            manages_team: false,
+        }
+    }
+
+    /// When `command`: the events, folded into the state.
+    fn when(
+        item: &mut ServiceItem,
+        command: ServiceItemCommand,
+    ) -> Result<Vec<ServiceItemEvent>, ServiceError> {
+        let events = item.decide(command)?;
+        for event in events.clone() {
+            item.apply(event);
+        }
+        Ok(events)
+    }
+
+    fn opened(due_on: Option<NaiveDate>) -> ServiceItem {
+        let mut item = ServiceItem::default();
+        let input = ServiceItemInput {
+            client_id: Uuid::from_u128(10),
+            team_id: Uuid::from_u128(11),
+            category: Category::Gst,
+            title: " GSTR-3B for October ".into(),
+            description: String::new(),
+            priority: Priority::High,
+            due_on,
+        };
+        let events = when(
+            &mut item,
+            ServiceItemCommand::Open {
+                service_item_id: Uuid::from_u128(12),
+                item: input,
+                by: MANAGER.user_id,
+                at: at(),
+            },
+        );
+        assert!(
+            matches!(events.as_deref(), Ok([ServiceItemEvent::ServiceItemOpened { title, .. }]) if title == "GSTR-3B for October")
+        );
+        item
+    }
+
+    fn route(
+        item: &mut ServiceItem,
+        actor: Actor,
+        budget: Option<i32>,
+    ) -> Result<Vec<ServiceItemEvent>, ServiceError> {
+        when(
+            item,
+            ServiceItemCommand::Route {
+                actor,
+                assignees: vec![Assignment {
+                    user_id: CONSULTANT,
+                    budget_minutes: budget,
+                }],
+                note: None,
+                at: at(),
+            },
+        )
+    }
+
+    #[test]
+    fn only_the_teams_manager_routes() {
+        let mut item = opened(None);
+        assert!(matches!(
+            route(&mut item, OTHER, None),
+            Err(ServiceError::Forbidden(_))
+        ));
+        assert!(matches!(
+            route(&mut item, consultant(), None),
+            Err(ServiceError::Forbidden(_))
+        ));
+        let events = route(&mut item, MANAGER, Some(120)).unwrap_or_default();
+        assert!(
+            matches!(events.as_slice(), [ServiceItemEvent::ServiceItemRouted { added, .. }] if added == &[CONSULTANT])
+        );
+        assert_eq!(item.status, Some(ServiceStatus::Routed));
+        assert_eq!(item.assignees.get(&CONSULTANT), Some(&Some(120)));
+    }
+
+    #[test]
+    fn rerouting_keeps_history_and_tells_only_new_assignees() {
+        let mut item = opened(None);
+        route(&mut item, MANAGER, None).ok();
+        assert_eq!(route(&mut item, MANAGER, None), Ok(Vec::new()));
+        let events = when(
+            &mut item,
+            ServiceItemCommand::Route {
+                actor: MANAGER,
+                assignees: vec![
+                    Assignment {
+                        user_id: CONSULTANT,
+                        budget_minutes: Some(60),
+                    },
+                    Assignment {
+                        user_id: OTHER.user_id,
+                        budget_minutes: None,
+                    },
+                ],
+                note: Some("second pair of hands".into()),
+                at: at(),
+            },
+        )
+        .unwrap_or_default();
+        assert!(
+            matches!(events.as_slice(), [ServiceItemEvent::ServiceItemRouted { added, .. }] if added == &[OTHER.user_id])
+        );
+        assert_eq!(item.assignees.len(), 2);
+    }
+
+    #[test]
+    fn routing_refuses_bad_assignments() {
+        let mut item = opened(None);
+        let twice = vec![
+            Assignment {
+                user_id: CONSULTANT,
+                budget_minutes: None,
+            },
+            Assignment {
+                user_id: CONSULTANT,
+                budget_minutes: None,
+            },
+        ];
+        for assignees in [Vec::new(), twice] {
+            let refused = item.decide(ServiceItemCommand::Route {
+                actor: MANAGER,
+                assignees,
+                note: None,
+                at: at(),
+            });
+            assert!(matches!(refused, Err(ServiceError::Invalid(_))));
+        }
+        assert!(matches!(
+            route(&mut item, MANAGER, Some(0)),
+            Err(ServiceError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn assignees_move_it_and_outsiders_do_not() {
+        let mut item = opened(None);
+        let start = |actor| ServiceItemCommand::SetStatus {
+            actor,
+            status: ServiceStatus::InProgress,
+            at: at(),
+        };
+        assert!(matches!(
+            item.decide(start(MANAGER)),
+            Err(ServiceError::NotAllowed(_))
+        ));
+        route(&mut item, MANAGER, None).ok();
+        assert!(matches!(
+            item.decide(start(OTHER)),
+            Err(ServiceError::Forbidden(_))
+        ));
+        assert!(when(&mut item, start(consultant())).is_ok());
+        for status in [ServiceStatus::WaitingOnClient, ServiceStatus::Done] {
+            let moved = when(
+                &mut item,
+                ServiceItemCommand::SetStatus {
+                    actor: consultant(),
+                    status,
+                    at: at(),
+                },
+            );
+            assert!(moved.is_ok());
+        }
+        assert_eq!(item.status, Some(ServiceStatus::Done));
+        assert!(matches!(
+            route(&mut item, MANAGER, None),
+            Err(ServiceError::NotAllowed(_))
+        ));
+        let cancelled = ServiceItemCommand::SetStatus {
+            actor: consultant(),
+            status: ServiceStatus::Cancelled,
+            at: at(),
+        };
+        assert!(matches!(
+            item.decide(cancelled),
+            Err(ServiceError::NotAllowed(_))
+        ));
+        assert!(when(&mut item, start(consultant())).is_ok());
+    }
+
+    #[test]
+    fn cancelling_takes_a_manager_and_a_reason_and_is_final() {
+        let mut item = opened(None);
+        let cancel = |actor, reason: &str| ServiceItemCommand::Cancel {
+            actor,
+            reason: reason.into(),
+            at: at(),
+        };
+        assert!(matches!(
+            item.decide(cancel(OTHER, "duplicate")),
+            Err(ServiceError::Forbidden(_))
+        ));
+        assert!(matches!(
+            item.decide(cancel(MANAGER, "  ")),
+            Err(ServiceError::Invalid(_))
+        ));
+        assert!(when(&mut item, cancel(MANAGER, "raised twice")).is_ok());
+        assert_eq!(item.status, Some(ServiceStatus::Cancelled));
+        let start = ServiceItemCommand::SetStatus {
+            actor: MANAGER,
+            status: ServiceStatus::InProgress,
+            at: at(),
+        };
+        assert!(matches!(
+            item.decide(start),
+            Err(ServiceError::NotAllowed(_))
+        ));
+    }
+
+    #[test]
+    fn due_soon_then_overdue_once_each() {
+        let mut item = opened(Some(date("2026-12-10")));
+        route(&mut item, MANAGER, None).ok();
+        let flag = |today: &str| ServiceItemCommand::FlagDue {
+            today: date(today),
+            at: at(),
+        };
+        assert_eq!(when(&mut item, flag("2026-12-01")), Ok(Vec::new()));
+        let soon = when(&mut item, flag("2026-12-08")).unwrap_or_default();
+        assert!(
+            matches!(soon.as_slice(), [ServiceItemEvent::ServiceItemDueSoon { notify, .. }] if notify == &[CONSULTANT])
+        );
+        assert_eq!(when(&mut item, flag("2026-12-09")), Ok(Vec::new()));
+        let late = when(&mut item, flag("2026-12-11")).unwrap_or_default();
+        assert!(matches!(
+            late.as_slice(),
+            [ServiceItemEvent::ServiceItemOverdue { .. }]
+        ));
+        assert_eq!(when(&mut item, flag("2026-12-12")), Ok(Vec::new()));
+        let done = ServiceItemCommand::SetStatus {
+            actor: consultant(),
+            status: ServiceStatus::Done,
+            at: at(),
+        };
+        assert!(when(&mut item, done).is_ok());
+        let moved = ServiceItemCommand::Update {
+            actor: MANAGER,
+            changes: ServiceItemChanges::default(),
+            at: at(),
+        };
+        assert!(matches!(
+            item.decide(moved),
+            Err(ServiceError::NotAllowed(_))
+        ));
+    }
+
+    #[test]
+    fn updates_only_what_changed() {
+        let mut item = opened(None);
+        let update = |actor, changes| ServiceItemCommand::Update {
+            actor,
+            changes,
+            at: at(),
+        };
+        let same = ServiceItemChanges {
+            title: Some("GSTR-3B for October".into()),
+            ..Default::default()
+        };
+        assert_eq!(when(&mut item, update(MANAGER, same)), Ok(Vec::new()));
+        let later = ServiceItemChanges {
+            due_on: Some(Some(date("2026-12-20"))),
+            ..Default::default()
+        };
+        assert!(matches!(
+            item.decide(update(OTHER, later.clone())),
+            Err(ServiceError::Forbidden(_))
+        ));
+        assert!(when(&mut item, update(MANAGER, later)).is_ok());
+        assert_eq!(item.due_on, Some(date("2026-12-20")));
+    }
+}
