@@ -7,6 +7,7 @@ pub mod refresh;
 pub mod sessions;
 pub mod throttle;
 
+use domain::integration::Scope;
 use domain::{Permission, Role};
 use uuid::Uuid;
 
@@ -23,6 +24,25 @@ pub struct Viewer {
     pub session: Option<Uuid>,
 }
 
+/// An integration calling with an API key: which key, and its scopes.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyViewer {
+    pub key_id: Uuid,
+    /// One bit per [`Scope`] (`1 << scope as u8`).
+    scopes: u8,
+}
+
+impl KeyViewer {
+    pub fn new(key_id: Uuid, scopes: impl IntoIterator<Item = Scope>) -> Self {
+        let scopes = scopes.into_iter().fold(0, |bits, s| bits | 1 << s as u8);
+        KeyViewer { key_id, scopes }
+    }
+
+    pub fn has(&self, scope: Scope) -> bool {
+        self.scopes & (1 << scope as u8) != 0
+    }
+}
+
 /// The authentication state of a request.
 #[derive(Debug, Clone, Copy)]
 pub enum Auth {
@@ -32,6 +52,8 @@ pub enum Auth {
     Invalid,
     /// A valid token.
     User(Viewer),
+    /// A valid API key (`zpk_...`): it may do what its scopes allow and nothing else.
+    Key(KeyViewer),
 }
 
 impl Auth {
@@ -46,6 +68,33 @@ impl Auth {
             Auth::Invalid => Err(ApiError::new(
                 Code::Unauthenticated,
                 "the access token is invalid or expired; refresh it or log in again",
+            )),
+            Auth::Key(_) => Err(ApiError::new(
+                Code::Forbidden,
+                "an API key may only do what its scopes allow (time:ingest: send time entries)",
+            )),
+        }
+    }
+
+    /// The API key if it holds `scope`; a user session instead is `FORBIDDEN`.
+    pub fn key(&self, scope: Scope) -> Result<KeyViewer, ApiError> {
+        match self {
+            Auth::Key(key) if key.has(scope) => Ok(*key),
+            Auth::Key(_) => Err(ApiError::new(
+                Code::Forbidden,
+                format!("this API key lacks the scope {}", scope.as_str()),
+            )),
+            Auth::User(_) => Err(ApiError::new(
+                Code::Forbidden,
+                format!("this needs an API key with the scope {}", scope.as_str()),
+            )),
+            Auth::Anonymous => Err(ApiError::new(
+                Code::Unauthenticated,
+                "send an API key: 'Authorization: Bearer zpk_...'",
+            )),
+            Auth::Invalid => Err(ApiError::new(
+                Code::Unauthenticated,
+                "the API key is invalid, expired or revoked",
             )),
         }
     }

@@ -226,7 +226,10 @@ pub async fn download(
     headers: HeaderMap,
 ) -> Response {
     let state = &http.state;
-    let viewer = match authenticate_headers(state, &headers).require(Permission::ReadClients) {
+    let viewer = match authenticate_headers(state, &headers)
+        .await
+        .require(Permission::ReadClients)
+    {
         Ok(viewer) => viewer,
         Err(e) => return error(None, e),
     };

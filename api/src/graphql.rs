@@ -14,6 +14,7 @@ mod context;
 mod effort;
 mod errors;
 mod guard;
+mod integrations;
 mod leads;
 mod loaders;
 mod notifications;
@@ -59,6 +60,7 @@ pub struct Query(
     rates::RateQuery,
     statements::StatementQuery,
     service::ServiceQuery,
+    integrations::IntegrationQuery,
     reports::ReportQuery,
     notifications::NotificationQuery,
     audit::AuditQuery,
@@ -82,6 +84,7 @@ pub struct Mutation(
     rates::RateMutation,
     statements::StatementMutation,
     service::ServiceMutation,
+    integrations::IntegrationMutation,
     operations::OperationsMutation,
 );
 

@@ -65,6 +65,10 @@ pub fn router(http: Http) -> Router {
             "/files/statements/{client_id}/{file}",
             get(crate::exports::download),
         )
+        .route(
+            "/api/v1/time-entries",
+            axum::routing::post(crate::integrations::time_entries),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(|| async { projections::lag::prometheus() }))
         .route("/readyz", get(readyz))
@@ -72,9 +76,12 @@ pub fn router(http: Http) -> Router {
         .with_state(http)
 }
 
-fn authenticate(state: &AppState, token: Option<&str>) -> Auth {
+async fn authenticate(state: &AppState, token: Option<&str>) -> Auth {
     match token.map(str::trim).filter(|t| !t.is_empty()) {
         None => Auth::Anonymous,
+        Some(token) if token.starts_with(crate::integrations::KEY_PREFIX) => {
+            crate::integrations::authenticate(&state.pool, token).await
+        }
         Some(token) => match state.jwt.verify(token) {
             Some((viewer, version)) if state.sessions.accepts(viewer.user_id, version) => {
                 Auth::User(viewer)
@@ -85,8 +92,8 @@ fn authenticate(state: &AppState, token: Option<&str>) -> Auth {
 }
 
 /// The authentication of a plain HTTP request (bearer token).
-pub fn authenticate_headers(state: &AppState, headers: &HeaderMap) -> Auth {
-    authenticate(state, bearer(headers))
+pub async fn authenticate_headers(state: &AppState, headers: &HeaderMap) -> Auth {
+    authenticate(state, bearer(headers)).await
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -178,7 +185,7 @@ async fn graphql(
         Err(refusal) => return refusal,
     };
     let context = RequestContext {
-        auth: authenticate(&http.state, bearer(&headers)),
+        auth: authenticate(&http.state, bearer(&headers)).await,
         request_id: Uuid::now_v7(),
         client: http.state.client_address(&headers, peer),
     };
@@ -349,7 +356,7 @@ async fn graphql_ws(
                         });
                     let mut data = Data::default();
                     data.insert(RequestContext {
-                        auth: authenticate(&state, token.as_deref()),
+                        auth: authenticate(&state, token.as_deref()).await,
                         request_id: Uuid::now_v7(),
                         client,
                     });

@@ -11,6 +11,7 @@ pub mod exports;
 pub mod files;
 pub mod graphql;
 pub mod http;
+pub mod integrations;
 pub mod scheduler;
 pub mod startup;
 pub mod telemetry;

@@ -78,6 +78,7 @@ async fn receive(
 ) -> Result<serde_json::Value, Failure> {
     let state = &http.state;
     let viewer = authenticate_headers(state, headers)
+        .await
         .require(Permission::UploadEvidence)
         .map_err(fail)?;
     let request = projections::projects::request(&state.pool, request_id)
@@ -229,7 +230,10 @@ pub async fn download(
     headers: HeaderMap,
 ) -> Response {
     let state = &http.state;
-    let viewer = match authenticate_headers(state, &headers).require(Permission::ReadProjects) {
+    let viewer = match authenticate_headers(state, &headers)
+        .await
+        .require(Permission::ReadProjects)
+    {
         Ok(viewer) => viewer,
         Err(e) => return error(None, e),
     };

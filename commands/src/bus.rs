@@ -5,6 +5,10 @@ use std::time::Duration;
 
 use cqrs_es::{Aggregate, AggregateContext, CqrsFramework, EventStore};
 use domain::client::{Client, ClientCommand, ContactInput};
+use domain::integration::{
+    ApiKey, ApiKeyCommand, ExternalEntry, ExternalEntryCommand, MappingCommand, Mappings,
+    MAPPINGS_ID,
+};
 use domain::lead::{CaptureLeadInput, Lead, LeadCommand, LeadStage};
 use domain::project::{Project, ProjectCommand, TemplateRef};
 use domain::rate::{RateCard, RateCommand, RATE_CARD_ID};
@@ -57,6 +61,9 @@ pub struct CommandBus {
     rates: Framework<RateCard>,
     statements: Framework<Statement>,
     service_items: Framework<ServiceItem>,
+    api_keys: Framework<ApiKey>,
+    external_entries: Framework<ExternalEntry>,
+    mappings: Framework<Mappings>,
     /// Where links in messages point (`PORTAL_URL`), without a trailing `/`.
     pub(crate) portal_url: String,
 }
@@ -122,6 +129,9 @@ impl CommandBus {
             rates: framework(&pool, None, ()),
             statements: framework(&pool, None, ()),
             service_items: framework(&pool, None, ()),
+            api_keys: framework(&pool, None, ()),
+            external_entries: framework(&pool, None, ()),
+            mappings: framework(&pool, None, ()),
             pool,
         }
     }
@@ -320,6 +330,37 @@ impl CommandBus {
         command: ServiceItemCommand,
     ) -> Result<Appended, CommandError> {
         self.execute(&self.service_items, service_item_id, command, ctx)
+            .await
+    }
+
+    /// Runs a command on an API key.
+    pub async fn api_key(
+        &self,
+        ctx: &CommandContext,
+        key_id: Uuid,
+        command: ApiKeyCommand,
+    ) -> Result<Appended, CommandError> {
+        self.execute(&self.api_keys, key_id, command, ctx).await
+    }
+
+    /// Runs a command on an entry from the productivity platform.
+    pub async fn external_entry(
+        &self,
+        ctx: &CommandContext,
+        external_entry_id: Uuid,
+        command: ExternalEntryCommand,
+    ) -> Result<Appended, CommandError> {
+        self.execute(&self.external_entries, external_entry_id, command, ctx)
+            .await
+    }
+
+    /// Runs a command on the saved mappings.
+    pub async fn mappings(
+        &self,
+        ctx: &CommandContext,
+        command: MappingCommand,
+    ) -> Result<Appended, CommandError> {
+        self.execute(&self.mappings, MAPPINGS_ID, command, ctx)
             .await
     }
 

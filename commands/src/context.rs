@@ -24,6 +24,8 @@ pub struct CommandContext {
     /// For a reactor's command, `reactor/event id/step`: stored on the first event it
     /// appends, under a unique index, so the reaction lands once (ADR 0008).
     pub reaction: Option<String>,
+    /// The API key an integration called with (its events have no acting user).
+    pub api_key: Option<Uuid>,
 }
 
 impl CommandContext {
@@ -37,6 +39,7 @@ impl CommandContext {
             causation_id: None,
             issued_at: Utc::now(),
             reaction: None,
+            api_key: None,
         }
     }
 
@@ -51,6 +54,15 @@ impl CommandContext {
             causation_id: None,
             issued_at: Utc::now(),
             reaction: None,
+            api_key: None,
+        }
+    }
+
+    /// A context for an integration's request, made with API key `key_id`.
+    pub fn integration(key_id: Uuid) -> Self {
+        Self {
+            api_key: Some(key_id),
+            ..Self::system()
         }
     }
 
@@ -100,6 +112,9 @@ impl CommandContext {
             self.causation_id.unwrap_or(self.request_id).to_string(),
         );
         map.insert("issued_at".into(), self.issued_at.to_rfc3339());
+        if let Some(key) = self.api_key {
+            map.insert("api_key".into(), key.to_string());
+        }
         if let Some(reaction) = &self.reaction {
             map.insert("reaction".into(), reaction.clone());
         }

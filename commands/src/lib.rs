@@ -11,7 +11,7 @@ mod context;
 mod error;
 pub mod reactions;
 mod snapshots;
-mod users;
+pub mod users;
 
 pub use bus::{CommandBus, ConvertLead, ConvertedLead, ProjectRequest};
 pub use context::CommandContext;

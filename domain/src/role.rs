@@ -47,6 +47,8 @@ pub enum Permission {
     ManageTeams,
     /// Set the hourly rates.
     ManageRates,
+    /// Create and revoke integrations' API keys.
+    ManageApiKeys,
     /// Issue monthly effort statements and reopen their months.
     IssueStatements,
     /// Open service desk items, work them and add internal notes (routing and cancelling

@@ -160,6 +160,8 @@ pub enum TimesheetCommand {
         /// Whether the entry's month is closed for its client (its statement was issued and
         /// not reopened): a fact the caller looks up.
         month_closed: bool,
+        /// The id the productivity platform gave it, when it came from there.
+        external_id: Option<String>,
         at: DateTime<Utc>,
     },
     Edit {
@@ -213,6 +215,9 @@ pub enum TimesheetEvent {
         work: WorkRef,
         /// The approved entry this reverses.
         reverses: Option<Uuid>,
+        /// The productivity platform's id of it (source external).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        external_id: Option<String>,
         at: DateTime<Utc>,
     },
     TimeEntryEdited {
@@ -407,6 +412,7 @@ impl Timesheet {
                 entry_id,
                 entry,
                 month_closed,
+                external_id,
                 at,
             } => {
                 self.owner(user_id)?;
@@ -426,6 +432,7 @@ impl Timesheet {
                     billable: entry.billable,
                     work: entry.work,
                     reverses: None,
+                    external_id,
                     at,
                 }
             }
@@ -540,6 +547,7 @@ impl Timesheet {
                     billable: approved.billable,
                     work: approved.work,
                     reverses: Some(original),
+                    external_id: None,
                     at,
                 }
             }
@@ -688,6 +696,7 @@ mod tests {
                 entry_id: Uuid::from_u128(100 + n),
                 entry: input(date, minutes),
                 month_closed: false,
+                external_id: None,
                 at: at(),
             },
         )
@@ -880,6 +889,7 @@ mod tests {
             entry_id: Uuid::from_u128(300),
             entry: input(day(23), 60),
             month_closed: false,
+            external_id: None,
             at: at(),
         });
         assert!(matches!(other, Err(TimesheetError::Forbidden(_))));
@@ -902,6 +912,7 @@ mod tests {
             entry_id: Uuid::from_u128(400),
             entry: input(day(23), 60),
             month_closed: true,
+            external_id: None,
             at: at(),
         });
         assert!(

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::page::{select_list, Columns, Page};
 
 /// The aggregate types that have a history, with their persisted names.
-pub const AGGREGATE_TYPES: [&str; 12] = [
+pub const AGGREGATE_TYPES: [&str; 15] = [
     "Lead",
     "Client",
     "Project",
@@ -21,6 +21,9 @@ pub const AGGREGATE_TYPES: [&str; 12] = [
     "RateCard",
     "Statement",
     "ServiceItem",
+    "ApiKey",
+    "ExternalEntry",
+    "ExternalMappings",
 ];
 
 /// Why an audit read failed.

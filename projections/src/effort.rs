@@ -79,12 +79,14 @@ impl FoldEach for EffortProjection {
                 billable,
                 work,
                 reverses,
+                external_id,
                 at,
             } => {
                 sqlx::query(
                     "INSERT INTO time_entries (entry_id, user_id, week_start, date, minutes, description, \
-                            billable, project_id, task_id, service_item_id, state, reverses, logged_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) \
+                            billable, project_id, task_id, service_item_id, state, reverses, external_id, \
+                            logged_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
                      ON CONFLICT (entry_id) DO NOTHING",
                 )
                 .bind(entry_id)
@@ -99,6 +101,7 @@ impl FoldEach for EffortProjection {
                 .bind(work.service_item_id())
                 .bind(EntryState::Draft.as_str())
                 .bind(reverses)
+                .bind(external_id)
                 .bind(at)
                 .execute(conn)
                 .await?;
@@ -185,6 +188,8 @@ pub struct EntryRow {
     /// Why it was rejected.
     pub reason: Option<String>,
     pub reverses: Option<Uuid>,
+    /// The productivity platform's id, for an entry that came from there.
+    pub external_id: Option<String>,
     /// Who approved or rejected it last.
     pub decided_by: Option<Uuid>,
     pub logged_at: DateTime<Utc>,
@@ -194,7 +199,7 @@ pub struct EntryRow {
 /// The columns of an [`EntryRow`], of `time_entries e`.
 pub(crate) const ENTRY_COLUMNS: &str = "e.entry_id, e.user_id, e.week_start, e.date, e.minutes, \
      e.description, e.billable, e.matter_id, e.project_id, e.task_id, e.service_item_id, e.state, \
-     e.reason, e.reverses, e.decided_by, e.logged_at, e.updated_at";
+     e.reason, e.reverses, e.external_id, e.decided_by, e.logged_at, e.updated_at";
 
 /// One entry.
 pub async fn entry(pool: &PgPool, entry_id: Uuid) -> Result<Option<EntryRow>, sqlx::Error> {
@@ -308,6 +313,17 @@ pub async fn approved_between(
     ))
     .bind(from)
     .bind(until)
+    .fetch_all(pool)
+    .await
+}
+
+/// Which of `ids` are matters, and of which kind: (id, whether it is a project).
+pub async fn matters_named(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<(Uuid, bool)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, true FROM project_view WHERE id = ANY($1) \
+         UNION ALL SELECT id, false FROM service_items WHERE id = ANY($1)",
+    )
+    .bind(ids)
     .fetch_all(pool)
     .await
 }

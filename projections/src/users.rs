@@ -151,3 +151,13 @@ pub async fn of_client(pool: &PgPool, client_id: Uuid) -> Result<Vec<UserRow>, s
     .fetch_all(pool)
     .await
 }
+
+/// The users with these (lower-case) emails.
+pub async fn by_emails(pool: &PgPool, emails: &[String]) -> Result<Vec<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM user_view WHERE email = ANY($1)"
+    ))
+    .bind(emails)
+    .fetch_all(pool)
+    .await
+}

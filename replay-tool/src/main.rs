@@ -321,6 +321,9 @@ async fn history(
             "RateCard" => as_json::<domain::rate::RateCard>(pool, id, at).await?,
             "Statement" => as_json::<domain::statement::Statement>(pool, id, at).await?,
             "ServiceItem" => as_json::<domain::service::ServiceItem>(pool, id, at).await?,
+            "ApiKey" => as_json::<domain::integration::ApiKey>(pool, id, at).await?,
+            "ExternalEntry" => as_json::<domain::integration::ExternalEntry>(pool, id, at).await?,
+            "ExternalMappings" => as_json::<domain::integration::Mappings>(pool, id, at).await?,
             _ => as_json::<domain::template::WorkflowTemplate>(pool, id, at).await?,
         };
         match state {

@@ -88,6 +88,10 @@ impl TimeEntry {
     async fn reverses(&self) -> Option<Uuid> {
         self.0.reverses
     }
+    /// The productivity platform's id, for an entry that came from there (source external).
+    async fn external_id(&self) -> Option<&str> {
+        self.0.external_id.as_deref()
+    }
     /// Who approved or rejected it last.
     async fn decided_by(&self) -> Option<Uuid> {
         self.0.decided_by
@@ -468,6 +472,7 @@ impl EffortMutation {
             entry_id,
             entry,
             month_closed,
+            external_id: None,
             at,
         })
         .await?;

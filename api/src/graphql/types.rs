@@ -195,6 +195,13 @@ pub enum AggregateType {
     Statement,
     /// A service desk item.
     ServiceItem,
+    /// An integration's API key.
+    ApiKey,
+    /// A time entry sent by the productivity platform.
+    ExternalEntry,
+    /// The saved mappings of the platform's users and matters (one stream:
+    /// `01925a7e-0000-7000-8000-000000000002`).
+    ExternalMappings,
 }
 
 impl AggregateType {
@@ -213,6 +220,9 @@ impl AggregateType {
             AggregateType::RateCard => "RateCard",
             AggregateType::Statement => "Statement",
             AggregateType::ServiceItem => "ServiceItem",
+            AggregateType::ApiKey => "ApiKey",
+            AggregateType::ExternalEntry => "ExternalEntry",
+            AggregateType::ExternalMappings => "ExternalMappings",
         }
     }
 }

@@ -6,6 +6,7 @@ mod effort;
 mod fuzz;
 mod hardening;
 mod hostile;
+mod ingestion;
 mod isolation;
 mod limits;
 mod over_http;

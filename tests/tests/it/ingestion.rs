@@ -1,0 +1,420 @@
+//! Time from the productivity platform over HTTP: API keys (shown once, hashed, revoked),
+//! `POST /api/v1/time-entries` and `ingestTimeEntries`, idempotency also under 32
+//! concurrent repeats, the unmapped review queue, saved mappings, and refusals.
+
+use serde_json::{json, Value};
+use tests::*;
+
+struct Platform {
+    app: TestApp,
+    admin: String,
+    reviewer: String,
+    consultant: String,
+    consultant_id: String,
+    project: String,
+    token: String,
+    key_id: String,
+}
+
+async fn platform() -> Platform {
+    let app = spawn_app().await.expect("server");
+    let admin = app.admin().await;
+    let (_, reviewer) = create_user(&app, &admin, "rev@ing.example", "REVIEWER").await;
+    let (consultant_id, consultant) =
+        create_user(&app, &admin, "con@ing.example", "CONSULTANT").await;
+    let lead = capture_lead(&app, &admin, "Ingest Holdings", "cfo@ing.example").await;
+    win_lead(&app, &admin, &lead).await;
+    let (_client, project) = convert_with_project(&app, &admin, &lead, "cfo@ing.example").await;
+    let expires = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let created = app
+        .ok(
+            Some(&admin),
+            "mutation($e: DateTime!) { createApiKey(input: { name: \"Platform\", scopes: [TIME_INGEST], expiresAt: $e }) { token apiKey { id name scopes active } } }",
+            json!({ "e": expires }),
+        )
+        .await;
+    let token = created["createApiKey"]["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    assert!(token.starts_with("zpk_"));
+    assert_eq!(
+        created["createApiKey"]["apiKey"]["scopes"],
+        json!(["TIME_INGEST"])
+    );
+    let key_id = created["createApiKey"]["apiKey"]["id"]
+        .as_str()
+        .expect("key id")
+        .to_owned();
+    Platform {
+        app,
+        admin,
+        reviewer,
+        consultant,
+        consultant_id,
+        project,
+        token,
+        key_id,
+    }
+}
+
+impl Platform {
+    async fn post(&self, token: Option<&str>, body: Value) -> (u16, Value) {
+        let mut request = self
+            .app
+            .http
+            .post(format!("{}/api/v1/time-entries", self.app.address))
+            .json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn send(&self, entries: Value) -> Vec<Value> {
+        let (status, body) = self
+            .post(Some(&self.token), json!({ "entries": entries }))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["results"].as_array().cloned().expect("results")
+    }
+
+    fn entry(&self, external_id: &str, user: &str, matter: &str, minutes: i64) -> Value {
+        json!({ "externalId": external_id, "user": user, "matter": matter, "date": "2026-11-23",
+                "minutes": minutes, "description": "review call", "billable": true })
+    }
+}
+
+fn statuses(results: &[Value]) -> Vec<(String, bool)> {
+    results
+        .iter()
+        .map(|r| {
+            (
+                r["status"].as_str().unwrap_or_default().to_owned(),
+                r["repeat"].as_bool().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn entries_map_on_arrival_once_each_and_unmapped_ones_wait_for_review() {
+    let p = platform().await;
+    let app = &p.app;
+    let batch = json!([
+        p.entry("tt-1", "CON@ing.example", &p.project, 60),
+        { "externalId": "tt-2", "user": "con@ing.example", "matter": p.project,
+          "start": "2026-11-24T09:30:00+05:30", "end": "2026-11-24T11:00:00+05:30", "description": "drafting" },
+        p.entry("tt-3", "u-77", "CLICKUP-9", 30),
+        p.entry("tt-4", "con@ing.example", &p.project, 0),
+    ]);
+    let first = p.send(batch.clone()).await;
+    assert_eq!(
+        statuses(&first),
+        [
+            ("mapped".into(), false),
+            ("mapped".into(), false),
+            ("unmapped".into(), false),
+            ("invalid".into(), false)
+        ]
+    );
+    assert!(first[2]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("u-77"));
+    assert!(first[3]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("minutes"));
+
+    // The same batch again: the original outcomes, and nothing new.
+    let again = p.send(batch).await;
+    assert_eq!(
+        statuses(&again),
+        [
+            ("mapped".into(), true),
+            ("mapped".into(), true),
+            ("unmapped".into(), true),
+            ("invalid".into(), false)
+        ]
+    );
+    assert_eq!(again[0]["entryId"], first[0]["entryId"]);
+
+    // The mapped ones are the consultant's drafts, source external.
+    app.settled().await;
+    let sheet = app
+        .ok(
+            Some(&p.consultant),
+            "{ timesheet(weekOf: \"2026-11-23\") { totalMinutes entries { id externalId state minutes date } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(sheet["timesheet"]["totalMinutes"], 150, "{sheet}");
+    let entries = sheet["timesheet"]["entries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0]["externalId"], "tt-1");
+    assert_eq!(entries[0]["id"], first[0]["entryId"]);
+    assert_eq!(entries[1]["date"], "2026-11-24");
+    assert_eq!(entries[1]["minutes"], 90);
+    assert_eq!(entries[1]["state"], "DRAFT");
+
+    // The review queue holds the unmapped one; the reviewer maps it and saves the mapping.
+    let queue = "{ externalTimeEntries { id externalId status reason userRef matterRef } }";
+    let waiting = app.ok(Some(&p.reviewer), queue, json!({})).await;
+    let waiting = waiting["externalTimeEntries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0]["externalId"], "tt-3");
+    let consultant_cannot = app.gql(Some(&p.consultant), queue, json!({})).await;
+    assert_eq!(
+        consultant_cannot["errors"][0]["extensions"]["code"],
+        "FORBIDDEN"
+    );
+    let map = "mutation($id: UUID!, $i: MapExternalTimeEntryInput!) { mapExternalTimeEntry(id: $id, input: $i) { entry { status userId projectId entryId } } }";
+    let unknown_user = app
+        .gql(
+            Some(&p.reviewer),
+            map,
+            json!({ "id": waiting[0]["id"], "i": { "userId": p.key_id, "projectId": p.project } }),
+        )
+        .await;
+    assert_eq!(
+        unknown_user["errors"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+    let mapped = app
+        .ok(
+            Some(&p.reviewer),
+            map,
+            json!({ "id": waiting[0]["id"], "i": { "userId": p.consultant_id, "projectId": p.project, "saveMapping": true } }),
+        )
+        .await;
+    assert_eq!(mapped["mapExternalTimeEntry"]["entry"]["status"], "mapped");
+    let twice = app
+        .gql(
+            Some(&p.reviewer),
+            map,
+            json!({ "id": waiting[0]["id"], "i": { "userId": p.consultant_id, "projectId": p.project } }),
+        )
+        .await;
+    assert_eq!(twice["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    let saved = app
+        .ok(
+            Some(&p.reviewer),
+            "{ externalMappings { kind external userId projectId } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(saved["externalMappings"].as_array().map(Vec::len), Some(2));
+
+    // Later entries with those references map on arrival.
+    let later = p
+        .send(json!([p.entry("tt-5", "U-77", "clickup-9", 15)]))
+        .await;
+    assert_eq!(statuses(&later), [("mapped".into(), false)]);
+
+    // Discarding needs a reason; a discarded entry leaves the queue.
+    let odd = p
+        .send(json!([p.entry("tt-6", "nobody", "CLICKUP-9", 15)]))
+        .await;
+    let odd_id = odd[0]["externalEntryId"].clone();
+    let discard = "mutation($id: UUID!, $r: String!) { discardExternalTimeEntry(id: $id, reason: $r) { entry { status reason } } }";
+    let blank = app
+        .gql(
+            Some(&p.reviewer),
+            discard,
+            json!({ "id": odd_id, "r": " " }),
+        )
+        .await;
+    assert_eq!(blank["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    let gone = app
+        .ok(
+            Some(&p.reviewer),
+            discard,
+            json!({ "id": odd_id, "r": "not our client" }),
+        )
+        .await;
+    assert_eq!(
+        gone["discardExternalTimeEntry"]["entry"]["status"],
+        "discarded"
+    );
+    let repeat = p
+        .send(json!([p.entry("tt-6", "nobody", "CLICKUP-9", 15)]))
+        .await;
+    assert_eq!(statuses(&repeat), [("discarded".into(), true)]);
+
+    // A mapped entry the timesheet refuses (over 24 hours that day) goes to review.
+    let over = p
+        .send(json!([p.entry(
+            "tt-7",
+            "con@ing.example",
+            &p.project,
+            1440
+        )]))
+        .await;
+    assert_eq!(statuses(&over), [("mapped".into(), false)]);
+    app.settled().await;
+    let refused = app.ok(Some(&p.reviewer), queue, json!({})).await;
+    let refused = refused["externalTimeEntries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["status"], "refused");
+    assert!(refused[0]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("24 hours"));
+
+    let sheet = app
+        .ok(
+            Some(&p.consultant),
+            "{ timesheet(weekOf: \"2026-11-23\") { totalMinutes } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(sheet["timesheet"]["totalMinutes"], 195);
+    assert_rebuild_equals_live(app, "integrations").await;
+    assert_rebuild_equals_live(app, "effort").await;
+}
+
+#[tokio::test]
+async fn thirty_two_clients_sending_the_same_batch_make_each_entry_once() {
+    let p = platform().await;
+    let app = &p.app;
+    let batch: Vec<Value> = (0..20)
+        .map(|i| p.entry(&format!("burst-{i}"), "con@ing.example", &p.project, 10))
+        .collect();
+    let batch = Value::Array(batch);
+    let sends = (0..32).map(|_| p.send(batch.clone()));
+    let answers = futures::future::join_all(sends).await;
+    for answer in &answers {
+        assert!(answer.iter().all(|r| r["status"] == "mapped"), "{answer:?}");
+        let ids: Vec<&Value> = answer.iter().map(|r| &r["entryId"]).collect();
+        let first: Vec<&Value> = answers[0].iter().map(|r| &r["entryId"]).collect();
+        assert_eq!(ids, first);
+    }
+    let fresh: usize = answers
+        .iter()
+        .flat_map(|a| a.iter())
+        .filter(|r| r["repeat"] == false)
+        .count();
+    assert_eq!(
+        fresh, 20,
+        "each entry is received by exactly one of the sends"
+    );
+    app.settled().await;
+    let received: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_type = 'ExternalEntry'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("count");
+    assert_eq!(received, 20);
+    let logged: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM time_entries WHERE external_id LIKE 'burst-%'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("count");
+    assert_eq!(logged, 20);
+}
+
+#[tokio::test]
+async fn keys_are_checked_shown_once_and_revoked_at_once() {
+    let p = platform().await;
+    let app = &p.app;
+    let one = json!({ "entries": [p.entry("k-1", "con@ing.example", &p.project, 5)] });
+
+    // No key, a user's session, a made-up key: refused.
+    assert_eq!(p.post(None, one.clone()).await.0, 401);
+    assert_eq!(p.post(Some(&p.admin), one.clone()).await.0, 403);
+    let forged = format!("zpk_{}_{}", p.key_id.replace('-', ""), "00".repeat(32));
+    assert_eq!(p.post(Some(&forged), one.clone()).await.0, 401);
+
+    // Malformed and oversized batches are refused whole.
+    let (status, body) = p.post(Some(&p.token), json!({ "entries": "x" })).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    let too_many: Vec<Value> = (0..501)
+        .map(|i| p.entry(&format!("big-{i}"), "con@ing.example", &p.project, 1))
+        .collect();
+    assert_eq!(
+        p.post(Some(&p.token), json!({ "entries": too_many }))
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        p.post(Some(&p.token), json!({ "entries": [] })).await.0,
+        400
+    );
+
+    // The key may only ingest: GraphQL ingestion works with it, other fields do not.
+    let ingest = "mutation($e: [ExternalTimeEntryInput!]!) { ingestTimeEntries(entries: $e) { caughtUp results { externalId status } } }";
+    let via_graphql = app
+        .ok(
+            Some(&p.token),
+            ingest,
+            json!({ "e": [p.entry("k-2", "con@ing.example", &p.project, 5)] }),
+        )
+        .await;
+    assert_eq!(
+        via_graphql["ingestTimeEntries"]["results"][0]["status"],
+        "mapped"
+    );
+    let other = app
+        .gql(Some(&p.token), "{ apiKeys { id } }", json!({}))
+        .await;
+    assert_eq!(other["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    let as_admin = app.gql(Some(&p.admin), ingest, json!({ "e": [] })).await;
+    assert_eq!(as_admin["errors"][0]["extensions"]["code"], "FORBIDDEN");
+
+    // The list never shows a token; bad expiry is refused; only admins manage keys.
+    let keys = app
+        .ok(
+            Some(&p.admin),
+            "{ apiKeys { id name active revokedAt } }",
+            json!({}),
+        )
+        .await;
+    assert!(!keys.to_string().contains(&p.token));
+    let far = (chrono::Utc::now() + chrono::Duration::days(800)).to_rfc3339();
+    let create = "mutation($e: DateTime!) { createApiKey(input: { name: \"x\", scopes: [TIME_INGEST], expiresAt: $e }) { token } }";
+    let refused = app.gql(Some(&p.admin), create, json!({ "e": far })).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    let not_admin = app
+        .gql(
+            Some(&p.reviewer),
+            create,
+            json!({ "e": chrono::Utc::now().to_rfc3339() }),
+        )
+        .await;
+    assert_eq!(not_admin["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM api_key_secrets WHERE secret_hash = $1 OR secret_hash = $2",
+    )
+    .bind(&p.token)
+    .bind(p.token.rsplit('_').next().unwrap_or_default())
+    .fetch_one(&app.pool)
+    .await
+    .expect("count");
+    assert_eq!(stored, 0, "the secret is stored hashed");
+
+    // Revoked: refused at once.
+    let revoked = app
+        .ok(
+            Some(&p.admin),
+            "mutation($id: UUID!) { revokeApiKey(id: $id) { apiKey { active revokedAt } } }",
+            json!({ "id": p.key_id }),
+        )
+        .await;
+    assert_eq!(revoked["revokeApiKey"]["apiKey"]["active"], false);
+    assert_eq!(p.post(Some(&p.token), one).await.0, 401);
+    assert_rebuild_equals_live(app, "integrations").await;
+}
