@@ -5,6 +5,7 @@
 //! the sizes of the targets; `--size smoke` is the test suite's check that the harness works.
 
 mod cpu;
+mod effort;
 mod scenarios;
 mod seed;
 mod server;
@@ -81,6 +82,7 @@ struct Sizes {
     audit_events: usize,
     audit_reps: usize,
     rebuild_events: usize,
+    effort: effort::EffortSizes,
 }
 
 impl Size {
@@ -96,6 +98,12 @@ impl Size {
                 audit_events: 300,
                 audit_reps: 3,
                 rebuild_events: 3_000,
+                effort: effort::EffortSizes {
+                    entries: 500,
+                    consultants: 5,
+                    days: 14,
+                    statement_reads: 3,
+                },
             },
             Size::Quick => Sizes {
                 leads: 20_000,
@@ -107,6 +115,12 @@ impl Size {
                 audit_events: 2_000,
                 audit_reps: 30,
                 rebuild_events: 200_000,
+                effort: effort::EffortSizes {
+                    entries: 10_000,
+                    consultants: 20,
+                    days: 70,
+                    statement_reads: 20,
+                },
             },
             Size::Full => Sizes {
                 leads: 100_000,
@@ -118,6 +132,12 @@ impl Size {
                 audit_events: 2_000,
                 audit_reps: 100,
                 rebuild_events: 1_000_000,
+                effort: effort::EffortSizes {
+                    entries: 100_000,
+                    consultants: 50,
+                    days: 280,
+                    statement_reads: 50,
+                },
             },
         }
     }
@@ -518,6 +538,67 @@ async fn measure(
     report["rebuild"] = json!({ "events": streamed, "seconds_per_projection": each, "mix": mix,
         "seconds": rebuild_time.as_secs_f64(), "events_per_second": rate,
         "baseline_seconds": base_time.as_secs_f64(), "baseline_events_per_second": base_rate, "ratio": rebuild_ratio });
+
+    // Effort: two projects of two clients; the first client's is the statement's.
+    let mut batch = seed::Batch::new(admin_id, 17);
+    let (statement_client, other_client) = (clients[1 % clients.len()], clients[2 % clients.len()]);
+    let projects = [
+        batch
+            .project(statement_client, 10, chrono::Utc::now())
+            .await?,
+        batch.project(other_client, 10, chrono::Utc::now()).await?,
+    ];
+    batch.write(&pool, 5_000).await?;
+    scenarios::caught_up(&pool, catch_up).await?;
+    let e = effort::run(
+        &server.address,
+        &admin,
+        &pool,
+        projects,
+        statement_client,
+        sizes.effort,
+    )
+    .await?;
+    log("effort scenarios done", t0);
+    let ingest_ratio = ratio(e.logged_per_second, e.raw_per_second);
+    lines.push(Line {
+        scenario: "ingest (batches of 500)",
+        measured: format!(
+            "{:.0}/s answered, {:.0}/s drafts ({} entries)",
+            e.received_per_second, e.logged_per_second, e.entries
+        ),
+        baseline: format!("{:.0}/s raw insert", e.raw_per_second),
+        ratio: Some(ingest_ratio),
+        target: "- (reported)",
+        met: true,
+    });
+    lines.push(Line {
+        scenario: "ingest: repeat",
+        measured: format!(
+            "{:.0}/s, {} events added",
+            e.entries as f64 / e.repeat.seconds,
+            e.repeat_events_added
+        ),
+        baseline: format!("{:.0}/s raw insert", e.raw_per_second),
+        ratio: Some(ratio(e.entries as f64 / e.repeat.seconds, e.raw_per_second)),
+        target: "adds nothing",
+        met: e.repeat_events_added == 0 && e.repeat_all_marked,
+    });
+    lines.push(Line {
+        scenario: "statement",
+        measured: format!(
+            "{} entries: issue {}, read p50 {} p99 {}",
+            e.statement_entries,
+            ms(e.issue_ms),
+            ms(e.statement_read.p50_ms),
+            ms(e.statement_read.p99_ms)
+        ),
+        baseline: format!("raw SQL sum p50 {}", ms(e.raw_sum.p50_ms)),
+        ratio: Some(ratio(e.raw_sum.p50_ms, e.statement_read.p50_ms)),
+        target: "- (reported)",
+        met: true,
+    });
+    report["effort"] = json!(e);
 
     let lines_json: Vec<Value> = lines
         .iter()

@@ -19,7 +19,16 @@ fn a_smoke_run_produces_every_figure() {
         "zippcrm-bench failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    for scenario in ["write", "freshness", "memory", "read", "audit", "rebuild"] {
+    for scenario in [
+        "write",
+        "freshness",
+        "memory",
+        "read",
+        "audit",
+        "rebuild",
+        "ingest",
+        "statement",
+    ] {
         assert!(
             stdout.contains(scenario),
             "no {scenario} line in:\n{stdout}"
@@ -47,6 +56,12 @@ fn a_smoke_run_produces_every_figure() {
     positive(&["rebuild", "events_per_second"]);
     positive(&["rebuild", "baseline_events_per_second"]);
     positive(&["memory", "peak_rss_kib"]);
+    positive(&["effort", "logged_per_second"]);
+    positive(&["effort", "raw_per_second"]);
+    positive(&["effort", "statement_read", "p50_ms"]);
+    positive(&["effort", "raw_sum", "p50_ms"]);
+    assert_eq!(report["effort"]["repeat_events_added"], 0);
+    assert_eq!(report["effort"]["repeat_all_marked"], true);
     assert!(
         report["freshness"]["lag"]["leads"]["events"]
             .as_u64()
