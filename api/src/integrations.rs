@@ -215,11 +215,13 @@ impl Resolver {
                 users.insert(user.email, user.id);
             }
         }
-        let ids: Vec<Uuid> = matter_refs
+        // A reference that is an id, in whatever form it was written.
+        let named: Vec<(Uuid, &String)> = matter_refs
             .iter()
             .filter(|r| !matters.contains_key(*r))
-            .filter_map(|r| Uuid::try_parse(r).ok())
+            .filter_map(|r| Some((Uuid::try_parse(r).ok()?, r)))
             .collect();
+        let ids: Vec<Uuid> = named.iter().map(|(id, _)| *id).collect();
         for (id, is_project) in projections::effort::matters_named(pool, &ids).await? {
             let work = if is_project {
                 WorkRef::Project {
@@ -231,7 +233,9 @@ impl Resolver {
                     service_item_id: id,
                 }
             };
-            matters.insert(id.to_string(), work);
+            for (_, reference) in named.iter().filter(|(named, _)| *named == id) {
+                matters.insert((*reference).clone(), work);
+            }
         }
         Ok(Resolver { users, matters })
     }

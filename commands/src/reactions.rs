@@ -126,24 +126,41 @@ impl Reactor for ExternalTime {
         &["ExternalEntry"]
     }
 
+    /// A person's entries in log order (their timesheets are their streams), different
+    /// people's side by side.
+    fn partition(&self, event: &StoredEvent) -> u128 {
+        use domain::integration::ExternalEntryEvent as E;
+        match decode(event) {
+            Ok(E::ExternalEntryReceived {
+                mapping: Some(mapping),
+                ..
+            })
+            | Ok(E::ExternalEntryMapped { mapping, .. }) => mapping.user_id.as_u128(),
+            _ => 0,
+        }
+    }
+
     async fn react(&self, event: &StoredEvent) -> Result<(), ReactionError> {
         use domain::integration::{
             time_entry_id, ExternalEntry, ExternalEntryCommand, ExternalEntryEvent as E,
         };
-        let mapping = match decode(event)? {
-            E::ExternalEntryReceived {
-                mapping: Some(mapping),
-                ..
-            }
-            | E::ExternalEntryMapped { mapping, .. } => mapping,
-            _ => return Ok(()),
-        };
         let Some(id) = event.aggregate_uuid() else {
             return Ok(());
         };
-        let entry: ExternalEntry = self.bus.load(id).await?;
-        let Some(input) = entry.input else {
-            return Ok(());
+        let (input, mapping) = match decode(event)? {
+            E::ExternalEntryReceived {
+                input,
+                mapping: Some(mapping),
+                ..
+            } => (input, mapping),
+            E::ExternalEntryMapped { mapping, .. } => {
+                let entry: ExternalEntry = self.bus.load(id).await?;
+                let Some(input) = entry.input else {
+                    return Ok(());
+                };
+                (input, mapping)
+            }
+            _ => return Ok(()),
         };
         let month = domain::statement::Month::of(input.date);
         let month_closed = projections::statements::closed_for_matter(

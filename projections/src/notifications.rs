@@ -698,7 +698,7 @@ impl Reactor for NotificationEmails {
     }
 
     fn aggregate_types(&self) -> &'static [&'static str] {
-        &["Project"]
+        &["Project", "ServiceItem"]
     }
 
     fn after(&self) -> &'static [&'static str] {

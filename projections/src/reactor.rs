@@ -64,7 +64,16 @@ pub trait Reactor: Send + Sync + std::fmt::Debug + 'static {
     /// or an admin's retry), so the effect must be keyed by the event: commands through
     /// `CommandContext::reacting_to`, side effects under a key derived from `event_id`.
     async fn react(&self, event: &StoredEvent) -> Result<(), ReactionError>;
+    /// Events of one partition are reacted to in log order, events of different partitions
+    /// at the same time (up to [`PARTITIONS_AT_ONCE`]). By default there is one partition:
+    /// strictly in order.
+    fn partition(&self, _event: &StoredEvent) -> u128 {
+        0
+    }
 }
+
+/// Partitions of one batch reacted to at the same time.
+pub const PARTITIONS_AT_ONCE: usize = 8;
 
 /// Settings of the reactor workers.
 #[derive(Debug, Clone, Copy)]
@@ -213,8 +222,50 @@ async fn advance(
     Ok(())
 }
 
-/// Runs one batch of `reactor`: reacts to each of its events in order, moving the
-/// checkpoint after each one it handled (or parked).
+/// Reacts to `events` (those of the reactor's types), each partition in order and the
+/// partitions side by side; the earliest failure by log position, if any.
+async fn react_all(
+    reactor: &dyn Reactor,
+    events: &[StoredEvent],
+) -> Option<(usize, ReactionError)> {
+    use futures::StreamExt as _;
+    let types = reactor.aggregate_types();
+    let mut partitions: std::collections::BTreeMap<u128, Vec<usize>> = Default::default();
+    for (index, event) in events.iter().enumerate() {
+        if types.contains(&event.aggregate_type.as_str()) {
+            partitions
+                .entry(reactor.partition(event))
+                .or_default()
+                .push(index);
+        }
+    }
+    futures::stream::iter(partitions.into_values())
+        .map(|indexes| async move {
+            for index in indexes {
+                if let Err(error) = reactor.react(&events[index]).await {
+                    return Some((index, error));
+                }
+            }
+            None
+        })
+        .buffer_unordered(PARTITIONS_AT_ONCE)
+        .filter_map(|failed| async move { failed })
+        .fold(
+            None,
+            |earliest: Option<(usize, ReactionError)>, failed| async move {
+                match earliest {
+                    Some(e) if e.0 < failed.0 => Some(e),
+                    _ => Some(failed),
+                }
+            },
+        )
+        .await
+}
+
+/// Runs one batch of `reactor`: reacts to its events (see [`Reactor::partition`]) and moves
+/// the checkpoint past them, or to just before the earliest one that failed. Events after a
+/// failure that did succeed are reacted to again with the next batch: their effects are
+/// keyed by the event, so that lands nothing twice.
 pub async fn step(
     pool: &PgPool,
     reactor: &dyn Reactor,
@@ -235,45 +286,42 @@ pub async fn step(
     )
     .await?;
     drop(conn);
-    let types = reactor.aggregate_types();
-    // Events passed since the checkpoint last moved; it moves after each handled event.
-    let mut passed = 0;
     let mut attempts = start.attempts;
-    for (index, event) in events.iter().enumerate() {
-        if !types.contains(&event.aggregate_type.as_str()) {
-            passed += 1;
-            continue;
-        }
-        if let Err(error) = reactor.react(event).await {
-            attempts += 1;
-            if attempts < config.attempts {
-                tracing::warn!(reactor = name, event_id = %event.event_id, attempts, %error, "reaction failed; will retry");
-                if let Some(before) = index.checked_sub(1).filter(|_| passed > 0) {
-                    advance(pool, name, &events[before], passed).await?;
-                }
-                sqlx::query(
-                    "UPDATE projection_checkpoints SET attempts = $2, last_error = $3, \
-                            failing_since = COALESCE(failing_since, clock_timestamp()) \
-                      WHERE name = $1",
-                )
-                .bind(name)
-                .bind(i32::try_from(attempts).unwrap_or(i32::MAX))
-                .bind(error.to_string())
-                .execute(pool)
-                .await?;
-                return Ok(Step::Failed { attempts });
+    let mut from = 0;
+    while from < events.len() {
+        let Some((index, error)) = react_all(reactor, &events[from..]).await else {
+            if let Some(last) = events.last() {
+                advance(pool, name, last, events.len() - from).await?;
             }
-            tracing::error!(reactor = name, event_id = %event.event_id, attempts, %error, "reaction parked");
-            park(pool, name, event, attempts, &error).await?;
+            break;
+        };
+        let index = from + index;
+        let event = &events[index];
+        attempts += 1;
+        if attempts < config.attempts {
+            tracing::warn!(reactor = name, event_id = %event.event_id, attempts, %error, "reaction failed; will retry");
+            if index > from {
+                advance(pool, name, &events[index - 1], index - from).await?;
+            }
+            sqlx::query(
+                "UPDATE projection_checkpoints SET attempts = $2, last_error = $3, \
+                        failing_since = COALESCE(failing_since, clock_timestamp()) \
+                  WHERE name = $1",
+            )
+            .bind(name)
+            .bind(i32::try_from(attempts).unwrap_or(i32::MAX))
+            .bind(error.to_string())
+            .execute(pool)
+            .await?;
+            return Ok(Step::Failed { attempts });
         }
+        tracing::error!(reactor = name, event_id = %event.event_id, attempts, %error, "reaction parked");
+        park(pool, name, event, attempts, &error).await?;
+        advance(pool, name, event, index + 1 - from).await?;
         attempts = 0;
-        advance(pool, name, event, passed + 1).await?;
-        passed = 0;
+        from = index + 1;
     }
     if let Some(last) = events.last() {
-        if passed > 0 {
-            advance(pool, name, last, passed).await?;
-        }
         sqlx::query("SELECT pg_notify('zippcrm_checkpoint', $1)")
             .bind(crate::notices::checkpoint_payload(name, last.position()))
             .execute(pool)

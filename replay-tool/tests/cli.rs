@@ -24,8 +24,9 @@ fn text(output: &Output) -> String {
 }
 
 /// A team with a manager and a consultant, a week logged, partly rejected, resubmitted and
-/// approved, a reversal, rates, and a service item routed, worked, noted and logged on:
-/// every event family of effort, for `verify`.
+/// approved, a reversal, rates, a service item routed, worked, noted and logged on, and time
+/// from the platform (an API key, a mapped and an unmapped entry, a mapping saved): every
+/// event family of effort, for `verify`.
 async fn effort_workload(app: &TestApp, admin: &str, lead: &str) {
     let (manager, manager_token) = create_user(app, admin, "mgr@heron.example", "MANAGER").await;
     let (consultant, consultant_token) =
@@ -145,6 +146,33 @@ async fn effort_workload(app: &TestApp, admin: &str, lead: &str) {
         json!({ "i": { "date": "2026-11-25", "minutes": 50, "description": "minutes", "serviceItemId": item } }),
     )
     .await;
+    let expires = (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339();
+    let key = app
+        .ok(
+            Some(admin),
+            "mutation($e: DateTime!) { createApiKey(input: { name: \"platform\", scopes: [TIME_INGEST], expiresAt: $e }) { token } }",
+            json!({ "e": expires }),
+        )
+        .await["createApiKey"]["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let ingested = app
+        .ok(
+            Some(&key),
+            "mutation($e: [ExternalTimeEntryInput!]!) { ingestTimeEntries(entries: $e) { results { status externalEntryId } } }",
+            json!({ "e": [
+                { "externalId": "cli-1", "user": "con@heron.example", "matter": project, "date": "2026-11-26", "minutes": 20, "description": "call" },
+                { "externalId": "cli-2", "user": "someone-else", "matter": "PLAT-1", "date": "2026-11-26", "minutes": 20, "description": "call" }
+            ] }),
+        )
+        .await;
+    app.ok(
+        Some(&manager_token),
+        "mutation($id: UUID!, $u: UUID!, $p: UUID!) { mapExternalTimeEntry(id: $id, input: { userId: $u, projectId: $p, saveMapping: true }) { caughtUp } }",
+        json!({ "id": ingested["ingestTimeEntries"]["results"][1]["externalEntryId"], "u": consultant, "p": project }),
+    )
+    .await;
 }
 
 // Multi-threaded: `replay` blocks its thread while the binary runs.
@@ -177,6 +205,7 @@ async fn status_verify_rebuild_and_history_work_and_fail_clearly() {
         "effort",
         "rates",
         "service_desk",
+        "integrations",
         "portal-access",
     ] {
         assert!(text(&status).contains(name), "{}", text(&status));

@@ -103,9 +103,11 @@ fn statuses(results: &[Value]) -> Vec<(String, bool)> {
 async fn entries_map_on_arrival_once_each_and_unmapped_ones_wait_for_review() {
     let p = platform().await;
     let app = &p.app;
+    // A matter's id in any form it may be written in.
+    let simple_id = p.project.replace('-', "").to_uppercase();
     let batch = json!([
         p.entry("tt-1", "CON@ing.example", &p.project, 60),
-        { "externalId": "tt-2", "user": "con@ing.example", "matter": p.project,
+        { "externalId": "tt-2", "user": "con@ing.example", "matter": simple_id,
           "start": "2026-11-24T09:30:00+05:30", "end": "2026-11-24T11:00:00+05:30", "description": "drafting" },
         p.entry("tt-3", "u-77", "CLICKUP-9", 30),
         p.entry("tt-4", "con@ing.example", &p.project, 0),
@@ -417,4 +419,69 @@ async fn keys_are_checked_shown_once_and_revoked_at_once() {
     assert_eq!(revoked["revokeApiKey"]["apiKey"]["active"], false);
     assert_eq!(p.post(Some(&p.token), one).await.0, 401);
     assert_rebuild_equals_live(app, "integrations").await;
+}
+
+#[tokio::test]
+async fn one_persons_failing_entry_holds_back_nobody_else_and_lands_once_retried() {
+    use chrono::Datelike as _;
+    let p = platform().await;
+    let app = &p.app;
+    let admin = &p.admin;
+    let (_, other) = create_user(app, admin, "other@ing.example", "CONSULTANT").await;
+    // The consultant's timesheet of that week cannot be written: their entry's reaction
+    // fails, is retried and parked, while the other person's entries are logged.
+    let blocked = domain::timesheet::stream_id(
+        uuid::Uuid::parse_str(&p.consultant_id).expect("id"),
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 23)
+            .expect("date")
+            .iso_week(),
+    );
+    sqlx::query(&format!(
+        "ALTER TABLE events ADD CONSTRAINT refuses_for_the_test \
+         CHECK (NOT (aggregate_type = 'Timesheet' AND aggregate_id = '{blocked}'))"
+    ))
+    .execute(&app.pool)
+    .await
+    .expect("constraint");
+    let mut batch = vec![p.entry("p-0", "con@ing.example", &p.project, 30)];
+    batch.extend((1..=6).map(|i| p.entry(&format!("p-{i}"), "other@ing.example", &p.project, 30)));
+    let results = p.send(Value::Array(batch)).await;
+    assert!(results.iter().all(|r| r["status"] == "mapped"));
+    app.settled().await;
+    let parked = app
+        .ok(
+            Some(admin),
+            "{ parkedReactions(reactor: \"external-time\") { eventId attempts } }",
+            json!({}),
+        )
+        .await;
+    let parked = parked["parkedReactions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(parked.len(), 1, "{parked:?}");
+    let sheet = "{ timesheet(weekOf: \"2026-11-23\") { totalMinutes entries { externalId } } }";
+    let others = app.ok(Some(&other), sheet, json!({})).await;
+    assert_eq!(
+        others["timesheet"]["totalMinutes"], 180,
+        "each of the six once: {others}"
+    );
+
+    sqlx::query("ALTER TABLE events DROP CONSTRAINT refuses_for_the_test")
+        .execute(&app.pool)
+        .await
+        .expect("dropped");
+    let retried = app
+        .ok(
+            Some(admin),
+            "mutation($e: UUID!) { retryParkedReaction(reactor: \"external-time\", eventId: $e) { resolution } }",
+            json!({ "e": parked[0]["eventId"] }),
+        )
+        .await;
+    assert_eq!(retried["retryParkedReaction"]["resolution"], "RETRIED");
+    app.settled().await;
+    let mine = app.ok(Some(&p.consultant), sheet, json!({})).await;
+    assert_eq!(mine["timesheet"]["totalMinutes"], 30);
+    let others = app.ok(Some(&other), sheet, json!({})).await;
+    assert_eq!(others["timesheet"]["totalMinutes"], 180);
 }
