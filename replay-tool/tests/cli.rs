@@ -31,25 +31,13 @@ async fn effort_workload(app: &TestApp, admin: &str, lead: &str) {
     let (manager, manager_token) = create_user(app, admin, "mgr@heron.example", "MANAGER").await;
     let (consultant, consultant_token) =
         create_user(app, admin, "con@heron.example", "CONSULTANT").await;
-    let departments = app
-        .ok(Some(admin), "{ departments { id } }", json!({}))
-        .await;
-    let team = app
-        .ok(
-            Some(admin),
-            "mutation($d: UUID!) { createTeam(input: { name: \"Desk\", departmentId: $d }) { team { id } } }",
-            json!({ "d": departments["departments"][0]["id"] }),
-        )
-        .await["createTeam"]["team"]["id"]
-        .clone();
-    for (user, manager) in [(&manager, true), (&consultant, false)] {
-        app.ok(
-            Some(admin),
-            "mutation($t: UUID!, $u: UUID!, $m: Boolean) { addTeamMember(teamId: $t, userId: $u, manager: $m) { caughtUp } }",
-            json!({ "t": team, "u": user, "m": manager }),
-        )
-        .await;
-    }
+    let team = team(
+        app,
+        admin,
+        "Desk",
+        &[(manager.as_str(), true), (consultant.as_str(), false)],
+    )
+    .await;
     let project = app
         .ok(
             Some(admin),

@@ -465,3 +465,28 @@ pub async fn assert_rebuild_equals_live(app: &TestApp, name: &str) {
         );
     }
 }
+
+/// A team of the first department named `name`, with `members` (user id, whether they
+/// manage it); returns its id.
+pub async fn team(app: &TestApp, admin: &str, name: &str, members: &[(&str, bool)]) -> Value {
+    let departments = app
+        .ok(Some(admin), "{ departments { id } }", json!({}))
+        .await;
+    let team = app
+        .ok(
+            Some(admin),
+            "mutation($n: String!, $d: UUID!) { createTeam(input: { name: $n, departmentId: $d }) { team { id } } }",
+            json!({ "n": name, "d": departments["departments"][0]["id"] }),
+        )
+        .await["createTeam"]["team"]["id"]
+        .clone();
+    for (user, manager) in members {
+        app.ok(
+            Some(admin),
+            "mutation($t: UUID!, $u: UUID!, $m: Boolean) { addTeamMember(teamId: $t, userId: $u, manager: $m) { caughtUp } }",
+            json!({ "t": team, "u": user, "m": manager }),
+        )
+        .await;
+    }
+    team
+}

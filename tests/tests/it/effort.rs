@@ -27,26 +27,13 @@ async fn a_week_is_logged_submitted_rejected_approved_and_shown_to_the_customer(
     app.settled().await;
 
     // The manager manages the consultant through a team.
-    let services = app
-        .ok(Some(&admin), "{ departments { id name } }", json!({}))
-        .await;
-    let department = services["departments"][0]["id"].clone();
-    let team = app
-        .ok(
-            Some(&admin),
-            "mutation($d: UUID!) { createTeam(input: { name: \"GST desk\", departmentId: $d }) { team { id } } }",
-            json!({ "d": department }),
-        )
-        .await["createTeam"]["team"]["id"]
-        .clone();
-    for (user, manager) in [(&manager, true), (&consultant, false)] {
-        app.ok(
-            Some(&admin),
-            "mutation($t: UUID!, $u: UUID!, $m: Boolean) { addTeamMember(teamId: $t, userId: $u, manager: $m) { caughtUp } }",
-            json!({ "t": team, "u": user, "m": manager }),
-        )
-        .await;
-    }
+    team(
+        &app,
+        &admin,
+        "GST desk",
+        &[(manager.as_str(), true), (consultant.as_str(), false)],
+    )
+    .await;
 
     let log = format!(
         "mutation($i: TimeEntryInput!) {{ logTime(input: $i) {{ caughtUp entry {{ {ENTRY} }} timesheet {{ {SHEET} }} }} }}"

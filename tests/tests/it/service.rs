@@ -30,25 +30,13 @@ async fn desk() -> Desk {
     let lead = capture_lead(&app, &admin, "Desk Traders", "cfo@desk.example").await;
     win_lead(&app, &admin, &lead).await;
     let (client, _project) = convert_with_project(&app, &admin, &lead, "cfo@desk.example").await;
-    let departments = app
-        .ok(Some(&admin), "{ departments { id } }", json!({}))
-        .await;
-    let team = app
-        .ok(
-            Some(&admin),
-            "mutation($d: UUID!) { createTeam(input: { name: \"GST desk\", departmentId: $d }) { team { id } } }",
-            json!({ "d": departments["departments"][0]["id"] }),
-        )
-        .await["createTeam"]["team"]["id"]
-        .clone();
-    for (user, is_manager) in [(&manager_id, true), (&consultant_id, false)] {
-        app.ok(
-            Some(&admin),
-            "mutation($t: UUID!, $u: UUID!, $m: Boolean) { addTeamMember(teamId: $t, userId: $u, manager: $m) { caughtUp } }",
-            json!({ "t": team, "u": user, "m": is_manager }),
-        )
-        .await;
-    }
+    let team = team(
+        &app,
+        &admin,
+        "GST desk",
+        &[(manager_id.as_str(), true), (consultant_id.as_str(), false)],
+    )
+    .await;
     Desk {
         app,
         admin,

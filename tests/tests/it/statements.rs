@@ -27,25 +27,13 @@ async fn firm() -> Firm {
     win_lead(&app, &admin, &lead).await;
     let (client, project) = convert_with_project(&app, &admin, &lead, "cfo@st.example").await;
     app.settled().await;
-    let departments = app
-        .ok(Some(&admin), "{ departments { id } }", json!({}))
-        .await;
-    let team = app
-        .ok(
-            Some(&admin),
-            "mutation($d: UUID!) { createTeam(input: { name: \"Desk\", departmentId: $d }) { team { id } } }",
-            json!({ "d": departments["departments"][0]["id"] }),
-        )
-        .await["createTeam"]["team"]["id"]
-        .clone();
-    for (user, is_manager) in [(&manager_id, true), (&consultant_id, false)] {
-        app.ok(
-            Some(&admin),
-            "mutation($t: UUID!, $u: UUID!, $m: Boolean) { addTeamMember(teamId: $t, userId: $u, manager: $m) { caughtUp } }",
-            json!({ "t": team, "u": user, "m": is_manager }),
-        )
-        .await;
-    }
+    team(
+        &app,
+        &admin,
+        "Desk",
+        &[(manager_id.as_str(), true), (consultant_id.as_str(), false)],
+    )
+    .await;
     app.ok(
         Some(&admin),
         "mutation { setRate(input: { scope: { role: CONSULTANT }, hourlyMinor: 120000 }) { caughtUp } }",
