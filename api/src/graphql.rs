@@ -14,6 +14,7 @@ mod context;
 mod effort;
 mod errors;
 mod guard;
+mod guidance;
 mod integrations;
 mod leads;
 mod loaders;
@@ -61,6 +62,7 @@ pub struct Query(
     statements::StatementQuery,
     service::ServiceQuery,
     integrations::IntegrationQuery,
+    guidance::GuidanceQuery,
     reports::ReportQuery,
     notifications::NotificationQuery,
     audit::AuditQuery,
@@ -85,6 +87,7 @@ pub struct Mutation(
     statements::StatementMutation,
     service::ServiceMutation,
     integrations::IntegrationMutation,
+    guidance::GuidanceMutation,
     operations::OperationsMutation,
 );
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use cqrs_es::{Aggregate, AggregateContext, CqrsFramework, EventStore};
 use domain::client::{Client, ClientCommand, ContactInput};
+use domain::guidance::{Guidance, GuidanceCommand};
 use domain::integration::{
     ApiKey, ApiKeyCommand, ExternalEntry, ExternalEntryCommand, MappingCommand, Mappings,
     MAPPINGS_ID,
@@ -64,6 +65,7 @@ pub struct CommandBus {
     api_keys: Framework<ApiKey>,
     external_entries: Framework<ExternalEntry>,
     mappings: Framework<Mappings>,
+    guidance: Framework<Guidance>,
     /// Where links in messages point (`PORTAL_URL`), without a trailing `/`.
     pub(crate) portal_url: String,
 }
@@ -132,6 +134,7 @@ impl CommandBus {
             api_keys: framework(&pool, None, ()),
             external_entries: framework(&pool, None, ()),
             mappings: framework(&pool, None, ()),
+            guidance: framework(&pool, None, ()),
             pool,
         }
     }
@@ -361,6 +364,17 @@ impl CommandBus {
         command: MappingCommand,
     ) -> Result<Appended, CommandError> {
         self.execute(&self.mappings, MAPPINGS_ID, command, ctx)
+            .await
+    }
+
+    /// Runs a command on a guidance item.
+    pub async fn guidance(
+        &self,
+        ctx: &CommandContext,
+        guidance_id: Uuid,
+        command: GuidanceCommand,
+    ) -> Result<Appended, CommandError> {
+        self.execute(&self.guidance, guidance_id, command, ctx)
             .await
     }
 

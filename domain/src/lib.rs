@@ -11,6 +11,7 @@
 
 pub mod client;
 pub mod error;
+pub mod guidance;
 pub mod integration;
 pub mod lead;
 pub mod project;

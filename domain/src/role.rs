@@ -49,6 +49,8 @@ pub enum Permission {
     ManageRates,
     /// Create and revoke integrations' API keys.
     ManageApiKeys,
+    /// Record regulators' guidance and assess its impact.
+    AssessGuidance,
     /// Issue monthly effort statements and reopen their months.
     IssueStatements,
     /// Open service desk items, work them and add internal notes (routing and cancelling
@@ -106,6 +108,7 @@ impl Role {
                 P::WorkProjects | P::UploadEvidence | P::WorkService,
             ) => true,
             (R::Manager, P::IssueStatements) => true,
+            (R::Manager | R::Reviewer, P::AssessGuidance) => true,
             (R::Manager | R::Reviewer, P::ReviewEvidence | P::ApproveGates | P::ApproveEffort) => {
                 true
             }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::page::{select_list, Columns, Page};
 
 /// The aggregate types that have a history, with their persisted names.
-pub const AGGREGATE_TYPES: [&str; 15] = [
+pub const AGGREGATE_TYPES: [&str; 16] = [
     "Lead",
     "Client",
     "Project",
@@ -24,6 +24,7 @@ pub const AGGREGATE_TYPES: [&str; 15] = [
     "ApiKey",
     "ExternalEntry",
     "ExternalMappings",
+    "Guidance",
 ];
 
 /// Why an audit read failed.

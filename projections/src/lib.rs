@@ -58,6 +58,7 @@ pub mod clients;
 pub(crate) mod columns;
 pub mod effort;
 pub mod event;
+pub mod guidance;
 pub mod integrations;
 pub mod lag;
 pub mod leads;
@@ -100,6 +101,7 @@ pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
         std::sync::Arc::new(statements::StatementsProjection),
         std::sync::Arc::new(service::ServiceDeskProjection),
         std::sync::Arc::new(integrations::IntegrationsProjection),
+        std::sync::Arc::new(guidance::GuidanceProjection),
     ]
 }
 

@@ -161,6 +161,21 @@ async fn effort_workload(app: &TestApp, admin: &str, lead: &str) {
         json!({ "id": ingested["ingestTimeEntries"]["results"][1]["externalEntryId"], "u": consultant, "p": project }),
     )
     .await;
+    let guidance = app
+        .ok(
+            Some(admin),
+            "mutation { recordGuidance(input: { regulator: \"SEBI\", circularRef: \"SEBI/HO/2026/1\", title: \"RA norms\", \
+               issuedOn: \"2026-11-02\", summary: \"s\" }) { guidance { id } } }",
+            json!({}),
+        )
+        .await["recordGuidance"]["guidance"]["id"]
+        .clone();
+    app.ok(
+        Some(admin),
+        "mutation($id: UUID!) { closeGuidanceWithoutAction(id: $id, reason: \"not ours\") { caughtUp } }",
+        json!({ "id": guidance }),
+    )
+    .await;
 }
 
 // Multi-threaded: `replay` blocks its thread while the binary runs.
@@ -194,6 +209,7 @@ async fn status_verify_rebuild_and_history_work_and_fail_clearly() {
         "rates",
         "service_desk",
         "integrations",
+        "guidance",
         "portal-access",
     ] {
         assert!(text(&status).contains(name), "{}", text(&status));

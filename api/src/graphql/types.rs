@@ -202,6 +202,8 @@ pub enum AggregateType {
     /// The saved mappings of the platform's users and matters (one stream:
     /// `01925a7e-0000-7000-8000-000000000002`).
     ExternalMappings,
+    /// A regulator's guidance item.
+    Guidance,
 }
 
 impl AggregateType {
@@ -223,6 +225,7 @@ impl AggregateType {
             AggregateType::ApiKey => "ApiKey",
             AggregateType::ExternalEntry => "ExternalEntry",
             AggregateType::ExternalMappings => "ExternalMappings",
+            AggregateType::Guidance => "Guidance",
         }
     }
 }

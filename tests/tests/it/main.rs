@@ -4,6 +4,7 @@ mod auth;
 mod delivery;
 mod effort;
 mod fuzz;
+mod guidance;
 mod hardening;
 mod hostile;
 mod ingestion;

@@ -1,0 +1,485 @@
+//! The regulatory library: guidance a regulator issued (a circular, a master direction), and
+//! the firm's assessment of what it changes in the workflow templates.
+//!
+//! One stream per guidance item, named by its regulator and circular reference
+//! ([`stream_id`]), so a circular is recorded once per regulator: the store's
+//! one-stream-per-id is the uniqueness rule. Its status is New until assessed; an
+//! assessment (re-done as often as needed, each an event) names the templates, stages and
+//! checklist items it touches, a severity and a narrative; "no action" closes it with a
+//! reason. Actioned comes with the rule change that carries it into a template version.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::template::StageKey;
+use crate::values::{self, MAX_LINE, MAX_TEXT};
+use crate::{ErrorKind, Rejection, ValidationError};
+
+/// Most templates one assessment names.
+pub const MAX_IMPACTS: usize = 50;
+
+/// A regulator's code as stored: trimmed, upper case (`RBI`, `SEBI`, `IRDAI`, ...).
+pub fn regulator_code(raw: &str) -> Result<String, ValidationError> {
+    let code = values::required_text("regulator", raw, 20)?.to_uppercase();
+    if !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(ValidationError::new(
+            "regulator",
+            "must be letters, digits or '-' (for example RBI, SEBI, IRDAI)",
+        ));
+    }
+    Ok(code)
+}
+
+/// The stream of `regulator`'s circular `reference` (compared without case or spacing).
+pub fn stream_id(regulator: &str, reference: &str) -> Uuid {
+    let reference: String = reference
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_uppercase();
+    Uuid::new_v5(
+        &Uuid::NAMESPACE_OID,
+        format!("zippcrm-guidance:{}:{reference}", regulator.to_uppercase()).as_bytes(),
+    )
+}
+
+/// Why a guidance command was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GuidanceError {
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    NotAllowed(String),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl Rejection for GuidanceError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            GuidanceError::Invalid(_) | GuidanceError::NotAllowed(_) => ErrorKind::Invalid,
+            GuidanceError::NotFound(_) => ErrorKind::NotFound,
+            GuidanceError::Conflict(_) => ErrorKind::Conflict,
+        }
+    }
+}
+
+/// Where a guidance item stands. The serialized names are persisted identifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuidanceStatus {
+    New,
+    Assessed,
+    Actioned,
+    NoAction,
+}
+
+impl GuidanceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuidanceStatus::New => "new",
+            GuidanceStatus::Assessed => "assessed",
+            GuidanceStatus::Actioned => "actioned",
+            GuidanceStatus::NoAction => "no_action",
+        }
+    }
+}
+
+/// How much an item changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// What an assessment says one template is touched in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateImpact {
+    pub template_id: Uuid,
+    /// Stages touched (all of the template when empty).
+    pub stages: Vec<StageKey>,
+    /// Checklist item keys touched.
+    pub items: Vec<String>,
+}
+
+/// What the person recording a guidance item types.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuidanceInput {
+    pub regulator: String,
+    pub circular_ref: String,
+    pub title: String,
+    pub issued_on: NaiveDate,
+    pub effective_on: Option<NaiveDate>,
+    pub summary: String,
+    /// Template families it touches (RBI-NBFC, SEBI-RA, ...).
+    pub families: Vec<String>,
+}
+
+/// A guidance item.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Guidance {
+    pub id: Option<Uuid>,
+    pub status: Option<GuidanceStatus>,
+    pub issued_on: Option<NaiveDate>,
+    pub assessments: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum GuidanceCommand {
+    Record {
+        guidance_id: Uuid,
+        guidance: GuidanceInput,
+        by: Uuid,
+        at: DateTime<Utc>,
+    },
+    Assess {
+        impacts: Vec<TemplateImpact>,
+        severity: Severity,
+        narrative: String,
+        by: Uuid,
+        at: DateTime<Utc>,
+    },
+    /// Closes the item: it changes nothing the firm runs.
+    NoAction {
+        reason: String,
+        by: Uuid,
+        at: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum GuidanceEvent {
+    GuidanceRecorded {
+        guidance_id: Uuid,
+        regulator: String,
+        circular_ref: String,
+        title: String,
+        issued_on: NaiveDate,
+        effective_on: Option<NaiveDate>,
+        summary: String,
+        families: Vec<String>,
+        by: Uuid,
+        at: DateTime<Utc>,
+    },
+    GuidanceAssessed {
+        impacts: Vec<TemplateImpact>,
+        severity: Severity,
+        narrative: String,
+        by: Uuid,
+        at: DateTime<Utc>,
+    },
+    GuidanceClosedWithoutAction {
+        reason: String,
+        by: Uuid,
+        at: DateTime<Utc>,
+    },
+}
+
+impl cqrs_es::DomainEvent for GuidanceEvent {
+    fn event_type(&self) -> String {
+        match self {
+            GuidanceEvent::GuidanceRecorded { .. } => "GuidanceRecorded",
+            GuidanceEvent::GuidanceAssessed { .. } => "GuidanceAssessed",
+            GuidanceEvent::GuidanceClosedWithoutAction { .. } => "GuidanceClosedWithoutAction",
+        }
+        .to_owned()
+    }
+    fn event_version(&self) -> String {
+        "1".to_owned()
+    }
+}
+
+impl crate::Consequence for GuidanceEvent {}
+
+fn families(raw: Vec<String>) -> Result<Vec<String>, ValidationError> {
+    let mut out = Vec::with_capacity(raw.len());
+    for family in raw {
+        out.push(values::required_text("families", &family, 40)?.to_uppercase());
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn impacts(mut raw: Vec<TemplateImpact>) -> Result<Vec<TemplateImpact>, ValidationError> {
+    if raw.is_empty() {
+        return Err(ValidationError::new(
+            "impacts",
+            "name at least one template (or close the item with no action)",
+        ));
+    }
+    if raw.len() > MAX_IMPACTS {
+        return Err(ValidationError::new(
+            "impacts",
+            "at most 50 templates per assessment",
+        ));
+    }
+    raw.sort_by_key(|i| i.template_id);
+    if raw.windows(2).any(|w| w[0].template_id == w[1].template_id) {
+        return Err(ValidationError::new("impacts", "name each template once"));
+    }
+    for impact in &mut raw {
+        impact.stages.sort();
+        impact.stages.dedup();
+        for item in &mut impact.items {
+            *item = values::required_text("items", item, MAX_LINE)?;
+        }
+        impact.items.sort();
+        impact.items.dedup();
+    }
+    Ok(raw)
+}
+
+impl Guidance {
+    fn open(&self) -> Result<GuidanceStatus, GuidanceError> {
+        match self.status {
+            None => Err(GuidanceError::NotFound("guidance not found".into())),
+            Some(s @ (GuidanceStatus::New | GuidanceStatus::Assessed)) => Ok(s),
+            Some(s) => Err(GuidanceError::NotAllowed(format!(
+                "this guidance is {}: it is closed",
+                s.as_str()
+            ))),
+        }
+    }
+
+    pub fn decide(&self, command: GuidanceCommand) -> Result<Vec<GuidanceEvent>, GuidanceError> {
+        let event = match command {
+            GuidanceCommand::Record {
+                guidance_id,
+                guidance: g,
+                by,
+                at,
+            } => {
+                if self.status.is_some() {
+                    return Err(GuidanceError::Conflict(
+                        "this regulator's circular is recorded already".into(),
+                    ));
+                }
+                if g.effective_on.is_some_and(|e| e < g.issued_on) {
+                    return Err(ValidationError::new(
+                        "effectiveOn",
+                        "must not be before the date it was issued",
+                    )
+                    .into());
+                }
+                GuidanceEvent::GuidanceRecorded {
+                    guidance_id,
+                    regulator: regulator_code(&g.regulator)?,
+                    circular_ref: values::required_text("circularRef", &g.circular_ref, MAX_LINE)?,
+                    title: values::required_text("title", &g.title, MAX_LINE)?,
+                    issued_on: g.issued_on,
+                    effective_on: g.effective_on,
+                    summary: values::required_text("summary", &g.summary, MAX_TEXT)?,
+                    families: families(g.families)?,
+                    by,
+                    at,
+                }
+            }
+            GuidanceCommand::Assess {
+                impacts: raw,
+                severity,
+                narrative,
+                by,
+                at,
+            } => {
+                self.open()?;
+                GuidanceEvent::GuidanceAssessed {
+                    impacts: impacts(raw)?,
+                    severity,
+                    narrative: values::required_text("narrative", &narrative, MAX_TEXT)?,
+                    by,
+                    at,
+                }
+            }
+            GuidanceCommand::NoAction { reason, by, at } => {
+                self.open()?;
+                GuidanceEvent::GuidanceClosedWithoutAction {
+                    reason: values::required_text("reason", &reason, MAX_TEXT)?,
+                    by,
+                    at,
+                }
+            }
+        };
+        Ok(vec![event])
+    }
+}
+
+impl Aggregate for Guidance {
+    /// Persisted identifier.
+    const TYPE: &'static str = "Guidance";
+    type Command = GuidanceCommand;
+    type Event = GuidanceEvent;
+    type Error = GuidanceError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: GuidanceCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), GuidanceError> {
+        for event in self.decide(command)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: GuidanceEvent) {
+        match event {
+            GuidanceEvent::GuidanceRecorded {
+                guidance_id,
+                issued_on,
+                ..
+            } => {
+                self.id = Some(guidance_id);
+                self.issued_on = Some(issued_on);
+                self.status = Some(GuidanceStatus::New);
+            }
+            GuidanceEvent::GuidanceAssessed { .. } => {
+                self.status = Some(GuidanceStatus::Assessed);
+                self.assessments += 1;
+            }
+            GuidanceEvent::GuidanceClosedWithoutAction { .. } => {
+                self.status = Some(GuidanceStatus::NoAction);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default()
+    }
+
+    fn date(d: &str) -> NaiveDate {
+        d.parse().unwrap_or_default()
+    }
+
+    fn record(effective_on: Option<&str>) -> GuidanceCommand {
+        GuidanceCommand::Record {
+            guidance_id: stream_id("rbi", "RBI/2026-27/12"),
+            guidance: GuidanceInput {
+                regulator: " rbi ".into(),
+                circular_ref: "RBI/2026-27/12".into(),
+                title: "Scale-based regulation: revised capital norms".into(),
+                issued_on: date("2026-11-02"),
+                effective_on: effective_on.map(date),
+                summary: "Tier 2 capital composition changes.".into(),
+                families: vec!["rbi-nbfc".into(), "RBI-NBFC".into()],
+            },
+            by: Uuid::from_u128(1),
+            at: at(),
+        }
+    }
+
+    fn when(g: &mut Guidance, c: GuidanceCommand) -> Result<Vec<GuidanceEvent>, GuidanceError> {
+        let events = g.decide(c)?;
+        for e in events.clone() {
+            g.apply(e);
+        }
+        Ok(events)
+    }
+
+    fn impact(template: u128) -> TemplateImpact {
+        TemplateImpact {
+            template_id: Uuid::from_u128(template),
+            stages: vec![StageKey::Filing, StageKey::Filing],
+            items: vec!["capital_plan".into()],
+        }
+    }
+
+    fn assess(impacts: Vec<TemplateImpact>) -> GuidanceCommand {
+        GuidanceCommand::Assess {
+            impacts,
+            severity: Severity::High,
+            narrative: "Add a capital plan to filing.".into(),
+            by: Uuid::from_u128(2),
+            at: at(),
+        }
+    }
+
+    #[test]
+    fn a_circular_is_recorded_once_per_regulator() {
+        assert_eq!(
+            stream_id("RBI", "rbi/2026-27/12 "),
+            stream_id("rbi", "RBI/2026-27/12")
+        );
+        assert_ne!(
+            stream_id("SEBI", "RBI/2026-27/12"),
+            stream_id("RBI", "RBI/2026-27/12")
+        );
+        let mut g = Guidance::default();
+        let events = when(&mut g, record(Some("2027-01-01"))).unwrap_or_default();
+        assert!(
+            matches!(events.as_slice(), [GuidanceEvent::GuidanceRecorded { regulator, families, .. }]
+            if regulator == "RBI" && families == &["RBI-NBFC"])
+        );
+        assert!(matches!(
+            g.decide(record(None)),
+            Err(GuidanceError::Conflict(_))
+        ));
+    }
+
+    #[test]
+    fn dates_and_text_are_checked() {
+        let g = Guidance::default();
+        assert!(matches!(
+            g.decide(record(Some("2026-10-01"))),
+            Err(GuidanceError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn assessments_name_templates_once_and_can_be_redone_until_closed() {
+        let mut g = Guidance::default();
+        when(&mut g, record(None)).ok();
+        assert!(matches!(
+            g.decide(assess(Vec::new())),
+            Err(GuidanceError::Invalid(_))
+        ));
+        assert!(matches!(
+            g.decide(assess(vec![impact(5), impact(5)])),
+            Err(GuidanceError::Invalid(_))
+        ));
+        let events = when(&mut g, assess(vec![impact(5)])).unwrap_or_default();
+        assert!(
+            matches!(events.as_slice(), [GuidanceEvent::GuidanceAssessed { impacts, .. }]
+            if impacts[0].stages == [StageKey::Filing])
+        );
+        assert!(when(&mut g, assess(vec![impact(5), impact(6)])).is_ok());
+        assert_eq!(g.assessments, 2);
+        let close = GuidanceCommand::NoAction {
+            reason: "superseded".into(),
+            by: Uuid::from_u128(2),
+            at: at(),
+        };
+        assert!(when(&mut g, close.clone()).is_ok());
+        assert!(matches!(
+            g.decide(assess(vec![impact(5)])),
+            Err(GuidanceError::NotAllowed(_))
+        ));
+        assert!(matches!(g.decide(close), Err(GuidanceError::NotAllowed(_))));
+    }
+}
