@@ -367,6 +367,17 @@ impl CommandBus {
             .await
     }
 
+    /// Runs a command on a workflow template.
+    pub async fn template(
+        &self,
+        ctx: &CommandContext,
+        template_id: Uuid,
+        command: TemplateCommand,
+    ) -> Result<Appended, CommandError> {
+        self.execute(&self.templates, template_id, command, ctx)
+            .await
+    }
+
     /// Runs a command on a guidance item.
     pub async fn guidance(
         &self,

@@ -5,6 +5,7 @@
 //! pinned to the version they start with.
 
 mod aggregate;
+mod diff;
 mod seeds;
 #[cfg(test)]
 mod tests;
@@ -13,4 +14,5 @@ pub use aggregate::{
     ChecklistItemSpec, StageKey, StageSpec, TemplateCommand, TemplateError, TemplateEvent,
     TemplateVersion, WorkflowTemplate,
 };
+pub use diff::{diff, Change};
 pub use seeds::{seeded_templates, SeedTemplate};

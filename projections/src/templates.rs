@@ -1,4 +1,5 @@
-//! The `templates` read model: `template_view`, the latest version of each template.
+//! The `templates` read model: `template_view`, the latest version of each template, and
+//! `template_versions`, every published version.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -20,7 +21,7 @@ impl Projection for TemplatesProjection {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["template_view"]
+        &["template_view", "template_versions"]
     }
 
     fn aggregate_types(&self) -> &'static [&'static str] {
@@ -37,7 +38,7 @@ impl Projection for TemplatesProjection {
     }
 }
 
-/// A few events per stream: one statement each.
+/// A few events per stream: two statements each.
 #[async_trait]
 impl FoldEach for TemplatesProjection {
     async fn fold(
@@ -68,9 +69,19 @@ impl FoldEach for TemplatesProjection {
         .bind(family)
         .bind(name)
         .bind(i32::try_from(version).unwrap_or(i32::MAX))
-        .bind(stages)
+        .bind(&stages)
         .bind(at)
         .bind(event.sequence)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO template_versions (template_id, version, stages, published_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (template_id, version) DO NOTHING",
+        )
+        .bind(id)
+        .bind(i32::try_from(version).unwrap_or(i32::MAX))
+        .bind(&stages)
+        .bind(at)
         .execute(conn)
         .await?;
         Ok(())
@@ -95,4 +106,23 @@ pub async fn all(pool: &PgPool) -> Result<Vec<TemplateRow>, sqlx::Error> {
     sqlx::query_as("SELECT id, family, name, latest_version, stages, published_at FROM template_view ORDER BY family, name")
         .fetch_all(pool)
         .await
+}
+
+/// One published version of a template.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VersionRow {
+    pub version: i32,
+    /// `Vec<StageSpec>` as JSON.
+    pub stages: serde_json::Value,
+    pub published_at: DateTime<Utc>,
+}
+
+/// Every published version of a template, oldest first.
+pub async fn versions(pool: &PgPool, template_id: Uuid) -> Result<Vec<VersionRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT version, stages, published_at FROM template_versions WHERE template_id = $1 ORDER BY version",
+    )
+    .bind(template_id)
+    .fetch_all(pool)
+    .await
 }

@@ -68,6 +68,11 @@ pub fn node_selection<'a>(ctx: &'a Context<'_>) -> Lookahead<'a> {
 /// Whether `selection` selects the GraphQL field of the row field `snake_case` (its name in
 /// camelCase, as the derives name it); for reading only the columns a query shows.
 pub fn selects(selection: &Lookahead<'_>, snake_case: &str) -> bool {
+    selection.field(&camel_case(snake_case)).exists()
+}
+
+/// `snake_case` in camelCase, as the derives name fields.
+pub fn camel_case(snake_case: &str) -> String {
     let mut name = String::with_capacity(snake_case.len());
     let mut upper = false;
     for c in snake_case.chars() {
@@ -80,7 +85,7 @@ pub fn selects(selection: &Lookahead<'_>, snake_case: &str) -> bool {
             name.push(c);
         }
     }
-    selection.field(&name).exists()
+    name
 }
 
 /// Answers a list field: runs the page query, the count only when `totalCount` is selected,

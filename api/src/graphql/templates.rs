@@ -7,6 +7,7 @@ use projections::templates::TemplateRow;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::graphql::connection::camel_case;
 use crate::graphql::context::Ctx;
 use crate::graphql::types::{Role, StageKey};
 
@@ -76,19 +77,133 @@ impl From<domain::template::StageSpec> for TemplateStage {
             key: spec.stage.into(),
             sla_days: spec.sla_days.and_then(|d| i32::try_from(d).ok()),
             sla_extension_days: spec.sla_extension_days.and_then(|d| i32::try_from(d).ok()),
-            items: spec
-                .items
-                .into_iter()
-                .map(|i| TemplateItem {
-                    key: i.key,
-                    title: i.title,
-                    mandatory: i.mandatory,
-                    evidence_required: i.evidence_required,
-                    responsible_role: i.responsible_role.into(),
-                })
-                .collect(),
+            items: spec.items.into_iter().map(TemplateItem::from).collect(),
         }
     }
+}
+
+impl From<domain::template::ChecklistItemSpec> for TemplateItem {
+    fn from(i: domain::template::ChecklistItemSpec) -> Self {
+        TemplateItem {
+            key: i.key,
+            title: i.title,
+            mandatory: i.mandatory,
+            evidence_required: i.evidence_required,
+            responsible_role: i.responsible_role.into(),
+        }
+    }
+}
+
+/// One published version of a template.
+#[derive(SimpleObject, Debug)]
+pub struct TemplateVersion {
+    version: i32,
+    published_at: DateTime<Utc>,
+    stages: Vec<TemplateStage>,
+}
+
+/// What kind of difference a [`TemplateChange`] is.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TemplateChangeKind {
+    ItemAdded,
+    ItemRemoved,
+    ItemChanged,
+    /// A stage's clock (`slaDays`) or its extension (`slaExtensionDays`).
+    ClockChanged,
+}
+
+/// One difference between two versions of a template.
+#[derive(SimpleObject, Debug)]
+pub struct TemplateChange {
+    kind: TemplateChangeKind,
+    stage: StageKey,
+    /// The checklist item's key (item changes).
+    item_key: Option<String>,
+    /// What changed: `title`, `mandatory`, `evidenceRequired`, `responsibleRole`, `slaDays`,
+    /// `slaExtensionDays`.
+    fields: Vec<String>,
+    /// The item before (changed and removed items).
+    before: Option<TemplateItem>,
+    /// The item after (changed and added items).
+    after: Option<TemplateItem>,
+    before_days: Option<i32>,
+    after_days: Option<i32>,
+}
+
+impl From<domain::template::Change> for TemplateChange {
+    fn from(change: domain::template::Change) -> Self {
+        use domain::template::Change as C;
+        let blank = |kind, stage: domain::template::StageKey| TemplateChange {
+            kind,
+            stage: stage.into(),
+            item_key: None,
+            fields: Vec::new(),
+            before: None,
+            after: None,
+            before_days: None,
+            after_days: None,
+        };
+        match change {
+            C::ItemAdded { stage, item } => TemplateChange {
+                item_key: Some(item.key.clone()),
+                after: Some(item.into()),
+                ..blank(TemplateChangeKind::ItemAdded, stage)
+            },
+            C::ItemRemoved { stage, item } => TemplateChange {
+                item_key: Some(item.key.clone()),
+                before: Some(item.into()),
+                ..blank(TemplateChangeKind::ItemRemoved, stage)
+            },
+            C::ItemChanged {
+                stage,
+                before,
+                after,
+                fields,
+            } => TemplateChange {
+                item_key: Some(after.key.clone()),
+                fields: fields.into_iter().map(camel_case).collect(),
+                before: Some(before.into()),
+                after: Some(after.into()),
+                ..blank(TemplateChangeKind::ItemChanged, stage)
+            },
+            C::ClockChanged {
+                stage,
+                field,
+                before,
+                after,
+            } => TemplateChange {
+                fields: vec![camel_case(field)],
+                before_days: before.and_then(|d| i32::try_from(d).ok()),
+                after_days: after.and_then(|d| i32::try_from(d).ok()),
+                ..blank(TemplateChangeKind::ClockChanged, stage)
+            },
+        }
+    }
+}
+
+fn internal(ctx: &Context<'_>) -> Result<(), ApiError> {
+    let viewer = ctx.request().auth.require(Permission::ReadProjects)?;
+    if viewer.role.is_portal() {
+        return Err(ApiError::new(
+            crate::error::Code::Forbidden,
+            "portal users do not see workflow templates",
+        ));
+    }
+    Ok(())
+}
+
+async fn versions(
+    ctx: &Context<'_>,
+    template_id: Uuid,
+) -> Result<Vec<projections::templates::VersionRow>, ApiError> {
+    let rows = projections::templates::versions(&ctx.state().pool, template_id).await?;
+    if rows.is_empty() {
+        return Err(ApiError::new(
+            crate::error::Code::NotFound,
+            "template not found",
+        ));
+    }
+    Ok(rows)
 }
 
 /// Template queries.
@@ -99,17 +214,59 @@ pub struct TemplateQuery;
 impl TemplateQuery {
     /// Workflow templates with their latest version (internal users).
     async fn workflow_templates(&self, ctx: &Context<'_>) -> Result<Vec<WorkflowTemplate>> {
-        let viewer = ctx.request().auth.require(Permission::ReadProjects)?;
-        if viewer.role.is_portal() {
-            return Err(ApiError::new(
-                crate::error::Code::Forbidden,
-                "portal users do not see workflow templates",
-            )
-            .into());
-        }
+        internal(ctx)?;
         let rows = projections::templates::all(&ctx.state().pool)
             .await
             .map_err(ApiError::from)?;
         Ok(rows.into_iter().map(WorkflowTemplate::from).collect())
+    }
+
+    /// Every published version of a template, oldest first (published versions never
+    /// change).
+    async fn template_versions(
+        &self,
+        ctx: &Context<'_>,
+        template_id: Uuid,
+    ) -> Result<Vec<TemplateVersion>> {
+        internal(ctx)?;
+        Ok(versions(ctx, template_id)
+            .await?
+            .into_iter()
+            .map(|row| TemplateVersion {
+                version: row.version,
+                published_at: row.published_at,
+                stages: serde_json::from_value::<Vec<domain::template::StageSpec>>(row.stages)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(TemplateStage::from)
+                    .collect(),
+            })
+            .collect())
+    }
+
+    /// What changes from version `from` to version `to` of a template, stage by stage.
+    async fn template_diff(
+        &self,
+        ctx: &Context<'_>,
+        template_id: Uuid,
+        from: i32,
+        to: i32,
+    ) -> Result<Vec<TemplateChange>> {
+        internal(ctx)?;
+        let rows = versions(ctx, template_id).await?;
+        let stages = |version: i32| -> Result<Vec<domain::template::StageSpec>, ApiError> {
+            let row = rows.iter().find(|r| r.version == version).ok_or_else(|| {
+                ApiError::new(
+                    crate::error::Code::NotFound,
+                    format!("this template has no version {version}"),
+                )
+            })?;
+            Ok(serde_json::from_value(row.stages.clone()).unwrap_or_default())
+        };
+        let (before, after) = (stages(from)?, stages(to)?);
+        Ok(domain::template::diff(&before, &after)
+            .into_iter()
+            .map(TemplateChange::from)
+            .collect())
     }
 }

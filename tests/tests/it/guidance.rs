@@ -173,3 +173,124 @@ async fn guidance_is_recorded_once_assessed_against_templates_and_shows_what_it_
     assert_eq!(code(&late), "BAD_USER_INPUT");
     assert_rebuild_equals_live(&app, "guidance").await;
 }
+
+#[tokio::test]
+async fn every_template_version_is_kept_and_two_versions_diff_by_stage() {
+    let app = spawn_app().await.expect("server");
+    let admin = app.admin().await;
+    let lead = capture_lead(&app, &admin, "Version Finance", "cfo@ver.example").await;
+    win_lead(&app, &admin, &lead).await;
+    let (_, project) = convert_with_project(&app, &admin, &lead, "cfo@ver.example").await;
+    let rbi = domain::template::seeded_templates()
+        .into_iter()
+        .find(|t| t.family == "RBI")
+        .expect("RBI seed");
+    let versions = "query($t: UUID!) { templateVersions(templateId: $t) { version stages { key slaDays items { key mandatory } } } }";
+    let one = app.ok(Some(&admin), versions, json!({ "t": rbi.id })).await;
+    assert_eq!(one["templateVersions"].as_array().map(Vec::len), Some(1));
+
+    // Version 2: the first filing item becomes optional, one item is added, the filing
+    // clock grows by five days.
+    let mut stages = rbi.stages.clone();
+    let filing = stages
+        .iter_mut()
+        .find(|s| s.stage == domain::template::StageKey::Filing)
+        .expect("filing");
+    filing.items[0].mandatory = false;
+    filing.sla_days = Some(filing.sla_days.unwrap_or(0) + 5);
+    let mut added = filing.items[0].clone();
+    added.key = "capital_plan".into();
+    added.title = "Capital plan".into();
+    filing.items.push(added);
+    let changed_key = filing.items[0].key.clone();
+    let ctx = commands::CommandContext::system();
+    app.state
+        .bus
+        .template(
+            &ctx,
+            rbi.id,
+            domain::template::TemplateCommand::PublishVersion {
+                template_id: rbi.id,
+                family: rbi.family.to_owned(),
+                name: rbi.name.to_owned(),
+                stages,
+                at: ctx.issued_at,
+            },
+        )
+        .await
+        .expect("published");
+    app.settled().await;
+    let two = app.ok(Some(&admin), versions, json!({ "t": rbi.id })).await;
+    assert_eq!(two["templateVersions"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        two["templateVersions"][0], one["templateVersions"][0],
+        "version 1 is unchanged"
+    );
+
+    let diff = "query($t: UUID!, $f: Int!, $to: Int!) { templateDiff(templateId: $t, from: $f, to: $to) { kind stage itemKey fields beforeDays afterDays } }";
+    let changes = app
+        .ok(Some(&admin), diff, json!({ "t": rbi.id, "f": 1, "to": 2 }))
+        .await;
+    let kinds: Vec<(String, String)> = changes["templateDiff"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap_or_default().to_owned(),
+                c["itemKey"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("CLOCK_CHANGED".to_owned(), String::new()),
+            ("ITEM_CHANGED".to_owned(), changed_key),
+            ("ITEM_ADDED".to_owned(), "capital_plan".to_owned()),
+        ]
+    );
+    assert_eq!(changes["templateDiff"][1]["fields"], json!(["mandatory"]));
+    let none = app
+        .ok(Some(&admin), diff, json!({ "t": rbi.id, "f": 2, "to": 2 }))
+        .await;
+    assert_eq!(none["templateDiff"], json!([]));
+    let missing = app
+        .gql(Some(&admin), diff, json!({ "t": rbi.id, "f": 1, "to": 3 }))
+        .await;
+    assert_eq!(code(&missing), "NOT_FOUND");
+
+    // The project stays on the version it started with.
+    let pinned = app
+        .ok(
+            Some(&admin),
+            "query($id: UUID!) { project(id: $id) { templateVersion } }",
+            json!({ "id": project }),
+        )
+        .await;
+    assert_eq!(pinned["project"]["templateVersion"], 1);
+    let portal = activate_portal_user(&app, "cfo@ver.example", "a-long-password-4").await;
+    let hidden = app
+        .gql(Some(&portal), versions, json!({ "t": rbi.id }))
+        .await;
+    assert_eq!(code(&hidden), "FORBIDDEN");
+    // The migration's backfill, run on this log, finds exactly what the projection folded.
+    let live = dump(&app.pool, "template_versions").await;
+    let migration = include_str!("../../../migrations/0021_template_versions.sql");
+    let backfill = migration
+        .split_once("-- Versions published before")
+        .and_then(|(_, rest)| rest.split_once('\n'))
+        .map(|(_, sql)| sql)
+        .expect("the backfill");
+    sqlx::query("DELETE FROM template_versions")
+        .execute(&app.pool)
+        .await
+        .expect("emptied");
+    sqlx::raw_sql(backfill)
+        .execute(&app.pool)
+        .await
+        .expect("backfill");
+    assert_eq!(dump(&app.pool, "template_versions").await, live);
+    assert_rebuild_equals_live(&app, "templates").await;
+}
