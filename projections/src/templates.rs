@@ -126,3 +126,18 @@ pub async fn versions(pool: &PgPool, template_id: Uuid) -> Result<Vec<VersionRow
     .fetch_all(pool)
     .await
 }
+
+/// One published version of a template.
+pub async fn version(
+    pool: &PgPool,
+    template_id: Uuid,
+    version: i32,
+) -> Result<Option<VersionRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT version, stages, published_at FROM template_versions WHERE template_id = $1 AND version = $2",
+    )
+    .bind(template_id)
+    .bind(version)
+    .fetch_optional(pool)
+    .await
+}

@@ -124,7 +124,7 @@ pub struct LeadAsOf {
 
 /// A project as it stood at an instant.
 #[derive(SimpleObject, Debug)]
-#[graphql(serial)]
+#[graphql(serial, complex)]
 pub struct ProjectAsOf {
     id: Uuid,
     name: String,
@@ -132,6 +132,27 @@ pub struct ProjectAsOf {
     status: ProjectStatus,
     current_stage: Option<StageKey>,
     stages: Vec<StageAsOf>,
+    /// The template it ran on then.
+    template_id: Option<Uuid>,
+    /// The version of that template it ran on then.
+    template_version: Option<i32>,
+}
+
+#[async_graphql::ComplexObject]
+impl ProjectAsOf {
+    /// The rules that governed it then: the template version it ran on, as published.
+    async fn template_definition(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<crate::graphql::templates::TemplateVersion>> {
+        let (Some(template_id), Some(version)) = (self.template_id, self.template_version) else {
+            return Ok(None);
+        };
+        let row = projections::templates::version(&ctx.state().pool, template_id, version)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(row.map(Into::into))
+    }
 }
 
 /// A stage's checklist as it stood.
@@ -233,6 +254,11 @@ impl AuditQuery {
         Ok(state.and_then(|project| {
             Some(ProjectAsOf {
                 id: project.id?,
+                template_id: project.template.as_ref().map(|t| t.template_id),
+                template_version: project
+                    .template
+                    .as_ref()
+                    .and_then(|t| i32::try_from(t.version).ok()),
                 name: project.name,
                 client_id: project.client_id,
                 status: project.status.into(),

@@ -102,6 +102,20 @@ pub struct TemplateVersion {
     stages: Vec<TemplateStage>,
 }
 
+impl From<projections::templates::VersionRow> for TemplateVersion {
+    fn from(row: projections::templates::VersionRow) -> Self {
+        TemplateVersion {
+            version: row.version,
+            published_at: row.published_at,
+            stages: serde_json::from_value::<Vec<domain::template::StageSpec>>(row.stages)
+                .unwrap_or_default()
+                .into_iter()
+                .map(TemplateStage::from)
+                .collect(),
+        }
+    }
+}
+
 /// What kind of difference a [`TemplateChange`] is.
 #[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq, Debug)]
 pub enum TemplateChangeKind {
@@ -232,15 +246,7 @@ impl TemplateQuery {
         Ok(versions(ctx, template_id)
             .await?
             .into_iter()
-            .map(|row| TemplateVersion {
-                version: row.version,
-                published_at: row.published_at,
-                stages: serde_json::from_value::<Vec<domain::template::StageSpec>>(row.stages)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(TemplateStage::from)
-                    .collect(),
-            })
+            .map(TemplateVersion::from)
             .collect())
     }
 

@@ -270,6 +270,19 @@ async fn every_template_version_is_kept_and_two_versions_diff_by_stage() {
         )
         .await;
     assert_eq!(pinned["project"]["templateVersion"], 1);
+    // Which rules governed its gates on a date, in one query: version 1's, as published.
+    let governed = app
+        .ok(
+            Some(&admin),
+            "query($id: UUID!, $at: DateTime!) { projectAsOf(id: $id, at: $at) { templateVersion \
+               templateDefinition { version stages { key slaDays items { key mandatory } } } } }",
+            json!({ "id": project, "at": chrono::Utc::now().to_rfc3339() }),
+        )
+        .await;
+    let definition = &governed["projectAsOf"]["templateDefinition"];
+    assert_eq!(governed["projectAsOf"]["templateVersion"], 1);
+    assert_eq!(definition["version"], 1);
+    assert_eq!(definition["stages"], one["templateVersions"][0]["stages"]);
     let portal = activate_portal_user(&app, "cfo@ver.example", "a-long-password-4").await;
     let hidden = app
         .gql(Some(&portal), versions, json!({ "t": rbi.id }))
