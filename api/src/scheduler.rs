@@ -73,10 +73,11 @@ pub async fn run_once(bus: &CommandBus, pool: &PgPool, today: NaiveDate) -> anyh
         pass.reminders_queued += queued.rows_affected();
     }
     let until = today + chrono::Days::new(domain::service::DUE_SOON_DAYS.unsigned_abs());
-    for item_id in projections::service::due_by(pool, until).await? {
+    for (item_id, managers) in projections::service::due_by(pool, until).await? {
         let ctx = CommandContext::scheduled("service-due", item_id, today);
         let command = ServiceItemCommand::FlagDue {
             today,
+            managers,
             at: ctx.issued_at,
         };
         bus.service_item(&ctx, item_id, command)

@@ -206,8 +206,14 @@ pub enum ServiceItemCommand {
         by: Uuid,
         at: DateTime<Utc>,
     },
-    /// The scheduler's daily look: due soon, or overdue, each once per due date.
-    FlagDue { today: NaiveDate, at: DateTime<Utc> },
+    /// The scheduler's daily look: due soon, or overdue, each once per due date. The
+    /// assignees are told; when nobody is routed yet, the owning team's `managers` (a fact
+    /// the caller looks up).
+    FlagDue {
+        today: NaiveDate,
+        managers: Vec<Uuid>,
+        at: DateTime<Utc>,
+    },
 }
 
 /// Service item events.
@@ -260,7 +266,7 @@ pub enum ServiceItemEvent {
     },
     ServiceItemDueSoon {
         due_on: NaiveDate,
-        /// Who is told: the assignees then.
+        /// Who is told: the assignees then, or the team's managers when nobody was routed.
         notify: Vec<Uuid>,
         at: DateTime<Utc>,
     },
@@ -550,14 +556,22 @@ impl ServiceItem {
                     at,
                 }
             }
-            C::FlagDue { today, at } => {
+            C::FlagDue {
+                today,
+                managers,
+                at,
+            } => {
                 let Some(due_on) = self.due_on else {
                     return Ok(Vec::new());
                 };
                 if self.status()?.closed() {
                     return Ok(Vec::new());
                 }
-                let notify: Vec<Uuid> = self.assignees.keys().copied().collect();
+                let notify: Vec<Uuid> = if self.assignees.is_empty() {
+                    managers
+                } else {
+                    self.assignees.keys().copied().collect()
+                };
                 if due_on < today {
                     if self.overdue_alerted == Some(due_on) {
                         return Ok(Vec::new());
@@ -899,6 +913,7 @@ mod tests {
         route(&mut item, MANAGER, None).ok();
         let flag = |today: &str| ServiceItemCommand::FlagDue {
             today: date(today),
+            managers: vec![MANAGER.user_id],
             at: at(),
         };
         assert_eq!(when(&mut item, flag("2026-12-01")), Ok(Vec::new()));
@@ -928,6 +943,20 @@ mod tests {
             item.decide(moved),
             Err(ServiceError::NotAllowed(_))
         ));
+    }
+
+    #[test]
+    fn an_item_nobody_is_routed_to_alerts_the_teams_managers() {
+        let mut item = opened(Some(date("2026-12-10")));
+        let flag = ServiceItemCommand::FlagDue {
+            today: date("2026-12-11"),
+            managers: vec![MANAGER.user_id],
+            at: at(),
+        };
+        let late = when(&mut item, flag).unwrap_or_default();
+        assert!(
+            matches!(late.as_slice(), [ServiceItemEvent::ServiceItemOverdue { notify, .. }] if notify == &[MANAGER.user_id])
+        );
     }
 
     #[test]

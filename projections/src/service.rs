@@ -330,11 +330,16 @@ pub async fn notes(pool: &PgPool, item_id: Uuid) -> Result<Vec<NoteRow>, sqlx::E
     .await
 }
 
-/// Unfinished items due on or before `until` (due soon, or overdue): what the scheduler
-/// looks at.
-pub async fn due_by(pool: &PgPool, until: NaiveDate) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT id FROM service_items WHERE due_on <= $1 AND status NOT IN ('done', 'cancelled') ORDER BY id",
+/// Unfinished items due on or before `until` (due soon, or overdue), with the managers of
+/// their teams: what the scheduler looks at.
+pub async fn due_by(
+    pool: &PgPool,
+    until: NaiveDate,
+) -> Result<Vec<(Uuid, Vec<Uuid>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.id, ARRAY(SELECT m.user_id FROM team_members m WHERE m.team_id = s.team_id AND m.manager \
+                            ORDER BY m.user_id) \
+           FROM service_items s WHERE s.due_on <= $1 AND s.status NOT IN ('done', 'cancelled') ORDER BY s.id",
     )
     .bind(until)
     .fetch_all(pool)

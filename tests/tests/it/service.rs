@@ -345,11 +345,17 @@ async fn assignees_are_told_when_routed_and_when_due_soon_or_overdue_once_each()
         json!([{ "id": late, "overdue": true }])
     );
 
+    desk.open(
+        &desk.manager,
+        "Unrouted notice",
+        &(today - chrono::Days::new(3)).to_string(),
+    )
+    .await;
     for _ in 0..2 {
         let pass = api::scheduler::run_once(&app.state.bus, &app.pool, today)
             .await
             .expect("scheduler pass");
-        assert_eq!(pass.service_items_checked, 2);
+        assert_eq!(pass.service_items_checked, 3);
     }
     app.settled().await;
     let kinds = app
@@ -376,6 +382,24 @@ async fn assignees_are_told_when_routed_and_when_due_soon_or_overdue_once_each()
             "service_routed"
         ]
     );
+    // An overdue item nobody was routed to alerts the team's manager.
+    let managers = app
+        .ok(
+            Some(&desk.manager),
+            "{ notifications(first: 50) { kind title } }",
+            json!({}),
+        )
+        .await;
+    let managers: Vec<Value> = managers["notifications"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(managers.len(), 1, "{managers:?}");
+    assert_eq!(managers[0]["kind"], "service_overdue");
+    assert!(managers[0]["title"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("Unrouted"));
     let outsider = app
         .ok(
             Some(&desk.outsider),
