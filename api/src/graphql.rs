@@ -36,6 +36,7 @@ mod written;
 pub use context::{read_back, AppState, RequestContext};
 pub use parsed::ParsedQueries;
 pub use projects::PROJECT_READ_MODELS;
+pub(crate) use types::{FIRST_YEAR, LAST_YEAR};
 
 use std::sync::Arc;
 

@@ -109,9 +109,12 @@ impl IncomingEntry {
             }
             _ => return Err("give date and minutes, or start and end".into()),
         };
+        use crate::graphql::{FIRST_YEAR, LAST_YEAR};
         use chrono::Datelike as _;
-        if !(2000..=2100).contains(&date.year()) {
-            return Err("date: must be between the years 2000 and 2100".into());
+        if !(FIRST_YEAR..=LAST_YEAR).contains(&date.year()) {
+            return Err(format!(
+                "date: must be between the years {FIRST_YEAR} and {LAST_YEAR}"
+            ));
         }
         let input = ExternalInput {
             external_id: self.external_id,

@@ -284,8 +284,8 @@ pub(super) fn raw_value(text: String) -> Value {
 #[derive(Debug, Clone, Copy)]
 pub struct Storable;
 
-const FIRST_YEAR: i32 = 1;
-const LAST_YEAR: i32 = 9999;
+pub(crate) const FIRST_YEAR: i32 = 1;
+pub(crate) const LAST_YEAR: i32 = 9999;
 
 fn storable_year<T: async_graphql::InputType>(
     year: i32,
