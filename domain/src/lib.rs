@@ -18,6 +18,7 @@ pub mod project;
 pub mod rate;
 pub mod reaction;
 pub mod role;
+pub mod rule_change;
 pub mod service;
 pub mod statement;
 pub mod team;

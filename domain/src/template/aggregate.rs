@@ -162,7 +162,9 @@ impl Rejection for TemplateError {
     }
 }
 
-fn validate_stages(stages: &[StageSpec]) -> Result<(), ValidationError> {
+/// Whether `stages` is a valid definition: the five stages in order, each with items whose
+/// keys are lower_snake_case and unique within their stage.
+pub fn validate_stages(stages: &[StageSpec]) -> Result<(), ValidationError> {
     let keys: Vec<StageKey> = stages.iter().map(|s| s.stage).collect();
     if keys != StageKey::ORDER {
         return Err(ValidationError::new(
