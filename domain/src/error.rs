@@ -1,7 +1,8 @@
 //! Shared error vocabulary of the domain.
 //!
-//! Each aggregate has its own error enum (`LeadError`, ...); all of them can say which
-//! [`ErrorKind`] they are so the API maps them to one `extensions.code` without knowing every
+//! Aggregates with refusals of their own have their own error enum (`LeadError`, ...); the
+//! rest share [`Refused`] under their own name. All of them can say which [`ErrorKind`]
+//! they are so the API maps them to one `extensions.code` without knowing every
 //! variant.
 
 /// The broad class of a refused command, used by the API to choose an error code.
@@ -21,6 +22,34 @@ pub enum ErrorKind {
 pub trait Rejection: std::error::Error {
     /// The class of this refusal.
     fn kind(&self) -> ErrorKind;
+}
+
+/// Why a command was refused, for the aggregates whose refusals are these five (each names
+/// it after itself: `TimesheetError`, `ServiceError`, ...).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refused {
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    #[error("{0}")]
+    NotFound(String),
+    /// The record's state does not allow it (`BAD_USER_INPUT`).
+    #[error("{0}")]
+    NotAllowed(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl Rejection for Refused {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Refused::Invalid(_) | Refused::NotAllowed(_) => ErrorKind::Invalid,
+            Refused::NotFound(_) => ErrorKind::NotFound,
+            Refused::Forbidden(_) => ErrorKind::Forbidden,
+            Refused::Conflict(_) => ErrorKind::Conflict,
+        }
+    }
 }
 
 /// A field of a command failed validation.

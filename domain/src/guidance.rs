@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::template::StageKey;
 use crate::values::{self, MAX_LINE, MAX_TEXT};
-use crate::{ErrorKind, Rejection, ValidationError};
+use crate::ValidationError;
 
 /// Most templates one assessment names.
 pub const MAX_IMPACTS: usize = 50;
@@ -46,28 +46,8 @@ pub fn stream_id(regulator: &str, reference: &str) -> Uuid {
     )
 }
 
-/// Why a guidance command was refused.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum GuidanceError {
-    #[error("{0}")]
-    Invalid(#[from] ValidationError),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    NotAllowed(String),
-    #[error("{0}")]
-    Conflict(String),
-}
-
-impl Rejection for GuidanceError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            GuidanceError::Invalid(_) | GuidanceError::NotAllowed(_) => ErrorKind::Invalid,
-            GuidanceError::NotFound(_) => ErrorKind::NotFound,
-            GuidanceError::Conflict(_) => ErrorKind::Conflict,
-        }
-    }
-}
+/// Why a command was refused.
+pub type GuidanceError = crate::Refused;
 
 /// Where a guidance item stands. The serialized names are persisted identifiers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

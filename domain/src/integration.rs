@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::timesheet::{WorkRef, DAY_MINUTES};
 use crate::values::{self, MAX_LINE, MAX_TEXT};
-use crate::{ErrorKind, Rejection, ValidationError};
+use crate::ValidationError;
 
 /// The one stream of saved mappings.
 pub const MAPPINGS_ID: Uuid = Uuid::from_u128(0x01925a7e_0000_7000_8000_000000000002);
@@ -45,27 +45,7 @@ pub fn normalized(reference: &str) -> String {
 }
 
 /// Why a command was refused.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum IntegrationError {
-    #[error("{0}")]
-    Invalid(#[from] ValidationError),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    NotAllowed(String),
-    #[error("{0}")]
-    Conflict(String),
-}
-
-impl Rejection for IntegrationError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            IntegrationError::Invalid(_) | IntegrationError::NotAllowed(_) => ErrorKind::Invalid,
-            IntegrationError::NotFound(_) => ErrorKind::NotFound,
-            IntegrationError::Conflict(_) => ErrorKind::Conflict,
-        }
-    }
-}
+pub type IntegrationError = crate::Refused;
 
 /// What an API key may do. The serialized names are persisted identifiers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -27,7 +27,7 @@ pub mod timesheet;
 pub mod user;
 pub mod values;
 
-pub use error::{ErrorKind, Rejection, ValidationError};
+pub use error::{ErrorKind, Refused, Rejection, ValidationError};
 pub use role::{Permission, Role};
 
 pub use cqrs_es::Aggregate;

@@ -17,33 +17,10 @@ use uuid::Uuid;
 
 use crate::template::{validate_stages, StageSpec};
 use crate::values::{self, MAX_LINE, MAX_TEXT};
-use crate::{ErrorKind, Rejection, Role, ValidationError};
+use crate::Role;
 
-/// Why a rule change command was refused.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum RuleChangeError {
-    #[error("{0}")]
-    Invalid(#[from] ValidationError),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    NotAllowed(String),
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    Conflict(String),
-}
-
-impl Rejection for RuleChangeError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            RuleChangeError::Invalid(_) | RuleChangeError::NotAllowed(_) => ErrorKind::Invalid,
-            RuleChangeError::NotFound(_) => ErrorKind::NotFound,
-            RuleChangeError::Forbidden(_) => ErrorKind::Forbidden,
-            RuleChangeError::Conflict(_) => ErrorKind::Conflict,
-        }
-    }
-}
+/// Why a command was refused.
+pub type RuleChangeError = crate::Refused;
 
 /// Where a rule change stands. The serialized names are persisted identifiers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

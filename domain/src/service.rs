@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::values::{self, MAX_LINE, MAX_TEXT};
-use crate::{ErrorKind, Rejection, ValidationError};
+use crate::ValidationError;
 
 /// Days before its due date at which an item's assignees are told it is due soon.
 pub const DUE_SOON_DAYS: i64 = 2;
@@ -299,31 +299,8 @@ impl cqrs_es::DomainEvent for ServiceItemEvent {
 
 impl crate::Consequence for ServiceItemEvent {}
 
-/// Why a service item command was refused.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ServiceError {
-    #[error("{0}")]
-    Invalid(#[from] ValidationError),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    NotAllowed(String),
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    Conflict(String),
-}
-
-impl Rejection for ServiceError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            ServiceError::Invalid(_) | ServiceError::NotAllowed(_) => ErrorKind::Invalid,
-            ServiceError::NotFound(_) => ErrorKind::NotFound,
-            ServiceError::Forbidden(_) => ErrorKind::Forbidden,
-            ServiceError::Conflict(_) => ErrorKind::Conflict,
-        }
-    }
-}
+/// Why a command was refused.
+pub type ServiceError = crate::Refused;
 
 fn forbidden(message: &str) -> ServiceError {
     ServiceError::Forbidden(message.to_owned())

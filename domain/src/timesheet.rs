@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::values::{self, MAX_TEXT};
-use crate::{ErrorKind, Rejection, Role, ValidationError};
+use crate::{Role, ValidationError};
 
 /// Minutes in a day: the most one person may log on one date.
 pub const DAY_MINUTES: i32 = 24 * 60;
@@ -269,32 +269,8 @@ impl cqrs_es::DomainEvent for TimesheetEvent {
 
 impl crate::Consequence for TimesheetEvent {}
 
-/// Why a timesheet command was refused.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum TimesheetError {
-    #[error("{0}")]
-    Invalid(#[from] ValidationError),
-    #[error("{0}")]
-    NotFound(String),
-    /// The entry's or the week's state does not allow it.
-    #[error("{0}")]
-    NotAllowed(String),
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    Conflict(String),
-}
-
-impl Rejection for TimesheetError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            TimesheetError::Invalid(_) | TimesheetError::NotAllowed(_) => ErrorKind::Invalid,
-            TimesheetError::NotFound(_) => ErrorKind::NotFound,
-            TimesheetError::Forbidden(_) => ErrorKind::Forbidden,
-            TimesheetError::Conflict(_) => ErrorKind::Conflict,
-        }
-    }
-}
+/// Why a command was refused.
+pub type TimesheetError = crate::Refused;
 
 /// New or changed work is refused in a month whose statement was issued (corrections of
 /// stated effort are reversing entries, which go on the next statement).
