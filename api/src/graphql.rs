@@ -2,7 +2,7 @@
 
 //!
 //! One file per feature, each with its object types, queries and mutations (`leads`,
-//! `clients`, `users`, `teams`, `effort`, `rates`, `statements`, `reports`, `projects` and its areas, `templates`, `notifications`, `audit`,
+//! `clients`, `users`, `teams`, `effort`, `rates`, `statements`, `reports`, `projects` and its areas, `templates`, `guidance`, `rule_changes`, `notifications`, `audit`,
 //! `operations`), over shared parts that import no feature: `context` (state and the
 //! request), `connection` (paging), `types` (enums and scalars), `loaders`, `guard` and
 //! `parsed` (checks before execution), `errors` (codes on every error).
@@ -24,6 +24,7 @@ mod parsed;
 mod projects;
 mod rates;
 mod reports;
+mod rule_changes;
 mod service;
 mod statements;
 mod subscription;
@@ -64,6 +65,7 @@ pub struct Query(
     service::ServiceQuery,
     integrations::IntegrationQuery,
     guidance::GuidanceQuery,
+    rule_changes::RuleChangeQuery,
     reports::ReportQuery,
     notifications::NotificationQuery,
     audit::AuditQuery,
@@ -89,6 +91,7 @@ pub struct Mutation(
     service::ServiceMutation,
     integrations::IntegrationMutation,
     guidance::GuidanceMutation,
+    rule_changes::RuleChangeMutation,
     operations::OperationsMutation,
 );
 

@@ -14,6 +14,7 @@ use domain::lead::{CaptureLeadInput, Lead, LeadCommand, LeadStage};
 use domain::project::{Project, ProjectCommand, TemplateRef};
 use domain::rate::{RateCard, RateCommand, RATE_CARD_ID};
 use domain::reaction::{ParkedReactions, ReactionCommand};
+use domain::rule_change::RuleChange;
 use domain::service::{ServiceItem, ServiceItemCommand};
 use domain::statement::{Month, Statement, StatementCommand};
 use domain::team::{
@@ -66,6 +67,7 @@ pub struct CommandBus {
     external_entries: Framework<ExternalEntry>,
     mappings: Framework<Mappings>,
     guidance: Framework<Guidance>,
+    pub(crate) rule_changes: Framework<RuleChange>,
     /// Where links in messages point (`PORTAL_URL`), without a trailing `/`.
     pub(crate) portal_url: String,
 }
@@ -135,6 +137,7 @@ impl CommandBus {
             external_entries: framework(&pool, None, ()),
             mappings: framework(&pool, None, ()),
             guidance: framework(&pool, None, ()),
+            rule_changes: framework(&pool, None, ()),
             pool,
         }
     }
@@ -440,6 +443,7 @@ impl CommandBus {
                 family: seed.family.into(),
                 name: seed.name.into(),
                 stages: seed.stages,
+                publication: None,
                 at: ctx.issued_at,
             };
             match self

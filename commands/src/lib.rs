@@ -10,6 +10,7 @@ mod bus;
 mod context;
 mod error;
 pub mod reactions;
+pub mod rule_changes;
 mod snapshots;
 pub mod users;
 

@@ -214,6 +214,7 @@ pub fn all(bus: &Arc<CommandBus>) -> Vec<Arc<dyn Reactor>> {
     vec![
         Arc::new(PortalAccess { bus: bus.clone() }),
         Arc::new(ExternalTime { bus: bus.clone() }),
+        Arc::new(crate::rule_changes::RulePublication { bus: bus.clone() }),
         Arc::new(projections::notifications::NotificationEmails {
             pool: bus.pool.clone(),
         }),

@@ -6,7 +6,9 @@
 //! one-stream-per-id is the uniqueness rule. Its status is New until assessed; an
 //! assessment (re-done as often as needed, each an event) names the templates, stages and
 //! checklist items it touches, a severity and a narrative; "no action" closes it with a
-//! reason. Actioned comes with the rule change that carries it into a template version.
+//! reason. It is Actioned when a rule change linked to it is published as a template
+//! version (the `rule-publication` reactor says so); another template's change may action
+//! it again, a closed item never.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use cqrs_es::event_sink::EventSink;
@@ -121,6 +123,9 @@ pub struct Guidance {
     pub status: Option<GuidanceStatus>,
     pub issued_on: Option<NaiveDate>,
     pub assessments: u32,
+    /// The published rule changes that carried it into template versions.
+    #[serde(default)]
+    pub actioned_by: Vec<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -142,6 +147,13 @@ pub enum GuidanceCommand {
     NoAction {
         reason: String,
         by: Uuid,
+        at: DateTime<Utc>,
+    },
+    /// A rule change linked to it was published as `version` of `template_id`.
+    Action {
+        rule_change_id: Uuid,
+        template_id: Uuid,
+        version: u32,
         at: DateTime<Utc>,
     },
 }
@@ -172,6 +184,12 @@ pub enum GuidanceEvent {
         by: Uuid,
         at: DateTime<Utc>,
     },
+    GuidanceActioned {
+        rule_change_id: Uuid,
+        template_id: Uuid,
+        version: u32,
+        at: DateTime<Utc>,
+    },
 }
 
 impl cqrs_es::DomainEvent for GuidanceEvent {
@@ -180,6 +198,7 @@ impl cqrs_es::DomainEvent for GuidanceEvent {
             GuidanceEvent::GuidanceRecorded { .. } => "GuidanceRecorded",
             GuidanceEvent::GuidanceAssessed { .. } => "GuidanceAssessed",
             GuidanceEvent::GuidanceClosedWithoutAction { .. } => "GuidanceClosedWithoutAction",
+            GuidanceEvent::GuidanceActioned { .. } => "GuidanceActioned",
         }
         .to_owned()
     }
@@ -290,6 +309,25 @@ impl Guidance {
                     at,
                 }
             }
+            GuidanceCommand::Action {
+                rule_change_id,
+                template_id,
+                version,
+                at,
+            } => {
+                if self.status != Some(GuidanceStatus::Actioned) {
+                    self.open()?;
+                }
+                if self.actioned_by.contains(&rule_change_id) {
+                    return Ok(Vec::new());
+                }
+                GuidanceEvent::GuidanceActioned {
+                    rule_change_id,
+                    template_id,
+                    version,
+                    at,
+                }
+            }
             GuidanceCommand::NoAction { reason, by, at } => {
                 self.open()?;
                 GuidanceEvent::GuidanceClosedWithoutAction {
@@ -340,6 +378,10 @@ impl Aggregate for Guidance {
             }
             GuidanceEvent::GuidanceClosedWithoutAction { .. } => {
                 self.status = Some(GuidanceStatus::NoAction);
+            }
+            GuidanceEvent::GuidanceActioned { rule_change_id, .. } => {
+                self.status = Some(GuidanceStatus::Actioned);
+                self.actioned_by.push(rule_change_id);
             }
         }
     }
@@ -461,5 +503,37 @@ mod tests {
             Err(GuidanceError::NotAllowed(_))
         ));
         assert!(matches!(g.decide(close), Err(GuidanceError::NotAllowed(_))));
+    }
+
+    #[test]
+    fn published_rule_changes_action_an_item_once_each_and_never_a_closed_one() {
+        let action = |change: u128| GuidanceCommand::Action {
+            rule_change_id: Uuid::from_u128(change),
+            template_id: Uuid::from_u128(5),
+            version: 2,
+            at: at(),
+        };
+        let mut g = Guidance::default();
+        when(&mut g, record(None)).ok();
+        assert_eq!(when(&mut g, action(10)).map(|e| e.len()), Ok(1));
+        assert_eq!(g.status, Some(GuidanceStatus::Actioned));
+        assert_eq!(when(&mut g, action(10)).map(|e| e.len()), Ok(0));
+        assert_eq!(when(&mut g, action(11)).map(|e| e.len()), Ok(1));
+        assert!(matches!(
+            g.decide(assess(vec![impact(5)])),
+            Err(GuidanceError::NotAllowed(_))
+        ));
+        let mut closed = Guidance::default();
+        when(&mut closed, record(None)).ok();
+        let close = GuidanceCommand::NoAction {
+            reason: "superseded".into(),
+            by: Uuid::from_u128(2),
+            at: at(),
+        };
+        when(&mut closed, close).ok();
+        assert!(matches!(
+            closed.decide(action(10)),
+            Err(GuidanceError::NotAllowed(_))
+        ));
     }
 }

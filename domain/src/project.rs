@@ -16,6 +16,7 @@ pub mod rollup;
 mod tasks;
 #[cfg(test)]
 mod tests;
+mod versions;
 
 pub use aggregate::ProjectError;
 pub use billing::ALERT_DAYS;
@@ -23,6 +24,6 @@ pub use command::{
     Actor, BillingCommand, ChangeCommand, DocumentCommand, GateCommand, NewLiaisonEntry, NewTask,
     ProjectCommand, TaskCommand,
 };
-pub use event::{Direction, FileMeta, ProjectEvent};
+pub use event::{Direction, FileMeta, ItemRef, ProjectEvent};
 pub use model::*;
 pub use rollup::TaskStatus;

@@ -8,10 +8,15 @@
 //! publishes it with an effective date as the version after its base, refused when the
 //! template has moved past that base meanwhile. Published, it never changes.
 //!
-//! Not yet reachable through the API: the publication reactor and the GraphQL side come
-//! next (issue 20).
+//! `RuleChangePublished` is the decision; the `rule-publication` reactor carries it out
+//! (the template version, the guidance actioned, the impacted projects' owners told). The
+//! template's own stream refuses a second version under the same number, and the bus
+//! serializes publications per template, so two changes drafted against one base cannot
+//! both be published.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -327,8 +332,29 @@ impl RuleChange {
         };
         Ok(vec![event])
     }
+}
 
-    pub fn apply(&mut self, event: RuleChangeEvent) {
+impl Aggregate for RuleChange {
+    /// Persisted identifier.
+    const TYPE: &'static str = "RuleChange";
+    type Command = RuleChangeCommand;
+    type Event = RuleChangeEvent;
+    type Error = RuleChangeError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: RuleChangeCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), RuleChangeError> {
+        for event in self.decide(command)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: RuleChangeEvent) {
         use RuleChangeEvent as E;
         match event {
             E::RuleChangeDrafted {
@@ -583,5 +609,31 @@ mod tests {
             change.decide(revise),
             Err(RuleChangeError::NotAllowed(_))
         ));
+    }
+}
+
+#[cfg(test)]
+mod stored {
+    use super::RuleChangeEvent;
+
+    #[test]
+    fn stored_rule_change_events_still_deserialise() {
+        let by = r#""by":"00000000-0000-0000-0000-000000000001","at":"2026-01-05T10:00:00Z""#;
+        let samples = [
+            format!(
+                r#"{{"RuleChangeDrafted":{{"rule_change_id":"00000000-0000-0000-0000-000000000002","template_id":"00000000-0000-0000-0000-000000000003","base_version":1,"guidance_id":null,"title":"t","stages":[],{by}}}}}"#
+            ),
+            format!(r#"{{"RuleChangeRevised":{{"stages":[],{by}}}}}"#),
+            format!(r#"{{"RuleChangeSubmitted":{{{by}}}}}"#),
+            format!(r#"{{"RuleChangeApproved":{{"comment":null,{by}}}}}"#),
+            format!(r#"{{"RuleChangeReturned":{{"comments":"c",{by}}}}}"#),
+            format!(
+                r#"{{"RuleChangePublished":{{"template_id":"00000000-0000-0000-0000-000000000003","version":2,"stages":[],"effective_on":"2027-04-01","guidance_id":null,{by}}}}}"#
+            ),
+        ];
+        for sample in &samples {
+            let parsed: Result<RuleChangeEvent, _> = serde_json::from_str(sample);
+            assert!(parsed.is_ok(), "{sample}: {parsed:?}");
+        }
     }
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::page::{select_list, Columns, Page};
 
 /// The aggregate types that have a history, with their persisted names.
-pub const AGGREGATE_TYPES: [&str; 16] = [
+pub const AGGREGATE_TYPES: [&str; 17] = [
     "Lead",
     "Client",
     "Project",
@@ -25,6 +25,7 @@ pub const AGGREGATE_TYPES: [&str; 16] = [
     "ExternalEntry",
     "ExternalMappings",
     "Guidance",
+    "RuleChange",
 ];
 
 /// Why an audit read failed.

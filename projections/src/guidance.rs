@@ -120,6 +120,14 @@ impl FoldEach for GuidanceProjection {
                 .execute(conn)
                 .await?;
             }
+            GuidanceEvent::GuidanceActioned { at, .. } => {
+                sqlx::query("UPDATE guidance_view SET status = $2, updated_at = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(GuidanceStatus::Actioned.as_str())
+                    .bind(at)
+                    .execute(conn)
+                    .await?;
+            }
             GuidanceEvent::GuidanceClosedWithoutAction { reason, at, .. } => {
                 sqlx::query(
                     "UPDATE guidance_view SET status = $2, status_reason = $3, updated_at = $4 WHERE id = $1",

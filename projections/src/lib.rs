@@ -69,6 +69,7 @@ pub mod projects;
 pub mod rates;
 pub mod reactor;
 pub mod rebuild;
+pub mod rule_changes;
 pub mod runner;
 pub mod service;
 pub mod statements;
@@ -102,6 +103,7 @@ pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
         std::sync::Arc::new(service::ServiceDeskProjection),
         std::sync::Arc::new(integrations::IntegrationsProjection),
         std::sync::Arc::new(guidance::GuidanceProjection),
+        std::sync::Arc::new(rule_changes::RuleChangesProjection),
     ]
 }
 

@@ -4,7 +4,8 @@
 //! Recipients: a client's portal users for requests raised, uploads reviewed, stages advanced
 //! and licence expiry alerts; the person who raised a request for uploads received; the
 //! assignee for tasks assigned; a service item's new assignees when it is routed, and its
-//! assignees when it is due soon or overdue. The projection keeps its own list of recipients and request
+//! assignees when it is due soon or overdue; a project's owners when a newer version of its
+//! template is published. The projection keeps its own list of recipients and request
 //! owners (from `User` and `Project` events) so it never reads another projection's tables.
 //!
 //! A notification's id is derived from (event id, user, kind), so a rebuild recreates the
@@ -35,6 +36,8 @@ enum To {
     Client(Uuid),
     /// One user.
     User(Uuid),
+    /// Each of these users.
+    Users(Vec<Uuid>),
 }
 
 struct Note {
@@ -206,6 +209,9 @@ impl State {
                         }
                         | E::TaskAssigned { assignee: user, .. }
                         | E::DocumentRequestRaised { by: user, .. } => users.push(*user),
+                        E::NewerTemplateVersionPublished { notify, .. } => {
+                            users.extend(notify);
+                        }
                         _ => {}
                     }
                 }
@@ -315,6 +321,7 @@ impl State {
                     && match note.to {
                         To::Client(client) => r.client_id == Some(client),
                         To::User(user) => **user_id == user,
+                        To::Users(ref users) => users.contains(user_id),
                     }
             })
             .map(|(user_id, _)| *user_id)
@@ -565,6 +572,17 @@ impl State {
                 "A task was assigned to you.".to_owned(),
                 Some(subtask_id.unwrap_or(task_id)),
             ),
+            E::NewerTemplateVersionPublished {
+                version, notify, ..
+            } => note(
+                To::Users(notify),
+                "template_version_published",
+                format!("New workflow version for {project_name}"),
+                format!(
+                    "Version {version} of its template was published. The project stays on its own version until a manager proposes moving it and someone else approves."
+                ),
+                None,
+            ),
             E::LicenceExpiryAlertRaised {
                 days_ahead,
                 expires_on,
@@ -645,7 +663,8 @@ impl State {
 pub struct NotificationRow {
     pub id: Uuid,
     /// request_raised, upload_received, upload_reviewed, stage_advanced, task_assigned,
-    /// licence_expiry, service_routed, service_due_soon, service_overdue.
+    /// licence_expiry, service_routed, service_due_soon, service_overdue,
+    /// template_version_published.
     pub kind: String,
     pub title: String,
     pub body: String,

@@ -54,6 +54,8 @@ impl FoldEach for TemplatesProjection {
             name,
             version,
             stages,
+            rule_change_id,
+            effective_on,
             at,
             ..
         } = decode(event)?;
@@ -75,13 +77,15 @@ impl FoldEach for TemplatesProjection {
         .execute(&mut *conn)
         .await?;
         sqlx::query(
-            "INSERT INTO template_versions (template_id, version, stages, published_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (template_id, version) DO NOTHING",
+            "INSERT INTO template_versions (template_id, version, stages, published_at, rule_change_id, effective_on) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (template_id, version) DO NOTHING",
         )
         .bind(id)
         .bind(i32::try_from(version).unwrap_or(i32::MAX))
         .bind(&stages)
         .bind(at)
+        .bind(rule_change_id)
+        .bind(effective_on)
         .execute(conn)
         .await?;
         Ok(())
@@ -115,12 +119,15 @@ pub struct VersionRow {
     /// `Vec<StageSpec>` as JSON.
     pub stages: serde_json::Value,
     pub published_at: DateTime<Utc>,
+    pub rule_change_id: Option<Uuid>,
+    pub effective_on: Option<chrono::NaiveDate>,
 }
 
 /// Every published version of a template, oldest first.
 pub async fn versions(pool: &PgPool, template_id: Uuid) -> Result<Vec<VersionRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT version, stages, published_at FROM template_versions WHERE template_id = $1 ORDER BY version",
+        "SELECT version, stages, published_at, rule_change_id, effective_on FROM template_versions \
+          WHERE template_id = $1 ORDER BY version",
     )
     .bind(template_id)
     .fetch_all(pool)
@@ -134,7 +141,8 @@ pub async fn version(
     version: i32,
 ) -> Result<Option<VersionRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT version, stages, published_at FROM template_versions WHERE template_id = $1 AND version = $2",
+        "SELECT version, stages, published_at, rule_change_id, effective_on FROM template_versions \
+          WHERE template_id = $1 AND version = $2",
     )
     .bind(template_id)
     .bind(version)

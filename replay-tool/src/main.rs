@@ -325,6 +325,7 @@ async fn history(
             "ExternalEntry" => as_json::<domain::integration::ExternalEntry>(pool, id, at).await?,
             "ExternalMappings" => as_json::<domain::integration::Mappings>(pool, id, at).await?,
             "Guidance" => as_json::<domain::guidance::Guidance>(pool, id, at).await?,
+            "RuleChange" => as_json::<domain::rule_change::RuleChange>(pool, id, at).await?,
             _ => as_json::<domain::template::WorkflowTemplate>(pool, id, at).await?,
         };
         match state {

@@ -178,6 +178,82 @@ async fn effort_workload(app: &TestApp, admin: &str, lead: &str) {
     .await;
 }
 
+/// A rule change answering a guidance item, drafted by a manager, approved and published by
+/// the admin as the RBI template's version 2 (the reactor then publishes it, actions the
+/// guidance and notes the project), and the project moved onto it by two people.
+async fn governance_workload(app: &TestApp, admin: &str, lead: &str) {
+    let (_, manager) = create_user(app, admin, "rules@heron.example", "MANAGER").await;
+    let guidance = app
+        .ok(
+            Some(&manager),
+            "mutation { recordGuidance(input: { regulator: \"RBI\", circularRef: \"RBI/2026-27/77\", title: \"Capital plans\", \
+               issuedOn: \"2026-11-02\", summary: \"s\" }) { guidance { id } } }",
+            json!({}),
+        )
+        .await["recordGuidance"]["guidance"]["id"]
+        .clone();
+    let project = app
+        .ok(
+            Some(admin),
+            "query($id: UUID!) { lead(id: $id) { project { id templateId } } }",
+            json!({ "id": lead }),
+        )
+        .await["lead"]["project"]
+        .clone();
+    let template = app
+        .ok(
+            Some(admin),
+            "{ workflowTemplates { id stages { key slaDays slaExtensionDays items { key title mandatory evidenceRequired responsibleRole } } } }",
+            json!({}),
+        )
+        .await["workflowTemplates"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["id"] == project["templateId"]).cloned())
+        .expect("the project's template");
+    let mut stages = template["stages"].clone();
+    stages[2]["items"]
+        .as_array_mut()
+        .expect("filing items")
+        .push(
+            json!({ "key": "capital_plan", "title": "Capital plan", "mandatory": true,
+                      "evidenceRequired": true, "responsibleRole": "SUPPORT" }),
+        );
+    let change = app
+        .ok(
+            Some(&manager),
+            "mutation($i: DraftRuleChangeInput!) { draftRuleChange(input: $i) { ruleChange { id } } }",
+            json!({ "i": { "templateId": template["id"], "guidanceId": guidance, "title": "Capital plan", "stages": stages } }),
+        )
+        .await["draftRuleChange"]["ruleChange"]["id"]
+        .clone();
+    app.ok(
+        Some(&manager),
+        "mutation($id: UUID!) { submitRuleChange(id: $id) { caughtUp } }",
+        json!({ "id": change }),
+    )
+    .await;
+    for mutation in [
+        "mutation($id: UUID!) { approveRuleChange(id: $id) { caughtUp } }",
+        "mutation($id: UUID!) { publishRuleChange(id: $id, effectiveOn: \"2027-01-01\") { caughtUp } }",
+    ] {
+        app.ok(Some(admin), mutation, json!({ "id": change })).await;
+    }
+    app.settled().await;
+    app.ok(
+        Some(&manager),
+        "mutation($p: UUID!) { proposeTemplateMove(projectId: $p) { caughtUp } }",
+        json!({ "p": project["id"] }),
+    )
+    .await;
+    app.ok(
+        Some(admin),
+        "mutation($p: UUID!) { approveProjectChange(projectId: $p, number: 1) { caughtUp } }",
+        json!({ "p": project["id"] }),
+    )
+    .await;
+    app.settled().await;
+}
+
 // Multi-threaded: `replay` blocks its thread while the binary runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_verify_rebuild_and_history_work_and_fail_clearly() {
@@ -193,6 +269,7 @@ async fn status_verify_rebuild_and_history_work_and_fail_clearly() {
     )
     .await;
     effort_workload(&app, &admin, &lead).await;
+    governance_workload(&app, &admin, &lead).await;
     let url = app.database_url.clone();
     app.stop().await;
 
@@ -210,7 +287,9 @@ async fn status_verify_rebuild_and_history_work_and_fail_clearly() {
         "service_desk",
         "integrations",
         "guidance",
+        "rule_changes",
         "portal-access",
+        "rule-publication",
     ] {
         assert!(text(&status).contains(name), "{}", text(&status));
     }

@@ -101,6 +101,20 @@ impl Guidance {
             .map_err(ApiError::from)?;
         Ok(rows.into_iter().map(GuidanceImpact::from).collect())
     }
+    /// The rule changes drafted to answer it, most recently changed first.
+    async fn rule_changes(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<crate::graphql::rule_changes::RuleChange>> {
+        let filter = projections::rule_changes::RuleChangeFilter {
+            guidance_id: Some(self.0.id),
+            ..Default::default()
+        };
+        let rows = projections::rule_changes::list(&ctx.state().pool, filter, 200)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
     async fn recorded_by(&self) -> Uuid {
         self.0.recorded_by
     }

@@ -16,7 +16,8 @@ use crate::graphql::context::Ctx;
 pub struct Notification {
     id: Uuid,
     /// request_raised, upload_received, upload_reviewed, stage_advanced, task_assigned,
-    /// licence_expiry.
+    /// licence_expiry, service_routed, service_due_soon, service_overdue,
+    /// template_version_published.
     kind: String,
     title: String,
     body: String,

@@ -99,6 +99,10 @@ impl From<domain::template::ChecklistItemSpec> for TemplateItem {
 pub struct TemplateVersion {
     version: i32,
     published_at: DateTime<Utc>,
+    /// The rule change that published it (none for the seeded first versions).
+    rule_change_id: Option<Uuid>,
+    /// When it takes effect, as its rule change said.
+    effective_on: Option<chrono::NaiveDate>,
     stages: Vec<TemplateStage>,
 }
 
@@ -107,6 +111,8 @@ impl From<projections::templates::VersionRow> for TemplateVersion {
         TemplateVersion {
             version: row.version,
             published_at: row.published_at,
+            rule_change_id: row.rule_change_id,
+            effective_on: row.effective_on,
             stages: serde_json::from_value::<Vec<domain::template::StageSpec>>(row.stages)
                 .unwrap_or_default()
                 .into_iter()

@@ -204,6 +204,8 @@ pub enum AggregateType {
     ExternalMappings,
     /// A regulator's guidance item.
     Guidance,
+    /// A draft of a workflow template's next version, through review to publication.
+    RuleChange,
 }
 
 impl AggregateType {
@@ -226,6 +228,7 @@ impl AggregateType {
             AggregateType::ExternalEntry => "ExternalEntry",
             AggregateType::ExternalMappings => "ExternalMappings",
             AggregateType::Guidance => "Guidance",
+            AggregateType::RuleChange => "RuleChange",
         }
     }
 }

@@ -198,6 +198,12 @@ impl Project {
             C::Task(command) => self.decide_tasks(command),
             C::Billing(command) => self.decide_billing(command),
             C::Change(command) => self.decide_changes(command),
+            C::NoteNewerTemplateVersion {
+                version,
+                rule_change_id,
+                notify,
+                at,
+            } => self.note_newer_version(version, rule_change_id, notify, at),
         }
     }
 }
@@ -368,6 +374,10 @@ impl Aggregate for Project {
             E::ChangeApproved { proposal, .. } | E::ChangeRefused { proposal, .. } => {
                 self.proposals.retain(|p| p.number != proposal);
             }
+            E::NewerTemplateVersionPublished { .. } => {}
+            E::TemplateMoved {
+                to_version, stages, ..
+            } => self.move_to(to_version, stages),
             E::TaskAdded {
                 task_id,
                 stage,

@@ -1,5 +1,6 @@
-//! The regulator liaison log, and the record changes a project closed pending updates holds
-//! for a second person's decision.
+//! The regulator liaison log, and the changes a project holds for a second person's
+//! decision: record changes while it is closed pending updates, and moves to a newer
+//! version of its template.
 
 use chrono::{DateTime, Utc};
 
@@ -49,6 +50,12 @@ impl Project {
                 };
                 Ok(vec![self.held_for_approval(change, actor, at)])
             }
+            C::ProposeTemplateMove {
+                version,
+                stages,
+                actor,
+                at,
+            } => self.propose_template_move(version, stages, actor, at),
             C::DecideChange {
                 proposal,
                 approve,
@@ -89,6 +96,14 @@ impl Project {
                     ProjectEvent::LiaisonEntryAdded { proposal: p, .. } => *p = Some(proposal),
                     ProjectEvent::LicenceRecorded { proposal: p, .. } => {
                         self.licence_may_be_recorded()?;
+                        *p = Some(proposal);
+                    }
+                    ProjectEvent::TemplateMoved {
+                        from_version,
+                        proposal: p,
+                        ..
+                    } => {
+                        self.move_may_apply(*from_version)?;
                         *p = Some(proposal);
                     }
                     _ => {

@@ -81,6 +81,15 @@ pub enum ProjectCommand {
     Billing(BillingCommand),
     /// The liaison log and the changes held for approval.
     Change(ChangeCommand),
+    /// Tell the project's owners (`notify`, found by the caller) that `version` of its
+    /// template was published by rule change `rule_change_id`; nothing on a project
+    /// already on it or later, or closed.
+    NoteNewerTemplateVersion {
+        version: u32,
+        rule_change_id: Uuid,
+        notify: Vec<Uuid>,
+        at: DateTime<Utc>,
+    },
 }
 
 /// Stage gates: checklist items, the stage advance, the stage clock.
@@ -267,7 +276,16 @@ pub enum ChangeCommand {
         actor: Actor,
         at: DateTime<Utc>,
     },
-    /// Approve (`approve`) or refuse a change proposed while closed pending updates.
+    /// Propose moving the project to `version` of its template (whose stages are a fact
+    /// the caller looks up): held for a second person's decision.
+    ProposeTemplateMove {
+        version: u32,
+        stages: Vec<StageSpec>,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+    /// Approve (`approve`) or refuse a held change: one proposed while closed pending
+    /// updates, or a move to a newer template version.
     DecideChange {
         /// Proposal number.
         proposal: u32,

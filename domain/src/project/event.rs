@@ -350,6 +350,37 @@ pub enum ProjectEvent {
         by: Uuid,
         at: DateTime<Utc>,
     },
+    /// A newer version of the project's template was published; the project stays on its
+    /// own version until moved. `notify`: the owners told.
+    NewerTemplateVersionPublished {
+        template_id: Uuid,
+        version: u32,
+        rule_change_id: Uuid,
+        notify: Vec<Uuid>,
+        at: DateTime<Utc>,
+    },
+    /// The project now runs on `to_version` of its template: items `added` start pending,
+    /// items `removed` leave its checklists (their history stays in the log), every other
+    /// item keeps its status. Always approved: proposed as a held change first.
+    TemplateMoved {
+        from_version: u32,
+        to_version: u32,
+        stages: Vec<StageSpec>,
+        added: Vec<ItemRef>,
+        removed: Vec<ItemRef>,
+        /// The held change it was approved as (set on approval).
+        #[serde(default)]
+        proposal: Option<u32>,
+        by: Uuid,
+        at: DateTime<Utc>,
+    },
+}
+
+/// A checklist item named by its stage and key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemRef {
+    pub stage: StageKey,
+    pub key: String,
 }
 
 impl ProjectEvent {
@@ -390,6 +421,8 @@ impl ProjectEvent {
             E::ChangeProposed { .. } => "ChangeProposed",
             E::ChangeApproved { .. } => "ChangeApproved",
             E::ChangeRefused { .. } => "ChangeRefused",
+            E::NewerTemplateVersionPublished { .. } => "NewerTemplateVersionPublished",
+            E::TemplateMoved { .. } => "TemplateMoved",
         }
     }
 }
@@ -408,7 +441,8 @@ impl crate::Consequence for ProjectEvent {
             ProjectEvent::ChecklistItemVerified { upload_id, .. }
             | ProjectEvent::ChecklistItemRejected { upload_id, .. } => upload_id.is_some(),
             ProjectEvent::LiaisonEntryAdded { proposal, .. }
-            | ProjectEvent::LicenceRecorded { proposal, .. } => proposal.is_some(),
+            | ProjectEvent::LicenceRecorded { proposal, .. }
+            | ProjectEvent::TemplateMoved { proposal, .. } => proposal.is_some(),
             _ => false,
         }
     }

@@ -923,3 +923,145 @@ fn decide_is_pure_and_its_events_fold_to_what_handle_leaves() {
     let task = run.project.task(Uuid::from_u128(100)).expect("task");
     assert_eq!(task.progress, 5_000);
 }
+
+/// Version 2 of the first seeded template: its first onboarding item removed, a mandatory
+/// evidence item added to filing, and the documentation clock shortened.
+fn version_two() -> Vec<crate::template::StageSpec> {
+    let mut stages = seeded_templates().remove(0).stages;
+    stages[0].items.remove(0);
+    let mut added = stages[2].items[0].clone();
+    added.key = "capital_plan".into();
+    added.title = "Capital adequacy plan".into();
+    added.mandatory = true;
+    added.evidence_required = true;
+    stages[2].items.push(added);
+    stages[1].sla_days = Some(10);
+    stages
+}
+
+fn propose_move(by: Actor) -> ProjectCommand {
+    ProjectCommand::Change(ChangeCommand::ProposeTemplateMove {
+        version: 2,
+        stages: version_two(),
+        actor: by,
+        at: at(),
+    })
+}
+
+fn decide_change(proposal: u32, approve: bool, by: Actor) -> ProjectCommand {
+    ProjectCommand::Change(ChangeCommand::DecideChange {
+        proposal,
+        approve,
+        reason: if approve {
+            String::new()
+        } else {
+            "not now".into()
+        },
+        actor: by,
+        at: at(),
+    })
+}
+
+#[test]
+fn a_move_to_a_newer_version_is_proposed_by_a_manager_and_approved_by_someone_else() {
+    let mut run = Run::new();
+    run.satisfy_gate();
+    let kept: Vec<(String, ItemStatus)> = run.project.stages[0]
+        .items
+        .iter()
+        .skip(1)
+        .map(|i| (i.key.clone(), i.status))
+        .collect();
+    assert!(kept.iter().any(|(_, s)| *s == ItemStatus::Verified));
+    let removed_key = run.project.stages[0].items[0].key.clone();
+
+    assert!(matches!(
+        run.exec(propose_move(actor(SUPPORT, Role::Support))),
+        Err(ProjectError::Forbidden(_))
+    ));
+    let proposed = run.ok(propose_move(actor(MANAGER, Role::Manager)));
+    assert!(matches!(
+        proposed.as_slice(),
+        [ProjectEvent::ChangeProposed { change, .. }]
+            if matches!(change.as_ref(), ProjectEvent::TemplateMoved { added, removed, .. }
+                if added.len() == 1 && removed.len() == 1 && removed[0].key == removed_key)
+    ));
+    assert_eq!(run.project.template.as_ref().map(|t| t.version), Some(1));
+    assert!(matches!(
+        run.exec(propose_move(actor(MANAGER + 100, Role::Manager))),
+        Err(ProjectError::Conflict(_))
+    ));
+    assert!(matches!(
+        run.exec(decide_change(1, true, actor(MANAGER, Role::Manager))),
+        Err(ProjectError::Forbidden(_))
+    ));
+    let moved = run.ok(decide_change(1, true, actor(REVIEWER, Role::Reviewer)));
+    assert_eq!(Run::names(&moved), ["ChangeApproved", "TemplateMoved"]);
+    assert!(moved[1].is_consequence());
+
+    let project = &run.project;
+    assert_eq!(project.template.as_ref().map(|t| t.version), Some(2));
+    let onboarding: Vec<(String, ItemStatus)> = project.stages[0]
+        .items
+        .iter()
+        .map(|i| (i.key.clone(), i.status))
+        .collect();
+    assert_eq!(
+        onboarding, kept,
+        "kept items keep their status, verified ones too"
+    );
+    assert_eq!(
+        project
+            .item(StageKey::Filing, "capital_plan")
+            .map(|i| i.status),
+        Some(ItemStatus::Pending)
+    );
+    assert_eq!(project.stages[1].sla_days, Some(10));
+    assert!(project.stages[0].started_at.is_some());
+    assert!(matches!(
+        run.exec(propose_move(actor(MANAGER, Role::Manager))),
+        Err(ProjectError::NotAllowed(_))
+    ));
+}
+
+#[test]
+fn a_refused_move_changes_nothing_and_a_closed_project_is_not_moved() {
+    let mut run = Run::new();
+    run.ok(propose_move(actor(MANAGER, Role::Manager)));
+    let refused = run.ok(decide_change(1, false, actor(REVIEWER, Role::Reviewer)));
+    assert_eq!(Run::names(&refused), ["ChangeRefused"]);
+    assert_eq!(run.project.template.as_ref().map(|t| t.version), Some(1));
+    run.ok(ProjectCommand::SetStatus {
+        status: ProjectStatus::Closed,
+        reason: "withdrawn".into(),
+        actor: actor(MANAGER, Role::Manager),
+        at: at(),
+    });
+    assert!(matches!(
+        run.exec(propose_move(actor(MANAGER, Role::Manager))),
+        Err(ProjectError::NotAllowed(_))
+    ));
+    let noted = run.ok(ProjectCommand::NoteNewerTemplateVersion {
+        version: 2,
+        rule_change_id: Uuid::from_u128(77),
+        notify: vec![Uuid::from_u128(MANAGER)],
+        at: at(),
+    });
+    assert!(noted.is_empty(), "a closed project is told of nothing");
+}
+
+#[test]
+fn a_newer_version_is_noted_only_for_projects_behind_it() {
+    let mut run = Run::new();
+    let note = |version| ProjectCommand::NoteNewerTemplateVersion {
+        version,
+        rule_change_id: Uuid::from_u128(77),
+        notify: vec![Uuid::from_u128(MANAGER)],
+        at: at(),
+    };
+    assert_eq!(
+        Run::names(&run.ok(note(2))),
+        ["NewerTemplateVersionPublished"]
+    );
+    assert!(run.ok(note(1)).is_empty());
+}

@@ -1,6 +1,6 @@
 //! Template state, commands, events and rules (small enough to live together).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
@@ -86,6 +86,12 @@ pub struct TemplateVersion {
     pub stages: Vec<StageSpec>,
     /// When published.
     pub published_at: DateTime<Utc>,
+    /// The rule change that published it (none for seeded versions).
+    #[serde(default)]
+    pub rule_change_id: Option<Uuid>,
+    /// When it takes effect, as its rule change said.
+    #[serde(default)]
+    pub effective_on: Option<NaiveDate>,
 }
 
 /// Template state.
@@ -106,6 +112,15 @@ impl WorkflowTemplate {
     }
 }
 
+/// A version a published rule change makes: the number it must get (its base + 1), so
+/// that the template's own stream refuses a second version under the same number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Publication {
+    pub rule_change_id: Uuid,
+    pub version: u32,
+    pub effective_on: NaiveDate,
+}
+
 /// Template commands.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TemplateCommand {
@@ -116,6 +131,8 @@ pub enum TemplateCommand {
         family: String,
         name: String,
         stages: Vec<StageSpec>,
+        /// Set when a rule change publishes it.
+        publication: Option<Publication>,
         at: DateTime<Utc>,
     },
 }
@@ -132,6 +149,12 @@ pub enum TemplateEvent {
         /// Version number.
         version: u32,
         stages: Vec<StageSpec>,
+        /// The rule change that published it (none for seeded versions).
+        #[serde(default)]
+        rule_change_id: Option<Uuid>,
+        /// When it takes effect.
+        #[serde(default)]
+        effective_on: Option<NaiveDate>,
         at: DateTime<Utc>,
     },
 }
@@ -154,11 +177,17 @@ pub enum TemplateError {
     /// The family of an existing template cannot change.
     #[error("template family cannot change from {0}")]
     FamilyChanged(String),
+    /// A rule change's version is not the next one.
+    #[error("the template is at version {current}: version {wanted} cannot be published")]
+    Moved { current: u32, wanted: u32 },
 }
 
 impl Rejection for TemplateError {
     fn kind(&self) -> ErrorKind {
-        ErrorKind::Invalid
+        match self {
+            TemplateError::Moved { .. } => ErrorKind::Conflict,
+            _ => ErrorKind::Invalid,
+        }
     }
 }
 
@@ -227,6 +256,7 @@ impl Aggregate for WorkflowTemplate {
             family,
             name,
             stages,
+            publication,
             at,
         } = command;
         let family = values::required_text("family", &family, 20)?.to_uppercase();
@@ -238,12 +268,22 @@ impl Aggregate for WorkflowTemplate {
         let version = u32::try_from(self.versions.len())
             .unwrap_or(u32::MAX)
             .saturating_add(1);
+        if let Some(p) = publication {
+            if p.version != version {
+                return Err(TemplateError::Moved {
+                    current: version - 1,
+                    wanted: p.version,
+                });
+            }
+        }
         let event = TemplateEvent::TemplateVersionPublished {
             template_id,
             family,
             name,
             version,
             stages,
+            rule_change_id: publication.map(|p| p.rule_change_id),
+            effective_on: publication.map(|p| p.effective_on),
             at,
         };
         sink.write(event, self).await;
@@ -257,6 +297,8 @@ impl Aggregate for WorkflowTemplate {
             name,
             version,
             stages,
+            rule_change_id,
+            effective_on,
             at,
         } = event;
         self.id = Some(template_id);
@@ -266,6 +308,8 @@ impl Aggregate for WorkflowTemplate {
             version,
             stages,
             published_at: at,
+            rule_change_id,
+            effective_on,
         });
     }
 }

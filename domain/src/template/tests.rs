@@ -22,6 +22,7 @@ fn every_seeded_template_is_valid_and_publishes_version_one() {
                 family: seed.family.into(),
                 name: seed.name.into(),
                 stages: seed.stages.clone(),
+                publication: None,
                 at: at(),
             })
             .inspect_result();
@@ -44,8 +45,79 @@ fn stages_out_of_order_are_refused() {
             family: "RBI".into(),
             name: "x".into(),
             stages,
+            publication: None,
             at: at(),
         })
         .inspect_result();
     assert!(matches!(result, Err(TemplateError::Invalid(_))));
+}
+
+#[test]
+fn a_rule_change_publishes_only_the_version_after_the_latest() {
+    let seed = seeded_templates().remove(0);
+    let first = TemplateEvent::TemplateVersionPublished {
+        template_id: seed.id,
+        family: seed.family.into(),
+        name: seed.name.into(),
+        version: 1,
+        stages: seed.stages.clone(),
+        rule_change_id: None,
+        effective_on: None,
+        at: at(),
+    };
+    let publish = |version| TemplateCommand::PublishVersion {
+        template_id: seed.id,
+        family: seed.family.into(),
+        name: seed.name.into(),
+        stages: seed.stages.clone(),
+        publication: Some(Publication {
+            rule_change_id: Uuid::from_u128(7),
+            version,
+            effective_on: chrono::NaiveDate::from_ymd_opt(2027, 4, 1).unwrap_or_default(),
+        }),
+        at: at(),
+    };
+    let refused = TestFramework::<WorkflowTemplate>::with(())
+        .given(vec![first.clone()])
+        .when(publish(3))
+        .inspect_result();
+    assert!(matches!(
+        refused,
+        Err(TemplateError::Moved {
+            current: 1,
+            wanted: 3
+        })
+    ));
+    let published = TestFramework::<WorkflowTemplate>::with(())
+        .given(vec![first])
+        .when(publish(2))
+        .inspect_result()
+        .unwrap_or_default();
+    assert!(matches!(
+        &published[..],
+        [TemplateEvent::TemplateVersionPublished {
+            version: 2,
+            rule_change_id: Some(_),
+            effective_on: Some(_),
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn stored_template_events_still_deserialise() {
+    // Version 1 before rule changes (no rule_change_id, no effective_on), and after.
+    let stage = r#"{"stage":"onboarding","sla_days":7,"items":[{"key":"a","title":"A","mandatory":true,"evidence_required":false,"responsible_role":"support"}]}"#;
+    let samples = [
+        format!(
+            r#"{{"TemplateVersionPublished":{{"template_id":"00000000-0000-0000-0000-000000000001","family":"RBI","name":"n","version":1,"stages":[{stage}],"at":"2026-01-05T10:00:00Z"}}}}"#
+        ),
+        format!(
+            r#"{{"TemplateVersionPublished":{{"template_id":"00000000-0000-0000-0000-000000000001","family":"RBI","name":"n","version":2,"stages":[{stage}],"rule_change_id":"00000000-0000-0000-0000-000000000002","effective_on":"2027-04-01","at":"2026-01-05T10:00:00Z"}}}}"#
+        ),
+    ];
+    for sample in &samples {
+        let parsed: Result<TemplateEvent, _> = serde_json::from_str(sample);
+        assert!(parsed.is_ok(), "{sample}: {parsed:?}");
+    }
 }

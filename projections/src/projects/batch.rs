@@ -190,6 +190,11 @@ impl Batch {
             E::ProjectProgressChanged { progress, .. } => {
                 view.progress = basis_points(progress);
             }
+            E::TemplateMoved { to_version, .. } => {
+                view.template_version = i32::try_from(to_version).unwrap_or(i32::MAX);
+                // The checklist rows are the SQL half's.
+                return Some(payload);
+            }
             E::LicenceRecorded {
                 number,
                 issued_on,
@@ -364,7 +369,7 @@ impl Batch {
                                       $11::timestamptz[], $12::bigint[], $13::int[], $14::bool[], $15::bool[], \
                                       $16::text[], $17::date[], $18::date[]) \
                  ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, status = EXCLUDED.status, \
-                        current_stage = EXCLUDED.current_stage, stage_started_at = EXCLUDED.stage_started_at, \
+                        template_version = EXCLUDED.template_version, current_stage = EXCLUDED.current_stage, stage_started_at = EXCLUDED.stage_started_at, \
                         updated_at = EXCLUDED.updated_at, last_sequence = EXCLUDED.last_sequence, \
                         progress = EXCLUDED.progress, stages_complete = EXCLUDED.stages_complete, \
                         auto_complete_tasks = EXCLUDED.auto_complete_tasks, \

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::project::{FileMeta, ItemStatus, ProjectEvent, UploadState};
-use domain::template::StageKey;
+use domain::template::{StageKey, StageSpec};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -148,6 +148,66 @@ async fn created(
     }))
     .bind(ItemStatus::Pending.as_str())
     .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A move to another template version: items it drops are deleted, new ones start pending,
+/// kept ones keep their status with the new version's attributes; each stage takes the new
+/// version's clock.
+async fn moved(
+    conn: &mut PgConnection,
+    id: Uuid,
+    stages: &[StageSpec],
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let items: Vec<_> = stages
+        .iter()
+        .flat_map(|stage| {
+            (0i32..)
+                .zip(&stage.items)
+                .map(move |(position, item)| (stage, position, item))
+        })
+        .collect();
+    sqlx::query(
+        "WITH new AS (SELECT * FROM UNNEST($2::text[], $3::text[], $4::int[], $5::text[], $6::bool[], \
+                                          $7::bool[], $8::text[]) \
+                        AS n(stage, key, position, title, mandatory, evidence_required, responsible_role)), \
+              gone AS (DELETE FROM project_checklist_items i WHERE i.project_id = $1 \
+                          AND NOT EXISTS (SELECT 1 FROM new WHERE new.stage = i.stage AND new.key = i.key)) \
+         INSERT INTO project_checklist_items (project_id, stage, key, position, title, mandatory, \
+                evidence_required, responsible_role, status, updated_at) \
+         SELECT $1, new.*, $9, $10 FROM new \
+         ON CONFLICT (project_id, stage, key) DO UPDATE SET position = EXCLUDED.position, \
+                title = EXCLUDED.title, mandatory = EXCLUDED.mandatory, \
+                evidence_required = EXCLUDED.evidence_required, responsible_role = EXCLUDED.responsible_role",
+    )
+    .bind(id)
+    .bind(column(&items, |(stage, _, _)| stage.stage.as_str()))
+    .bind(column(&items, |(_, _, item)| item.key.as_str()))
+    .bind(column(&items, |(_, position, _)| *position))
+    .bind(column(&items, |(_, _, item)| item.title.as_str()))
+    .bind(column(&items, |(_, _, item)| item.mandatory))
+    .bind(column(&items, |(_, _, item)| item.evidence_required))
+    .bind(column(&items, |(_, _, item)| item.responsible_role.as_str()))
+    .bind(ItemStatus::Pending.as_str())
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE project_stages s SET sla_days = n.sla_days, sla_extension_days = n.ext \
+           FROM UNNEST($2::text[], $3::int[], $4::int[]) AS n(stage, sla_days, ext) \
+          WHERE s.project_id = $1 AND s.stage = n.stage",
+    )
+    .bind(id)
+    .bind(column(stages, |stage| stage.stage.as_str()))
+    .bind(column(stages, |stage| {
+        stage.sla_days.and_then(|d| i32::try_from(d).ok())
+    }))
+    .bind(column(stages, |stage| {
+        stage.sla_extension_days.and_then(|d| i32::try_from(d).ok())
+    }))
+    .execute(conn)
     .await?;
     Ok(())
 }
@@ -438,6 +498,20 @@ impl Deferred {
 /// The kind and a one-line description of a proposed change, as reviewers read it.
 fn describe_change(change: &ProjectEvent) -> (&'static str, String) {
     match change {
+        ProjectEvent::TemplateMoved {
+            from_version,
+            to_version,
+            added,
+            removed,
+            ..
+        } => (
+            "template_version",
+            format!(
+                "move from template version {from_version} to {to_version}: {} checklist items added, {} removed",
+                added.len(),
+                removed.len()
+            ),
+        ),
         ProjectEvent::LiaisonEntryAdded {
             date,
             regulator,
@@ -490,6 +564,14 @@ async fn fold(
         | E::TaskStatusChanged { .. }
         | E::SubtaskStatusChanged { .. }
         | E::TaskRolledUp { .. } => {}
+        // Its notifications are the `notifications` projection's.
+        E::NewerTemplateVersionPublished { .. } => {}
+        E::TemplateMoved { stages, at, .. } => {
+            // The item changes gathered so far precede the move in the log: written first,
+            // so that an item the move drops and brings back starts pending.
+            std::mem::take(deferred).write(&mut *conn).await?;
+            moved(conn, id, &stages, at).await?;
+        }
         E::ChecklistItemVerified { stage, key, by, .. } => {
             deferred.item(
                 id,

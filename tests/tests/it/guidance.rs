@@ -214,6 +214,7 @@ async fn every_template_version_is_kept_and_two_versions_diff_by_stage() {
                 family: rbi.family.to_owned(),
                 name: rbi.name.to_owned(),
                 stages,
+                publication: None,
                 at: ctx.issued_at,
             },
         )

@@ -16,6 +16,7 @@ mod projections_tests;
 mod rates;
 mod reactors;
 mod retries;
+mod rule_changes;
 mod schema;
 mod service;
 mod snapshots;

@@ -1,5 +1,6 @@
-//! The regulator liaison log, and the changes held for a second person's decision while a
-//! project is closed pending updates.
+//! The regulator liaison log, and the changes held for a second person's decision: record
+//! changes while a project is closed pending updates, and moves to a newer version of its
+//! template.
 
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -9,6 +10,7 @@ use projections::projects::{LiaisonRow, ProposalRow};
 use uuid::Uuid;
 
 use super::{proposal_number, run, ProjectPayload};
+use crate::error::{ApiError, Code};
 use crate::graphql::connection::objects;
 use crate::graphql::context::Ctx;
 use crate::graphql::types::{parse_persisted, Direction};
@@ -43,14 +45,15 @@ impl From<LiaisonRow> for LiaisonEntry {
     }
 }
 
-/// A change to a project closed pending updates, held until someone else decides it.
+/// A change held until someone else decides it: a record change to a project closed
+/// pending updates, or a move to a newer template version.
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
 pub struct ChangeProposal {
     project_id: Uuid,
     /// Number on the project (pass it to `approveProjectChange` / `refuseProjectChange`).
     number: i64,
-    /// liaison_entry or licence.
+    /// liaison_entry, licence or template_version.
     kind: String,
     /// What the change does, in one line.
     summary: String,
@@ -101,7 +104,7 @@ pub struct ChangeQuery;
 
 #[Object]
 impl ChangeQuery {
-    /// Changes to projects closed pending updates waiting for a second person, oldest first.
+    /// Held changes waiting for a second person, oldest first.
     async fn pending_project_changes(
         &self,
         ctx: &Context<'_>,
@@ -152,8 +155,53 @@ impl ChangeMutation {
         .await
     }
 
-    /// Approves a change proposed while the project is closed pending updates (a manager or
-    /// reviewer other than the proposer); the change is applied in the same append.
+    /// Proposes moving a project to a later version of its template (the latest when
+    /// `version` is not given): held as a change until a manager, reviewer or admin other
+    /// than the proposer approves it. Managers and admins propose.
+    async fn propose_template_move(
+        &self,
+        ctx: &Context<'_>,
+        project_id: Uuid,
+        #[graphql(validator(minimum = 1))] version: Option<i32>,
+    ) -> Result<ProjectPayload> {
+        ctx.request().auth.require(Permission::ApproveGates)?;
+        let project = super::visible_project(ctx, project_id)
+            .await?
+            .ok_or_else(|| ApiError::new(Code::NotFound, "project not found"))?;
+        let pool = &ctx.state().pool;
+        let target = match version {
+            Some(version) => {
+                projections::templates::version(pool, project.0.template_id, version).await
+            }
+            None => projections::templates::versions(pool, project.0.template_id)
+                .await
+                .map(|mut all| all.pop()),
+        }
+        .map_err(ApiError::from)?
+        .ok_or_else(|| ApiError::new(Code::NotFound, "this template has no such version"))?;
+        let stages = serde_json::from_value(target.stages)
+            .map_err(|e| ApiError::internal(format!("stored template version: {e}")))?;
+        let version = u32::try_from(target.version).unwrap_or_default();
+        run(
+            ctx,
+            project_id,
+            Permission::ApproveGates,
+            None,
+            |actor, at| {
+                ChangeCommand::ProposeTemplateMove {
+                    version,
+                    stages,
+                    actor,
+                    at,
+                }
+                .into()
+            },
+        )
+        .await
+    }
+
+    /// Approves a held change (a manager or reviewer other than the proposer); the change
+    /// is applied in the same append.
     async fn approve_project_change(
         &self,
         ctx: &Context<'_>,

@@ -1,0 +1,434 @@
+//! Rule changes: drafts of a workflow template's next version, reviewed by four eyes and
+//! published as that version.
+
+use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::rule_change::{Person, RuleChange as RuleChangeState, RuleChangeCommand};
+use domain::template::{ChecklistItemSpec, StageSpec};
+use domain::Permission;
+use projections::rule_changes::{RuleChangeFilter, RuleChangeRow, StepRow};
+use uuid::Uuid;
+
+use crate::auth::Viewer;
+use crate::error::{ApiError, Code};
+use crate::graphql::context::{read_back, Ctx};
+use crate::graphql::templates::{TemplateChange, TemplateStage};
+use crate::graphql::types::{parse_persisted, Role, StageKey};
+
+/// Read models a rule change mutation answers from.
+const RULE_CHANGE_READ_MODELS: [&str; 1] = ["rule_changes"];
+
+/// Where a rule change stands.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+#[graphql(remote = "domain::rule_change::RuleChangeStatus")]
+pub enum RuleChangeStatus {
+    Draft,
+    Submitted,
+    /// Sent back with comments: its author revises and submits it again.
+    Returned,
+    Approved,
+    /// A template version now; it never changes.
+    Published,
+}
+
+/// A step of a rule change's review.
+#[derive(SimpleObject, Debug)]
+pub struct RuleChangeStep {
+    /// drafted, revised, submitted, approved, returned or published.
+    step: String,
+    by: Uuid,
+    at: DateTime<Utc>,
+    /// The approver's comment, or the comments it was returned with.
+    comment: Option<String>,
+}
+
+impl From<StepRow> for RuleChangeStep {
+    fn from(row: StepRow) -> Self {
+        RuleChangeStep {
+            step: row.step,
+            by: row.by_user,
+            at: row.at,
+            comment: row.comment,
+        }
+    }
+}
+
+/// A draft of a template's next version, linked to the guidance it answers.
+#[derive(SimpleObject, Debug)]
+#[graphql(complex)]
+pub struct RuleChange {
+    id: Uuid,
+    template_id: Uuid,
+    /// The published version it was drafted against.
+    base_version: i32,
+    guidance_id: Option<Uuid>,
+    title: String,
+    #[graphql(skip)]
+    status_name: String,
+    author_id: Uuid,
+    drafted_at: DateTime<Utc>,
+    /// The version it became, once published.
+    published_version: Option<i32>,
+    effective_on: Option<NaiveDate>,
+    published_by: Option<Uuid>,
+    published_at: Option<DateTime<Utc>>,
+    updated_at: DateTime<Utc>,
+    #[graphql(skip)]
+    stages: Vec<StageSpec>,
+}
+
+impl From<RuleChangeRow> for RuleChange {
+    fn from(row: RuleChangeRow) -> Self {
+        RuleChange {
+            id: row.id,
+            template_id: row.template_id,
+            base_version: row.base_version,
+            guidance_id: row.guidance_id,
+            title: row.title,
+            status_name: row.status,
+            author_id: row.author_id,
+            drafted_at: row.drafted_at,
+            published_version: row.published_version,
+            effective_on: row.effective_on,
+            published_by: row.published_by,
+            published_at: row.published_at,
+            updated_at: row.updated_at,
+            stages: serde_json::from_value(row.stages).unwrap_or_default(),
+        }
+    }
+}
+
+#[ComplexObject]
+impl RuleChange {
+    async fn status(&self) -> Option<RuleChangeStatus> {
+        parse_persisted::<domain::rule_change::RuleChangeStatus>(&self.status_name).map(Into::into)
+    }
+
+    /// The definition it proposes.
+    async fn stages(&self) -> Vec<TemplateStage> {
+        self.stages
+            .iter()
+            .cloned()
+            .map(TemplateStage::from)
+            .collect()
+    }
+
+    /// What it changes in the version it was drafted against, stage by stage.
+    async fn diff(&self, ctx: &Context<'_>) -> Result<Vec<TemplateChange>> {
+        let base = base_stages(ctx, self.template_id, self.base_version).await?;
+        Ok(domain::template::diff(&base, &self.stages)
+            .into_iter()
+            .map(TemplateChange::from)
+            .collect())
+    }
+
+    /// Each step of its review, in order, with who took it.
+    async fn steps(&self, ctx: &Context<'_>) -> Result<Vec<RuleChangeStep>> {
+        let rows = projections::rule_changes::steps(&ctx.state().pool, self.id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(RuleChangeStep::from).collect())
+    }
+}
+
+/// The stages of published `version` of a template.
+async fn base_stages(
+    ctx: &Context<'_>,
+    template_id: Uuid,
+    version: i32,
+) -> Result<Vec<StageSpec>, ApiError> {
+    let row = projections::templates::version(&ctx.state().pool, template_id, version)
+        .await?
+        .ok_or_else(|| ApiError::new(Code::NotFound, "template version not found"))?;
+    serde_json::from_value(row.stages)
+        .map_err(|e| ApiError::internal(format!("stored template version: {e}")))
+}
+
+/// A checklist item of a proposed version.
+#[derive(InputObject, Debug)]
+pub struct TemplateItemInput {
+    /// lower_snake_case, unique within its stage; kept items keep their key.
+    key: String,
+    title: String,
+    mandatory: bool,
+    evidence_required: bool,
+    responsible_role: Role,
+}
+
+/// A stage of a proposed version.
+#[derive(InputObject, Debug)]
+pub struct TemplateStageInput {
+    key: StageKey,
+    /// The stage's clock in days.
+    #[graphql(validator(minimum = 1, maximum = 3650))]
+    sla_days: Option<i32>,
+    /// Days the clock may be extended by, once.
+    #[graphql(validator(minimum = 1, maximum = 3650))]
+    sla_extension_days: Option<i32>,
+    #[graphql(validator(max_items = 100))]
+    items: Vec<TemplateItemInput>,
+}
+
+fn stage_specs(stages: Vec<TemplateStageInput>) -> Vec<StageSpec> {
+    let days = |d: Option<i32>| d.and_then(|d| u32::try_from(d).ok());
+    stages
+        .into_iter()
+        .map(|stage| StageSpec {
+            stage: stage.key.into(),
+            sla_days: days(stage.sla_days),
+            sla_extension_days: days(stage.sla_extension_days),
+            items: stage
+                .items
+                .into_iter()
+                .map(|i| ChecklistItemSpec {
+                    key: i.key,
+                    title: i.title,
+                    mandatory: i.mandatory,
+                    evidence_required: i.evidence_required,
+                    responsible_role: i.responsible_role.into(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// A new rule change.
+#[derive(InputObject, Debug)]
+pub struct DraftRuleChangeInput {
+    template_id: Uuid,
+    /// The guidance it answers, if any (not one closed without action).
+    guidance_id: Option<Uuid>,
+    title: String,
+    /// The proposed definition; the template's latest version when not given.
+    #[graphql(validator(max_items = 5))]
+    stages: Option<Vec<TemplateStageInput>>,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct RuleChangePayload {
+    rule_change: Option<RuleChange>,
+    caught_up: bool,
+}
+
+/// Rule change queries (internal users).
+#[derive(Default, Debug)]
+pub struct RuleChangeQuery;
+
+#[Object]
+impl RuleChangeQuery {
+    /// Rule changes, most recently changed first; by template, guidance and status.
+    async fn rule_changes(
+        &self,
+        ctx: &Context<'_>,
+        template_id: Option<Uuid>,
+        guidance_id: Option<Uuid>,
+        status: Option<RuleChangeStatus>,
+        #[graphql(default = 50, validator(minimum = 1, maximum = 200))] first: i64,
+    ) -> Result<Vec<RuleChange>> {
+        internal(ctx)?;
+        let status = status.map(|s| domain::rule_change::RuleChangeStatus::from(s).as_str());
+        let filter = RuleChangeFilter {
+            template_id,
+            guidance_id,
+            status,
+        };
+        let rows = projections::rule_changes::list(&ctx.state().pool, filter, first)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(RuleChange::from).collect())
+    }
+
+    async fn rule_change(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<RuleChange>> {
+        internal(ctx)?;
+        let row = projections::rule_changes::find(&ctx.state().pool, id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(row.map(RuleChange::from))
+    }
+}
+
+fn internal(ctx: &Context<'_>) -> Result<(), ApiError> {
+    ctx.request()
+        .auth
+        .require(Permission::ReadUsers)
+        .map(|_| ())
+}
+
+/// Rule change mutations: managers, reviewers and admins draft; a reviewer or an admin who
+/// is not the author approves, returns and publishes.
+#[derive(Default, Debug)]
+pub struct RuleChangeMutation;
+
+async fn run(
+    ctx: &Context<'_>,
+    id: Uuid,
+    command: impl FnOnce(&Viewer, DateTime<Utc>) -> RuleChangeCommand,
+) -> Result<RuleChangePayload> {
+    let viewer = ctx.request().auth.require(Permission::AssessGuidance)?;
+    let command_ctx = ctx.command_context(&viewer);
+    let command = command(&viewer, command_ctx.issued_at);
+    let appended = ctx.state().bus.rule_change(&command_ctx, id, command).await;
+    answer(ctx, id, appended).await
+}
+
+/// The rule change once the read model has it (or the flag saying it had not yet).
+async fn answer(
+    ctx: &Context<'_>,
+    id: Uuid,
+    appended: Result<commands::Appended, commands::CommandError>,
+) -> Result<RuleChangePayload> {
+    let state = ctx.state();
+    let appended = appended.map_err(ApiError::from)?;
+    let mut caught_up = state.caught_up(&RULE_CHANGE_READ_MODELS, appended).await;
+    let rule_change = read_back(
+        projections::rule_changes::find(&state.pool, id).await,
+        &mut caught_up,
+    )
+    .map(RuleChange::from);
+    Ok(RuleChangePayload {
+        rule_change,
+        caught_up,
+    })
+}
+
+fn person(viewer: &Viewer) -> Person {
+    Person {
+        user_id: viewer.user_id,
+        role: viewer.role,
+    }
+}
+
+#[Object]
+impl RuleChangeMutation {
+    /// Drafts the next version of a template, starting from its latest version's
+    /// definition unless `stages` is given.
+    async fn draft_rule_change(
+        &self,
+        ctx: &Context<'_>,
+        input: DraftRuleChangeInput,
+    ) -> Result<RuleChangePayload> {
+        ctx.request().auth.require(Permission::AssessGuidance)?;
+        let pool = &ctx.state().pool;
+        let latest = projections::templates::versions(pool, input.template_id)
+            .await
+            .map_err(ApiError::from)?
+            .pop()
+            .ok_or_else(|| ApiError::new(Code::NotFound, "template not found"))?;
+        if let Some(guidance_id) = input.guidance_id {
+            let guidance = projections::guidance::find(pool, guidance_id)
+                .await
+                .map_err(ApiError::from)?
+                .ok_or_else(|| ApiError::new(Code::NotFound, "guidance not found"))?;
+            if guidance.status == domain::guidance::GuidanceStatus::NoAction.as_str() {
+                return Err(ApiError::bad_input(
+                    "guidanceId: this guidance was closed without action",
+                )
+                .into());
+            }
+        }
+        let stages = match input.stages {
+            Some(stages) => stage_specs(stages),
+            None => serde_json::from_value(latest.stages)
+                .map_err(|e| ApiError::internal(format!("stored template version: {e}")))?,
+        };
+        let id = Uuid::now_v7();
+        let base_version = u32::try_from(latest.version).unwrap_or_default();
+        run(ctx, id, |viewer, at| RuleChangeCommand::Draft {
+            rule_change_id: id,
+            template_id: input.template_id,
+            base_version,
+            guidance_id: input.guidance_id,
+            title: input.title,
+            stages,
+            by: viewer.user_id,
+            at,
+        })
+        .await
+    }
+
+    /// Replaces a draft's (or a returned change's) definition; its author only.
+    async fn revise_rule_change(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        #[graphql(validator(max_items = 5))] stages: Vec<TemplateStageInput>,
+    ) -> Result<RuleChangePayload> {
+        let stages = stage_specs(stages);
+        run(ctx, id, |viewer, at| RuleChangeCommand::Revise {
+            stages,
+            by: viewer.user_id,
+            at,
+        })
+        .await
+    }
+
+    /// Submits a draft for review; its author only, and only if it changes something.
+    async fn submit_rule_change(&self, ctx: &Context<'_>, id: Uuid) -> Result<RuleChangePayload> {
+        ctx.request().auth.require(Permission::AssessGuidance)?;
+        let change: RuleChangeState = ctx.state().bus.load(id).await.map_err(ApiError::from)?;
+        let Some(template_id) = change.template_id else {
+            return Err(ApiError::new(Code::NotFound, "rule change not found").into());
+        };
+        let base_version = i32::try_from(change.base_version).unwrap_or(i32::MAX);
+        let base = base_stages(ctx, template_id, base_version).await?;
+        let changes = domain::template::diff(&base, &change.stages).len();
+        run(ctx, id, |viewer, at| RuleChangeCommand::Submit {
+            changes,
+            by: viewer.user_id,
+            at,
+        })
+        .await
+    }
+
+    /// Approves a submitted change: a reviewer or an admin who is not its author.
+    async fn approve_rule_change(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        comment: Option<String>,
+    ) -> Result<RuleChangePayload> {
+        run(ctx, id, |viewer, at| RuleChangeCommand::Approve {
+            by: person(viewer),
+            comment,
+            at,
+        })
+        .await
+    }
+
+    /// Returns a submitted change to its author with comments: a reviewer or an admin who
+    /// is not its author.
+    async fn return_rule_change(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        comments: String,
+    ) -> Result<RuleChangePayload> {
+        run(ctx, id, |viewer, at| RuleChangeCommand::Return {
+            by: person(viewer),
+            comments,
+            at,
+        })
+        .await
+    }
+
+    /// Publishes an approved change as the template's next version, taking effect on
+    /// `effectiveOn`: a reviewer or an admin who is not its author. Refused with CONFLICT
+    /// when the template moved past the version it was drafted against. The version, the
+    /// guidance marked actioned and the notes to impacted projects' owners follow from the
+    /// `rule-publication` reactor.
+    async fn publish_rule_change(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        #[graphql(validator(custom = "crate::graphql::types::Storable"))] effective_on: NaiveDate,
+    ) -> Result<RuleChangePayload> {
+        let viewer = ctx.request().auth.require(Permission::AssessGuidance)?;
+        let command_ctx = ctx.command_context(&viewer);
+        let appended = ctx
+            .state()
+            .bus
+            .publish_rule_change(&command_ctx, id, person(&viewer), effective_on)
+            .await;
+        answer(ctx, id, appended).await
+    }
+}
