@@ -7,8 +7,10 @@
 mod aggregate;
 mod billing;
 mod changes;
+mod clock;
 mod command;
 mod documents;
+mod dry_run;
 mod event;
 mod gates;
 mod model;
@@ -20,10 +22,12 @@ mod versions;
 
 pub use aggregate::ProjectError;
 pub use billing::ALERT_DAYS;
+pub use clock::StageClock;
 pub use command::{
     Actor, BillingCommand, ChangeCommand, DocumentCommand, GateCommand, NewLiaisonEntry, NewTask,
     ProjectCommand, TaskCommand,
 };
+pub use dry_run::{dry_run, BreachedClock, DryRun, RefusedGate};
 pub use event::{Direction, FileMeta, ItemRef, ProjectEvent};
 pub use model::*;
 pub use rollup::TaskStatus;

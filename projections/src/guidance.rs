@@ -245,3 +245,19 @@ pub async fn impacted_projects(
     .fetch_all(pool)
     .await
 }
+
+/// Every project on template `template_id`, whatever its status or version, by name.
+pub async fn projects_on_template(
+    pool: &PgPool,
+    template_id: Uuid,
+) -> Result<Vec<ImpactedProjectRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT p.id AS project_id, p.name, p.client_id, COALESCE(c.name, '') AS client_name, p.template_id, \
+                p.template_version, p.status, p.current_stage \
+           FROM project_view p LEFT JOIN client_view c ON c.id = p.client_id \
+          WHERE p.template_id = $1 ORDER BY p.name, p.id",
+    )
+    .bind(template_id)
+    .fetch_all(pool)
+    .await
+}

@@ -122,6 +122,40 @@ impl RuleChange {
             .collect())
     }
 
+    /// What would differ for each project of its template, active or finished, had it run
+    /// under this definition: its history replayed from the log, with clocks read at
+    /// `asOf` (now by default). Lists only the projects where something would differ.
+    async fn dry_run(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> Result<DryRunReport> {
+        let as_of = as_of.unwrap_or_else(Utc::now);
+        let pool = &ctx.state().pool;
+        let projects = projections::guidance::projects_on_template(pool, self.template_id)
+            .await
+            .map_err(ApiError::from)?;
+        let ids: Vec<Uuid> = projects.iter().map(|p| p.project_id).collect();
+        let histories = projections::audit::histories::<domain::project::Project>(pool, &ids)
+            .await
+            .map_err(ApiError::internal)?;
+        let mut report = DryRunReport {
+            as_of,
+            projects_examined: i64::try_from(projects.len()).unwrap_or(i64::MAX),
+            projects: Vec::new(),
+        };
+        for (id, history) in histories {
+            let result = domain::project::dry_run(history, &self.stages, as_of);
+            if result.is_empty() {
+                continue;
+            }
+            if let Some(row) = projects.iter().find(|p| p.project_id == id) {
+                report.projects.push(ProjectDryRun::new(row, result));
+            }
+        }
+        Ok(report)
+    }
+
     /// Each step of its review, in order, with who took it.
     async fn steps(&self, ctx: &Context<'_>) -> Result<Vec<RuleChangeStep>> {
         let rows = projections::rule_changes::steps(&ctx.state().pool, self.id)
@@ -129,6 +163,108 @@ impl RuleChange {
             .map_err(ApiError::from)?;
         Ok(rows.into_iter().map(RuleChangeStep::from).collect())
     }
+}
+
+/// What a rule change would change in its template's projects.
+#[derive(SimpleObject, Debug)]
+pub struct DryRunReport {
+    /// When the clocks were read.
+    as_of: DateTime<Utc>,
+    /// Projects on the template, whatever their status.
+    projects_examined: i64,
+    /// Those where something would differ.
+    projects: Vec<ProjectDryRun>,
+}
+
+/// What would differ for one project.
+#[derive(SimpleObject, Debug)]
+pub struct ProjectDryRun {
+    project_id: Uuid,
+    name: String,
+    client_name: String,
+    status: String,
+    /// The version it runs on.
+    template_version: i32,
+    current_stage: String,
+    /// Mandatory items of its current stage it would miss on top of what it misses now
+    /// (none for a closed project).
+    missing_items: Vec<DryRunItem>,
+    /// Stages it left that the definition would have kept it in.
+    refused_gates: Vec<DryRunGate>,
+    /// Stage clocks that would have run out where its own did not.
+    breached_clocks: Vec<DryRunClock>,
+}
+
+impl ProjectDryRun {
+    fn new(
+        row: &projections::guidance::ImpactedProjectRow,
+        result: domain::project::DryRun,
+    ) -> Self {
+        let days = |d: i64| i32::try_from(d).unwrap_or(i32::MAX);
+        ProjectDryRun {
+            project_id: row.project_id,
+            name: row.name.clone(),
+            client_name: row.client_name.clone(),
+            status: row.status.clone(),
+            template_version: row.template_version,
+            current_stage: row.current_stage.clone(),
+            missing_items: result
+                .missing_now
+                .into_iter()
+                .map(|i| DryRunItem {
+                    stage: i.stage.into(),
+                    key: i.key,
+                })
+                .collect(),
+            refused_gates: result
+                .refused_gates
+                .into_iter()
+                .map(|g| DryRunGate {
+                    stage: g.stage.into(),
+                    advanced_at: g.advanced_at,
+                    missing_items: g.missing,
+                })
+                .collect(),
+            breached_clocks: result
+                .breached_clocks
+                .into_iter()
+                .map(|c| DryRunClock {
+                    stage: c.stage.into(),
+                    days_used: days(c.used_days),
+                    days_allowed: days(c.allowed_days),
+                    days_allowed_then: c.allowed_days_then.map(days),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A checklist item named by stage and key.
+#[derive(SimpleObject, Debug)]
+pub struct DryRunItem {
+    stage: StageKey,
+    key: String,
+}
+
+/// A gate the project passed that the definition would have refused.
+#[derive(SimpleObject, Debug)]
+pub struct DryRunGate {
+    stage: StageKey,
+    /// When the project really left the stage.
+    advanced_at: DateTime<Utc>,
+    /// The definition's mandatory items not verified or waived then.
+    missing_items: Vec<String>,
+}
+
+/// A stage clock the definition would have seen run out.
+#[derive(SimpleObject, Debug)]
+pub struct DryRunClock {
+    stage: StageKey,
+    days_used: i32,
+    /// Under the definition (with the extension granted, as far as it allows one).
+    days_allowed: i32,
+    /// Under the version the project ran on (none: no clock).
+    days_allowed_then: Option<i32>,
 }
 
 /// The stages of published `version` of a template.

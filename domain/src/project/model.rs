@@ -147,6 +147,18 @@ pub struct ProjectStage {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+impl ProjectStage {
+    /// Its clock.
+    pub fn clock(&self) -> super::StageClock {
+        super::StageClock {
+            sla_days: self.sla_days,
+            extended_days: self.extended_days,
+            started_at: self.started_at,
+            completed_at: self.completed_at,
+        }
+    }
+}
+
 impl From<StageSpec> for ProjectStage {
     fn from(spec: StageSpec) -> Self {
         ProjectStage {

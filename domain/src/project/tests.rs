@@ -1065,3 +1065,67 @@ fn a_newer_version_is_noted_only_for_projects_behind_it() {
     );
     assert!(run.ok(note(1)).is_empty());
 }
+
+/// The first seeded template with `beneficial_owners` added to onboarding (mandatory, with
+/// evidence) and the documentation clock cut to `documentation_days`.
+fn proposal(documentation_days: u32) -> Vec<crate::template::StageSpec> {
+    let mut stages = seeded_templates().remove(0).stages;
+    let mut added = stages[0].items[0].clone();
+    added.key = "beneficial_owners".into();
+    added.mandatory = true;
+    stages[0].items.push(added);
+    stages[1].sla_days = Some(documentation_days);
+    stages
+}
+
+#[test]
+fn a_dry_run_reports_the_gates_the_proposal_would_have_refused() {
+    let mut run = Run::new();
+    run.satisfy_gate();
+    run.advance();
+    let later = at() + chrono::Duration::days(3);
+    let result = dry_run(run.events.clone(), &proposal(1), later);
+    assert_eq!(
+        result.refused_gates,
+        [RefusedGate {
+            stage: StageKey::Onboarding,
+            advanced_at: at(),
+            missing: vec!["beneficial_owners".to_owned()],
+        }]
+    );
+    assert!(result.missing_now.is_empty(), "documentation is unchanged");
+    assert_eq!(
+        result.breached_clocks,
+        [BreachedClock {
+            stage: StageKey::Documentation,
+            used_days: 3,
+            allowed_days: 1,
+            allowed_days_then: Some(30),
+        }]
+    );
+    assert_eq!(
+        dry_run(run.events.clone(), &proposal(30), later)
+            .refused_gates
+            .len(),
+        1
+    );
+    assert!(dry_run(run.events, &proposal(30), later)
+        .breached_clocks
+        .is_empty());
+}
+
+#[test]
+fn a_dry_run_reports_only_what_the_proposal_adds_to_what_is_missing_now() {
+    let run = Run::new();
+    let result = dry_run(run.events.clone(), &proposal(30), at());
+    assert_eq!(
+        result.missing_now,
+        [ItemRef {
+            stage: StageKey::Onboarding,
+            key: "beneficial_owners".into(),
+        }]
+    );
+    assert!(result.refused_gates.is_empty());
+    let unchanged = seeded_templates().remove(0).stages;
+    assert!(dry_run(run.events, &unchanged, at()).is_empty());
+}

@@ -486,3 +486,85 @@ async fn a_project_moves_to_a_newer_version_only_with_a_second_person_and_keeps_
     );
     assert_rebuild_equals_live(&app, "projects").await;
 }
+
+#[tokio::test]
+async fn a_dry_run_replays_the_templates_projects_under_the_draft() {
+    let app = spawn_app().await.expect("server");
+    let admin = app.admin().await;
+    let (_, author) = create_user(&app, &admin, "author@dry.example", "REVIEWER").await;
+    let (_, manager) = create_user(&app, &admin, "manager@dry.example", "MANAGER").await;
+    let (_, support) = create_user(&app, &admin, "support@dry.example", "SUPPORT").await;
+    let mut projects = Vec::new();
+    for n in 0..3 {
+        let email = format!("cfo{n}@dry.example");
+        let lead = capture_lead(&app, &admin, &format!("Dry Finance {n}"), &email).await;
+        win_lead(&app, &admin, &lead).await;
+        projects.push(convert_with_project(&app, &admin, &lead, &email).await.1);
+    }
+    let (ahead, behind, closed) = (&projects[0], &projects[1], &projects[2]);
+    // Ahead: its mandatory onboarding items waived, then through the gate into
+    // documentation. Behind: untouched. Closed: closed before doing anything.
+    for key in ["engagement_letter", "kyc_directors"] {
+        app.ok(
+            Some(&manager),
+            "mutation($p: UUID!, $k: String!) { waiveChecklistItem(projectId: $p, stage: ONBOARDING, key: $k, reason: \"held on file\") { caughtUp } }",
+            json!({ "p": ahead, "k": key }),
+        )
+        .await;
+    }
+    app.ok(
+        Some(&support),
+        "mutation($p: UUID!) { requestStageAdvance(projectId: $p) { caughtUp } }",
+        json!({ "p": ahead }),
+    )
+    .await;
+    app.ok(
+        Some(&manager),
+        "mutation($p: UUID!) { approveStageAdvance(projectId: $p) { caughtUp } }",
+        json!({ "p": ahead }),
+    )
+    .await;
+    app.ok(
+        Some(&manager),
+        "mutation($p: UUID!) { setProjectStatus(id: $p, status: CLOSED, reason: \"withdrawn\") { caughtUp } }",
+        json!({ "p": closed }),
+    )
+    .await;
+
+    // The draft: a mandatory beneficial-owner declaration at onboarding, and a one-day
+    // documentation clock (thirty today).
+    let (template, stages) = rbi(&app, &admin).await;
+    let mut proposed = with_item(&stages, "ONBOARDING", "beneficial_owners", None);
+    proposed[1]["slaDays"] = json!(1);
+    let change = draft(
+        &app,
+        &author,
+        json!({ "templateId": template, "title": "Owners and a faster review", "stages": proposed }),
+    )
+    .await;
+    let as_of = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
+    let report = app
+        .ok(
+            Some(&manager),
+            "query($id: UUID!, $at: DateTime!) { ruleChange(id: $id) { dryRun(asOf: $at) { projectsExamined \
+               projects { projectId missingItems { stage key } refusedGates { stage missingItems } \
+                          breachedClocks { stage daysUsed daysAllowed daysAllowedThen } } } } }",
+            json!({ "id": change, "at": as_of }),
+        )
+        .await;
+    let report = &report["ruleChange"]["dryRun"];
+    assert_eq!(report["projectsExamined"], 3);
+    let mut listed = report["projects"].as_array().cloned().unwrap_or_default();
+    listed.sort_by_key(|p| p["projectId"] != ahead.as_str());
+    assert_eq!(
+        listed,
+        [
+            json!({ "projectId": ahead, "missingItems": [],
+                    "refusedGates": [{ "stage": "ONBOARDING", "missingItems": ["beneficial_owners"] }],
+                    "breachedClocks": [{ "stage": "DOCUMENTATION", "daysUsed": 3, "daysAllowed": 1, "daysAllowedThen": 30 }] }),
+            json!({ "projectId": behind, "missingItems": [{ "stage": "ONBOARDING", "key": "beneficial_owners" }],
+                    "refusedGates": [], "breachedClocks": [] }),
+        ],
+        "the closed project would differ in nothing"
+    );
+}

@@ -50,15 +50,14 @@ impl ProjectStage {
         }
     }
 
-    fn allowed_days(&self) -> Option<i64> {
-        self.sla_days
-            .map(|d| i64::from(d) + i64::from(self.extended_days.unwrap_or(0)))
-    }
-
-    /// Whole days from the start to completion, or to now.
-    fn used_days(&self) -> Option<i64> {
-        let end = self.completed_at.unwrap_or_else(Utc::now);
-        Some((end - self.started_at?).num_days())
+    fn clock(&self) -> domain::project::StageClock {
+        let days = |d: Option<i32>| d.and_then(|d| u32::try_from(d).ok());
+        domain::project::StageClock {
+            sla_days: days(self.sla_days),
+            extended_days: days(self.extended_days),
+            started_at: self.started_at,
+            completed_at: self.completed_at,
+        }
     }
 }
 
@@ -66,15 +65,15 @@ impl ProjectStage {
 impl ProjectStage {
     /// Whole days spent in the stage so far (or in all, once completed).
     async fn days_used(&self) -> Option<i64> {
-        self.used_days()
+        self.clock().used_days(Utc::now())
     }
     /// Days left on the clock (negative: overdue); none without a clock or before the start.
     async fn days_left(&self) -> Option<i64> {
-        Some(self.allowed_days()? - self.used_days()?)
+        self.clock().days_left(Utc::now())
     }
     /// The clock ran out before the stage completed.
     async fn breached(&self) -> bool {
-        matches!((self.used_days(), self.allowed_days()), (Some(used), Some(allowed)) if used > allowed)
+        self.clock().breached(Utc::now())
     }
 }
 
