@@ -62,6 +62,16 @@ pub fn router(http: Http) -> Router {
         )
         .route("/files/uploads/{upload_id}", get(crate::uploads::download))
         .route(
+            "/files/guidance/{guidance_id}",
+            axum::routing::post(crate::uploads::attach_guidance_document).layer(
+                axum::extract::DefaultBodyLimit::max(http.state.files.max_bytes + 64 * 1024),
+            ),
+        )
+        .route(
+            "/files/guidance-documents/{document_id}",
+            get(crate::uploads::guidance_document),
+        )
+        .route(
             "/files/statements/{client_id}/{file}",
             get(crate::exports::download),
         )

@@ -1,8 +1,10 @@
-//! Evidence over plain HTTP: `POST /files/requests/{requestId}` (multipart/form-data with
-//! one `file` part) uploads a new version for a document request; `GET
+//! Files over plain HTTP. Evidence: `POST /files/requests/{requestId}` (multipart/form-data
+//! with one `file` part) uploads a new version for a document request; `GET
 //! /files/uploads/{uploadId}` downloads one. Both take the same bearer token as GraphQL and
 //! are authorized like reads: a portal user only ever reaches their own client's requests
-//! and files; anything else is `NOT_FOUND`.
+//! and files; anything else is `NOT_FOUND`. Guidance source documents: `POST
+//! /files/guidance/{guidanceId}` attaches one (those who assess guidance), `GET
+//! /files/guidance-documents/{documentId}` downloads one (internal users).
 //!
 //! A refused upload stores nothing: the file streams to storage part by part (memory stays
 //! at a few parts whatever its size), counted, hashed and checked on the way (size, the
@@ -17,6 +19,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use commands::CommandContext;
+use domain::guidance::GuidanceCommand;
 use domain::project::{Actor, DocumentCommand, FileMeta};
 use domain::Permission;
 use serde_json::json;
@@ -24,6 +27,7 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, Code};
 use crate::files;
+use crate::graphql::AppState;
 use crate::http::{authenticate_headers, error, Http};
 
 fn bad(message: impl Into<String>) -> ApiError {
@@ -86,6 +90,61 @@ async fn receive(
         .map_err(|e| fail(e.into()))?
         .filter(|r| viewer.sees_client(r.client_id))
         .ok_or_else(|| fail(ApiError::new(Code::NotFound, "document request not found")))?;
+    let (upload_id, file) = receive_file(state, multipart, |upload_id| {
+        format!(
+            "clients/{}/requests/{}/{upload_id}",
+            request.client_id, request.id
+        )
+    })
+    .await?;
+    let ctx = CommandContext::user(viewer.user_id, viewer.role, Uuid::now_v7());
+    let appended = state
+        .bus
+        .project(
+            &ctx,
+            request.project_id,
+            DocumentCommand::RecordUpload {
+                request_id,
+                upload_id,
+                file: file.clone(),
+                actor: Actor {
+                    user_id: viewer.user_id,
+                    role: viewer.role,
+                },
+                at: ctx.issued_at,
+            }
+            .into(),
+        )
+        .await;
+    let appended = kept(state, &file, appended).await?;
+    let mut caught_up = state
+        .caught_up(&crate::graphql::PROJECT_READ_MODELS, appended)
+        .await;
+    let version = crate::graphql::read_back(
+        projections::projects::upload(&state.pool, upload_id).await,
+        &mut caught_up,
+    )
+    .map(|u| u.version);
+    Ok(json!({
+        "uploadId": upload_id,
+        "requestId": request_id,
+        "version": version,
+        "fileName": file.name,
+        "sizeBytes": file.size,
+        "mediaType": file.media_type,
+        "sha256": file.sha256,
+        "caughtUp": caught_up,
+    }))
+}
+
+/// The part named `file` of `multipart`, streamed to storage under `key(file id)`, counted,
+/// hashed and checked on the way; refused (with nothing left stored) when it is missing,
+/// too large, badly named or not the type it claims.
+async fn receive_file(
+    state: &AppState,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    key: impl FnOnce(Uuid) -> String,
+) -> Result<(Uuid, FileMeta), Failure> {
     let mut multipart =
         multipart.map_err(|_| fail(bad("send multipart/form-data with one part named 'file'")))?;
     let limit = state.files.max_bytes;
@@ -109,11 +168,8 @@ async fn receive(
     let name = clean_name(field.file_name().unwrap_or("")).map_err(fail)?;
     let media_type = files::claimed_type(&name, field.content_type())
         .map_err(|message| (Some(StatusCode::UNSUPPORTED_MEDIA_TYPE), bad(message)))?;
-    let upload_id = Uuid::now_v7();
-    let key = format!(
-        "clients/{}/requests/{}/{}",
-        request.client_id, request.id, upload_id
-    );
+    let file_id = Uuid::now_v7();
+    let key = key(file_id);
     // The file streams to storage as it arrives, counted and hashed on the way; nothing is
     // visible under its key until it has passed every check.
     let (size, sha256) = stream(&state.files, &key, field, media_type, limit, too_large).await?;
@@ -122,54 +178,28 @@ async fn receive(
         size: size as u64,
         media_type: media_type.to_owned(),
         sha256,
-        storage_key: key.clone(),
+        storage_key: key,
     };
-    let ctx = CommandContext::user(viewer.user_id, viewer.role, Uuid::now_v7());
-    let appended = state
-        .bus
-        .project(
-            &ctx,
-            request.project_id,
-            DocumentCommand::RecordUpload {
-                request_id,
-                upload_id,
-                file: file.clone(),
-                actor: Actor {
-                    user_id: viewer.user_id,
-                    role: viewer.role,
-                },
-                at: ctx.issued_at,
-            }
-            .into(),
-        )
-        .await;
-    let appended = match appended {
-        Ok(appended) => appended,
+    Ok((file_id, file))
+}
+
+/// Where the event recording `file` landed; when it was refused, the stored file is removed
+/// again and the refusal returned.
+async fn kept(
+    state: &AppState,
+    file: &FileMeta,
+    appended: Result<commands::Appended, commands::CommandError>,
+) -> Result<commands::Appended, Failure> {
+    match appended {
+        Ok(appended) => Ok(appended),
         Err(e) => {
-            if let Err(cleanup) = state.files.delete(&key).await {
+            let key = &file.storage_key;
+            if let Err(cleanup) = state.files.delete(key).await {
                 tracing::warn!(%cleanup, %key, "could not remove the file of a refused upload");
             }
-            return Err(fail(e.into()));
+            Err(fail(e.into()))
         }
-    };
-    let mut caught_up = state
-        .caught_up(&crate::graphql::PROJECT_READ_MODELS, appended)
-        .await;
-    let version = crate::graphql::read_back(
-        projections::projects::upload(&state.pool, upload_id).await,
-        &mut caught_up,
-    )
-    .map(|u| u.version);
-    Ok(json!({
-        "uploadId": upload_id,
-        "requestId": request_id,
-        "version": version,
-        "fileName": file.name,
-        "sizeBytes": file.size,
-        "mediaType": file.media_type,
-        "sha256": file.sha256,
-        "caughtUp": caught_up,
-    }))
+    }
 }
 
 /// Streams the part `field` to `key`, refusing it (and leaving nothing stored) when it grows
@@ -244,22 +274,122 @@ pub async fn download(
     let Some(row) = row else {
         return error(None, ApiError::new(Code::NotFound, "file not found"));
     };
-    let bytes = match state.files.get(&row.storage_key).await {
+    send_file(
+        state,
+        &row.storage_key,
+        &row.file_name,
+        &row.media_type,
+        &row.sha256,
+    )
+    .await
+}
+
+/// A stored file as an attachment with its detected type, never rendered by the browser.
+async fn send_file(
+    state: &AppState,
+    storage_key: &str,
+    file_name: &str,
+    media_type: &str,
+    sha256: &str,
+) -> Response {
+    let bytes = match state.files.get(storage_key).await {
         Ok(bytes) => bytes,
         Err(e) => return error(None, ApiError::internal(e)),
     };
     let disposition = format!(
         "attachment; filename=\"{}\"",
-        row.file_name.replace(['"', '\\'], "_")
+        file_name.replace(['"', '\\'], "_")
     );
     Response::builder()
         .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, row.media_type)
+        .header(header::CONTENT_TYPE, media_type)
         .header(header::CONTENT_LENGTH, bytes.len())
         .header(header::CONTENT_DISPOSITION, disposition)
         .header("x-content-type-options", "nosniff")
         .header("content-security-policy", "sandbox; default-src 'none'")
-        .header("x-content-sha256", row.sha256)
+        .header("x-content-sha256", sha256)
         .body(Body::from(bytes))
         .unwrap_or_else(|_| error(None, ApiError::new(Code::Internal, "internal error")))
+}
+
+/// `POST /files/guidance/{guidanceId}`: attaches a source document to a guidance item.
+pub async fn attach_guidance_document(
+    State(http): State<Http>,
+    Path(guidance_id): Path<Uuid>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    match attach(&http, guidance_id, &headers, multipart).await {
+        Ok(body) => (StatusCode::CREATED, Json(body)).into_response(),
+        Err((status, e)) => error(status, e),
+    }
+}
+
+async fn attach(
+    http: &Http,
+    guidance_id: Uuid,
+    headers: &HeaderMap,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<serde_json::Value, Failure> {
+    let state = &http.state;
+    let viewer = authenticate_headers(state, headers)
+        .await
+        .require(Permission::AssessGuidance)
+        .map_err(fail)?;
+    projections::guidance::find(&state.pool, guidance_id)
+        .await
+        .map_err(|e| fail(e.into()))?
+        .ok_or_else(|| fail(ApiError::new(Code::NotFound, "guidance not found")))?;
+    let (document_id, file) = receive_file(state, multipart, |document_id| {
+        format!("guidance/{guidance_id}/{document_id}")
+    })
+    .await?;
+    let ctx = CommandContext::user(viewer.user_id, viewer.role, Uuid::now_v7());
+    let command = GuidanceCommand::AttachDocument {
+        document_id,
+        file: file.clone(),
+        by: viewer.user_id,
+        at: ctx.issued_at,
+    };
+    let appended = state.bus.guidance(&ctx, guidance_id, command).await;
+    let appended = kept(state, &file, appended).await?;
+    let caught_up = state.caught_up(&["guidance"], appended).await;
+    Ok(json!({
+        "documentId": document_id,
+        "guidanceId": guidance_id,
+        "fileName": file.name,
+        "sizeBytes": file.size,
+        "mediaType": file.media_type,
+        "sha256": file.sha256,
+        "caughtUp": caught_up,
+    }))
+}
+
+/// `GET /files/guidance-documents/{documentId}` (internal users).
+pub async fn guidance_document(
+    State(http): State<Http>,
+    Path(document_id): Path<Uuid>,
+    headers: HeaderMap,
+) -> Response {
+    let state = &http.state;
+    if let Err(e) = authenticate_headers(state, &headers)
+        .await
+        .require(Permission::ReadUsers)
+    {
+        return error(None, e);
+    }
+    match projections::guidance::document(&state.pool, document_id).await {
+        Ok(Some(row)) => {
+            send_file(
+                state,
+                &row.storage_key,
+                &row.file_name,
+                &row.media_type,
+                &row.sha256,
+            )
+            .await
+        }
+        Ok(None) => error(None, ApiError::new(Code::NotFound, "file not found")),
+        Err(e) => error(None, e.into()),
+    }
 }

@@ -8,7 +8,8 @@
 //! checklist items it touches, a severity and a narrative; "no action" closes it with a
 //! reason. It is Actioned when a rule change linked to it is published as a template
 //! version (the `rule-publication` reactor says so); another template's change may action
-//! it again, a closed item never.
+//! it again, a closed item never. Its source documents (the circular itself, annexures) are
+//! attached through the file store, each content (SHA-256) once.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use cqrs_es::event_sink::EventSink;
@@ -16,6 +17,7 @@ use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::project::FileMeta;
 use crate::template::StageKey;
 use crate::values::{self, MAX_LINE, MAX_TEXT};
 use crate::ValidationError;
@@ -126,7 +128,13 @@ pub struct Guidance {
     /// The published rule changes that carried it into template versions.
     #[serde(default)]
     pub actioned_by: Vec<Uuid>,
+    /// SHA-256 of each source document attached.
+    #[serde(default)]
+    pub documents: Vec<String>,
 }
+
+/// Most source documents one guidance item holds.
+pub const MAX_DOCUMENTS: usize = 20;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum GuidanceCommand {
@@ -146,6 +154,13 @@ pub enum GuidanceCommand {
     /// Closes the item: it changes nothing the firm runs.
     NoAction {
         reason: String,
+        by: Uuid,
+        at: DateTime<Utc>,
+    },
+    /// Attach a source document, stored already (its bytes never enter the log).
+    AttachDocument {
+        document_id: Uuid,
+        file: FileMeta,
         by: Uuid,
         at: DateTime<Utc>,
     },
@@ -190,6 +205,12 @@ pub enum GuidanceEvent {
         version: u32,
         at: DateTime<Utc>,
     },
+    GuidanceDocumentAttached {
+        document_id: Uuid,
+        file: FileMeta,
+        by: Uuid,
+        at: DateTime<Utc>,
+    },
 }
 
 impl cqrs_es::DomainEvent for GuidanceEvent {
@@ -199,6 +220,7 @@ impl cqrs_es::DomainEvent for GuidanceEvent {
             GuidanceEvent::GuidanceAssessed { .. } => "GuidanceAssessed",
             GuidanceEvent::GuidanceClosedWithoutAction { .. } => "GuidanceClosedWithoutAction",
             GuidanceEvent::GuidanceActioned { .. } => "GuidanceActioned",
+            GuidanceEvent::GuidanceDocumentAttached { .. } => "GuidanceDocumentAttached",
         }
         .to_owned()
     }
@@ -309,6 +331,32 @@ impl Guidance {
                     at,
                 }
             }
+            GuidanceCommand::AttachDocument {
+                document_id,
+                file,
+                by,
+                at,
+            } => {
+                if self.status.is_none() {
+                    return Err(GuidanceError::NotFound("guidance not found".into()));
+                }
+                if self.documents.contains(&file.sha256) {
+                    return Err(GuidanceError::Conflict(
+                        "this document is attached to the guidance already".into(),
+                    ));
+                }
+                if self.documents.len() >= MAX_DOCUMENTS {
+                    return Err(GuidanceError::NotAllowed(format!(
+                        "a guidance item holds at most {MAX_DOCUMENTS} documents"
+                    )));
+                }
+                GuidanceEvent::GuidanceDocumentAttached {
+                    document_id,
+                    file,
+                    by,
+                    at,
+                }
+            }
             GuidanceCommand::Action {
                 rule_change_id,
                 template_id,
@@ -382,6 +430,9 @@ impl Aggregate for Guidance {
             GuidanceEvent::GuidanceActioned { rule_change_id, .. } => {
                 self.status = Some(GuidanceStatus::Actioned);
                 self.actioned_by.push(rule_change_id);
+            }
+            GuidanceEvent::GuidanceDocumentAttached { file, .. } => {
+                self.documents.push(file.sha256)
             }
         }
     }
@@ -503,6 +554,35 @@ mod tests {
             Err(GuidanceError::NotAllowed(_))
         ));
         assert!(matches!(g.decide(close), Err(GuidanceError::NotAllowed(_))));
+    }
+
+    #[test]
+    fn a_source_document_is_attached_once_per_content() {
+        let attach = |n: u128, sha: &str| GuidanceCommand::AttachDocument {
+            document_id: Uuid::from_u128(n),
+            file: FileMeta {
+                name: "circular.pdf".into(),
+                size: 10,
+                media_type: "application/pdf".into(),
+                sha256: sha.into(),
+                storage_key: format!("guidance/x/{n}"),
+            },
+            by: Uuid::from_u128(2),
+            at: at(),
+        };
+        let mut g = Guidance::default();
+        assert!(matches!(
+            g.decide(attach(1, "aa")),
+            Err(GuidanceError::NotFound(_))
+        ));
+        when(&mut g, record(None)).ok();
+        assert!(when(&mut g, attach(1, "aa")).is_ok());
+        assert!(matches!(
+            g.decide(attach(2, "aa")),
+            Err(GuidanceError::Conflict(_))
+        ));
+        assert!(when(&mut g, attach(3, "bb")).is_ok());
+        assert_eq!(g.documents, ["aa", "bb"]);
     }
 
     #[test]

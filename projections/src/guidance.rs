@@ -1,5 +1,5 @@
-//! The `guidance` read model: `guidance_view` and the templates the latest assessment of
-//! each item touches (`guidance_impacts`).
+//! The `guidance` read model: `guidance_view`, the templates the latest assessment of each
+//! item touches (`guidance_impacts`) and its source documents (`guidance_documents`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -21,7 +21,7 @@ impl Projection for GuidanceProjection {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["guidance_view", "guidance_impacts"]
+        &["guidance_view", "guidance_impacts", "guidance_documents"]
     }
 
     fn aggregate_types(&self) -> &'static [&'static str] {
@@ -117,6 +117,29 @@ impl FoldEach for GuidanceProjection {
                 .bind(impacts.iter().map(|i| i.template_id).collect::<Vec<_>>())
                 .bind(stages)
                 .bind(items)
+                .execute(conn)
+                .await?;
+            }
+            GuidanceEvent::GuidanceDocumentAttached {
+                document_id,
+                file,
+                by,
+                at,
+            } => {
+                sqlx::query(
+                    "INSERT INTO guidance_documents (id, guidance_id, file_name, size_bytes, media_type, sha256, \
+                            storage_key, attached_by, attached_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(document_id)
+                .bind(id)
+                .bind(file.name)
+                .bind(i64::try_from(file.size).unwrap_or(i64::MAX))
+                .bind(file.media_type)
+                .bind(file.sha256)
+                .bind(file.storage_key)
+                .bind(by)
+                .bind(at)
                 .execute(conn)
                 .await?;
             }
@@ -259,5 +282,42 @@ pub async fn projects_on_template(
     )
     .bind(template_id)
     .fetch_all(pool)
+    .await
+}
+
+/// A source document of a guidance item.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DocumentRow {
+    pub id: Uuid,
+    pub guidance_id: Uuid,
+    pub file_name: String,
+    pub size_bytes: i64,
+    pub media_type: String,
+    pub sha256: String,
+    pub storage_key: String,
+    pub attached_by: Uuid,
+    pub attached_at: DateTime<Utc>,
+}
+
+const DOCUMENT_COLUMNS: &str =
+    "id, guidance_id, file_name, size_bytes, media_type, sha256, storage_key, attached_by, attached_at";
+
+/// The source documents of guidance `guidance_id`, in the order attached.
+pub async fn documents(pool: &PgPool, guidance_id: Uuid) -> Result<Vec<DocumentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {DOCUMENT_COLUMNS} FROM guidance_documents WHERE guidance_id = $1 ORDER BY attached_at, id"
+    ))
+    .bind(guidance_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// One source document.
+pub async fn document(pool: &PgPool, id: Uuid) -> Result<Option<DocumentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {DOCUMENT_COLUMNS} FROM guidance_documents WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
     .await
 }

@@ -101,6 +101,13 @@ impl Guidance {
             .map_err(ApiError::from)?;
         Ok(rows.into_iter().map(GuidanceImpact::from).collect())
     }
+    /// Its source documents, in the order attached.
+    async fn documents(&self, ctx: &Context<'_>) -> Result<Vec<GuidanceDocument>> {
+        let rows = projections::guidance::documents(&ctx.state().pool, self.0.id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(GuidanceDocument::from).collect())
+    }
     /// The rule changes drafted to answer it, most recently changed first.
     async fn rule_changes(
         &self,
@@ -123,6 +130,36 @@ impl Guidance {
     }
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
+    }
+}
+
+/// A source document of a guidance item (attached with `POST /files/guidance/{id}`).
+#[derive(SimpleObject, Debug)]
+pub struct GuidanceDocument {
+    id: Uuid,
+    file_name: String,
+    size_bytes: i64,
+    media_type: String,
+    /// Hex SHA-256 of the content.
+    sha256: String,
+    attached_by: Uuid,
+    attached_at: DateTime<Utc>,
+    /// Where to download it (with the same bearer token).
+    download_path: String,
+}
+
+impl From<projections::guidance::DocumentRow> for GuidanceDocument {
+    fn from(row: projections::guidance::DocumentRow) -> Self {
+        GuidanceDocument {
+            download_path: format!("/files/guidance-documents/{}", row.id),
+            id: row.id,
+            file_name: row.file_name,
+            size_bytes: row.size_bytes,
+            media_type: row.media_type,
+            sha256: row.sha256,
+            attached_by: row.attached_by,
+            attached_at: row.attached_at,
+        }
     }
 }
 

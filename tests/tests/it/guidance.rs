@@ -308,3 +308,159 @@ async fn every_template_version_is_kept_and_two_versions_diff_by_stage() {
     assert_eq!(dump(&app.pool, "template_versions").await, live);
     assert_rebuild_equals_live(&app, "templates").await;
 }
+
+/// Posts `bytes` as `name` to a guidance item; returns (HTTP status, JSON body).
+async fn attach(
+    app: &TestApp,
+    token: &str,
+    guidance: &Value,
+    name: &str,
+    bytes: Vec<u8>,
+) -> (u16, Value) {
+    let part = reqwest::multipart::Part::bytes(bytes)
+        .file_name(name.to_owned())
+        .mime_str("application/pdf")
+        .expect("media type");
+    let response = app
+        .http
+        .post(format!(
+            "{}/files/guidance/{}",
+            app.address,
+            guidance.as_str().unwrap_or_default()
+        ))
+        .bearer_auth(token)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_circulars_source_documents_are_stored_once_each_with_their_hash() {
+    let app = spawn_app().await.expect("server");
+    let admin = app.admin().await;
+    let (_, reviewer) = create_user(&app, &admin, "rev@docs.example", "REVIEWER").await;
+    let (_, consultant) = create_user(&app, &admin, "con@docs.example", "CONSULTANT").await;
+    let recorded = app
+        .ok(
+            Some(&reviewer),
+            "mutation { recordGuidance(input: { regulator: \"SEBI\", circularRef: \"SEBI/HO/2026/9\", title: \"RA norms\", \
+               issuedOn: \"2026-11-02\", summary: \"s\" }) { guidance { id } } }",
+            json!({}),
+        )
+        .await;
+    let guidance = recorded["recordGuidance"]["guidance"]["id"].clone();
+    let content = pdf("SEBI/HO/2026/9");
+
+    let (status, refused) = attach(
+        &app,
+        &consultant,
+        &guidance,
+        "circular.pdf",
+        content.clone(),
+    )
+    .await;
+    assert_eq!((status, code(&refused)), (403, "FORBIDDEN"), "{refused}");
+    let (status, missing) = attach(
+        &app,
+        &reviewer,
+        &json!(uuid::Uuid::nil()),
+        "c.pdf",
+        content.clone(),
+    )
+    .await;
+    assert_eq!((status, code(&missing)), (404, "NOT_FOUND"), "{missing}");
+    let (status, disguised) = attach(
+        &app,
+        &reviewer,
+        &guidance,
+        "circular.pdf",
+        b"MZ not a pdf".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 415, "{disguised}");
+
+    let (status, attached) =
+        attach(&app, &reviewer, &guidance, "circular.pdf", content.clone()).await;
+    assert_eq!(status, 201, "{attached}");
+    let sha256 = attached["sha256"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(sha256.len(), 64);
+    assert_eq!(attached["caughtUp"], true);
+    let stored_dir = files_dir(&app.database_url).join("guidance");
+    let stored = || walk(&stored_dir);
+    assert_eq!(stored(), 1);
+    // The same content again is refused, and leaves nothing stored.
+    let (status, again) = attach(&app, &reviewer, &guidance, "copy.pdf", content.clone()).await;
+    assert_eq!((status, code(&again)), (409, "CONFLICT"), "{again}");
+    assert_eq!(stored(), 1, "a refused document is removed from the store");
+
+    let listed = app
+        .ok(
+            Some(&consultant),
+            "query($g: UUID!) { guidanceItem(id: $g) { documents { id fileName mediaType sha256 sizeBytes downloadPath } } }",
+            json!({ "g": guidance }),
+        )
+        .await;
+    let document = &listed["guidanceItem"]["documents"][0];
+    assert_eq!(document["sha256"], sha256.as_str());
+    assert_eq!(document["fileName"], "circular.pdf");
+    assert_eq!(
+        listed["guidanceItem"]["documents"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let path = document["downloadPath"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let download = app
+        .http
+        .get(format!("{}{path}", app.address))
+        .bearer_auth(&consultant)
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(download.status().as_u16(), 200);
+    assert_eq!(
+        download
+            .headers()
+            .get("x-content-sha256")
+            .and_then(|v| v.to_str().ok()),
+        Some(sha256.as_str())
+    );
+    assert_eq!(download.bytes().await.expect("bytes").to_vec(), content);
+
+    let lead = capture_lead(&app, &admin, "Docs Finance", "cfo@docs.example").await;
+    win_lead(&app, &admin, &lead).await;
+    convert_with_project(&app, &admin, &lead, "cfo@docs.example").await;
+    let portal = activate_portal_user(&app, "cfo@docs.example", "a-long-password-4").await;
+    let hidden = app
+        .http
+        .get(format!("{}{path}", app.address))
+        .bearer_auth(&portal)
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(hidden.status().as_u16(), 403);
+    assert_rebuild_equals_live(&app, "guidance").await;
+}
+
+/// Files under `dir`, at any depth.
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    let path = e.path();
+                    if path.is_dir() {
+                        walk(&path)
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
