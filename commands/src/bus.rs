@@ -81,7 +81,7 @@ impl std::fmt::Debug for CommandBus {
 /// The project to open when converting a lead.
 #[derive(Debug, Clone)]
 pub struct ProjectRequest {
-    /// Template to use (its latest version).
+    /// Template to use (its latest version in effect).
     pub template_id: Uuid,
     /// Project name.
     pub name: String,
@@ -506,9 +506,11 @@ impl CommandBus {
         let project = match input.project {
             Some(request) => {
                 let template: WorkflowTemplate = self.load(request.template_id).await?;
-                let version = template.latest().ok_or_else(|| {
-                    CommandError::invalid("projectTemplateId: no workflow template has this id")
-                })?;
+                let version = template
+                    .in_effect(ctx.issued_at.date_naive())
+                    .ok_or_else(|| {
+                        CommandError::invalid("projectTemplateId: no workflow template has this id")
+                    })?;
                 domain::values::required_text(
                     "projectName",
                     &request.name,

@@ -11,8 +11,8 @@ mod seeds;
 mod tests;
 
 pub use aggregate::{
-    validate_stages, ChecklistItemSpec, Publication, StageKey, StageSpec, TemplateCommand,
-    TemplateError, TemplateEvent, TemplateVersion, WorkflowTemplate,
+    validate_stages, ChecklistItemSpec, MilestoneSpec, Publication, RequestTemplate, StageKey,
+    StageSpec, TemplateCommand, TemplateError, TemplateEvent, TemplateVersion, WorkflowTemplate,
 };
 pub use diff::{diff, Change};
 pub use seeds::{seeded_templates, SeedTemplate};

@@ -4,7 +4,7 @@
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::rule_change::{Person, RuleChange as RuleChangeState, RuleChangeCommand};
-use domain::template::{ChecklistItemSpec, StageSpec};
+use domain::template::{ChecklistItemSpec, MilestoneSpec, RequestTemplate, StageSpec};
 use domain::Permission;
 use projections::rule_changes::{RuleChangeFilter, RuleChangeRow, StepRow};
 use uuid::Uuid;
@@ -289,6 +289,29 @@ pub struct TemplateItemInput {
     mandatory: bool,
     evidence_required: bool,
     responsible_role: Role,
+    /// What a document request for it asks by default.
+    request_template: Option<RequestTemplateInput>,
+}
+
+/// The document request a checklist item's evidence is asked with by default.
+#[derive(InputObject, Debug)]
+pub struct RequestTemplateInput {
+    instructions: String,
+    /// Days the customer gets from the request (1 to 365; no due date when none).
+    #[graphql(validator(minimum = 1, maximum = 365))]
+    due_in_days: Option<i32>,
+}
+
+/// A billing milestone of a proposed stage.
+#[derive(InputObject, Debug)]
+pub struct TemplateMilestoneInput {
+    /// lower_snake_case, unique within the template.
+    key: String,
+    title: String,
+    /// Minor units, above zero.
+    amount_minor: i64,
+    /// ISO 4217 code in capitals (INR).
+    currency: String,
 }
 
 /// A stage of a proposed version.
@@ -303,6 +326,8 @@ pub struct TemplateStageInput {
     sla_extension_days: Option<i32>,
     #[graphql(validator(max_items = 100))]
     items: Vec<TemplateItemInput>,
+    #[graphql(default, validator(max_items = 20))]
+    milestones: Vec<TemplateMilestoneInput>,
 }
 
 fn stage_specs(stages: Vec<TemplateStageInput>) -> Vec<StageSpec> {
@@ -322,6 +347,20 @@ fn stage_specs(stages: Vec<TemplateStageInput>) -> Vec<StageSpec> {
                     mandatory: i.mandatory,
                     evidence_required: i.evidence_required,
                     responsible_role: i.responsible_role.into(),
+                    request: i.request_template.map(|r| RequestTemplate {
+                        instructions: r.instructions,
+                        due_in_days: days(r.due_in_days),
+                    }),
+                })
+                .collect(),
+            milestones: stage
+                .milestones
+                .into_iter()
+                .map(|m| MilestoneSpec {
+                    key: m.key,
+                    title: m.title,
+                    amount_minor: m.amount_minor,
+                    currency: m.currency,
                 })
                 .collect(),
         })

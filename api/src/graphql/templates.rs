@@ -58,6 +58,39 @@ pub struct TemplateStage {
     sla_days: Option<i32>,
     sla_extension_days: Option<i32>,
     items: Vec<TemplateItem>,
+    /// Billing milestones, billable once the stage is complete.
+    milestones: Vec<TemplateMilestone>,
+}
+
+/// A billing milestone of a template stage (a project created from the version has it).
+#[derive(SimpleObject, Debug)]
+#[graphql(serial)]
+pub struct TemplateMilestone {
+    key: String,
+    title: String,
+    /// Minor units.
+    amount_minor: i64,
+    currency: String,
+}
+
+impl From<domain::template::MilestoneSpec> for TemplateMilestone {
+    fn from(m: domain::template::MilestoneSpec) -> Self {
+        TemplateMilestone {
+            key: m.key,
+            title: m.title,
+            amount_minor: m.amount_minor,
+            currency: m.currency,
+        }
+    }
+}
+
+/// What a document request for a checklist item asks unless told otherwise.
+#[derive(SimpleObject, Debug)]
+#[graphql(serial)]
+pub struct RequestTemplate {
+    instructions: String,
+    /// Days the customer gets (no due date when none).
+    due_in_days: Option<i32>,
 }
 
 /// A checklist item of a template stage.
@@ -69,6 +102,8 @@ pub struct TemplateItem {
     mandatory: bool,
     evidence_required: bool,
     responsible_role: Role,
+    /// The document request its evidence is asked with by default.
+    request_template: Option<RequestTemplate>,
 }
 
 impl From<domain::template::StageSpec> for TemplateStage {
@@ -78,6 +113,11 @@ impl From<domain::template::StageSpec> for TemplateStage {
             sla_days: spec.sla_days.and_then(|d| i32::try_from(d).ok()),
             sla_extension_days: spec.sla_extension_days.and_then(|d| i32::try_from(d).ok()),
             items: spec.items.into_iter().map(TemplateItem::from).collect(),
+            milestones: spec
+                .milestones
+                .into_iter()
+                .map(TemplateMilestone::from)
+                .collect(),
         }
     }
 }
@@ -90,6 +130,10 @@ impl From<domain::template::ChecklistItemSpec> for TemplateItem {
             mandatory: i.mandatory,
             evidence_required: i.evidence_required,
             responsible_role: i.responsible_role.into(),
+            request_template: i.request.map(|r| RequestTemplate {
+                instructions: r.instructions,
+                due_in_days: r.due_in_days.and_then(|d| i32::try_from(d).ok()),
+            }),
         }
     }
 }
@@ -130,6 +174,9 @@ pub enum TemplateChangeKind {
     ItemChanged,
     /// A stage's clock (`slaDays`) or its extension (`slaExtensionDays`).
     ClockChanged,
+    MilestoneAdded,
+    MilestoneRemoved,
+    MilestoneChanged,
 }
 
 /// One difference between two versions of a template.
@@ -139,8 +186,11 @@ pub struct TemplateChange {
     stage: StageKey,
     /// The checklist item's key (item changes).
     item_key: Option<String>,
-    /// What changed: `title`, `mandatory`, `evidenceRequired`, `responsibleRole`, `slaDays`,
-    /// `slaExtensionDays`.
+    /// The milestone's key (milestone changes).
+    milestone_key: Option<String>,
+    /// What changed: `title`, `mandatory`, `evidenceRequired`, `responsibleRole`, `request`
+    /// (items); `slaDays`, `slaExtensionDays` (clocks); `title`, `amountMinor`, `currency`
+    /// (milestones).
     fields: Vec<String>,
     /// The item before (changed and removed items).
     before: Option<TemplateItem>,
@@ -148,6 +198,10 @@ pub struct TemplateChange {
     after: Option<TemplateItem>,
     before_days: Option<i32>,
     after_days: Option<i32>,
+    /// The milestone before (changed and removed milestones).
+    milestone_before: Option<TemplateMilestone>,
+    /// The milestone after (changed and added milestones).
+    milestone_after: Option<TemplateMilestone>,
 }
 
 impl From<domain::template::Change> for TemplateChange {
@@ -157,11 +211,14 @@ impl From<domain::template::Change> for TemplateChange {
             kind,
             stage: stage.into(),
             item_key: None,
+            milestone_key: None,
             fields: Vec::new(),
             before: None,
             after: None,
             before_days: None,
             after_days: None,
+            milestone_before: None,
+            milestone_after: None,
         };
         match change {
             C::ItemAdded { stage, item } => TemplateChange {
@@ -196,6 +253,28 @@ impl From<domain::template::Change> for TemplateChange {
                 before_days: before.and_then(|d| i32::try_from(d).ok()),
                 after_days: after.and_then(|d| i32::try_from(d).ok()),
                 ..blank(TemplateChangeKind::ClockChanged, stage)
+            },
+            C::MilestoneAdded { stage, milestone } => TemplateChange {
+                milestone_key: Some(milestone.key.clone()),
+                milestone_after: Some(milestone.into()),
+                ..blank(TemplateChangeKind::MilestoneAdded, stage)
+            },
+            C::MilestoneRemoved { stage, milestone } => TemplateChange {
+                milestone_key: Some(milestone.key.clone()),
+                milestone_before: Some(milestone.into()),
+                ..blank(TemplateChangeKind::MilestoneRemoved, stage)
+            },
+            C::MilestoneChanged {
+                stage,
+                before,
+                after,
+                fields,
+            } => TemplateChange {
+                milestone_key: Some(after.key.clone()),
+                fields: fields.into_iter().map(camel_case).collect(),
+                milestone_before: Some(before.into()),
+                milestone_after: Some(after.into()),
+                ..blank(TemplateChangeKind::MilestoneChanged, stage)
             },
         }
     }

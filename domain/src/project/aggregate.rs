@@ -239,6 +239,19 @@ impl Aggregate for Project {
                 stages,
                 at,
             } => {
+                let milestones = stages
+                    .iter()
+                    .flat_map(|stage| {
+                        stage.milestones.iter().map(|m| Milestone {
+                            id: template_milestone_id(project_id, &m.key),
+                            stage: stage.stage,
+                            title: m.title.clone(),
+                            amount_minor: m.amount_minor,
+                            currency: m.currency.clone(),
+                            billable: false,
+                        })
+                    })
+                    .collect();
                 let mut stages: Vec<ProjectStage> =
                     stages.into_iter().map(ProjectStage::from).collect();
                 if let Some(first) = stages.first_mut() {
@@ -253,6 +266,7 @@ impl Aggregate for Project {
                     stages,
                     stage_started_at: Some(at),
                     created_at: Some(at),
+                    milestones,
                     ..Project::default()
                 };
             }

@@ -36,7 +36,17 @@ impl Project {
                         item.status.as_str()
                     )));
                 }
-                let instructions = values::required_text("instructions", &instructions, MAX_TEXT)?;
+                // Unsaid, the item's request template says it.
+                let template = item.request.as_ref();
+                let instructions = match template {
+                    Some(t) if instructions.trim().is_empty() => t.instructions.clone(),
+                    _ => values::required_text("instructions", &instructions, MAX_TEXT)?,
+                };
+                let due_on = due_on.or_else(|| {
+                    let days = template?.due_in_days?;
+                    at.date_naive()
+                        .checked_add_days(chrono::Days::new(u64::from(days)))
+                });
                 if due_on.is_some_and(|d| d < at.date_naive()) {
                     return Err(ValidationError::new("dueOn", "must not be in the past").into());
                 }

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::event::FileMeta;
 use super::rollup::{self, TaskStatus};
-use crate::template::{StageKey, StageSpec};
+use crate::template::{RequestTemplate, StageKey, StageSpec};
 use crate::Role;
 
 /// The template version a project is pinned to.
@@ -122,6 +122,9 @@ pub struct ChecklistItem {
     /// Rejection or waiver reason.
     #[serde(default)]
     pub reason: Option<String>,
+    /// What a document request for it asks by default (from the template version).
+    #[serde(default)]
+    pub request: Option<RequestTemplate>,
 }
 
 /// A stage on a running project.
@@ -177,6 +180,7 @@ impl From<StageSpec> for ProjectStage {
                     responsible_role: i.responsible_role,
                     status: ItemStatus::Pending,
                     reason: None,
+                    request: i.request,
                 })
                 .collect(),
             started_at: None,
@@ -286,6 +290,11 @@ pub struct DocumentRequest {
     pub due_on: Option<NaiveDate>,
     /// Uploads, oldest first.
     pub uploads: Vec<Upload>,
+}
+
+/// The id of the milestone `key` of the template version a project was created from.
+pub fn template_milestone_id(project_id: Uuid, key: &str) -> Uuid {
+    Uuid::new_v5(&project_id, format!("milestone:{key}").as_bytes())
 }
 
 /// A billing milestone.

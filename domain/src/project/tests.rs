@@ -1129,3 +1129,68 @@ fn a_dry_run_reports_only_what_the_proposal_adds_to_what_is_missing_now() {
     let unchanged = seeded_templates().remove(0).stages;
     assert!(dry_run(run.events, &unchanged, at()).is_empty());
 }
+
+/// The first seeded template with a filing fee on onboarding and a request template on the
+/// engagement letter.
+fn with_fee_and_request_template() -> crate::template::SeedTemplate {
+    let mut seed = seeded_templates().remove(0);
+    seed.stages[0].milestones = vec![crate::template::MilestoneSpec {
+        key: "onboarding_fee".into(),
+        title: "Onboarding fee".into(),
+        amount_minor: 2_500_000,
+        currency: "INR".into(),
+    }];
+    seed.stages[0].items[0].request = Some(crate::template::RequestTemplate {
+        instructions: "Sign and upload the engagement letter".into(),
+        due_in_days: Some(10),
+    });
+    seed
+}
+
+#[test]
+fn a_versions_milestones_come_with_the_project_and_bill_with_their_stage() {
+    let mut run = Run::with(with_fee_and_request_template());
+    let project_id = Uuid::from_u128(1);
+    assert_eq!(
+        run.project.milestones,
+        [Milestone {
+            id: template_milestone_id(project_id, "onboarding_fee"),
+            stage: StageKey::Onboarding,
+            title: "Onboarding fee".into(),
+            amount_minor: 2_500_000,
+            currency: "INR".into(),
+            billable: false,
+        }]
+    );
+    run.satisfy_gate();
+    run.advance();
+    assert!(run.project.milestones[0].billable);
+}
+
+#[test]
+fn a_request_raised_without_instructions_takes_the_items_template() {
+    let mut run = Run::with(with_fee_and_request_template());
+    let raise = |key: &str, n: u128| -> ProjectCommand {
+        DocumentCommand::RaiseDocumentRequest {
+            request_id: Uuid::from_u128(900 + n),
+            stage: StageKey::Onboarding,
+            item_key: key.into(),
+            instructions: " ".into(),
+            due_on: None,
+            actor: actor(SUPPORT, Role::Support),
+            at: at(),
+        }
+        .into()
+    };
+    let raised = run.ok(raise("engagement_letter", 1));
+    assert!(matches!(
+        raised.as_slice(),
+        [ProjectEvent::DocumentRequestRaised { instructions, due_on: Some(due), .. }]
+            if instructions == "Sign and upload the engagement letter"
+                && *due == NaiveDate::from_ymd_opt(2026, 1, 11).unwrap_or_default()
+    ));
+    assert!(matches!(
+        run.exec(raise("kyc_directors", 2)),
+        Err(ProjectError::Invalid(_))
+    ));
+}

@@ -6,7 +6,7 @@ use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::values::{self, MAX_LINE};
+use crate::values::{self, MAX_LINE, MAX_TEXT};
 use crate::{ErrorKind, Rejection, Role, ValidationError};
 
 /// The five stages of every regulated project, in order. Serialized names are persisted.
@@ -60,7 +60,36 @@ pub struct ChecklistItemSpec {
     pub evidence_required: bool,
     /// Who is responsible.
     pub responsible_role: Role,
+    /// What a document request for it asks by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestTemplate>,
 }
+
+/// The document request a checklist item's evidence is asked with, unless the person
+/// raising it says otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestTemplate {
+    /// What the customer is asked to upload.
+    pub instructions: String,
+    /// Days the customer gets from the request (no due date when none).
+    #[serde(default)]
+    pub due_in_days: Option<u32>,
+}
+
+/// A billing milestone of a stage: billable once the stage is complete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MilestoneSpec {
+    /// Stable key within the template (e.g. `filing_fee`).
+    pub key: String,
+    pub title: String,
+    /// Minor units.
+    pub amount_minor: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+}
+
+/// Most days a request template gives the customer.
+pub const MAX_DUE_IN_DAYS: u32 = 365;
 
 /// One stage of a template version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +104,9 @@ pub struct StageSpec {
     pub sla_extension_days: Option<u32>,
     /// Checklist.
     pub items: Vec<ChecklistItemSpec>,
+    /// Billing milestones, billable once the stage is complete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub milestones: Vec<MilestoneSpec>,
 }
 
 /// A published version.
@@ -109,6 +141,15 @@ impl WorkflowTemplate {
     /// The latest published version.
     pub fn latest(&self) -> Option<&TemplateVersion> {
         self.versions.last()
+    }
+
+    /// The version a project started on `on` runs on: the latest one in effect by then
+    /// (a version without an effective date is in effect from its publication).
+    pub fn in_effect(&self, on: NaiveDate) -> Option<&TemplateVersion> {
+        self.versions
+            .iter()
+            .rev()
+            .find(|v| v.effective_on.is_none_or(|from| from <= on))
     }
 }
 
@@ -191,8 +232,24 @@ impl Rejection for TemplateError {
     }
 }
 
+fn snake_key(key: &str) -> Result<(), ValidationError> {
+    if key.is_empty()
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(ValidationError::new(
+            "key",
+            format!("'{key}' must be lower_snake_case"),
+        ));
+    }
+    Ok(())
+}
+
 /// Whether `stages` is a valid definition: the five stages in order, each with items whose
-/// keys are lower_snake_case and unique within their stage.
+/// keys are lower_snake_case and unique within their stage, request templates with
+/// instructions and at most a year to answer, and milestones with a title, an amount above
+/// zero and a currency, their keys unique within the template.
 pub fn validate_stages(stages: &[StageSpec]) -> Result<(), ValidationError> {
     let keys: Vec<StageKey> = stages.iter().map(|s| s.stage).collect();
     if keys != StageKey::ORDER {
@@ -211,17 +268,7 @@ pub fn validate_stages(stages: &[StageSpec]) -> Result<(), ValidationError> {
         let mut seen = std::collections::HashSet::new();
         for item in &stage.items {
             values::required_text("title", &item.title, MAX_LINE)?;
-            if item.key.is_empty()
-                || !item
-                    .key
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-            {
-                return Err(ValidationError::new(
-                    "key",
-                    format!("'{}' must be lower_snake_case", item.key),
-                ));
-            }
+            snake_key(&item.key)?;
             if !seen.insert(&item.key) {
                 return Err(ValidationError::new(
                     "key",
@@ -232,6 +279,38 @@ pub fn validate_stages(stages: &[StageSpec]) -> Result<(), ValidationError> {
                     ),
                 ));
             }
+            if let Some(request) = &item.request {
+                values::required_text("instructions", &request.instructions, MAX_TEXT)?;
+                if request
+                    .due_in_days
+                    .is_some_and(|d| d == 0 || d > MAX_DUE_IN_DAYS)
+                {
+                    return Err(ValidationError::new(
+                        "dueInDays",
+                        format!("must be between 1 and {MAX_DUE_IN_DAYS}"),
+                    ));
+                }
+            }
+        }
+    }
+    let mut milestones = std::collections::HashSet::new();
+    for milestone in stages.iter().flat_map(|s| &s.milestones) {
+        snake_key(&milestone.key)?;
+        if !milestones.insert(&milestone.key) {
+            return Err(ValidationError::new(
+                "key",
+                format!("milestone '{}' appears twice", milestone.key),
+            ));
+        }
+        values::required_text("title", &milestone.title, MAX_LINE)?;
+        if milestone.amount_minor <= 0 {
+            return Err(ValidationError::new("amountMinor", "must be above zero"));
+        }
+        if values::currency("currency", &milestone.currency)? != milestone.currency {
+            return Err(ValidationError::new(
+                "currency",
+                "must be a three-letter ISO 4217 code in capitals, such as INR",
+            ));
         }
     }
     Ok(())

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{ChecklistItemSpec, StageKey, StageSpec};
+use super::{ChecklistItemSpec, MilestoneSpec, StageKey, StageSpec};
 
 /// One difference, in stage order, then the order of the later version's items (removed
 /// items after them, in the earlier version's order).
@@ -18,7 +18,7 @@ pub enum Change {
         item: ChecklistItemSpec,
     },
     /// The same key with other attributes; `fields` names them (`title`, `mandatory`,
-    /// `evidence_required`, `responsible_role`).
+    /// `evidence_required`, `responsible_role`, `request`).
     ItemChanged {
         stage: StageKey,
         before: ChecklistItemSpec,
@@ -31,6 +31,22 @@ pub enum Change {
         field: &'static str,
         before: Option<u32>,
         after: Option<u32>,
+    },
+    MilestoneAdded {
+        stage: StageKey,
+        milestone: MilestoneSpec,
+    },
+    MilestoneRemoved {
+        stage: StageKey,
+        milestone: MilestoneSpec,
+    },
+    /// The same key with other attributes; `fields` names them (`title`, `amount_minor`,
+    /// `currency`).
+    MilestoneChanged {
+        stage: StageKey,
+        before: MilestoneSpec,
+        after: MilestoneSpec,
+        fields: Vec<&'static str>,
     },
 }
 
@@ -48,11 +64,29 @@ fn fields(before: &ChecklistItemSpec, after: &ChecklistItemSpec) -> Vec<&'static
     if before.responsible_role != after.responsible_role {
         fields.push("responsible_role");
     }
+    if before.request != after.request {
+        fields.push("request");
+    }
     fields
 }
 
-/// What changes from `from` to `to`. Items are matched by key within a stage: an item moved
-/// to another stage is removed from one and added to the other.
+fn milestone_fields(before: &MilestoneSpec, after: &MilestoneSpec) -> Vec<&'static str> {
+    let mut fields = Vec::new();
+    if before.title != after.title {
+        fields.push("title");
+    }
+    if before.amount_minor != after.amount_minor {
+        fields.push("amount_minor");
+    }
+    if before.currency != after.currency {
+        fields.push("currency");
+    }
+    fields
+}
+
+/// What changes from `from` to `to`, stage by stage: its clock, its items, its milestones.
+/// Items and milestones are matched by key within a stage: one moved to another stage is
+/// removed from one and added to the other.
 pub fn diff(from: &[StageSpec], to: &[StageSpec]) -> Vec<Change> {
     let mut changes = Vec::new();
     for stage in StageKey::ORDER {
@@ -105,6 +139,32 @@ pub fn diff(from: &[StageSpec], to: &[StageSpec]) -> Vec<Change> {
                 });
             }
         }
+        let none: &[MilestoneSpec] = &[];
+        let old = before.map_or(none, |s| s.milestones.as_slice());
+        let new = after.map_or(none, |s| s.milestones.as_slice());
+        for milestone in new {
+            match old.iter().find(|o| o.key == milestone.key) {
+                None => changes.push(Change::MilestoneAdded {
+                    stage,
+                    milestone: milestone.clone(),
+                }),
+                Some(was) if was != milestone => changes.push(Change::MilestoneChanged {
+                    stage,
+                    before: was.clone(),
+                    after: milestone.clone(),
+                    fields: milestone_fields(was, milestone),
+                }),
+                Some(_) => {}
+            }
+        }
+        for milestone in old {
+            if !new.iter().any(|n| n.key == milestone.key) {
+                changes.push(Change::MilestoneRemoved {
+                    stage,
+                    milestone: milestone.clone(),
+                });
+            }
+        }
     }
     changes
 }
@@ -121,6 +181,16 @@ mod tests {
             mandatory,
             evidence_required: true,
             responsible_role: Role::Consultant,
+            request: None,
+        }
+    }
+
+    fn fee(key: &str, amount_minor: i64) -> MilestoneSpec {
+        MilestoneSpec {
+            key: key.into(),
+            title: format!("{key} fee"),
+            amount_minor,
+            currency: "INR".into(),
         }
     }
 
@@ -136,6 +206,7 @@ mod tests {
                 } else {
                     vec![item("kyc", true)]
                 },
+                milestones: Vec::new(),
             })
             .collect()
     }
@@ -174,6 +245,37 @@ mod tests {
                     stage: StageKey::Filing,
                     item: item("b", true)
                 },
+            ]
+        );
+    }
+
+    #[test]
+    fn request_templates_and_milestones_are_named_too() {
+        let mut v1 = stages(vec![item("a", true)], None);
+        v1[2].milestones = vec![fee("filing", 50_000), fee("review", 10_000)];
+        let mut v2 = v1.clone();
+        v2[2].items[0].request = Some(crate::template::RequestTemplate {
+            instructions: "Upload the signed form".into(),
+            due_in_days: Some(15),
+        });
+        v2[2].milestones = vec![fee("filing", 75_000), fee("licence", 20_000)];
+        let kinds: Vec<(&str, Vec<&str>)> = diff(&v1, &v2)
+            .iter()
+            .map(|c| match c {
+                Change::ItemChanged { fields, .. } => ("item_changed", fields.clone()),
+                Change::MilestoneChanged { fields, .. } => ("milestone_changed", fields.clone()),
+                Change::MilestoneAdded { .. } => ("milestone_added", Vec::new()),
+                Change::MilestoneRemoved { .. } => ("milestone_removed", Vec::new()),
+                _ => ("other", Vec::new()),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("item_changed", vec!["request"]),
+                ("milestone_changed", vec!["amount_minor"]),
+                ("milestone_added", Vec::new()),
+                ("milestone_removed", Vec::new()),
             ]
         );
     }

@@ -41,9 +41,11 @@ fn stage(
                     mandatory,
                     evidence_required,
                     responsible_role,
+                    request: None,
                 },
             )
             .collect(),
+        milestones: Vec::new(),
     }
 }
 

@@ -121,3 +121,53 @@ fn stored_template_events_still_deserialise() {
         assert!(parsed.is_ok(), "{sample}: {parsed:?}");
     }
 }
+
+#[test]
+fn a_project_starts_on_the_latest_version_in_effect() {
+    let seed = seeded_templates().remove(0);
+    let version = |version, effective_on: Option<&str>| TemplateVersion {
+        version,
+        stages: seed.stages.clone(),
+        published_at: at(),
+        rule_change_id: None,
+        effective_on: effective_on.and_then(|d| d.parse().ok()),
+    };
+    let template = WorkflowTemplate {
+        id: Some(seed.id),
+        family: "RBI".into(),
+        name: "n".into(),
+        versions: vec![version(1, None), version(2, Some("2027-04-01"))],
+    };
+    let on = |d: &str| {
+        template
+            .in_effect(d.parse().unwrap_or_default())
+            .map(|v| v.version)
+    };
+    assert_eq!(on("2027-03-31"), Some(1));
+    assert_eq!(on("2027-04-01"), Some(2));
+}
+
+#[test]
+fn milestones_and_request_templates_are_checked() {
+    let mut stages = seeded_templates().remove(0).stages;
+    stages[0].milestones = vec![MilestoneSpec {
+        key: "fee".into(),
+        title: "Fee".into(),
+        amount_minor: 0,
+        currency: "INR".into(),
+    }];
+    assert!(validate_stages(&stages).is_err(), "an amount of zero");
+    stages[0].milestones[0].amount_minor = 100;
+    assert!(validate_stages(&stages).is_ok());
+    stages[1].milestones = stages[0].milestones.clone();
+    assert!(
+        validate_stages(&stages).is_err(),
+        "a key twice in the template"
+    );
+    stages[1].milestones.clear();
+    stages[0].items[0].request = Some(RequestTemplate {
+        instructions: "Upload it".into(),
+        due_in_days: Some(0),
+    });
+    assert!(validate_stages(&stages).is_err(), "zero days to answer");
+}

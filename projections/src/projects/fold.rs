@@ -94,8 +94,8 @@ impl Projection for ProjectsProjection {
     }
 }
 
-/// Inserts a new project's stages and checklist items, one statement each (the project's
-/// row is [`Batch::create`]'s).
+/// Inserts a new project's stages, checklist items and its version's milestones, one
+/// statement each (the project's row is [`Batch::create`]'s).
 async fn created(
     conn: &mut PgConnection,
     id: Uuid,
@@ -104,6 +104,28 @@ async fn created(
     let ProjectEvent::ProjectCreated { stages, at, .. } = payload else {
         return Ok(());
     };
+    let milestones: Vec<_> = stages
+        .iter()
+        .flat_map(|stage| stage.milestones.iter().map(move |m| (stage.stage, m)))
+        .collect();
+    if !milestones.is_empty() {
+        sqlx::query(
+            "INSERT INTO project_milestones (id, project_id, stage, title, amount_minor, currency, created_at) \
+             SELECT i, $2, s, t, a, c, $7 FROM UNNEST($1::uuid[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
+                    AS m(i, s, t, a, c)",
+        )
+        .bind(column(&milestones, |(_, m)| {
+            domain::project::template_milestone_id(id, &m.key)
+        }))
+        .bind(id)
+        .bind(column(&milestones, |(stage, _)| stage.as_str()))
+        .bind(column(&milestones, |(_, m)| m.title.as_str()))
+        .bind(column(&milestones, |(_, m)| m.amount_minor))
+        .bind(column(&milestones, |(_, m)| m.currency.as_str()))
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
+    }
     // Stages and checklist items go in with one statement each.
     let positions: Vec<i32> = (0i32..).take(stages.len()).collect();
     let items: Vec<_> = stages

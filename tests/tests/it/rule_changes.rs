@@ -568,3 +568,109 @@ async fn a_dry_run_replays_the_templates_projects_under_the_draft() {
         "the closed project would differ in nothing"
     );
 }
+
+#[tokio::test]
+async fn a_version_brings_its_milestones_and_request_templates_to_projects_started_on_it() {
+    let app = spawn_app().await.expect("server");
+    let admin = app.admin().await;
+    let (_, author) = create_user(&app, &admin, "author@fees.example", "REVIEWER").await;
+    let (template, stages) = rbi(&app, &admin).await;
+    let publish = |stages: Value, effective: String| {
+        let (app, author, admin, template) = (&app, &author, &admin, template.clone());
+        async move {
+            let change = draft(
+                app,
+                author,
+                json!({ "templateId": template, "title": "Fees and letters", "stages": stages }),
+            )
+            .await;
+            app.ok(Some(author), &step("submit"), json!({ "id": change }))
+                .await;
+            app.ok(Some(admin), &step("approve"), json!({ "id": change }))
+                .await;
+            app.ok(
+                Some(admin),
+                "mutation($id: UUID!, $on: NaiveDate!) { publishRuleChange(id: $id, effectiveOn: $on) { caughtUp } }",
+                json!({ "id": change, "on": effective }),
+            )
+            .await;
+            app.settled().await;
+        }
+    };
+    // Version 2, in effect today: an onboarding fee, and a request template on the
+    // engagement letter.
+    let mut two = stages.clone();
+    two[0]["milestones"] = json!([{ "key": "onboarding_fee", "title": "Onboarding fee",
+                                    "amountMinor": 2_500_000, "currency": "INR" }]);
+    two[0]["items"][0]["requestTemplate"] =
+        json!({ "instructions": "Sign and upload the engagement letter", "dueInDays": 10 });
+    let today = chrono::Utc::now().date_naive();
+    publish(two.clone(), today.to_string()).await;
+    let diff = app
+        .ok(
+            Some(&admin),
+            "query($t: UUID!) { templateDiff(templateId: $t, from: 1, to: 2) { kind itemKey milestoneKey fields milestoneAfter { amountMinor } } }",
+            json!({ "t": template }),
+        )
+        .await;
+    assert_eq!(
+        diff["templateDiff"],
+        json!([
+            { "kind": "ITEM_CHANGED", "itemKey": "engagement_letter", "milestoneKey": null, "fields": ["request"], "milestoneAfter": null },
+            { "kind": "MILESTONE_ADDED", "itemKey": null, "milestoneKey": "onboarding_fee", "fields": [], "milestoneAfter": { "amountMinor": 2_500_000 } },
+        ])
+    );
+    // Version 3, in effect only next year: projects started today stay on version 2.
+    let mut three = two.clone();
+    three[0]["milestones"][0]["amountMinor"] = json!(3_000_000);
+    publish(three, (today + chrono::Duration::days(200)).to_string()).await;
+
+    let lead = capture_lead(&app, &admin, "Fees Finance", "cfo@fees.example").await;
+    win_lead(&app, &admin, &lead).await;
+    let (_, project) = convert_with_project(&app, &admin, &lead, "cfo@fees.example").await;
+    let shown = app
+        .ok(
+            Some(&admin),
+            "query($id: UUID!) { project(id: $id) { templateVersion milestones { title amountMinor currency billable } } }",
+            json!({ "id": project }),
+        )
+        .await;
+    assert_eq!(shown["project"]["templateVersion"], 2);
+    assert_eq!(
+        shown["project"]["milestones"],
+        json!([{ "title": "Onboarding fee", "amountMinor": 2_500_000, "currency": "INR", "billable": false }])
+    );
+    let raised = app
+        .ok(
+            Some(&admin),
+            "mutation($p: UUID!) { raiseDocumentRequest(projectId: $p, input: { stage: ONBOARDING, itemKey: \"engagement_letter\" }) { createdId } }",
+            json!({ "p": project }),
+        )
+        .await;
+    let request = raised["raiseDocumentRequest"]["createdId"].clone();
+    let shown = app
+        .ok(
+            Some(&admin),
+            "query($id: UUID!) { documentRequest(id: $id) { instructions dueOn } }",
+            json!({ "id": request }),
+        )
+        .await;
+    assert_eq!(
+        shown["documentRequest"],
+        json!({ "instructions": "Sign and upload the engagement letter",
+                "dueOn": (today + chrono::Duration::days(10)).to_string() })
+    );
+    let unsaid = app
+        .gql(
+            Some(&admin),
+            "mutation($p: UUID!) { raiseDocumentRequest(projectId: $p, input: { stage: ONBOARDING, itemKey: \"kyc_directors\" }) { createdId } }",
+            json!({ "p": project }),
+        )
+        .await;
+    assert_eq!(
+        code(&unsaid),
+        "BAD_USER_INPUT",
+        "no template, no instructions"
+    );
+    assert_rebuild_equals_live(&app, "projects").await;
+}

@@ -128,9 +128,11 @@ pub struct RaiseDocumentRequestInput {
     stage: StageKey,
     /// Checklist item key.
     item_key: String,
-    /// What the customer must provide.
+    /// What the customer must provide; the item's request template when not given.
+    #[graphql(default)]
     instructions: String,
-    /// Due date (reminders are emailed 3 days and 1 day before).
+    /// Due date (reminders are emailed 3 days and 1 day before); from the item's request
+    /// template when not given.
     #[graphql(validator(custom = "crate::graphql::types::Storable"))]
     due_on: Option<NaiveDate>,
 }
