@@ -94,9 +94,9 @@ impl CommandBus {
 }
 
 /// Carries out a published rule change: publishes its template version, marks its
-/// guidance actioned, and tells the owners of every project still on an older version of
-/// the template (the assignees of its open tasks and the person who opened it). Each step
-/// lands once (reaction keys).
+/// guidance actioned, and tells the owners (`projections::guidance::OWNERS`) of every
+/// project still on an older version of the template. Each step lands once (reaction
+/// keys).
 #[derive(Debug)]
 pub struct RulePublication {
     /// The command bus.
@@ -175,19 +175,12 @@ impl Reactor for RulePublication {
             };
             self.bus.guidance(&ctx, guidance_id, action).await?;
         }
-        let behind: Vec<Behind> = sqlx::query_as(
-            "SELECT p.id, ARRAY( \
-                    SELECT t.assignee FROM project_tasks t \
-                     WHERE t.project_id = p.id AND t.assignee IS NOT NULL AND t.status <> 'completed' \
-                    UNION \
-                    SELECT (e.metadata->>'actor_id')::uuid FROM events e \
-                     WHERE e.aggregate_type = 'Project' AND e.aggregate_id = p.id::text AND e.sequence = 1 \
-                       AND e.metadata->>'actor_id' <> 'system' \
-                    ORDER BY 1) AS owners \
-               FROM project_view p \
+        let behind: Vec<Behind> = sqlx::query_as(&format!(
+            "SELECT p.id, {OWNERS} AS owners FROM project_view p \
               WHERE p.template_id = $1 AND p.template_version < $2 AND p.status <> 'closed' \
               ORDER BY p.id",
-        )
+            OWNERS = projections::guidance::OWNERS
+        ))
         .bind(template_id)
         .bind(i64::from(version))
         .fetch_all(&self.bus.pool)

@@ -237,6 +237,18 @@ pub async fn impacts(pool: &PgPool, guidance_id: Uuid) -> Result<Vec<ImpactRow>,
     .await
 }
 
+/// A project's owners, for a query over `project_view p`: the assignees of its open tasks
+/// and whoever opened it (the actor of its first event), without duplicates, in id order.
+/// The project has no owner field; these are who works it.
+pub const OWNERS: &str = "ARRAY( \
+        SELECT t.assignee FROM project_tasks t \
+         WHERE t.project_id = p.id AND t.assignee IS NOT NULL AND t.status <> 'completed' \
+        UNION \
+        SELECT (e.metadata->>'actor_id')::uuid FROM events e \
+         WHERE e.aggregate_type = 'Project' AND e.aggregate_id = p.id::text AND e.sequence = 1 \
+           AND e.metadata->>'actor_id' <> 'system' \
+        ORDER BY 1)";
+
 /// A project running on a template an item touches.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ImpactedProjectRow {
@@ -248,6 +260,8 @@ pub struct ImpactedProjectRow {
     pub template_version: i32,
     pub status: String,
     pub current_stage: String,
+    /// Who works it ([`OWNERS`]).
+    pub owners: Vec<Uuid>,
 }
 
 /// The projects not closed on the templates guidance `guidance_id`'s latest assessment
@@ -256,14 +270,14 @@ pub async fn impacted_projects(
     pool: &PgPool,
     guidance_id: Uuid,
 ) -> Result<Vec<ImpactedProjectRow>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as(&format!(
         "SELECT p.id AS project_id, p.name, p.client_id, COALESCE(c.name, '') AS client_name, p.template_id, \
-                p.template_version, p.status, p.current_stage \
+                p.template_version, p.status, p.current_stage, {OWNERS} AS owners \
            FROM guidance_impacts i JOIN project_view p ON p.template_id = i.template_id \
            LEFT JOIN client_view c ON c.id = p.client_id \
           WHERE i.guidance_id = $1 AND p.status IN ('active', 'on_hold') \
-          ORDER BY p.template_id, p.template_version, p.name, p.id",
-    )
+          ORDER BY p.template_id, p.template_version, p.name, p.id"
+    ))
     .bind(guidance_id)
     .fetch_all(pool)
     .await
@@ -274,12 +288,12 @@ pub async fn projects_on_template(
     pool: &PgPool,
     template_id: Uuid,
 ) -> Result<Vec<ImpactedProjectRow>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as(&format!(
         "SELECT p.id AS project_id, p.name, p.client_id, COALESCE(c.name, '') AS client_name, p.template_id, \
-                p.template_version, p.status, p.current_stage \
+                p.template_version, p.status, p.current_stage, {OWNERS} AS owners \
            FROM project_view p LEFT JOIN client_view c ON c.id = p.client_id \
-          WHERE p.template_id = $1 ORDER BY p.name, p.id",
-    )
+          WHERE p.template_id = $1 ORDER BY p.name, p.id"
+    ))
     .bind(template_id)
     .fetch_all(pool)
     .await

@@ -200,6 +200,8 @@ pub struct ImpactedProject {
     template_version: i32,
     status: String,
     current_stage: String,
+    /// Who works it: the assignees of its open tasks and whoever opened it.
+    owners: Vec<Uuid>,
 }
 
 impl From<ImpactedProjectRow> for ImpactedProject {
@@ -213,6 +215,7 @@ impl From<ImpactedProjectRow> for ImpactedProject {
             template_version: r.template_version,
             status: r.status,
             current_stage: r.current_stage,
+            owners: r.owners,
         }
     }
 }

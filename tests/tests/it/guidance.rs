@@ -114,7 +114,7 @@ async fn guidance_is_recorded_once_assessed_against_templates_and_shows_what_it_
     let touched = app
         .ok(
             Some(&consultant),
-            "query($g: UUID!) { impactedProjects(guidanceId: $g) { projectCount clientCount byVersion { templateVersion projects } projects { projectId clientName templateVersion } } }",
+            "query($g: UUID!) { impactedProjects(guidanceId: $g) { projectCount clientCount byVersion { templateVersion projects } projects { projectId clientName templateVersion owners } } }",
             json!({ "g": id }),
         )
         .await;
@@ -123,6 +123,12 @@ async fn guidance_is_recorded_once_assessed_against_templates_and_shows_what_it_
     assert_eq!(touched["clientCount"], 1);
     assert_eq!(touched["projects"][0]["projectId"], project.as_str());
     assert_eq!(touched["projects"][0]["clientName"], "Library Finance");
+    let me = app.ok(Some(&admin), "{ me { id } }", json!({})).await;
+    assert_eq!(
+        touched["projects"][0]["owners"],
+        json!([me["me"]["id"]]),
+        "who opened it owns it while it has no open tasks"
+    );
     assert_eq!(
         touched["byVersion"],
         json!([{ "templateVersion": rbi["version"], "projects": 1 }])
