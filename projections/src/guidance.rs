@@ -264,6 +264,11 @@ pub struct ImpactedProjectRow {
     pub owners: Vec<Uuid>,
 }
 
+/// What an [`ImpactedProjectRow`] selects, over `project_view p` and `client_view c`.
+const PROJECT_COLUMNS: &str =
+    "p.id AS project_id, p.name, p.client_id, COALESCE(c.name, '') AS client_name, \
+     p.template_id, p.template_version, p.status, p.current_stage";
+
 /// The projects not closed on the templates guidance `guidance_id`'s latest assessment
 /// touches, by template, version and name.
 pub async fn impacted_projects(
@@ -271,8 +276,7 @@ pub async fn impacted_projects(
     guidance_id: Uuid,
 ) -> Result<Vec<ImpactedProjectRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT p.id AS project_id, p.name, p.client_id, COALESCE(c.name, '') AS client_name, p.template_id, \
-                p.template_version, p.status, p.current_stage, {OWNERS} AS owners \
+        "SELECT {PROJECT_COLUMNS}, {OWNERS} AS owners \
            FROM guidance_impacts i JOIN project_view p ON p.template_id = i.template_id \
            LEFT JOIN client_view c ON c.id = p.client_id \
           WHERE i.guidance_id = $1 AND p.status IN ('active', 'on_hold') \
@@ -289,8 +293,7 @@ pub async fn projects_on_template(
     template_id: Uuid,
 ) -> Result<Vec<ImpactedProjectRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT p.id AS project_id, p.name, p.client_id, COALESCE(c.name, '') AS client_name, p.template_id, \
-                p.template_version, p.status, p.current_stage, {OWNERS} AS owners \
+        "SELECT {PROJECT_COLUMNS}, {OWNERS} AS owners \
            FROM project_view p LEFT JOIN client_view c ON c.id = p.client_id \
           WHERE p.template_id = $1 ORDER BY p.name, p.id"
     ))

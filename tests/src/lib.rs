@@ -392,6 +392,20 @@ pub async fn upload(
     media_type: &str,
     bytes: Vec<u8>,
 ) -> (u16, Value) {
+    let path = format!("/files/requests/{request_id}");
+    post_file(app, token, &path, name, media_type, bytes).await
+}
+
+/// Posts `bytes` as the `file` part `name` (`media_type`) to `path`; returns (HTTP status,
+/// JSON body).
+pub async fn post_file(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    name: &str,
+    media_type: &str,
+    bytes: Vec<u8>,
+) -> (u16, Value) {
     let part = reqwest::multipart::Part::bytes(bytes)
         .file_name(name.to_owned())
         .mime_str(media_type)
@@ -399,7 +413,7 @@ pub async fn upload(
     let form = reqwest::multipart::Form::new().part("file", part);
     let response = app
         .http
-        .post(format!("{}/files/requests/{request_id}", app.address))
+        .post(format!("{}{path}", app.address))
         .bearer_auth(token)
         .multipart(form)
         .send()

@@ -128,14 +128,6 @@ async fn created(
     }
     // Stages and checklist items go in with one statement each.
     let positions: Vec<i32> = (0i32..).take(stages.len()).collect();
-    let items: Vec<_> = stages
-        .iter()
-        .flat_map(|stage| {
-            (0i32..)
-                .zip(&stage.items)
-                .map(move |(position, item)| (stage, position, item))
-        })
-        .collect();
     sqlx::query(
         "INSERT INTO project_stages (project_id, stage, position, sla_days, sla_extension_days, started_at) \
          SELECT $1, * FROM UNNEST($2::text[], $3::int[], $4::int[], $5::int[], $6::timestamptz[])",
@@ -152,36 +144,18 @@ async fn created(
     .bind(column(&positions, |position| (*position == 0).then_some(at)))
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
-        "INSERT INTO project_checklist_items (project_id, stage, key, position, title, mandatory, \
-                evidence_required, responsible_role, status) \
-         SELECT $1, *, $9 FROM UNNEST($2::text[], $3::text[], $4::int[], $5::text[], $6::bool[], \
-                                         $7::bool[], $8::text[])",
-    )
-    .bind(id)
-    .bind(column(&items, |(stage, _, _)| stage.stage.as_str()))
-    .bind(column(&items, |(_, _, item)| item.key.as_str()))
-    .bind(column(&items, |(_, position, _)| *position))
-    .bind(column(&items, |(_, _, item)| item.title.as_str()))
-    .bind(column(&items, |(_, _, item)| item.mandatory))
-    .bind(column(&items, |(_, _, item)| item.evidence_required))
-    .bind(column(&items, |(_, _, item)| {
-        item.responsible_role.as_str()
-    }))
-    .bind(ItemStatus::Pending.as_str())
-    .execute(&mut *conn)
-    .await?;
+    checklists(conn, id, &stages, None).await?;
     Ok(())
 }
 
-/// A move to another template version: items it drops are deleted, new ones start pending,
-/// kept ones keep their status with the new version's attributes; each stage takes the new
-/// version's clock.
-async fn moved(
+/// Makes project `id`'s checklists those of `stages`: items it lacks are deleted, new ones
+/// start pending, kept ones keep their status and take `stages`' attributes (on creation
+/// every item is new). One statement.
+async fn checklists(
     conn: &mut PgConnection,
     id: Uuid,
     stages: &[StageSpec],
-    at: DateTime<Utc>,
+    updated_at: Option<DateTime<Utc>>,
 ) -> Result<(), sqlx::Error> {
     let items: Vec<_> = stages
         .iter()
@@ -213,9 +187,21 @@ async fn moved(
     .bind(column(&items, |(_, _, item)| item.evidence_required))
     .bind(column(&items, |(_, _, item)| item.responsible_role.as_str()))
     .bind(ItemStatus::Pending.as_str())
-    .bind(at)
-    .execute(&mut *conn)
+    .bind(updated_at)
+    .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// A move to another template version: the checklists become its own ([`checklists`]);
+/// each stage takes the new version's clock.
+async fn moved(
+    conn: &mut PgConnection,
+    id: Uuid,
+    stages: &[StageSpec],
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    checklists(&mut *conn, id, stages, Some(at)).await?;
     sqlx::query(
         "UPDATE project_stages s SET sla_days = n.sla_days, sla_extension_days = n.ext \
            FROM UNNEST($2::text[], $3::int[], $4::int[]) AS n(stage, sla_days, ext) \

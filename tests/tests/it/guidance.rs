@@ -315,7 +315,7 @@ async fn every_template_version_is_kept_and_two_versions_diff_by_stage() {
     assert_rebuild_equals_live(&app, "templates").await;
 }
 
-/// Posts `bytes` as `name` to a guidance item; returns (HTTP status, JSON body).
+/// Attaches `bytes` as the PDF `name` to a guidance item; returns (HTTP status, JSON body).
 async fn attach(
     app: &TestApp,
     token: &str,
@@ -323,24 +323,8 @@ async fn attach(
     name: &str,
     bytes: Vec<u8>,
 ) -> (u16, Value) {
-    let part = reqwest::multipart::Part::bytes(bytes)
-        .file_name(name.to_owned())
-        .mime_str("application/pdf")
-        .expect("media type");
-    let response = app
-        .http
-        .post(format!(
-            "{}/files/guidance/{}",
-            app.address,
-            guidance.as_str().unwrap_or_default()
-        ))
-        .bearer_auth(token)
-        .multipart(reqwest::multipart::Form::new().part("file", part))
-        .send()
-        .await
-        .expect("sent");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    let path = format!("/files/guidance/{}", guidance.as_str().unwrap_or_default());
+    post_file(app, token, &path, name, "application/pdf", bytes).await
 }
 
 #[tokio::test]
