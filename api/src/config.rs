@@ -48,6 +48,47 @@ pub struct Config {
     /// Reactors: `ZIPPCRM_REACTOR_ATTEMPTS` (default 5) attempts at an event before it is
     /// parked, the first retry after `ZIPPCRM_REACTOR_BACKOFF_MS` (default 1000), doubling.
     pub reactors: projections::reactor::ReactorConfig,
+    /// Email delivery: SMTP with `SMTP_HOST` (and `SMTP_PORT`, `SMTP_USERNAME`,
+    /// `SMTP_PASSWORD`, `SMTP_TLS`, `SMTP_FROM`); without it in development, `.eml` files in
+    /// `ZIPPCRM_MAIL_DIR` (default `.zippcrm/mail`).
+    pub mail: crate::mail::MailConfig,
+}
+
+/// The email settings from the environment.
+fn mail() -> Result<crate::mail::MailConfig> {
+    use crate::mail::{MailConfig, MailTransport, TlsMode};
+    let mut config =
+        MailConfig::directory(var("ZIPPCRM_MAIL_DIR").unwrap_or_else(|| ".zippcrm/mail".into()));
+    if let Some(host) = var("SMTP_HOST") {
+        let port = match var("SMTP_PORT") {
+            Some(port) => port.parse().context("SMTP_PORT must be a port number")?,
+            None => 587,
+        };
+        let credentials = match (var("SMTP_USERNAME"), var("SMTP_PASSWORD")) {
+            (Some(user), Some(password)) => Some((user, password)),
+            (None, None) => None,
+            _ => bail!("set both SMTP_USERNAME and SMTP_PASSWORD, or neither"),
+        };
+        config.transport = MailTransport::Smtp {
+            host,
+            port,
+            credentials,
+            tls: TlsMode::parse(var("SMTP_TLS").as_deref(), port)?,
+        };
+    }
+    if let Some(from) = var("SMTP_FROM") {
+        config.from = from;
+    }
+    if let Some(attempts) = var("ZIPPCRM_MAIL_ATTEMPTS").and_then(|v| v.parse().ok()) {
+        config.attempts = attempts;
+    }
+    if let Some(ms) = var("ZIPPCRM_MAIL_BACKOFF_MS").and_then(|v| v.parse().ok()) {
+        config.backoff = Duration::from_millis(ms);
+    }
+    if let Some(secs) = var("ZIPPCRM_MAIL_LEASE_SECS").and_then(|v| v.parse().ok()) {
+        config.lease = Duration::from_secs(secs);
+    }
+    Ok(config)
 }
 
 /// Parses `ZIPPCRM_ENV`: `true` for production, `false` for development (or unset).
@@ -122,6 +163,7 @@ impl Config {
             _ => bail!("set both ZIPPCRM_ADMIN_EMAIL and ZIPPCRM_ADMIN_PASSWORD, or neither"),
         };
         let config = Config {
+            mail: mail()?,
             database_url: var("DATABASE_URL"),
             bind_addr,
             portal_url: var("PORTAL_URL").unwrap_or_else(|| "http://127.0.0.1:8088".into()),
@@ -200,6 +242,12 @@ impl Config {
                 bail!("ZIPPCRM_ADMIN_PASSWORD must be at least 12 characters in production");
             }
         }
+        if matches!(
+            self.mail.transport,
+            crate::mail::MailTransport::Directory(_)
+        ) {
+            bail!("ZIPPCRM_ENV=production needs SMTP_HOST: customers must receive their emails");
+        }
         Ok(())
     }
 }
@@ -233,6 +281,7 @@ mod tests {
             scheduler_interval: Duration::from_secs(3600),
             client_ip_header: None,
             reactors: Default::default(),
+            mail: crate::mail::MailConfig::directory("."),
         };
         assert!(config.check().is_err());
         config.jwt_secret = "short".into();
@@ -240,6 +289,13 @@ mod tests {
         config.jwt_secret = "a".repeat(64);
         assert!(config.check().is_err());
         config.jwt_secret = "k3J9x!q2Lm8#Vb7&Pz4@Wd6^Rt1*Yh5%".into();
+        assert!(config.check().is_err(), "no SMTP server");
+        config.mail.transport = crate::mail::MailTransport::Smtp {
+            host: "smtp.firm.example".into(),
+            port: 587,
+            credentials: None,
+            tls: crate::mail::TlsMode::StartTls,
+        };
         assert!(config.check().is_ok());
         config.database_url = None;
         assert!(config.check().is_err());

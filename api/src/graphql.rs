@@ -2,7 +2,7 @@
 
 //!
 //! One file per feature, each with its object types, queries and mutations (`leads`,
-//! `clients`, `users`, `teams`, `effort`, `rates`, `statements`, `reports`, `projects` and its areas, `templates`, `guidance`, `rule_changes`, `notifications`, `audit`,
+//! `clients`, `users`, `teams`, `effort`, `rates`, `statements`, `reports`, `projects` and its areas, `templates`, `guidance`, `rule_changes`, `notifications`, `outbox`, `audit`,
 //! `operations`), over shared parts that import no feature: `context` (state and the
 //! request), `connection` (paging), `types` (enums and scalars), `loaders`, `guard` and
 //! `parsed` (checks before execution), `errors` (codes on every error).
@@ -20,6 +20,7 @@ mod leads;
 mod loaders;
 mod notifications;
 mod operations;
+mod outbox;
 mod parsed;
 mod projects;
 mod rates;
@@ -70,6 +71,7 @@ pub struct Query(
     notifications::NotificationQuery,
     audit::AuditQuery,
     operations::OperationsQuery,
+    outbox::OutboxQuery,
 );
 
 /// The root mutation.
@@ -93,6 +95,7 @@ pub struct Mutation(
     guidance::GuidanceMutation,
     rule_changes::RuleChangeMutation,
     operations::OperationsMutation,
+    outbox::OutboxMutation,
 );
 
 /// The schema type.

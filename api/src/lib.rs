@@ -12,6 +12,7 @@ pub mod files;
 pub mod graphql;
 pub mod http;
 pub mod integrations;
+pub mod mail;
 pub mod scheduler;
 pub mod startup;
 pub mod telemetry;

@@ -128,6 +128,17 @@ impl Server {
             config.reactors,
             shutdown.subscribe(),
         )));
+        let mailer = crate::mail::run(
+            pool.clone(),
+            config.mail.clone(),
+            config.portal_url.trim_end_matches('/').to_owned(),
+            shutdown.subscribe(),
+        );
+        background.push(tokio::spawn(async move {
+            if let Err(error) = mailer.await {
+                tracing::error!(%error, "the email sender stopped");
+            }
+        }));
         let files = crate::files::FileStore::open(&config.storage, config.max_upload_bytes)
             .context("opening the file store (check ZIPPCRM_FILES_DIR or S3_*)")?;
         if config.scheduler_enabled {

@@ -40,3 +40,16 @@ fn production_needs_its_own_strong_secret() {
     assert!(!started);
     assert!(stderr.contains("JWT_SECRET"), "{stderr}");
 }
+
+#[test]
+fn production_needs_an_smtp_server() {
+    let (started, stderr) = start(&[
+        ("ZIPPCRM_ENV", "production"),
+        ("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none"),
+        ("JWT_SECRET", "k3J9x!q2Lm8#Vb7&Pz4@Wd6^Rt1*Yh5%"),
+        ("ZIPPCRM_ADMIN_EMAIL", "admin@firm.example"),
+        ("ZIPPCRM_ADMIN_PASSWORD", "a-long-admin-password"),
+    ]);
+    assert!(!started);
+    assert!(stderr.contains("SMTP_HOST"), "{stderr}");
+}

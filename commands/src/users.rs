@@ -16,6 +16,10 @@ use crate::{Appended, CommandBus, CommandContext, CommandError};
 
 /// How long a set-password link stays valid.
 const INVITATION_DAYS: i64 = 7;
+/// How long a password-reset link works.
+const RESET_MINUTES: i64 = 60;
+/// At most one reset message per account in this many minutes.
+const RESET_EVERY_MINUTES: i64 = 5;
 
 /// An internal user to create.
 #[derive(Debug, Clone)]
@@ -233,6 +237,58 @@ impl CommandBus {
         Ok(appended)
     }
 
+    /// Queues a password-reset link for the active account of `email`, if there is one: a
+    /// one-time token, stored hashed, working for an hour. Asked for an address with no
+    /// account, or again within minutes, it does nothing, and says nothing either way.
+    pub async fn request_password_reset(
+        &self,
+        email: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), CommandError> {
+        let Some(user_id) = self.user_by_email(email).await? else {
+            return Ok(());
+        };
+        let Some(user) = self.load_user(user_id).await?.filter(|u| u.active) else {
+            return Ok(());
+        };
+        let token = new_token();
+        let body = format!(
+            "Hello {name},\n\nSomeone asked to reset the password of your ZippCRM account.\n\
+             Choose a new one here (the link works once and expires in {RESET_MINUTES} minutes;\n\
+             using it signs you out everywhere else):\n\n\
+             {portal}/set-password?token={token}\n",
+            name = user.display_name,
+            portal = self.portal_url,
+        );
+        let window = at.timestamp().div_euclid(RESET_EVERY_MINUTES * 60);
+        let mut tx = self.pool.begin().await?;
+        let queued = sqlx::query(
+            "INSERT INTO email_outbox (id, kind, to_address, subject, body, user_id, dedupe_key) \
+             VALUES ($1, 'password_reset', $2, 'Reset your ZippCRM password', $3, $4, \
+                     'password_reset:' || $4 || ':' || $5) \
+             ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
+        )
+        .bind(Uuid::now_v7())
+        .bind(&user.email)
+        .bind(body)
+        .bind(user_id)
+        .bind(window)
+        .execute(&mut *tx)
+        .await?;
+        if queued.rows_affected() == 1 {
+            sqlx::query(
+                "INSERT INTO password_tokens (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
+            )
+            .bind(token_hash(&token))
+            .bind(user_id)
+            .bind(at + Duration::minutes(RESET_MINUTES))
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
     /// The user a set-password token is for, while it is unused and unexpired.
     pub async fn password_token_user(&self, token: &str) -> Result<Option<Uuid>, CommandError> {
         Ok(sqlx::query_scalar(
@@ -261,9 +317,10 @@ impl CommandBus {
         let user_id = user_id.ok_or_else(|| {
             CommandError::invalid("token: this link is invalid, expired or already used")
         })?;
+        let role = self.load_user(user_id).await?.and_then(|u| u.role);
         let ctx = CommandContext {
             actor_id: Some(user_id),
-            actor_role: Some(Role::Client),
+            actor_role: role,
             ..CommandContext::system()
         };
         self.store_password(&ctx, user_id, password_hash).await?;

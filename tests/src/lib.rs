@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 pub mod delivery;
+pub mod smtp;
 
 /// Admin credentials every test server is started with.
 pub const ADMIN_EMAIL: &str = "admin@test.example";
@@ -82,6 +83,12 @@ pub fn files_dir(database_url: &str) -> std::path::PathBuf {
     std::env::temp_dir().join("zippcrm-test-files").join(name)
 }
 
+/// The directory the servers on `database_url` write emails to when no SMTP server is set.
+pub fn mail_dir(database_url: &str) -> std::path::PathBuf {
+    let name = database_url.rsplit('/').next().unwrap_or("default");
+    std::env::temp_dir().join("zippcrm-test-mail").join(name)
+}
+
 /// Server configuration for tests.
 pub fn config() -> api::Config {
     api::Config {
@@ -106,6 +113,7 @@ pub fn config() -> api::Config {
             backoff: Duration::from_millis(20),
             ..Default::default()
         },
+        mail: api::mail::MailConfig::directory(std::env::temp_dir().join("zippcrm-test-mail")),
     }
 }
 
@@ -119,6 +127,7 @@ pub async fn spawn_app() -> Result<TestApp> {
 pub async fn spawn_app_on(url: &str) -> Result<TestApp> {
     let mut config = config();
     config.storage = api::config::StorageConfig::Local(files_dir(url));
+    config.mail = api::mail::MailConfig::directory(mail_dir(url));
     spawn_app_with(url, config).await
 }
 

@@ -43,7 +43,13 @@ pub const MAX_INTROSPECTION_LISTS: usize = 3;
 /// exponential in the text's length. The complexity limit (2,000 fields) stays below it.
 pub const MAX_SELECTIONS: usize = 20_000;
 /// Root mutation fields that check a credential.
-const AUTHENTICATION_FIELDS: [&str; 4] = ["login", "refreshToken", "setPassword", "changePassword"];
+const AUTHENTICATION_FIELDS: [&str; 5] = [
+    "login",
+    "refreshToken",
+    "setPassword",
+    "changePassword",
+    "requestPasswordReset",
+];
 /// Fields of the introspection types whose values are lists of types, fields or values.
 const INTROSPECTION_LISTS: [&str; 8] = [
     "types",

@@ -254,7 +254,24 @@ impl UserMutation {
         Ok(true)
     }
 
-    /// Sets a password with the one-time token from an invitation email.
+    /// Asks for a password-reset link by email. Anyone may ask; the answer is `true`
+    /// whether or not an account has this address, and at most one link goes out per
+    /// account every few minutes. The link (one-time, an hour) leads to `setPassword`,
+    /// which ends the account's other sessions.
+    async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
+        if email.len() > 320 {
+            return Err(ApiError::bad_input("email: at most 320 characters").into());
+        }
+        let state = ctx.state();
+        state
+            .bus
+            .request_password_reset(&email, chrono::Utc::now())
+            .await
+            .map_err(ApiError::from)?;
+        Ok(true)
+    }
+
+    /// Sets a password with the one-time token from an invitation or a reset email.
     async fn set_password(
         &self,
         ctx: &Context<'_>,

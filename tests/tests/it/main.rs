@@ -3,6 +3,7 @@
 mod auth;
 mod delivery;
 mod effort;
+mod email;
 mod fuzz;
 mod guidance;
 mod hardening;
