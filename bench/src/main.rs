@@ -6,6 +6,7 @@
 
 mod cpu;
 mod effort;
+mod mail;
 mod scenarios;
 mod seed;
 mod server;
@@ -83,6 +84,7 @@ struct Sizes {
     audit_reps: usize,
     rebuild_events: usize,
     effort: effort::EffortSizes,
+    emails: usize,
 }
 
 impl Size {
@@ -104,6 +106,7 @@ impl Size {
                     days: 14,
                     statement_reads: 3,
                 },
+                emails: 100,
             },
             Size::Quick => Sizes {
                 leads: 20_000,
@@ -121,6 +124,7 @@ impl Size {
                     days: 70,
                     statement_reads: 20,
                 },
+                emails: 2_000,
             },
             Size::Full => Sizes {
                 leads: 100_000,
@@ -138,6 +142,7 @@ impl Size {
                     days: 280,
                     statement_reads: 50,
                 },
+                emails: 10_000,
             },
         }
     }
@@ -277,7 +282,8 @@ async fn measure(
     size: Size,
 ) -> Result<(Vec<Line>, Value)> {
     let t0 = Instant::now();
-    let server = server::ServerProcess::start(url, &work.join("files"))?;
+    let smtp = tests::smtp::SmtpServer::start().await;
+    let server = server::ServerProcess::start(url, &work.join("files"), smtp.addr.port())?;
     cpu::watch_server(server.pid());
     // The baselines' pool: the server's own settings, through the server's own constructor.
     let pool = api::startup::connect(url, 40).await?;
@@ -599,6 +605,21 @@ async fn measure(
         met: true,
     });
     report["effort"] = json!(e);
+
+    let m = mail::run(&pool, &smtp, sizes.emails).await?;
+    log("email scenario done", t0);
+    lines.push(Line {
+        scenario: "email drain",
+        measured: format!(
+            "{:.0} msg/s ({} messages)",
+            m.drained_per_second, m.messages
+        ),
+        baseline: format!("{:.0} msg/s raw SMTP", m.raw_per_second),
+        ratio: Some(ratio(m.drained_per_second, m.raw_per_second)),
+        target: "- (reported), each once",
+        met: m.received == m.messages,
+    });
+    report["email"] = json!(m);
 
     let lines_json: Vec<Value> = lines
         .iter()

@@ -41,8 +41,9 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `zippcrm-bench serve` on `database_url`.
-    pub fn start(database_url: &str, files_dir: &std::path::Path) -> Result<Self> {
+    /// Starts `zippcrm-bench serve` on `database_url`, sending email to the SMTP server on
+    /// loopback port `smtp_port`.
+    pub fn start(database_url: &str, files_dir: &std::path::Path, smtp_port: u16) -> Result<Self> {
         let exe = std::env::current_exe().context("locating zippcrm-bench")?;
         let mut child = Command::new(exe)
             .arg("serve")
@@ -56,6 +57,9 @@ impl ServerProcess {
             )
             .env("ZIPPCRM_FILES_DIR", files_dir)
             .env("SCHEDULER_ENABLED", "false")
+            .env("SMTP_HOST", "127.0.0.1")
+            .env("SMTP_PORT", smtp_port.to_string())
+            .env("SMTP_TLS", "none")
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),

@@ -28,6 +28,7 @@ fn a_smoke_run_produces_every_figure() {
         "rebuild",
         "ingest",
         "statement",
+        "email drain",
     ] {
         assert!(
             stdout.contains(scenario),
@@ -58,6 +59,8 @@ fn a_smoke_run_produces_every_figure() {
     positive(&["memory", "peak_rss_kib"]);
     positive(&["effort", "logged_per_second"]);
     positive(&["effort", "raw_per_second"]);
+    positive(&["email", "drained_per_second"]);
+    positive(&["email", "raw_per_second"]);
     positive(&["effort", "statement_read", "p50_ms"]);
     positive(&["effort", "raw_sum", "p50_ms"]);
     assert_eq!(report["effort"]["repeat_events_added"], 0);
