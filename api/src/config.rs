@@ -77,6 +77,11 @@ fn mail() -> Result<crate::mail::MailConfig> {
         };
     }
     if let Some(from) = var("SMTP_FROM") {
+        from.parse::<lettre::message::Mailbox>().with_context(|| {
+            format!(
+                "SMTP_FROM '{from}' is not an address such as 'ZippCRM <no-reply@firm.example>'"
+            )
+        })?;
         config.from = from;
     }
     if let Some(attempts) = var("ZIPPCRM_MAIL_ATTEMPTS").and_then(|v| v.parse().ok()) {

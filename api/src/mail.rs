@@ -263,59 +263,98 @@ const CONCURRENT_SENDS: usize = 8;
 /// Messages claimed at once.
 const CLAIM_BATCH: i64 = 32;
 
-/// Drains the outbox until `shutdown`: wakes on every queued message (`zippcrm_outbox`)
-/// and at least every `config.poll`.
-pub async fn run(
-    pool: PgPool,
+/// A sender, its settings checked: built at start-up, so a bad `SMTP_*` setting stops the
+/// server there rather than leaving it without one.
+pub struct Mailer {
+    sender: Sender,
+    from: Mailbox,
     config: MailConfig,
     portal_url: String,
-    mut shutdown: watch::Receiver<bool>,
-) -> Result<()> {
-    let sender = Sender::build(&config.transport)?;
-    let from: Mailbox = config
-        .from
-        .parse()
-        .with_context(|| format!("SMTP_FROM '{}' is not a valid address", config.from))?;
-    if let MailTransport::Directory(dir) = &config.transport {
-        tracing::info!(dir = %dir.display(), "no SMTP_HOST: emails are written to this directory as .eml files");
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailer")
+            .field("from", &self.from)
+            .finish_non_exhaustive()
     }
-    let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
-    listener.listen("zippcrm_outbox").await?;
-    loop {
-        if *shutdown.borrow() {
-            return Ok(());
+}
+
+impl Mailer {
+    /// Checks `config` and builds its transport; links in messages point to `portal_url`.
+    pub fn new(config: MailConfig, portal_url: &str) -> Result<Self> {
+        let sender = Sender::build(&config.transport)?;
+        let from: Mailbox = config
+            .from
+            .parse()
+            .with_context(|| format!("SMTP_FROM '{}' is not a valid address", config.from))?;
+        if let MailTransport::Directory(dir) = &config.transport {
+            tracing::info!(dir = %dir.display(), "no SMTP_HOST: emails are written to this directory as .eml files");
         }
-        let claimed = match claim(&pool, CLAIM_BATCH, config.lease).await {
-            Ok(claimed) => claimed,
-            Err(error) => {
-                tracing::warn!(%error, "could not claim emails");
-                Vec::new()
+        Ok(Mailer {
+            sender,
+            from,
+            config,
+            portal_url: portal_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// Drains the outbox until `shutdown`: wakes on every queued message (`zippcrm_outbox`)
+    /// and at least every `config.poll`; a database that went away is waited for.
+    pub async fn run(self, pool: PgPool, mut shutdown: watch::Receiver<bool>) {
+        let mut listener = loop {
+            match sqlx::postgres::PgListener::connect_with(&pool).await {
+                Ok(mut listener) => match listener.listen("zippcrm_outbox").await {
+                    Ok(()) => break listener,
+                    Err(error) => tracing::warn!(%error, "email sender: could not listen"),
+                },
+                Err(error) => tracing::warn!(%error, "email sender: could not connect"),
+            }
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                () = tokio::time::sleep(self.config.poll) => {}
             }
         };
-        let full = i64::try_from(claimed.len()).unwrap_or(0) == CLAIM_BATCH;
-        futures::stream::iter(claimed)
-            .for_each_concurrent(CONCURRENT_SENDS, |row| {
-                let (pool, config, sender, from) = (&pool, &config, &sender, &from);
-                let portal_url = portal_url.as_str();
-                async move {
-                    let outcome = match message(&row, from, portal_url) {
-                        Ok(message) => sender.send(message).await,
-                        Err(error) => Outcome::Permanent(error),
-                    };
-                    if let Err(error) = settle(pool, config, &row, outcome).await {
-                        // Left `sending`: taken again once the lease is over.
-                        tracing::warn!(id = %row.id, %error, "could not record an email's outcome");
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let claimed = match claim(&pool, CLAIM_BATCH, self.config.lease).await {
+                Ok(claimed) => claimed,
+                Err(error) => {
+                    tracing::warn!(%error, "could not claim emails");
+                    Vec::new()
+                }
+            };
+            let full = i64::try_from(claimed.len()).unwrap_or(0) == CLAIM_BATCH;
+            futures::stream::iter(claimed)
+                .for_each_concurrent(CONCURRENT_SENDS, |row| {
+                    let (pool, this) = (&pool, &self);
+                    async move {
+                        let outcome = match message(&row, &this.from, &this.portal_url) {
+                            Ok(message) => this.sender.send(message).await,
+                            Err(error) => Outcome::Permanent(error),
+                        };
+                        if let Err(error) = settle(pool, &this.config, &row, outcome).await {
+                            // Left `sending`: taken again once the lease is over.
+                            tracing::warn!(id = %row.id, %error, "could not record an email's outcome");
+                        }
+                    }
+                })
+                .await;
+            if full {
+                continue;
+            }
+            tokio::select! {
+                _ = shutdown.changed() => {}
+                received = listener.recv() => {
+                    if received.is_err() {
+                        // The connection is gone; the next recv reconnects.
+                        tokio::time::sleep(self.config.poll).await;
                     }
                 }
-            })
-            .await;
-        if full {
-            continue;
-        }
-        tokio::select! {
-            _ = shutdown.changed() => {}
-            _ = listener.recv() => {}
-            () = tokio::time::sleep(config.poll) => {}
+                () = tokio::time::sleep(self.config.poll) => {}
+            }
         }
     }
 }

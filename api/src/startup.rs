@@ -128,17 +128,9 @@ impl Server {
             config.reactors,
             shutdown.subscribe(),
         )));
-        let mailer = crate::mail::run(
-            pool.clone(),
-            config.mail.clone(),
-            config.portal_url.trim_end_matches('/').to_owned(),
-            shutdown.subscribe(),
-        );
-        background.push(tokio::spawn(async move {
-            if let Err(error) = mailer.await {
-                tracing::error!(%error, "the email sender stopped");
-            }
-        }));
+        let mailer = crate::mail::Mailer::new(config.mail.clone(), &config.portal_url)
+            .context("setting up email delivery (check SMTP_* and ZIPPCRM_MAIL_DIR)")?;
+        background.push(tokio::spawn(mailer.run(pool.clone(), shutdown.subscribe())));
         let files = crate::files::FileStore::open(&config.storage, config.max_upload_bytes)
             .context("opening the file store (check ZIPPCRM_FILES_DIR or S3_*)")?;
         if config.scheduler_enabled {

@@ -53,3 +53,10 @@ fn production_needs_an_smtp_server() {
     assert!(!started);
     assert!(stderr.contains("SMTP_HOST"), "{stderr}");
 }
+
+#[test]
+fn a_sender_address_that_is_not_one_is_refused() {
+    let (started, stderr) = start(&[("SMTP_FROM", "ZippCRM at the firm")]);
+    assert!(!started);
+    assert!(stderr.contains("SMTP_FROM"), "{stderr}");
+}
