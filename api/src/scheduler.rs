@@ -1,5 +1,6 @@
 //! The scheduler: licence expiry alerts (90, 60 and 30 days ahead), reminders for
-//! document requests that are due soon, and due-soon and overdue alerts of service items. Runs where `SCHEDULER_ENABLED=true` (one replica).
+//! document requests that are due soon, due-soon and overdue alerts of service items, and
+//! each digest recipient's email of yesterday's notifications. Runs where `SCHEDULER_ENABLED=true` (one replica).
 //!
 //! The scheduler decides *when*; what it does goes the reactors' way: its commands carry a
 //! reaction key per project and day (`CommandContext::scheduled`), so a pass run twice, or on
@@ -28,6 +29,8 @@ pub struct Pass {
     pub reminders_queued: u64,
     /// Unfinished service items due soon or overdue that were looked at.
     pub service_items_checked: usize,
+    /// Daily digests queued (for yesterday's notifications).
+    pub digests_queued: u64,
 }
 
 /// One pass for the date `today`.
@@ -72,6 +75,27 @@ pub async fn run_once(bus: &CommandBus, pool: &PgPool, today: NaiveDate) -> anyh
         .await?;
         pass.reminders_queued += queued.rows_affected();
     }
+    // Yesterday's notifications (UTC), one email per recipient who takes the digest, listing
+    // those of the kinds they did not mute; once per recipient and day (the dedupe key).
+    let digests = sqlx::query(
+        "INSERT INTO email_outbox (id, kind, to_address, subject, body, user_id, dedupe_key) \
+         SELECT gen_random_uuid(), 'digest', r.email, \
+                'Your ZippCRM notifications of ' || ($1::date - 1), \
+                'Hello,' || E'\\n\\n' || 'What happened on ' || ($1::date - 1) || ':' || E'\\n\\n' || \
+                string_agg('- ' || n.title || ': ' || n.body, E'\\n' ORDER BY n.created_at, n.id) || \
+                E'\\n\\n' || 'See them all in ZippCRM.', \
+                r.user_id, 'digest:' || r.user_id || ':' || ($1::date - 1) \
+           FROM notification_recipients r JOIN notifications n ON n.user_id = r.user_id \
+          WHERE r.digest AND r.active AND NOT n.kind = ANY(r.email_muted) \
+            AND n.created_at >= (($1::date - 1)::timestamp AT TIME ZONE 'UTC') \
+            AND n.created_at < ($1::date::timestamp AT TIME ZONE 'UTC') \
+          GROUP BY r.user_id, r.email \
+         ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
+    )
+    .bind(today)
+    .execute(pool)
+    .await?;
+    pass.digests_queued = digests.rows_affected();
     let until = today + chrono::Days::new(domain::service::DUE_SOON_DAYS.unsigned_abs());
     for (item_id, managers) in projections::service::due_by(pool, until).await? {
         let ctx = CommandContext::scheduled("service-due", item_id, today);

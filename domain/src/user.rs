@@ -7,4 +7,4 @@ mod aggregate;
 #[cfg(test)]
 mod tests;
 
-pub use aggregate::{User, UserCommand, UserError, UserEvent};
+pub use aggregate::{User, UserCommand, UserError, UserEvent, NOTIFICATION_KINDS};

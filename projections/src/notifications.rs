@@ -1,5 +1,7 @@
-//! The `notifications` read model: in-app notifications per user (read or unread). Their
-//! emails are queued by the [`NotificationEmails`] reactor, which reads this model.
+//! The `notifications` read model: in-app notifications per user (read or unread), and
+//! each recipient's email preferences (kinds muted, daily digest). Their emails are queued
+//! by the [`NotificationEmails`] reactor, which reads this model and skips muted kinds and
+//! digest takers (the scheduler sends the digest).
 //!
 //! Recipients: a client's portal users for requests raised, uploads reviewed, stages advanced
 //! and licence expiry alerts; the person who raised a request for uploads received; the
@@ -150,11 +152,22 @@ struct SubjectRow {
     subject: Subject,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 struct Recipient {
     email: String,
     client_id: Option<Uuid>,
     active: bool,
+    /// Kinds not emailed.
+    email_muted: Vec<String>,
+    /// A daily digest instead of single emails.
+    digest: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct RecipientRow {
+    user_id: Uuid,
+    #[sqlx(flatten)]
+    recipient: Recipient,
 }
 
 /// A notification to insert.
@@ -244,8 +257,8 @@ impl State {
         clients.dedup();
         users.sort_unstable();
         users.dedup();
-        let recipients: Vec<(Uuid, String, Option<Uuid>, bool)> = sqlx::query_as(
-            "SELECT user_id, email, client_id, active FROM notification_recipients \
+        let recipients: Vec<RecipientRow> = sqlx::query_as(
+            "SELECT user_id, email, client_id, active, email_muted, digest FROM notification_recipients \
               WHERE client_id = ANY($1) OR user_id = ANY($2)",
         )
         .bind(&clients)
@@ -259,16 +272,7 @@ impl State {
                 .collect(),
             recipients: recipients
                 .into_iter()
-                .map(|(user_id, email, client_id, active)| {
-                    (
-                        user_id,
-                        Recipient {
-                            email,
-                            client_id,
-                            active,
-                        },
-                    )
-                })
+                .map(|row| (row.user_id, row.recipient))
                 .collect(),
             ..Self::default()
         })
@@ -288,11 +292,24 @@ impl State {
                         email,
                         client_id,
                         active: true,
+                        email_muted: Vec::new(),
+                        digest: false,
                     },
                 );
             }
             UserEvent::UserDeactivated { .. } => match self.recipients.get_mut(&id) {
                 Some(recipient) => recipient.active = false,
+                None => return,
+            },
+            UserEvent::NotificationPreferencesSet {
+                email_muted,
+                digest,
+                ..
+            } => match self.recipients.get_mut(&id) {
+                Some(recipient) => {
+                    recipient.email_muted = email_muted;
+                    recipient.digest = digest;
+                }
                 None => return,
             },
             UserEvent::NotificationsRead { .. }
@@ -405,14 +422,21 @@ impl State {
             .collect();
         if !recipients.is_empty() {
             sqlx::query(
-                "INSERT INTO notification_recipients (user_id, email, client_id, active) \
-                 SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::bool[]) \
-                 ON CONFLICT (user_id) DO UPDATE SET active = EXCLUDED.active",
+                "INSERT INTO notification_recipients (user_id, email, client_id, active, email_muted, digest) \
+                 SELECT u, e, c, a, ARRAY(SELECT jsonb_array_elements_text(m)), d \
+                   FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::bool[], $5::jsonb[], $6::bool[]) \
+                        AS x(u, e, c, a, m, d) \
+                 ON CONFLICT (user_id) DO UPDATE SET active = EXCLUDED.active, \
+                        email_muted = EXCLUDED.email_muted, digest = EXCLUDED.digest",
             )
             .bind(column(&recipients, |(id, _)| **id))
             .bind(column(&recipients, |(_, r)| r.email.as_str()))
             .bind(column(&recipients, |(_, r)| r.client_id))
             .bind(column(&recipients, |(_, r)| r.active))
+            .bind(column(&recipients, |(_, r)| {
+                serde_json::to_value(&r.email_muted).unwrap_or_default()
+            }))
+            .bind(column(&recipients, |(_, r)| r.digest))
             .execute(conn)
             .await?;
         }
@@ -693,6 +717,18 @@ pub async fn list(
     .await
 }
 
+/// The kinds a user does not get by email, and whether they take the daily digest (`None`:
+/// not a recipient yet).
+pub async fn preferences(
+    pool: &sqlx::PgPool,
+    user_id: Uuid,
+) -> Result<Option<(Vec<String>, bool)>, sqlx::Error> {
+    sqlx::query_as("SELECT email_muted, digest FROM notification_recipients WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await
+}
+
 /// How many unread notifications a user has.
 pub async fn unread(pool: &sqlx::PgPool, user_id: Uuid) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL")
@@ -730,7 +766,7 @@ impl Reactor for NotificationEmails {
              SELECT n.id, n.kind, r.email, n.title, n.body, n.user_id, \
                     n.event_id || ':' || n.user_id || ':' || n.kind \
                FROM notifications n JOIN notification_recipients r ON r.user_id = n.user_id \
-              WHERE n.event_id = $1 \
+              WHERE n.event_id = $1 AND NOT r.digest AND NOT n.kind = ANY(r.email_muted) \
              ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
         )
         .bind(event.event_id)

@@ -77,9 +77,9 @@ impl FoldEach for UsersProjection {
         let (role, deactivated, at) = match payload {
             UserEvent::UserRoleChanged { role, at } => (Some(role.as_str()), false, at),
             UserEvent::UserDeactivated { at } => (None, true, at),
-            UserEvent::UserPasswordChanged { at } | UserEvent::NotificationsRead { at, .. } => {
-                (None, false, at)
-            }
+            UserEvent::UserPasswordChanged { at }
+            | UserEvent::NotificationsRead { at, .. }
+            | UserEvent::NotificationPreferencesSet { at, .. } => (None, false, at),
             UserEvent::UserRegistered { at, .. } => (None, false, at),
         };
         sqlx::query(

@@ -51,6 +51,12 @@ pub struct NotificationQuery;
 
 #[Object]
 impl NotificationQuery {
+    /// How notifications reach the viewer besides the app.
+    async fn notification_preferences(&self, ctx: &Context<'_>) -> Result<NotificationPreferences> {
+        let viewer = ctx.request().auth.viewer()?;
+        preferences(ctx, viewer.user_id).await
+    }
+
     /// The viewer's notifications, newest first.
     async fn notifications(
         &self,
@@ -80,8 +86,62 @@ impl NotificationQuery {
 #[derive(Default, Debug)]
 pub struct NotificationMutation;
 
+/// How notifications reach the viewer besides the app, where every one always shows.
+#[derive(async_graphql::SimpleObject, Debug)]
+pub struct NotificationPreferences {
+    /// Kinds never emailed.
+    email_muted: Vec<String>,
+    /// One email a day listing the day's notifications instead of one each.
+    digest: bool,
+    /// Every kind there is.
+    kinds: Vec<String>,
+}
+
+async fn preferences(ctx: &Context<'_>, user_id: Uuid) -> Result<NotificationPreferences> {
+    let (email_muted, digest) = projections::notifications::preferences(&ctx.state().pool, user_id)
+        .await
+        .map_err(ApiError::from)?
+        .unwrap_or_default();
+    Ok(NotificationPreferences {
+        email_muted,
+        digest,
+        kinds: domain::user::NOTIFICATION_KINDS
+            .iter()
+            .map(|k| (*k).to_owned())
+            .collect(),
+    })
+}
+
 #[Object]
 impl NotificationMutation {
+    /// Chooses which kinds of notification also come by email (all but `emailMuted`), and
+    /// whether as one daily digest of the day before instead of one email each.
+    async fn set_notification_preferences(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(validator(max_items = 20))] email_muted: Vec<String>,
+        digest: bool,
+    ) -> Result<NotificationPreferences> {
+        let viewer = ctx.request().auth.viewer()?;
+        let command_ctx = ctx.command_context(&viewer);
+        let state = ctx.state();
+        let appended = state
+            .bus
+            .user(
+                &command_ctx,
+                viewer.user_id,
+                UserCommand::SetNotificationPreferences {
+                    email_muted,
+                    digest,
+                    at: command_ctx.issued_at,
+                },
+            )
+            .await
+            .map_err(ApiError::from)?;
+        state.caught_up(&["notifications"], appended).await;
+        preferences(ctx, viewer.user_id).await
+    }
+
     /// Marks notifications read (all of them when `ids` is omitted).
     async fn mark_notifications_read(
         &self,

@@ -39,7 +39,12 @@ fn reason(kind: &str) -> &'static str {
             "You receive this because someone asked to reset your password. If it was not you, ignore it: nothing changes."
         }
         "request_reminder" => "You receive this because a document request of yours is due.",
-        _ => "You receive this because of your work in ZippCRM.",
+        "digest" => {
+            "You receive this daily digest because you chose it in your notification preferences."
+        }
+        _ => {
+            "You receive this because of your work in ZippCRM; choose which notifications come by email in your notification preferences."
+        }
     }
 }
 

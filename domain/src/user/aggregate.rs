@@ -21,7 +21,28 @@ pub struct User {
     pub client_id: Option<Uuid>,
     /// Whether the user may log in.
     pub active: bool,
+    /// Notification kinds that reach them in the app only, not by email.
+    #[serde(default)]
+    pub email_muted: Vec<String>,
+    /// One email a day listing the day's notifications instead of one each.
+    #[serde(default)]
+    pub digest: bool,
 }
+
+/// The kinds of notification, as persisted; each reaches its recipient in the app, and by
+/// email unless they muted it or take the daily digest.
+pub const NOTIFICATION_KINDS: [&str; 10] = [
+    "request_raised",
+    "upload_received",
+    "upload_reviewed",
+    "stage_advanced",
+    "task_assigned",
+    "licence_expiry",
+    "service_routed",
+    "service_due_soon",
+    "service_overdue",
+    "template_version_published",
+];
 
 /// User commands.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +71,12 @@ pub enum UserCommand {
     MarkNotificationsRead {
         /// Notification ids.
         ids: Option<Vec<Uuid>>,
+        at: DateTime<Utc>,
+    },
+    /// Choose which notification kinds also come by email, and whether as a daily digest.
+    SetNotificationPreferences {
+        email_muted: Vec<String>,
+        digest: bool,
         at: DateTime<Utc>,
     },
 }
@@ -83,6 +110,14 @@ pub enum UserEvent {
         ids: Option<Vec<Uuid>>,
         at: DateTime<Utc>,
     },
+    /// The user chose how notifications reach them besides the app.
+    NotificationPreferencesSet {
+        /// Kinds not emailed.
+        email_muted: Vec<String>,
+        /// A daily digest instead of single emails.
+        digest: bool,
+        at: DateTime<Utc>,
+    },
 }
 
 impl cqrs_es::DomainEvent for UserEvent {
@@ -93,6 +128,7 @@ impl cqrs_es::DomainEvent for UserEvent {
             UserEvent::UserRoleChanged { .. } => "UserRoleChanged",
             UserEvent::UserDeactivated { .. } => "UserDeactivated",
             UserEvent::NotificationsRead { .. } => "NotificationsRead",
+            UserEvent::NotificationPreferencesSet { .. } => "NotificationPreferencesSet",
         }
         .to_owned()
     }
@@ -214,6 +250,36 @@ impl Aggregate for User {
                 }
                 UserEvent::NotificationsRead { ids, at }
             }
+            UserCommand::SetNotificationPreferences {
+                mut email_muted,
+                digest,
+                at,
+            } => {
+                self.live()?;
+                if let Some(unknown) = email_muted
+                    .iter()
+                    .find(|k| !NOTIFICATION_KINDS.contains(&k.as_str()))
+                {
+                    return Err(ValidationError::new(
+                        "emailMuted",
+                        format!(
+                            "'{unknown}' is not a kind of notification (one of {})",
+                            NOTIFICATION_KINDS.join(", ")
+                        ),
+                    )
+                    .into());
+                }
+                email_muted.sort();
+                email_muted.dedup();
+                if email_muted == self.email_muted && digest == self.digest {
+                    return Ok(());
+                }
+                UserEvent::NotificationPreferencesSet {
+                    email_muted,
+                    digest,
+                    at,
+                }
+            }
         };
         sink.write(event, self).await;
         Ok(())
@@ -236,12 +302,22 @@ impl Aggregate for User {
                     role: Some(role),
                     client_id,
                     active: true,
+                    email_muted: Vec::new(),
+                    digest: false,
                 };
             }
             UserEvent::UserPasswordChanged { .. } => {}
             UserEvent::UserRoleChanged { role, .. } => self.role = Some(role),
             UserEvent::UserDeactivated { .. } => self.active = false,
             UserEvent::NotificationsRead { .. } => {}
+            UserEvent::NotificationPreferencesSet {
+                email_muted,
+                digest,
+                ..
+            } => {
+                self.email_muted = email_muted;
+                self.digest = digest;
+            }
         }
     }
 }

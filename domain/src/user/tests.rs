@@ -83,3 +83,40 @@ fn a_deactivated_user_changes_no_more() {
         })
         .then_expect_error(UserError::Deactivated);
 }
+
+#[test]
+fn preferences_name_known_kinds_once_and_repeating_them_changes_nothing() {
+    let set = |muted: &[&str], digest| UserCommand::SetNotificationPreferences {
+        email_muted: muted.iter().map(|k| (*k).to_owned()).collect(),
+        digest,
+        at: at(),
+    };
+    TestFramework::<User>::with(())
+        .given(vec![registered(Role::Consultant)])
+        .when(set(&["task_assigned", "no_such_kind"], false))
+        .then_expect_error_message(
+            "emailMuted: 'no_such_kind' is not a kind of notification (one of request_raised, upload_received, upload_reviewed, stage_advanced, task_assigned, licence_expiry, service_routed, service_due_soon, service_overdue, template_version_published)",
+        );
+    TestFramework::<User>::with(())
+        .given(vec![registered(Role::Consultant)])
+        .when(set(
+            &["task_assigned", "stage_advanced", "task_assigned"],
+            true,
+        ))
+        .then_expect_events(vec![UserEvent::NotificationPreferencesSet {
+            email_muted: vec!["stage_advanced".into(), "task_assigned".into()],
+            digest: true,
+            at: at(),
+        }]);
+    TestFramework::<User>::with(())
+        .given(vec![
+            registered(Role::Consultant),
+            UserEvent::NotificationPreferencesSet {
+                email_muted: vec!["task_assigned".into()],
+                digest: false,
+                at: at(),
+            },
+        ])
+        .when(set(&["task_assigned"], false))
+        .then_expect_events(vec![]);
+}

@@ -401,3 +401,98 @@ async fn without_an_smtp_server_development_writes_each_message_to_the_mail_dire
         .text()
         .contains("http://portal.test.example/set-password?token="));
 }
+
+#[tokio::test]
+async fn muted_kinds_stay_in_the_app_and_a_digest_replaces_single_emails() {
+    let app = spawn_app().await.expect("server");
+    let admin = app.admin().await;
+    let mut people = Vec::new();
+    for name in ["muted", "digest", "plain"] {
+        people
+            .push(create_user(&app, &admin, &format!("{name}@prefs.example"), "CONSULTANT").await);
+    }
+    let set = "mutation($m: [String!]!, $d: Boolean!) { setNotificationPreferences(emailMuted: $m, digest: $d) { emailMuted digest } }";
+    let unknown = app
+        .gql(
+            Some(&people[0].1),
+            set,
+            json!({ "m": ["gossip"], "d": false }),
+        )
+        .await;
+    assert_eq!(code(&unknown), "BAD_USER_INPUT");
+    let muted = app
+        .ok(
+            Some(&people[0].1),
+            set,
+            json!({ "m": ["task_assigned", "task_assigned"], "d": false }),
+        )
+        .await;
+    assert_eq!(
+        muted["setNotificationPreferences"],
+        json!({ "emailMuted": ["task_assigned"], "digest": false })
+    );
+    app.ok(Some(&people[1].1), set, json!({ "m": [], "d": true }))
+        .await;
+    let shown = app
+        .ok(
+            Some(&people[1].1),
+            "{ notificationPreferences { digest kinds } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(shown["notificationPreferences"]["digest"], true);
+    assert!(shown["notificationPreferences"]["kinds"]
+        .as_array()
+        .is_some_and(|k| k.contains(&json!("task_assigned"))));
+
+    let lead = capture_lead(&app, &admin, "Prefs Finance", "cfo@prefs.example").await;
+    win_lead(&app, &admin, &lead).await;
+    let (_, project) = convert_with_project(&app, &admin, &lead, "cfo@prefs.example").await;
+    for (id, _) in &people {
+        app.ok(
+            Some(&admin),
+            "mutation($p: UUID!, $a: UUID!) { addTask(projectId: $p, input: { title: \"Board resolution\", assigneeId: $a }) { caughtUp } }",
+            json!({ "p": project, "a": id }),
+        )
+        .await;
+    }
+    app.settled().await;
+    for (_, token) in &people {
+        let notes = app
+            .ok(Some(token), "{ notifications { kind } }", json!({}))
+            .await;
+        assert_eq!(
+            notes["notifications"],
+            json!([{ "kind": "task_assigned" }]),
+            "in the app, whatever the preferences"
+        );
+    }
+    let emailed: Vec<String> = sqlx::query_scalar(
+        "SELECT to_address FROM email_outbox WHERE kind = 'task_assigned' ORDER BY to_address",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("outbox");
+    assert_eq!(emailed, ["plain@prefs.example"]);
+
+    let tomorrow = chrono::Utc::now().date_naive() + chrono::Days::new(1);
+    let pass = api::scheduler::run_once(&app.state.bus, &app.pool, tomorrow)
+        .await
+        .expect("pass");
+    assert_eq!(pass.digests_queued, 1);
+    let again = api::scheduler::run_once(&app.state.bus, &app.pool, tomorrow)
+        .await
+        .expect("pass");
+    assert_eq!(again.digests_queued, 0, "one digest a day");
+    let (to, body): (String, String) =
+        sqlx::query_as("SELECT to_address, body FROM email_outbox WHERE kind = 'digest'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("digest");
+    assert_eq!(to, "digest@prefs.example");
+    assert!(
+        body.contains("You were assigned: Board resolution"),
+        "{body}"
+    );
+    assert_rebuild_equals_live(&app, "notifications").await;
+}
