@@ -112,6 +112,24 @@ async fn preferences(ctx: &Context<'_>, user_id: Uuid) -> Result<NotificationPre
     })
 }
 
+/// Runs a command on the viewer's own user and waits for the notifications read model;
+/// returns the viewer's id.
+async fn on_viewer(
+    ctx: &Context<'_>,
+    command: impl FnOnce(chrono::DateTime<chrono::Utc>) -> UserCommand,
+) -> Result<Uuid> {
+    let viewer = ctx.request().auth.viewer()?;
+    let command_ctx = ctx.command_context(&viewer);
+    let state = ctx.state();
+    let appended = state
+        .bus
+        .user(&command_ctx, viewer.user_id, command(command_ctx.issued_at))
+        .await
+        .map_err(ApiError::from)?;
+    state.caught_up(&["notifications"], appended).await;
+    Ok(viewer.user_id)
+}
+
 #[Object]
 impl NotificationMutation {
     /// Chooses which kinds of notification also come by email (all but `emailMuted`), and
@@ -122,24 +140,13 @@ impl NotificationMutation {
         #[graphql(validator(max_items = 20))] email_muted: Vec<String>,
         digest: bool,
     ) -> Result<NotificationPreferences> {
-        let viewer = ctx.request().auth.viewer()?;
-        let command_ctx = ctx.command_context(&viewer);
-        let state = ctx.state();
-        let appended = state
-            .bus
-            .user(
-                &command_ctx,
-                viewer.user_id,
-                UserCommand::SetNotificationPreferences {
-                    email_muted,
-                    digest,
-                    at: command_ctx.issued_at,
-                },
-            )
-            .await
-            .map_err(ApiError::from)?;
-        state.caught_up(&["notifications"], appended).await;
-        preferences(ctx, viewer.user_id).await
+        let user_id = on_viewer(ctx, |at| UserCommand::SetNotificationPreferences {
+            email_muted,
+            digest,
+            at,
+        })
+        .await?;
+        preferences(ctx, user_id).await
     }
 
     /// Marks notifications read (all of them when `ids` is omitted).
@@ -148,24 +155,9 @@ impl NotificationMutation {
         ctx: &Context<'_>,
         ids: Option<Vec<Uuid>>,
     ) -> Result<i64> {
-        let viewer = ctx.request().auth.viewer()?;
-        let command_ctx = ctx.command_context(&viewer);
-        let state = ctx.state();
-        let appended = state
-            .bus
-            .user(
-                &command_ctx,
-                viewer.user_id,
-                UserCommand::MarkNotificationsRead {
-                    ids,
-                    at: command_ctx.issued_at,
-                },
-            )
-            .await
-            .map_err(ApiError::from)?;
-        state.caught_up(&["notifications"], appended).await;
+        let user_id = on_viewer(ctx, |at| UserCommand::MarkNotificationsRead { ids, at }).await?;
         Ok(
-            projections::notifications::unread(&state.pool, viewer.user_id)
+            projections::notifications::unread(&ctx.state().pool, user_id)
                 .await
                 .map_err(ApiError::from)?,
         )
