@@ -37,7 +37,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// `ZIPPCRM_MAX_UPLOAD_BYTES`, default 10 MiB.
     pub max_upload_bytes: usize,
-    /// `SCHEDULER_ENABLED=true` on exactly one replica: expiry alerts and reminders.
+    /// `SCHEDULER_ENABLED=true` on exactly one replica: expiry alerts, reminders, due
+    /// alerts and daily digests.
     pub scheduler_enabled: bool,
     /// `ZIPPCRM_SCHEDULER_INTERVAL_SECS`, default 3600.
     pub scheduler_interval: Duration,

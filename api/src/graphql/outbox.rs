@@ -55,7 +55,7 @@ impl EmailStatus {
 #[derive(SimpleObject, Debug)]
 pub struct EmailMessage {
     id: Uuid,
-    /// set_password, password_reset, request_reminder, or a notification's kind.
+    /// set_password, password_reset, request_reminder, digest, or a notification's kind.
     kind: String,
     to: String,
     subject: String,
