@@ -53,6 +53,10 @@ pub struct Config {
     /// `SMTP_PASSWORD`, `SMTP_TLS`, `SMTP_FROM`); without it in development, `.eml` files in
     /// `ZIPPCRM_MAIL_DIR` (default `.zippcrm/mail`).
     pub mail: crate::mail::MailConfig,
+    /// Webhook delivery: `ZIPPCRM_WEBHOOK_ATTEMPTS`, `_BACKOFF_MS`, `_LEASE_SECS`,
+    /// `_TIMEOUT_MS`, `_DISABLE_AFTER_SECS`, and `ZIPPCRM_WEBHOOK_ALLOW` (internal addresses
+    /// endpoints may use all the same).
+    pub webhooks: crate::webhooks::WebhookConfig,
 }
 
 /// The email settings from the environment.
@@ -85,15 +89,7 @@ fn mail() -> Result<crate::mail::MailConfig> {
         })?;
         config.from = from;
     }
-    if let Some(attempts) = var("ZIPPCRM_MAIL_ATTEMPTS").and_then(|v| v.parse().ok()) {
-        config.attempts = attempts;
-    }
-    if let Some(ms) = var("ZIPPCRM_MAIL_BACKOFF_MS").and_then(|v| v.parse().ok()) {
-        config.backoff = Duration::from_millis(ms);
-    }
-    if let Some(secs) = var("ZIPPCRM_MAIL_LEASE_SECS").and_then(|v| v.parse().ok()) {
-        config.lease = Duration::from_secs(secs);
-    }
+    config.drain = config.drain.from_env("ZIPPCRM_MAIL", var);
     Ok(config)
 }
 
@@ -170,6 +166,7 @@ impl Config {
         };
         let config = Config {
             mail: mail()?,
+            webhooks: crate::webhooks::WebhookConfig::from_env(var)?,
             database_url: var("DATABASE_URL"),
             bind_addr,
             portal_url: var("PORTAL_URL").unwrap_or_else(|| "http://127.0.0.1:8088".into()),
@@ -288,6 +285,7 @@ mod tests {
             client_ip_header: None,
             reactors: Default::default(),
             mail: crate::mail::MailConfig::directory("."),
+            webhooks: Default::default(),
         };
         assert!(config.check().is_err());
         config.jwt_secret = "short".into();

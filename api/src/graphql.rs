@@ -20,7 +20,7 @@ mod leads;
 mod loaders;
 mod notifications;
 mod operations;
-mod outbox;
+pub(crate) mod outbox;
 mod parsed;
 mod projects;
 mod rates;
@@ -33,6 +33,7 @@ mod teams;
 mod templates;
 mod types;
 mod users;
+mod webhooks;
 mod written;
 
 pub use context::{read_back, AppState, RequestContext};
@@ -72,6 +73,7 @@ pub struct Query(
     audit::AuditQuery,
     operations::OperationsQuery,
     outbox::OutboxQuery,
+    webhooks::WebhookQuery,
 );
 
 /// The root mutation.
@@ -96,6 +98,7 @@ pub struct Mutation(
     rule_changes::RuleChangeMutation,
     operations::OperationsMutation,
     outbox::OutboxMutation,
+    webhooks::WebhookMutation,
 );
 
 /// The schema type.

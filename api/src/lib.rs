@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod courier;
 pub mod error;
 pub mod exports;
 pub mod files;
@@ -17,6 +18,7 @@ pub mod scheduler;
 pub mod startup;
 pub mod telemetry;
 pub mod uploads;
+pub mod webhooks;
 
 pub use config::Config;
 pub use startup::Server;

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use futures::StreamExt;
+use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
@@ -27,6 +27,8 @@ use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, To
 use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
+
+use crate::courier::{self, Claimed, Courier, Drain, Outcome, Queue};
 
 /// How the SMTP connection is secured (`SMTP_TLS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,17 +77,9 @@ pub struct MailConfig {
     pub transport: MailTransport,
     /// `SMTP_FROM`, default `ZippCRM <no-reply@zippcrm.local>`.
     pub from: String,
-    /// `ZIPPCRM_MAIL_ATTEMPTS`: attempts before a message that keeps failing transiently
-    /// fails (default 8).
-    pub attempts: u32,
-    /// `ZIPPCRM_MAIL_BACKOFF_MS`: wait after the first transient failure, doubled after each
-    /// further one up to an hour (default 30 s).
-    pub backoff: Duration,
-    /// `ZIPPCRM_MAIL_LEASE_SECS`: how long a claim lasts before another sender takes the
-    /// message again (default 300).
-    pub lease: Duration,
-    /// Polling fallback when no notification arrives.
-    pub poll: Duration,
+    /// Retries and lease: `ZIPPCRM_MAIL_ATTEMPTS` (default 8), `ZIPPCRM_MAIL_BACKOFF_MS`
+    /// (default 30 s, doubling up to an hour), `ZIPPCRM_MAIL_LEASE_SECS` (default 300).
+    pub drain: Drain,
 }
 
 impl MailConfig {
@@ -94,24 +88,14 @@ impl MailConfig {
         MailConfig {
             transport: MailTransport::Directory(dir.into()),
             from: "ZippCRM <no-reply@zippcrm.local>".into(),
-            attempts: 8,
-            backoff: Duration::from_secs(30),
-            lease: Duration::from_secs(300),
-            poll: Duration::from_secs(1),
+            drain: Drain::DEFAULT,
         }
-    }
-
-    fn backoff_after(&self, attempts: u32) -> Duration {
-        let doubled = self
-            .backoff
-            .saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(16)));
-        doubled.min(Duration::from_secs(3600).max(self.backoff))
     }
 }
 
 /// A message as a sender claimed it.
 #[derive(Debug, sqlx::FromRow)]
-struct Claimed {
+pub struct ClaimedEmail {
     id: Uuid,
     kind: String,
     to_address: String,
@@ -120,12 +104,13 @@ struct Claimed {
     attempts: i32,
 }
 
-/// What a sending attempt came to.
-enum Outcome {
-    Sent,
-    /// Try again later, unless the attempts are used up.
-    Transient(String),
-    Permanent(String),
+impl Claimed for ClaimedEmail {
+    fn id(&self) -> Uuid {
+        self.id
+    }
+    fn attempts(&self) -> i32 {
+        self.attempts
+    }
 }
 
 /// A built transport.
@@ -188,7 +173,7 @@ pub fn message_id(id: Uuid, from: &Mailbox) -> String {
     format!("<{id}@{}>", from.email.domain())
 }
 
-fn message(row: &Claimed, from: &Mailbox, portal_url: &str) -> Result<Message, String> {
+fn message(row: &ClaimedEmail, from: &Mailbox, portal_url: &str) -> Result<Message, String> {
     let to: Mailbox = row
         .to_address
         .parse()
@@ -203,65 +188,14 @@ fn message(row: &Claimed, from: &Mailbox, portal_url: &str) -> Result<Message, S
         .map_err(|e| e.to_string())
 }
 
-/// Claims up to `limit` messages that are due, or whose sender's claim ran out.
-async fn claim(pool: &PgPool, limit: i64, lease: Duration) -> Result<Vec<Claimed>, sqlx::Error> {
-    sqlx::query_as(
-        "UPDATE email_outbox o SET status = 'sending', claimed_at = now(), attempts = o.attempts + 1, \
-                updated_at = now() \
-          WHERE o.id IN (SELECT id FROM email_outbox \
-                          WHERE (status = 'queued' AND next_attempt_at <= now()) \
-                             OR (status = 'sending' AND claimed_at < now() - make_interval(secs => $2)) \
-                          ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
-         RETURNING o.id, o.kind, o.to_address, o.subject, o.body, o.attempts",
-    )
-    .bind(limit)
-    .bind(lease.as_secs_f64())
-    .fetch_all(pool)
-    .await
-}
-
-async fn settle(
-    pool: &PgPool,
-    config: &MailConfig,
-    row: &Claimed,
-    outcome: Outcome,
-) -> Result<(), sqlx::Error> {
-    let attempts = u32::try_from(row.attempts).unwrap_or(u32::MAX);
-    let query = match outcome {
-        Outcome::Sent => sqlx::query(
-            "UPDATE email_outbox SET status = 'sent', sent_at = now(), last_error = NULL, updated_at = now() \
-              WHERE id = $1 AND status = 'sending'",
-        )
-        .bind(row.id),
-        Outcome::Transient(error) if attempts < config.attempts => {
-            tracing::warn!(id = %row.id, attempts, %error, "email not sent; will retry");
-            sqlx::query(
-                "UPDATE email_outbox SET status = 'queued', last_error = $2, updated_at = now(), \
-                        next_attempt_at = now() + make_interval(secs => $3) \
-                  WHERE id = $1 AND status = 'sending'",
-            )
-            .bind(row.id)
-            .bind(error)
-            .bind(config.backoff_after(attempts).as_secs_f64())
-        }
-        Outcome::Transient(error) | Outcome::Permanent(error) => {
-            tracing::warn!(id = %row.id, attempts, %error, "email failed");
-            sqlx::query(
-                "UPDATE email_outbox SET status = 'failed', last_error = $2, updated_at = now() \
-                  WHERE id = $1 AND status = 'sending'",
-            )
-            .bind(row.id)
-            .bind(error)
-        }
-    };
-    query.execute(pool).await?;
-    Ok(())
-}
-
-/// Messages sent at once by one sender.
-const CONCURRENT_SENDS: usize = 8;
-/// Messages claimed at once.
-const CLAIM_BATCH: i64 = 32;
+/// The email outbox as a queue.
+const OUTBOX: Queue = Queue {
+    table: "email_outbox",
+    channel: "zippcrm_outbox",
+    ready: "true",
+    join: None,
+    returning: "o.id, o.kind, o.to_address, o.subject, o.body, o.attempts",
+};
 
 /// A sender, its settings checked: built at start-up, so a bad `SMTP_*` setting stops the
 /// server there rather than leaving it without one.
@@ -299,62 +233,29 @@ impl Mailer {
         })
     }
 
-    /// Drains the outbox until `shutdown`: wakes on every queued message (`zippcrm_outbox`)
-    /// and at least every `config.poll`; a database that went away is waited for.
-    pub async fn run(self, pool: PgPool, mut shutdown: watch::Receiver<bool>) {
-        let mut listener = loop {
-            match sqlx::postgres::PgListener::connect_with(&pool).await {
-                Ok(mut listener) => match listener.listen("zippcrm_outbox").await {
-                    Ok(()) => break listener,
-                    Err(error) => tracing::warn!(%error, "email sender: could not listen"),
-                },
-                Err(error) => tracing::warn!(%error, "email sender: could not connect"),
-            }
-            tokio::select! {
-                _ = shutdown.changed() => return,
-                () = tokio::time::sleep(self.config.poll) => {}
-            }
-        };
-        loop {
-            if *shutdown.borrow() {
-                return;
-            }
-            let claimed = match claim(&pool, CLAIM_BATCH, self.config.lease).await {
-                Ok(claimed) => claimed,
-                Err(error) => {
-                    tracing::warn!(%error, "could not claim emails");
-                    Vec::new()
-                }
-            };
-            let full = i64::try_from(claimed.len()).unwrap_or(0) == CLAIM_BATCH;
-            futures::stream::iter(claimed)
-                .for_each_concurrent(CONCURRENT_SENDS, |row| {
-                    let (pool, this) = (&pool, &self);
-                    async move {
-                        let outcome = match message(&row, &this.from, &this.portal_url) {
-                            Ok(message) => this.sender.send(message).await,
-                            Err(error) => Outcome::Permanent(error),
-                        };
-                        if let Err(error) = settle(pool, &this.config, &row, outcome).await {
-                            // Left `sending`: taken again once the lease is over.
-                            tracing::warn!(id = %row.id, %error, "could not record an email's outcome");
-                        }
-                    }
-                })
-                .await;
-            if full {
-                continue;
-            }
-            tokio::select! {
-                _ = shutdown.changed() => {}
-                received = listener.recv() => {
-                    if received.is_err() {
-                        // The connection is gone; the next recv reconnects.
-                        tokio::time::sleep(self.config.poll).await;
-                    }
-                }
-                () = tokio::time::sleep(self.config.poll) => {}
-            }
+    /// Drains the outbox until `shutdown`.
+    pub async fn run(self, pool: PgPool, shutdown: watch::Receiver<bool>) {
+        courier::run(self, pool, shutdown).await;
+    }
+}
+
+#[async_trait]
+impl Courier for Mailer {
+    type Item = ClaimedEmail;
+    const WHAT: &'static str = "email";
+
+    fn queue(&self) -> &Queue {
+        &OUTBOX
+    }
+
+    fn drain(&self) -> &Drain {
+        &self.config.drain
+    }
+
+    async fn deliver(&self, row: &ClaimedEmail) -> Outcome {
+        match message(row, &self.from, &self.portal_url) {
+            Ok(message) => self.sender.send(message).await,
+            Err(error) => Outcome::Permanent(error),
         }
     }
 }
@@ -372,13 +273,5 @@ mod tests {
             TlsMode::None
         );
         assert!(TlsMode::parse(Some("ssl"), 25).is_err());
-    }
-
-    #[test]
-    fn retries_back_off_doubling_up_to_an_hour() {
-        let config = MailConfig::directory("/tmp");
-        assert_eq!(config.backoff_after(1), Duration::from_secs(30));
-        assert_eq!(config.backoff_after(3), Duration::from_secs(120));
-        assert_eq!(config.backoff_after(30), Duration::from_secs(3600));
     }
 }

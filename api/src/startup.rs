@@ -131,6 +131,9 @@ impl Server {
         let mailer = crate::mail::Mailer::new(config.mail.clone(), &config.portal_url)
             .context("setting up email delivery (check SMTP_* and ZIPPCRM_MAIL_DIR)")?;
         background.push(tokio::spawn(mailer.run(pool.clone(), shutdown.subscribe())));
+        let deliverer =
+            crate::webhooks::Deliverer::new(config.webhooks.clone(), pool.clone(), bus.clone())?;
+        background.push(tokio::spawn(deliverer.run(shutdown.subscribe())));
         let files = crate::files::FileStore::open(&config.storage, config.max_upload_bytes)
             .context("opening the file store (check ZIPPCRM_FILES_DIR or S3_*)")?;
         if config.scheduler_enabled {
@@ -151,6 +154,7 @@ impl Server {
             public_introspection: !config.production,
             client_ip_header: config.client_ip_header.clone(),
             reactors: reactors.into(),
+            webhook_addresses: config.webhooks.addresses.clone(),
         };
         Ok(Self {
             state,

@@ -11,6 +11,7 @@ mod scenarios;
 mod seed;
 mod server;
 mod stats;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -85,6 +86,7 @@ struct Sizes {
     rebuild_events: usize,
     effort: effort::EffortSizes,
     emails: usize,
+    webhook_events: usize,
 }
 
 impl Size {
@@ -107,6 +109,7 @@ impl Size {
                     statement_reads: 3,
                 },
                 emails: 100,
+                webhook_events: 100,
             },
             Size::Quick => Sizes {
                 leads: 20_000,
@@ -125,6 +128,7 @@ impl Size {
                     statement_reads: 20,
                 },
                 emails: 2_000,
+                webhook_events: 2_000,
             },
             Size::Full => Sizes {
                 leads: 100_000,
@@ -143,6 +147,7 @@ impl Size {
                     statement_reads: 50,
                 },
                 emails: 10_000,
+                webhook_events: 10_000,
             },
         }
     }
@@ -620,6 +625,27 @@ async fn measure(
         met: m.received == m.messages,
     });
     report["email"] = json!(m);
+
+    let w = webhooks::run(&admin, &pool, sizes.webhook_events).await?;
+    log("webhook scenario done", t0);
+    lines.push(Line {
+        scenario: "webhook fan-out (3 endpoints)",
+        measured: format!(
+            "commit to delivery p50 {} p99 {} ({} events)",
+            ms(w.delivery.p50_ms),
+            ms(w.delivery.p99_ms),
+            w.events
+        ),
+        baseline: format!(
+            "raw signed POST p50 {} p99 {}",
+            ms(w.raw.p50_ms),
+            ms(w.raw.p99_ms)
+        ),
+        ratio: Some(ratio(w.raw.p50_ms, w.delivery.p50_ms)),
+        target: "- (reported), each once",
+        met: w.distinct == w.events * w.endpoints,
+    });
+    report["webhooks"] = json!(w);
 
     let lines_json: Vec<Value> = lines
         .iter()

@@ -60,6 +60,8 @@ impl ServerProcess {
             .env("SMTP_HOST", "127.0.0.1")
             .env("SMTP_PORT", smtp_port.to_string())
             .env("SMTP_TLS", "none")
+            // The fan-out scenario's receivers listen on loopback.
+            .env("ZIPPCRM_WEBHOOK_ALLOW", "127.0.0.1")
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),

@@ -29,6 +29,7 @@ fn a_smoke_run_produces_every_figure() {
         "ingest",
         "statement",
         "email drain",
+        "webhook fan-out",
     ] {
         assert!(
             stdout.contains(scenario),
@@ -61,6 +62,12 @@ fn a_smoke_run_produces_every_figure() {
     positive(&["effort", "raw_per_second"]);
     positive(&["email", "drained_per_second"]);
     positive(&["email", "raw_per_second"]);
+    positive(&["webhooks", "delivery", "p50_ms"]);
+    positive(&["webhooks", "raw", "p50_ms"]);
+    assert_eq!(
+        report["webhooks"]["distinct"], 300,
+        "each of 100 events to 3 endpoints"
+    );
     positive(&["effort", "statement_read", "p50_ms"]);
     positive(&["effort", "raw_sum", "p50_ms"]);
     assert_eq!(report["effort"]["repeat_events_added"], 0);

@@ -23,6 +23,7 @@ use domain::team::{
 use domain::template::{seeded_templates, TemplateCommand, WorkflowTemplate};
 use domain::timesheet::{Timesheet, TimesheetCommand};
 use domain::user::User;
+use domain::webhook::{WebhookCommand, WebhookEndpoint};
 use rand::Rng;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -68,6 +69,7 @@ pub struct CommandBus {
     mappings: Framework<Mappings>,
     guidance: Framework<Guidance>,
     pub(crate) rule_changes: Framework<RuleChange>,
+    webhooks: Framework<WebhookEndpoint>,
     /// Where links in messages point (`PORTAL_URL`), without a trailing `/`.
     pub(crate) portal_url: String,
 }
@@ -138,6 +140,7 @@ impl CommandBus {
             mappings: framework(&pool, None, ()),
             guidance: framework(&pool, None, ()),
             rule_changes: framework(&pool, None, ()),
+            webhooks: framework(&pool, None, ()),
             pool,
         }
     }
@@ -389,6 +392,17 @@ impl CommandBus {
         command: GuidanceCommand,
     ) -> Result<Appended, CommandError> {
         self.execute(&self.guidance, guidance_id, command, ctx)
+            .await
+    }
+
+    /// Runs a command on a webhook endpoint.
+    pub async fn webhook_endpoint(
+        &self,
+        ctx: &CommandContext,
+        endpoint_id: Uuid,
+        command: WebhookCommand,
+    ) -> Result<Appended, CommandError> {
+        self.execute(&self.webhooks, endpoint_id, command, ctx)
             .await
     }
 

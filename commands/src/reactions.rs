@@ -218,5 +218,8 @@ pub fn all(bus: &Arc<CommandBus>) -> Vec<Arc<dyn Reactor>> {
         Arc::new(projections::notifications::NotificationEmails {
             pool: bus.pool.clone(),
         }),
+        Arc::new(projections::webhooks::WebhookFanOut {
+            pool: bus.pool.clone(),
+        }),
     ]
 }

@@ -26,6 +26,7 @@ pub mod template;
 pub mod timesheet;
 pub mod user;
 pub mod values;
+pub mod webhook;
 
 pub use error::{ErrorKind, Refused, Rejection, ValidationError};
 pub use role::{Permission, Role};

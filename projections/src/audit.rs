@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::page::{select_list, Columns, Page};
 
 /// The aggregate types that have a history, with their persisted names.
-pub const AGGREGATE_TYPES: [&str; 17] = [
+pub const AGGREGATE_TYPES: [&str; 18] = [
     "Lead",
     "Client",
     "Project",
@@ -26,6 +26,7 @@ pub const AGGREGATE_TYPES: [&str; 17] = [
     "ExternalMappings",
     "Guidance",
     "RuleChange",
+    "WebhookEndpoint",
 ];
 
 /// Why an audit read failed.

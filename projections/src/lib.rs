@@ -79,6 +79,7 @@ pub mod templates;
 mod unnest;
 pub mod users;
 pub mod wait;
+pub mod webhooks;
 
 pub use event::{Position, StoredEvent};
 pub use notices::{Notice, Notices};
@@ -104,6 +105,7 @@ pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
         std::sync::Arc::new(integrations::IntegrationsProjection),
         std::sync::Arc::new(guidance::GuidanceProjection),
         std::sync::Arc::new(rule_changes::RuleChangesProjection),
+        std::sync::Arc::new(webhooks::WebhookEndpointsProjection),
     ]
 }
 

@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use domain::project::ProjectEvent;
 use domain::service::ServiceItemEvent;
 use domain::user::UserEvent;
+use domain::webhook::WebhookEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -66,7 +67,7 @@ impl Projection for NotificationsProjection {
     }
 
     fn aggregate_types(&self) -> &'static [&'static str] {
-        &["Project", "User", "ServiceItem"]
+        &["Project", "User", "ServiceItem", "WebhookEndpoint"]
     }
 
     /// Folded per batch: the subjects and recipients the batch needs are loaded in two
@@ -87,6 +88,7 @@ impl Projection for NotificationsProjection {
             let payload = match event.aggregate_type.as_str() {
                 "User" => Payload::User(decode(event)?),
                 "ServiceItem" => Payload::Service(decode(event)?),
+                "WebhookEndpoint" => Payload::Webhook(decode(event)?),
                 _ => Payload::Project(decode(event)?),
             };
             decoded.push((id, *event, payload));
@@ -120,6 +122,26 @@ impl Projection for NotificationsProjection {
                         state.notify(event, note);
                     }
                 }
+                Payload::Webhook(WebhookEvent::WebhookEndpointDisabled {
+                    reason,
+                    by: None,
+                    notify,
+                    ..
+                }) => state.notify(
+                    event,
+                    Note {
+                        to: To::Users(notify),
+                        kind: "webhook_endpoint_disabled",
+                        title: "A webhook endpoint was disabled".into(),
+                        body: format!(
+                            "{reason}\n\nIts deliveries wait until an admin enables it again; \
+                             events in between can be replayed."
+                        ),
+                        project_id: None,
+                        subject_id: Some(id),
+                    },
+                ),
+                Payload::Webhook(_) => {}
             }
         }
         state.flush_notifications(conn, live).await?;
@@ -132,6 +154,7 @@ enum Payload {
     User(UserEvent),
     Project(ProjectEvent),
     Service(ServiceItemEvent),
+    Webhook(WebhookEvent),
 }
 
 /// A request, a project or a service item, as notifications name it.
@@ -228,6 +251,10 @@ impl State {
                         _ => {}
                     }
                 }
+                Payload::Webhook(WebhookEvent::WebhookEndpointDisabled { notify, .. }) => {
+                    users.extend(notify);
+                }
+                Payload::Webhook(_) => {}
                 Payload::Service(event) => {
                     subject_ids.push(*id);
                     match event {
@@ -753,7 +780,7 @@ impl Reactor for NotificationEmails {
     }
 
     fn aggregate_types(&self) -> &'static [&'static str] {
-        &["Project", "ServiceItem"]
+        &["Project", "ServiceItem", "WebhookEndpoint"]
     }
 
     fn after(&self) -> &'static [&'static str] {

@@ -183,21 +183,47 @@ async fn checkpoint(pool: &PgPool, name: &str) -> Result<Checkpoint, sqlx::Error
     })
 }
 
-/// How far `reactor` may read: below the horizon, and no further than the projections it
-/// reads from.
-async fn bound(pool: &PgPool, reactor: &dyn Reactor) -> Result<Position, sqlx::Error> {
-    if reactor.after().is_empty() {
-        return Ok(Position::END);
+/// How far `reactor` may read below `horizon`: no further than the projections it reads
+/// from. A projection with none of its own events left to fold below the horizon holds
+/// nothing back, wherever its checkpoint is: it moves only when its own events are appended
+/// (or on its poll), and a reactor waiting for it would wait for that poll.
+async fn bound(
+    pool: &PgPool,
+    reactor: &dyn Reactor,
+    horizon: i64,
+) -> Result<Position, sqlx::Error> {
+    let projections = crate::all();
+    let mut lowest = Position::END;
+    for name in reactor.after() {
+        let types: Vec<&str> = projections
+            .iter()
+            .find(|p| p.name() == *name)
+            .map(|p| p.aggregate_types().to_vec())
+            .unwrap_or_default();
+        let checkpoint: Option<(i64, i64, bool)> = sqlx::query_as(
+            "SELECT c.last_tx::text::bigint, c.last_position, \
+                    EXISTS (SELECT 1 FROM events e WHERE e.aggregate_type = ANY($2) \
+                               AND (e.transaction_id, e.global_position) > (c.last_tx, c.last_position) \
+                               AND e.transaction_id < $3::text::xid8) \
+               FROM projection_checkpoints c WHERE c.name = $1",
+        )
+        .bind(name)
+        .bind(&types)
+        .bind(horizon.to_string())
+        .fetch_optional(pool)
+        .await?;
+        let at = match checkpoint {
+            None => Position::START,
+            Some((tx, position, true)) => Position { tx, position },
+            // Everything below the horizon that it folds is folded.
+            Some((_, _, false)) => Position {
+                tx: horizon.saturating_sub(1),
+                position: i64::MAX,
+            },
+        };
+        lowest = lowest.min(at);
     }
-    let names: Vec<String> = reactor.after().iter().map(|n| (*n).to_owned()).collect();
-    let lowest: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT last_tx::text::bigint, last_position FROM projection_checkpoints \
-          WHERE name = ANY($1) ORDER BY last_tx, last_position LIMIT 1",
-    )
-    .bind(names)
-    .fetch_optional(pool)
-    .await?;
-    Ok(lowest.map_or(Position::START, |(tx, position)| Position { tx, position }))
+    Ok(lowest)
 }
 
 async fn advance(
@@ -275,7 +301,7 @@ pub async fn step(
     let mut conn = pool.acquire().await?;
     let horizon = horizon(&mut conn).await?;
     let start = checkpoint(pool, name).await?;
-    let upto = bound(pool, reactor).await?;
+    let upto = bound(pool, reactor, horizon).await?;
     let events = fetch_batch(
         &mut conn,
         reactor.aggregate_types(),
@@ -470,9 +496,7 @@ async fn woken(
     loop {
         match wake.recv().await {
             Ok(Notice::EventsAppended { types: appended })
-                if after.is_empty()
-                    && (appended.is_empty()
-                        || appended.iter().any(|t| types.contains(&t.as_str()))) =>
+                if appended.is_empty() || appended.iter().any(|t| types.contains(&t.as_str())) =>
             {
                 return
             }

@@ -326,6 +326,7 @@ async fn history(
             "ExternalMappings" => as_json::<domain::integration::Mappings>(pool, id, at).await?,
             "Guidance" => as_json::<domain::guidance::Guidance>(pool, id, at).await?,
             "RuleChange" => as_json::<domain::rule_change::RuleChange>(pool, id, at).await?,
+            "WebhookEndpoint" => as_json::<domain::webhook::WebhookEndpoint>(pool, id, at).await?,
             _ => as_json::<domain::template::WorkflowTemplate>(pool, id, at).await?,
         };
         match state {

@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 pub mod delivery;
+pub mod receiver;
 pub mod smtp;
 
 /// Admin credentials every test server is started with.
@@ -114,6 +115,18 @@ pub fn config() -> api::Config {
             ..Default::default()
         },
         mail: api::mail::MailConfig::directory(std::env::temp_dir().join("zippcrm-test-mail")),
+        // Receivers in the tests listen on loopback; failing deliveries retry fast.
+        webhooks: api::webhooks::WebhookConfig {
+            addresses: api::webhooks::AddressPolicy {
+                allow: api::webhooks::parse_allow("127.0.0.1").expect("loopback"),
+            },
+            drain: api::courier::Drain {
+                backoff: Duration::from_millis(20),
+                poll: Duration::from_millis(50),
+                ..api::webhooks::WebhookConfig::default().drain
+            },
+            ..Default::default()
+        },
     }
 }
 
@@ -512,4 +525,19 @@ pub async fn team(app: &TestApp, admin: &str, name: &str, members: &[(&str, bool
         .await;
     }
     team
+}
+
+/// Waits (bounded) until `check` holds, reading its state anew each time: for effects
+/// outside the log (a message on a socket, a row a courier writes) that no checkpoint
+/// announces.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

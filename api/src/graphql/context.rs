@@ -36,6 +36,9 @@ pub struct AppState {
     pub client_ip_header: Option<axum::http::HeaderName>,
     /// The reactors this server runs (an admin's retry runs one in the request).
     pub reactors: std::sync::Arc<[std::sync::Arc<dyn projections::reactor::Reactor>]>,
+    /// Where webhook endpoints may point (checked at registration; the deliverers check
+    /// again at every connection).
+    pub webhook_addresses: crate::webhooks::AddressPolicy,
 }
 
 /// Per-request data: authentication and the request id.

@@ -7,44 +7,45 @@ use chrono::{DateTime, Utc};
 use domain::Permission;
 use uuid::Uuid;
 
+use crate::courier::Refusal;
 use crate::error::{ApiError, Code};
 use crate::graphql::connection::{arguments, respond, CountField};
 use crate::graphql::context::Ctx;
-use crate::mail::outbox::{self, OutboxFilter, OutboxRow, Refusal};
+use crate::mail::outbox::{self, OutboxFilter, OutboxRow};
 
-/// Where a message stands.
+/// Where an outbound message (an email, a webhook delivery) stands.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
-pub enum EmailStatus {
+pub enum MessageStatus {
     /// Waiting for its (next) attempt.
     Queued,
-    /// A sender is at it.
+    /// A courier is at it.
     Sending,
-    /// The server accepted it.
+    /// The receiver accepted it (an SMTP 250, an HTTP 2xx).
     Sent,
-    /// Refused for good (5xx), or out of attempts: retry it once mended.
+    /// Refused for good, or out of attempts: send it again once mended.
     Failed,
     /// Cancelled by an admin.
     Cancelled,
 }
 
-impl EmailStatus {
-    fn as_str(self) -> &'static str {
+impl MessageStatus {
+    pub fn as_str(self) -> &'static str {
         match self {
-            EmailStatus::Queued => "queued",
-            EmailStatus::Sending => "sending",
-            EmailStatus::Sent => "sent",
-            EmailStatus::Failed => "failed",
-            EmailStatus::Cancelled => "cancelled",
+            MessageStatus::Queued => "queued",
+            MessageStatus::Sending => "sending",
+            MessageStatus::Sent => "sent",
+            MessageStatus::Failed => "failed",
+            MessageStatus::Cancelled => "cancelled",
         }
     }
 
-    fn parse(name: &str) -> Option<Self> {
+    pub fn parse(name: &str) -> Option<Self> {
         [
-            EmailStatus::Queued,
-            EmailStatus::Sending,
-            EmailStatus::Sent,
-            EmailStatus::Failed,
-            EmailStatus::Cancelled,
+            MessageStatus::Queued,
+            MessageStatus::Sending,
+            MessageStatus::Sent,
+            MessageStatus::Failed,
+            MessageStatus::Cancelled,
         ]
         .into_iter()
         .find(|s| s.as_str() == name)
@@ -59,7 +60,7 @@ pub struct EmailMessage {
     kind: String,
     to: String,
     subject: String,
-    status: Option<EmailStatus>,
+    status: Option<MessageStatus>,
     attempts: i32,
     /// The server's answer or the connection error of the last failed attempt.
     last_error: Option<String>,
@@ -75,7 +76,7 @@ pub struct EmailMessage {
 impl From<OutboxRow> for EmailMessage {
     fn from(row: OutboxRow) -> Self {
         EmailMessage {
-            status: EmailStatus::parse(&row.status),
+            status: MessageStatus::parse(&row.status),
             id: row.id,
             kind: row.kind,
             to: row.to_address,
@@ -95,7 +96,7 @@ impl From<OutboxRow> for EmailMessage {
 #[derive(InputObject, Default, Debug)]
 pub struct EmailFilterInput {
     #[graphql(default)]
-    statuses: Vec<EmailStatus>,
+    statuses: Vec<MessageStatus>,
     /// Part of the recipient's address.
     recipient: Option<String>,
     kind: Option<String>,
@@ -107,8 +108,8 @@ pub struct EmailFilterInput {
 
 /// Messages of one status.
 #[derive(SimpleObject, Debug)]
-pub struct EmailStatusCount {
-    status: Option<EmailStatus>,
+pub struct MessageStatusCount {
+    status: Option<MessageStatus>,
     messages: i64,
 }
 
@@ -153,15 +154,15 @@ impl OutboxQuery {
     }
 
     /// How many messages are in each status.
-    async fn email_counts(&self, ctx: &Context<'_>) -> Result<Vec<EmailStatusCount>> {
+    async fn email_counts(&self, ctx: &Context<'_>) -> Result<Vec<MessageStatusCount>> {
         ctx.request().auth.require(Permission::Operate)?;
         let counts = outbox::counts(&ctx.state().pool)
             .await
             .map_err(ApiError::from)?;
         Ok(counts
             .into_iter()
-            .map(|(status, messages)| EmailStatusCount {
-                status: EmailStatus::parse(&status),
+            .map(|(status, messages)| MessageStatusCount {
+                status: MessageStatus::parse(&status),
                 messages,
             })
             .collect())

@@ -206,6 +206,8 @@ pub enum AggregateType {
     Guidance,
     /// A draft of a workflow template's next version, through review to publication.
     RuleChange,
+    /// An outbound webhook endpoint.
+    WebhookEndpoint,
 }
 
 impl AggregateType {
@@ -229,6 +231,7 @@ impl AggregateType {
             AggregateType::ExternalMappings => "ExternalMappings",
             AggregateType::Guidance => "Guidance",
             AggregateType::RuleChange => "RuleChange",
+            AggregateType::WebhookEndpoint => "WebhookEndpoint",
         }
     }
 }

@@ -6,6 +6,8 @@ use projections::page::{self, Cursor, Page, Sort};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use crate::courier::{self, Refusal};
+
 /// A message as listed.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OutboxRow {
@@ -99,46 +101,11 @@ pub async fn counts(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
         .await
 }
 
-/// Why an admin's action on a message did nothing.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Refusal {
-    NotFound,
-    /// The message's status, which the action does not apply to.
-    Status(String),
-}
-
-async fn decide(
-    pool: &PgPool,
-    id: Uuid,
-    by: Uuid,
-    set: &str,
-    from: &[&str],
-) -> Result<Result<(), Refusal>, sqlx::Error> {
-    let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
-    let changed = sqlx::query(&format!(
-        "UPDATE email_outbox SET {set}, decided_by = $2, updated_at = now() \
-          WHERE id = $1 AND status = ANY($3)"
-    ))
-    .bind(id)
-    .bind(by)
-    .bind(&from)
-    .execute(pool)
-    .await?;
-    if changed.rows_affected() == 1 {
-        return Ok(Ok(()));
-    }
-    let status: Option<String> =
-        sqlx::query_scalar("SELECT status FROM email_outbox WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
-    Ok(Err(status.map_or(Refusal::NotFound, Refusal::Status)))
-}
-
 /// Queues a failed or cancelled message again, with its attempts counted anew.
 pub async fn retry(pool: &PgPool, id: Uuid, by: Uuid) -> Result<Result<(), Refusal>, sqlx::Error> {
-    decide(
+    courier::decide(
         pool,
+        "email_outbox",
         id,
         by,
         "status = 'queued', attempts = 0, next_attempt_at = now()",
@@ -149,7 +116,15 @@ pub async fn retry(pool: &PgPool, id: Uuid, by: Uuid) -> Result<Result<(), Refus
 
 /// Cancels a message not sent yet (queued or failed).
 pub async fn cancel(pool: &PgPool, id: Uuid, by: Uuid) -> Result<Result<(), Refusal>, sqlx::Error> {
-    decide(pool, id, by, "status = 'cancelled'", &["queued", "failed"]).await
+    courier::decide(
+        pool,
+        "email_outbox",
+        id,
+        by,
+        "status = 'cancelled'",
+        &["queued", "failed"],
+    )
+    .await
 }
 
 pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<OutboxRow>, sqlx::Error> {

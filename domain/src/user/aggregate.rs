@@ -31,7 +31,7 @@ pub struct User {
 
 /// The kinds of notification, as persisted; each reaches its recipient in the app, and by
 /// email unless they muted it or take the daily digest.
-pub const NOTIFICATION_KINDS: [&str; 10] = [
+pub const NOTIFICATION_KINDS: [&str; 11] = [
     "request_raised",
     "upload_received",
     "upload_reviewed",
@@ -42,6 +42,7 @@ pub const NOTIFICATION_KINDS: [&str; 10] = [
     "service_due_soon",
     "service_overdue",
     "template_version_published",
+    "webhook_endpoint_disabled",
 ];
 
 /// User commands.

@@ -95,7 +95,7 @@ fn preferences_name_known_kinds_once_and_repeating_them_changes_nothing() {
         .given(vec![registered(Role::Consultant)])
         .when(set(&["task_assigned", "no_such_kind"], false))
         .then_expect_error_message(
-            "emailMuted: 'no_such_kind' is not a kind of notification (one of request_raised, upload_received, upload_reviewed, stage_advanced, task_assigned, licence_expiry, service_routed, service_due_soon, service_overdue, template_version_published)",
+            "emailMuted: 'no_such_kind' is not a kind of notification (one of request_raised, upload_received, upload_reviewed, stage_advanced, task_assigned, licence_expiry, service_routed, service_due_soon, service_overdue, template_version_published, webhook_endpoint_disabled)",
         );
     TestFramework::<User>::with(())
         .given(vec![registered(Role::Consultant)])

@@ -22,25 +22,15 @@ async fn app_sending_to(smtp: &SmtpServer, attempts: u32) -> TestApp {
             credentials: None,
             tls: api::mail::TlsMode::None,
         },
-        attempts,
-        backoff: Duration::from_millis(20),
-        poll: Duration::from_millis(50),
+        drain: api::courier::Drain {
+            attempts,
+            backoff: Duration::from_millis(20),
+            poll: Duration::from_millis(50),
+            ..api::courier::Drain::DEFAULT
+        },
         ..api::mail::MailConfig::directory(mail_dir(&url))
     };
     spawn_app_with(&url, config).await.expect("server")
-}
-
-/// Waits (bounded) until `check` holds, reading its state anew each time.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 async fn statuses(app: &TestApp) -> Vec<(String, i32)> {

@@ -24,3 +24,4 @@ mod snapshots;
 mod statements;
 mod subscriptions;
 mod teams;
+mod webhooks;
