@@ -57,6 +57,10 @@ pub struct Config {
     /// `_TIMEOUT_MS`, `_DISABLE_AFTER_SECS`, and `ZIPPCRM_WEBHOOK_ALLOW` (internal addresses
     /// endpoints may use all the same).
     pub webhooks: crate::webhooks::WebhookConfig,
+    /// WhatsApp delivery through a BSP: `WHATSAPP_BSP_URL`, `WHATSAPP_TOKEN`,
+    /// `WHATSAPP_NUMBER` (all or none), `ZIPPCRM_WHATSAPP_ATTEMPTS`, `_BACKOFF_MS`,
+    /// `_LEASE_SECS`. None: nobody can opt into WhatsApp.
+    pub whatsapp: Option<crate::whatsapp::WhatsAppConfig>,
 }
 
 /// The email settings from the environment.
@@ -167,6 +171,7 @@ impl Config {
         let config = Config {
             mail: mail()?,
             webhooks: crate::webhooks::WebhookConfig::from_env(var)?,
+            whatsapp: crate::whatsapp::WhatsAppConfig::from_env(var)?,
             database_url: var("DATABASE_URL"),
             bind_addr,
             portal_url: var("PORTAL_URL").unwrap_or_else(|| "http://127.0.0.1:8088".into()),
@@ -286,6 +291,7 @@ mod tests {
             reactors: Default::default(),
             mail: crate::mail::MailConfig::directory("."),
             webhooks: Default::default(),
+            whatsapp: None,
         };
         assert!(config.check().is_err());
         config.jwt_secret = "short".into();

@@ -252,6 +252,28 @@ pub enum Refusal {
     Status(String),
 }
 
+/// An admin's action on a message as the API answers it: `NOT_FOUND`, or `BAD_USER_INPUT`
+/// naming the statuses it applies to; logged when done.
+pub fn decided(
+    outcome: Result<(), Refusal>,
+    what: &str,
+    id: Uuid,
+    action: &str,
+    applies_to: &str,
+) -> Result<(), crate::error::ApiError> {
+    use crate::error::ApiError;
+    match outcome {
+        Ok(()) => {
+            tracing::info!(%id, "{what} {action} by an admin");
+            Ok(())
+        }
+        Err(Refusal::NotFound) => Err(ApiError::not_found(what)),
+        Err(Refusal::Status(status)) => Err(ApiError::bad_input(format!(
+            "only {applies_to} messages are {action} (this one is {status})"
+        ))),
+    }
+}
+
 /// Wakes the couriers listening on `channel` (after an admin queued a message again).
 pub async fn wake(pool: &PgPool, channel: &str) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_notify($1, '')")

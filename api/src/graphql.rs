@@ -20,6 +20,7 @@ mod leads;
 mod loaders;
 mod notifications;
 mod operations;
+mod ops;
 pub(crate) mod outbox;
 mod parsed;
 mod projects;
@@ -74,6 +75,7 @@ pub struct Query(
     operations::OperationsQuery,
     outbox::OutboxQuery,
     webhooks::WebhookQuery,
+    ops::OpsQuery,
 );
 
 /// The root mutation.
@@ -99,6 +101,7 @@ pub struct Mutation(
     operations::OperationsMutation,
     outbox::OutboxMutation,
     webhooks::WebhookMutation,
+    ops::OpsMutation,
 );
 
 /// The schema type.

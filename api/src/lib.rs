@@ -19,6 +19,7 @@ pub mod startup;
 pub mod telemetry;
 pub mod uploads;
 pub mod webhooks;
+pub mod whatsapp;
 
 pub use config::Config;
 pub use startup::Server;

@@ -134,6 +134,10 @@ impl Server {
         let deliverer =
             crate::webhooks::Deliverer::new(config.webhooks.clone(), pool.clone(), bus.clone())?;
         background.push(tokio::spawn(deliverer.run(shutdown.subscribe())));
+        if let Some(whatsapp) = &config.whatsapp {
+            let sender = crate::whatsapp::WhatsAppSender::new(whatsapp.clone(), pool.clone())?;
+            background.push(tokio::spawn(sender.run(shutdown.subscribe())));
+        }
         let files = crate::files::FileStore::open(&config.storage, config.max_upload_bytes)
             .context("opening the file store (check ZIPPCRM_FILES_DIR or S3_*)")?;
         if config.scheduler_enabled {
@@ -155,6 +159,7 @@ impl Server {
             client_ip_header: config.client_ip_header.clone(),
             reactors: reactors.into(),
             webhook_addresses: config.webhooks.addresses.clone(),
+            whatsapp_enabled: config.whatsapp.is_some(),
         };
         Ok(Self {
             state,

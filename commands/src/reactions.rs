@@ -215,8 +215,13 @@ pub fn all(bus: &Arc<CommandBus>) -> Vec<Arc<dyn Reactor>> {
         Arc::new(PortalAccess { bus: bus.clone() }),
         Arc::new(ExternalTime { bus: bus.clone() }),
         Arc::new(crate::rule_changes::RulePublication { bus: bus.clone() }),
-        Arc::new(projections::notifications::NotificationEmails {
+        Arc::new(projections::notifications::NotificationMessages {
             pool: bus.pool.clone(),
+            channel: projections::notifications::Channel::Email,
+        }),
+        Arc::new(projections::notifications::NotificationMessages {
+            pool: bus.pool.clone(),
+            channel: projections::notifications::Channel::WhatsApp,
         }),
         Arc::new(projections::webhooks::WebhookFanOut {
             pool: bus.pool.clone(),

@@ -1,7 +1,8 @@
 //! The `notifications` read model: in-app notifications per user (read or unread), and
-//! each recipient's email preferences (kinds muted, daily digest). Their emails are queued
-//! by the [`NotificationEmails`] reactor, which reads this model and skips muted kinds and
-//! digest takers (the scheduler sends the digest).
+//! each recipient's preferences (kinds not emailed, daily digest, kinds opted into by
+//! WhatsApp and the number). Their messages are queued by the [`NotificationMessages`]
+//! reactors, one per [`Channel`], which read this model: email skips muted kinds and digest
+//! takers (the scheduler sends the digest), WhatsApp sends only the kinds opted into.
 //!
 //! Recipients: a client's portal users for requests raised, uploads reviewed, stages advanced
 //! and licence expiry alerts; the person who raised a request for uploads received; the
@@ -175,15 +176,26 @@ struct SubjectRow {
     subject: Subject,
 }
 
+/// How notifications reach a person besides the app.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct Preferences {
+    /// Kinds not emailed.
+    pub email_muted: Vec<String>,
+    /// A daily digest instead of single emails.
+    pub digest: bool,
+    /// Kinds also sent by WhatsApp.
+    pub whatsapp: Vec<String>,
+    /// Where they go.
+    pub whatsapp_number: Option<String>,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct Recipient {
     email: String,
     client_id: Option<Uuid>,
     active: bool,
-    /// Kinds not emailed.
-    email_muted: Vec<String>,
-    /// A daily digest instead of single emails.
-    digest: bool,
+    #[sqlx(flatten)]
+    preferences: Preferences,
 }
 
 #[derive(sqlx::FromRow)]
@@ -285,7 +297,8 @@ impl State {
         users.sort_unstable();
         users.dedup();
         let recipients: Vec<RecipientRow> = sqlx::query_as(
-            "SELECT user_id, email, client_id, active, email_muted, digest FROM notification_recipients \
+            "SELECT user_id, email, client_id, active, email_muted, digest, whatsapp, whatsapp_number \
+               FROM notification_recipients \
               WHERE client_id = ANY($1) OR user_id = ANY($2)",
         )
         .bind(&clients)
@@ -319,8 +332,7 @@ impl State {
                         email,
                         client_id,
                         active: true,
-                        email_muted: Vec::new(),
-                        digest: false,
+                        preferences: Preferences::default(),
                     },
                 );
             }
@@ -331,11 +343,17 @@ impl State {
             UserEvent::NotificationPreferencesSet {
                 email_muted,
                 digest,
+                whatsapp,
+                whatsapp_number,
                 ..
             } => match self.recipients.get_mut(&id) {
                 Some(recipient) => {
-                    recipient.email_muted = email_muted;
-                    recipient.digest = digest;
+                    recipient.preferences = Preferences {
+                        email_muted,
+                        digest,
+                        whatsapp,
+                        whatsapp_number,
+                    };
                 }
                 None => return,
             },
@@ -449,21 +467,30 @@ impl State {
             .collect();
         if !recipients.is_empty() {
             sqlx::query(
-                "INSERT INTO notification_recipients (user_id, email, client_id, active, email_muted, digest) \
-                 SELECT u, e, c, a, ARRAY(SELECT jsonb_array_elements_text(m)), d \
-                   FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::bool[], $5::jsonb[], $6::bool[]) \
-                        AS x(u, e, c, a, m, d) \
+                "INSERT INTO notification_recipients (user_id, email, client_id, active, email_muted, digest, \
+                        whatsapp, whatsapp_number) \
+                 SELECT u, e, c, a, ARRAY(SELECT jsonb_array_elements_text(m)), d, \
+                        ARRAY(SELECT jsonb_array_elements_text(w)), n \
+                   FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::bool[], $5::jsonb[], $6::bool[], \
+                               $7::jsonb[], $8::text[]) AS x(u, e, c, a, m, d, w, n) \
                  ON CONFLICT (user_id) DO UPDATE SET active = EXCLUDED.active, \
-                        email_muted = EXCLUDED.email_muted, digest = EXCLUDED.digest",
+                        email_muted = EXCLUDED.email_muted, digest = EXCLUDED.digest, \
+                        whatsapp = EXCLUDED.whatsapp, whatsapp_number = EXCLUDED.whatsapp_number",
             )
             .bind(column(&recipients, |(id, _)| **id))
             .bind(column(&recipients, |(_, r)| r.email.as_str()))
             .bind(column(&recipients, |(_, r)| r.client_id))
             .bind(column(&recipients, |(_, r)| r.active))
             .bind(column(&recipients, |(_, r)| {
-                serde_json::to_value(&r.email_muted).unwrap_or_default()
+                serde_json::to_value(&r.preferences.email_muted).unwrap_or_default()
             }))
-            .bind(column(&recipients, |(_, r)| r.digest))
+            .bind(column(&recipients, |(_, r)| r.preferences.digest))
+            .bind(column(&recipients, |(_, r)| {
+                serde_json::to_value(&r.preferences.whatsapp).unwrap_or_default()
+            }))
+            .bind(column(&recipients, |(_, r)| {
+                r.preferences.whatsapp_number.as_deref()
+            }))
             .execute(conn)
             .await?;
         }
@@ -713,9 +740,9 @@ impl State {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct NotificationRow {
     pub id: Uuid,
-    /// request_raised, upload_received, upload_reviewed, stage_advanced, task_assigned,
-    /// licence_expiry, service_routed, service_due_soon, service_overdue,
-    /// template_version_published.
+    /// Its recipient.
+    pub user_id: Uuid,
+    /// One of `domain::user::NOTIFICATION_KINDS`.
     pub kind: String,
     pub title: String,
     pub body: String,
@@ -726,34 +753,46 @@ pub struct NotificationRow {
     pub read_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// A user's notifications, newest first.
+/// Which notifications [`list`] reads: one user's (`user_id`) or everyone's (the Ops
+/// Center), of one kind or all.
+#[derive(Debug, Clone, Default)]
+pub struct NotificationFilter {
+    pub user_id: Option<Uuid>,
+    pub kind: Option<String>,
+    pub unread_only: bool,
+}
+
+/// Notifications, newest first.
 pub async fn list(
     pool: &sqlx::PgPool,
-    user_id: Uuid,
-    unread_only: bool,
+    filter: &NotificationFilter,
     limit: i64,
 ) -> Result<Vec<NotificationRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, kind, title, body, project_id, subject_id, created_at, read_at FROM notifications \
-          WHERE user_id = $1 AND (NOT $2 OR read_at IS NULL) ORDER BY created_at DESC, id DESC LIMIT $3",
+        "SELECT id, user_id, kind, title, body, project_id, subject_id, created_at, read_at FROM notifications \
+          WHERE ($1::uuid IS NULL OR user_id = $1) AND ($2::text IS NULL OR kind = $2) \
+            AND (NOT $3 OR read_at IS NULL) ORDER BY created_at DESC, id DESC LIMIT $4",
     )
-    .bind(user_id)
-    .bind(unread_only)
+    .bind(filter.user_id)
+    .bind(&filter.kind)
+    .bind(filter.unread_only)
     .bind(limit)
     .fetch_all(pool)
     .await
 }
 
-/// The kinds a user does not get by email, and whether they take the daily digest (`None`:
-/// not a recipient yet).
+/// A user's preferences (`None`: not a recipient yet).
 pub async fn preferences(
     pool: &sqlx::PgPool,
     user_id: Uuid,
-) -> Result<Option<(Vec<String>, bool)>, sqlx::Error> {
-    sqlx::query_as("SELECT email_muted, digest FROM notification_recipients WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_optional(pool)
-        .await
+) -> Result<Option<Preferences>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT email_muted, digest, whatsapp, whatsapp_number FROM notification_recipients \
+          WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await
 }
 
 /// How many unread notifications a user has.
@@ -764,19 +803,32 @@ pub async fn unread(pool: &sqlx::PgPool, user_id: Uuid) -> Result<i64, sqlx::Err
         .await
 }
 
-/// Queues the email of each notification an event made, once: the outbox's dedupe key is the
-/// notification's `event id:user:kind`. A reactor, so a rebuild of the notifications never
-/// sends anything again.
+/// A channel notifications also go by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// Unless muted or taken as the daily digest.
+    Email,
+    /// The kinds opted into, to the number given.
+    WhatsApp,
+}
+
+/// Queues the message of each notification an event made on one channel, once: the
+/// outbox's dedupe key is the notification's `event id:user:kind`. A reactor, so a rebuild
+/// of the notifications never sends anything again.
 #[derive(Debug)]
-pub struct NotificationEmails {
-    /// Where the notifications and the outbox are.
+pub struct NotificationMessages {
+    /// Where the notifications and the outboxes are.
     pub pool: sqlx::PgPool,
+    pub channel: Channel,
 }
 
 #[async_trait]
-impl Reactor for NotificationEmails {
+impl Reactor for NotificationMessages {
     fn name(&self) -> &'static str {
-        "notification-emails"
+        match self.channel {
+            Channel::Email => "notification-emails",
+            Channel::WhatsApp => "notification-whatsapp",
+        }
     }
 
     fn aggregate_types(&self) -> &'static [&'static str] {
@@ -788,17 +840,28 @@ impl Reactor for NotificationEmails {
     }
 
     async fn react(&self, event: &StoredEvent) -> Result<(), ReactionError> {
-        sqlx::query(
-            "INSERT INTO email_outbox (id, kind, to_address, subject, body, user_id, dedupe_key) \
-             SELECT n.id, n.kind, r.email, n.title, n.body, n.user_id, \
-                    n.event_id || ':' || n.user_id || ':' || n.kind \
-               FROM notifications n JOIN notification_recipients r ON r.user_id = n.user_id \
-              WHERE n.event_id = $1 AND NOT r.digest AND NOT n.kind = ANY(r.email_muted) \
-             ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
-        )
-        .bind(event.event_id)
-        .execute(&self.pool)
-        .await?;
+        let sql = match self.channel {
+            Channel::Email => {
+                "INSERT INTO email_outbox (id, kind, to_address, subject, body, user_id, dedupe_key) \
+                 SELECT n.id, n.kind, r.email, n.title, n.body, n.user_id, \
+                        n.event_id || ':' || n.user_id || ':' || n.kind \
+                   FROM notifications n JOIN notification_recipients r ON r.user_id = n.user_id \
+                  WHERE n.event_id = $1 AND NOT r.digest AND NOT n.kind = ANY(r.email_muted) \
+                 ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING"
+            }
+            Channel::WhatsApp => {
+                "INSERT INTO whatsapp_outbox (id, kind, user_id, to_number, body, dedupe_key) \
+                 SELECT n.id, n.kind, n.user_id, r.whatsapp_number, n.title || E'\\n\\n' || n.body, \
+                        n.event_id || ':' || n.user_id || ':' || n.kind \
+                   FROM notifications n JOIN notification_recipients r ON r.user_id = n.user_id \
+                  WHERE n.event_id = $1 AND r.whatsapp_number IS NOT NULL AND n.kind = ANY(r.whatsapp) \
+                 ON CONFLICT (dedupe_key) DO NOTHING"
+            }
+        };
+        sqlx::query(sql)
+            .bind(event.event_id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }

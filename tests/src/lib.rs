@@ -127,6 +127,7 @@ pub fn config() -> api::Config {
             },
             ..Default::default()
         },
+        whatsapp: None,
     }
 }
 

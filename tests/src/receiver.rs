@@ -36,6 +36,8 @@ impl Request {
 #[derive(Debug)]
 struct Shared {
     status: StatusCode,
+    /// The body of the answers; none: a word that says whether it went well.
+    body: Option<String>,
     requests: Vec<Request>,
 }
 
@@ -52,7 +54,7 @@ async fn receive(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> (StatusCode, &'static str) {
+) -> (StatusCode, String) {
     let mut shared = shared.lock().expect("receiver state");
     shared.requests.push(Request {
         at: chrono::Utc::now(),
@@ -61,14 +63,14 @@ async fn receive(
         body: String::from_utf8_lossy(&body).into_owned(),
     });
     let status = shared.status;
-    (
-        status,
+    let body = shared.body.clone().unwrap_or_else(|| {
         if status.is_success() {
-            "thanks"
+            "thanks".into()
         } else {
-            "receiver is down for maintenance"
-        },
-    )
+            "receiver is down for maintenance".into()
+        }
+    });
+    (status, body)
 }
 
 impl Receiver {
@@ -78,6 +80,7 @@ impl Receiver {
         let addr = listener.local_addr().expect("address");
         let shared = Arc::new(Mutex::new(Shared {
             status: StatusCode::OK,
+            body: None,
             requests: Vec::new(),
         }));
         let app = axum::Router::new()
@@ -96,8 +99,16 @@ impl Receiver {
 
     /// Answers every request from now on with `status`.
     pub fn answer(&self, status: u16) {
-        self.shared.lock().expect("receiver state").status =
-            StatusCode::from_u16(status).expect("status");
+        let mut shared = self.shared.lock().expect("receiver state");
+        shared.status = StatusCode::from_u16(status).expect("status");
+        shared.body = None;
+    }
+
+    /// Answers every request from now on with `status` and `body`.
+    pub fn answer_with(&self, status: u16, body: &str) {
+        let mut shared = self.shared.lock().expect("receiver state");
+        shared.status = StatusCode::from_u16(status).expect("status");
+        shared.body = Some(body.to_owned());
     }
 
     /// What arrived so far, in order.

@@ -39,6 +39,8 @@ pub struct AppState {
     /// Where webhook endpoints may point (checked at registration; the deliverers check
     /// again at every connection).
     pub webhook_addresses: crate::webhooks::AddressPolicy,
+    /// Whether WhatsApp messages are sent (people may opt in).
+    pub whatsapp_enabled: bool,
 }
 
 /// Per-request data: authentication and the request id.

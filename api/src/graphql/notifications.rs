@@ -15,9 +15,9 @@ use crate::graphql::context::Ctx;
 #[graphql(serial)]
 pub struct Notification {
     id: Uuid,
-    /// request_raised, upload_received, upload_reviewed, stage_advanced, task_assigned,
-    /// licence_expiry, service_routed, service_due_soon, service_overdue,
-    /// template_version_published.
+    /// Its recipient.
+    user_id: Uuid,
+    /// One of `notificationPreferences.kinds`.
     kind: String,
     title: String,
     body: String,
@@ -33,6 +33,7 @@ impl From<NotificationRow> for Notification {
     fn from(row: NotificationRow) -> Self {
         Notification {
             id: row.id,
+            user_id: row.user_id,
             kind: row.kind,
             title: row.title,
             body: row.body,
@@ -66,8 +67,16 @@ impl NotificationQuery {
     ) -> Result<Vec<Notification>> {
         let viewer = ctx.request().auth.viewer()?;
         Ok(objects(
-            projections::notifications::list(&ctx.state().pool, viewer.user_id, unread_only, first)
-                .await,
+            projections::notifications::list(
+                &ctx.state().pool,
+                &projections::notifications::NotificationFilter {
+                    user_id: Some(viewer.user_id),
+                    kind: None,
+                    unread_only,
+                },
+                first,
+            )
+            .await,
         )?)
     }
 
@@ -93,18 +102,36 @@ pub struct NotificationPreferences {
     email_muted: Vec<String>,
     /// One email a day listing the day's notifications instead of one each.
     digest: bool,
+    /// Kinds also sent by WhatsApp (opted in).
+    whatsapp: Vec<String>,
+    /// The number WhatsApp messages go to.
+    whatsapp_number: Option<String>,
+    /// Whether this server sends WhatsApp messages at all.
+    whatsapp_available: bool,
     /// Every kind there is.
     kinds: Vec<String>,
 }
 
+async fn stored_preferences(
+    ctx: &Context<'_>,
+    user_id: Uuid,
+) -> Result<projections::notifications::Preferences> {
+    Ok(
+        projections::notifications::preferences(&ctx.state().pool, user_id)
+            .await
+            .map_err(ApiError::from)?
+            .unwrap_or_default(),
+    )
+}
+
 async fn preferences(ctx: &Context<'_>, user_id: Uuid) -> Result<NotificationPreferences> {
-    let (email_muted, digest) = projections::notifications::preferences(&ctx.state().pool, user_id)
-        .await
-        .map_err(ApiError::from)?
-        .unwrap_or_default();
+    let stored = stored_preferences(ctx, user_id).await?;
     Ok(NotificationPreferences {
-        email_muted,
-        digest,
+        email_muted: stored.email_muted,
+        digest: stored.digest,
+        whatsapp: stored.whatsapp,
+        whatsapp_number: stored.whatsapp_number,
+        whatsapp_available: ctx.state().whatsapp_enabled,
         kinds: domain::user::NOTIFICATION_KINDS
             .iter()
             .map(|k| (*k).to_owned())
@@ -132,17 +159,37 @@ async fn on_viewer(
 
 #[Object]
 impl NotificationMutation {
-    /// Chooses which kinds of notification also come by email (all but `emailMuted`), and
-    /// whether as one daily digest of the day before instead of one email each.
+    /// Chooses which kinds of notification also come by email (all but `emailMuted`),
+    /// whether as one daily digest of the day before instead of one email each, and which
+    /// also come by WhatsApp (`whatsapp`, to `whatsappNumber`). An argument left out keeps
+    /// its current choice.
     async fn set_notification_preferences(
         &self,
         ctx: &Context<'_>,
-        #[graphql(validator(max_items = 20))] email_muted: Vec<String>,
-        digest: bool,
+        #[graphql(validator(max_items = 20))] email_muted: Option<Vec<String>>,
+        digest: Option<bool>,
+        #[graphql(validator(max_items = 20))] whatsapp: Option<Vec<String>>,
+        whatsapp_number: Option<String>,
     ) -> Result<NotificationPreferences> {
+        let viewer = ctx.request().auth.viewer()?;
+        let current = stored_preferences(ctx, viewer.user_id).await?;
+        let whatsapp = whatsapp.unwrap_or(current.whatsapp);
+        if !whatsapp.is_empty() && !ctx.state().whatsapp_enabled {
+            return Err(ApiError::bad_input(
+                "whatsapp: this server sends no WhatsApp messages (WHATSAPP_BSP_URL is not set)",
+            )
+            .into());
+        }
         let user_id = on_viewer(ctx, |at| UserCommand::SetNotificationPreferences {
-            email_muted,
-            digest,
+            email_muted: email_muted.unwrap_or(current.email_muted),
+            digest: digest.unwrap_or(current.digest),
+            whatsapp,
+            // An empty number removes it.
+            whatsapp_number: match whatsapp_number {
+                Some(number) if number.trim().is_empty() => None,
+                Some(number) => Some(number),
+                None => current.whatsapp_number,
+            },
             at,
         })
         .await?;

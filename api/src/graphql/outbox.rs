@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use domain::Permission;
 use uuid::Uuid;
 
-use crate::courier::Refusal;
-use crate::error::{ApiError, Code};
+use crate::courier::{self, Refusal};
+use crate::error::ApiError;
 use crate::graphql::connection::{arguments, respond, CountField};
 use crate::graphql::context::Ctx;
 use crate::mail::outbox::{self, OutboxFilter, OutboxRow};
@@ -180,22 +180,17 @@ async fn decided(
     action: &str,
     applies_to: &str,
 ) -> Result<EmailMessage> {
-    match outcome.map_err(ApiError::from)? {
-        Ok(()) => tracing::info!(%id, "email {action} by an admin"),
-        Err(Refusal::NotFound) => {
-            return Err(ApiError::new(Code::NotFound, "email not found").into());
-        }
-        Err(Refusal::Status(status)) => {
-            return Err(ApiError::bad_input(format!(
-                "only {applies_to} messages are {action} (this one is {status})"
-            ))
-            .into());
-        }
-    }
+    courier::decided(
+        outcome.map_err(ApiError::from)?,
+        "email",
+        id,
+        action,
+        applies_to,
+    )?;
     let row = outbox::find(&ctx.state().pool, id)
         .await
         .map_err(ApiError::from)?
-        .ok_or_else(|| ApiError::new(Code::NotFound, "email not found"))?;
+        .ok_or_else(|| ApiError::not_found("email"))?;
     Ok(row.into())
 }
 

@@ -9,7 +9,7 @@ use domain::Permission;
 use projections::webhooks::{AttemptRow, DeliveryFilter, DeliveryRow, EndpointRow, Since};
 use uuid::Uuid;
 
-use crate::courier::{self, Refusal};
+use crate::courier;
 use crate::error::ApiError;
 use crate::graphql::connection::{arguments, respond, CountField};
 use crate::graphql::context::{read_back, Ctx};
@@ -582,16 +582,13 @@ impl WebhookMutation {
         )
         .await
         .map_err(ApiError::from)?;
-        match outcome {
-            Ok(()) => tracing::info!(%id, "webhook redelivered by an admin"),
-            Err(Refusal::NotFound) => return Err(ApiError::not_found("webhook delivery").into()),
-            Err(Refusal::Status(status)) => {
-                return Err(ApiError::bad_input(format!(
-                "only sent, failed or cancelled deliveries are redelivered (this one is {status})"
-            ))
-                .into())
-            }
-        }
+        courier::decided(
+            outcome,
+            "webhook delivery",
+            id,
+            "redelivered",
+            "sent, failed or cancelled",
+        )?;
         courier::wake(pool, "zippcrm_webhooks")
             .await
             .map_err(ApiError::from)?;

@@ -27,6 +27,11 @@ pub struct User {
     /// One email a day listing the day's notifications instead of one each.
     #[serde(default)]
     pub digest: bool,
+    /// Notification kinds also sent by WhatsApp (opted in, to `whatsapp_number`).
+    #[serde(default)]
+    pub whatsapp: Vec<String>,
+    #[serde(default)]
+    pub whatsapp_number: Option<String>,
 }
 
 /// The kinds of notification, as persisted; each reaches its recipient in the app, and by
@@ -78,6 +83,10 @@ pub enum UserCommand {
     SetNotificationPreferences {
         email_muted: Vec<String>,
         digest: bool,
+        /// Kinds also sent by WhatsApp.
+        whatsapp: Vec<String>,
+        /// Where WhatsApp messages go (E.164); needed to opt in.
+        whatsapp_number: Option<String>,
         at: DateTime<Utc>,
     },
 }
@@ -117,6 +126,12 @@ pub enum UserEvent {
         email_muted: Vec<String>,
         /// A daily digest instead of single emails.
         digest: bool,
+        /// Kinds also sent by WhatsApp (opt-in).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        whatsapp: Vec<String>,
+        /// The number they go to, E.164.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        whatsapp_number: Option<String>,
         at: DateTime<Utc>,
     },
 }
@@ -252,32 +267,35 @@ impl Aggregate for User {
                 UserEvent::NotificationsRead { ids, at }
             }
             UserCommand::SetNotificationPreferences {
-                mut email_muted,
+                email_muted,
                 digest,
+                whatsapp,
+                whatsapp_number,
                 at,
             } => {
                 self.live()?;
-                if let Some(unknown) = email_muted
-                    .iter()
-                    .find(|k| !NOTIFICATION_KINDS.contains(&k.as_str()))
-                {
+                let email_muted = known_kinds("emailMuted", email_muted)?;
+                let whatsapp = known_kinds("whatsapp", whatsapp)?;
+                let whatsapp_number = whatsapp_number.as_deref().map(phone_number).transpose()?;
+                if !whatsapp.is_empty() && whatsapp_number.is_none() {
                     return Err(ValidationError::new(
-                        "emailMuted",
-                        format!(
-                            "'{unknown}' is not a kind of notification (one of {})",
-                            NOTIFICATION_KINDS.join(", ")
-                        ),
+                        "whatsappNumber",
+                        "give the number WhatsApp messages go to",
                     )
                     .into());
                 }
-                email_muted.sort();
-                email_muted.dedup();
-                if email_muted == self.email_muted && digest == self.digest {
+                if email_muted == self.email_muted
+                    && digest == self.digest
+                    && whatsapp == self.whatsapp
+                    && whatsapp_number == self.whatsapp_number
+                {
                     return Ok(());
                 }
                 UserEvent::NotificationPreferencesSet {
                     email_muted,
                     digest,
+                    whatsapp,
+                    whatsapp_number,
                     at,
                 }
             }
@@ -303,8 +321,7 @@ impl Aggregate for User {
                     role: Some(role),
                     client_id,
                     active: true,
-                    email_muted: Vec::new(),
-                    digest: false,
+                    ..User::default()
                 };
             }
             UserEvent::UserPasswordChanged { .. } => {}
@@ -314,11 +331,57 @@ impl Aggregate for User {
             UserEvent::NotificationPreferencesSet {
                 email_muted,
                 digest,
+                whatsapp,
+                whatsapp_number,
                 ..
             } => {
                 self.email_muted = email_muted;
                 self.digest = digest;
+                self.whatsapp = whatsapp;
+                self.whatsapp_number = whatsapp_number;
             }
         }
     }
+}
+
+/// Kinds of notification named in a preference: each known, sorted, once.
+fn known_kinds(
+    field: &'static str,
+    mut kinds: Vec<String>,
+) -> Result<Vec<String>, ValidationError> {
+    if let Some(unknown) = kinds
+        .iter()
+        .find(|k| !NOTIFICATION_KINDS.contains(&k.as_str()))
+    {
+        return Err(ValidationError::new(
+            field,
+            format!(
+                "'{unknown}' is not a kind of notification (one of {})",
+                NOTIFICATION_KINDS.join(", ")
+            ),
+        ));
+    }
+    kinds.sort();
+    kinds.dedup();
+    Ok(kinds)
+}
+
+/// A phone number in E.164 form (`+` and 8 to 15 digits); spaces, dashes, dots and
+/// parentheses are dropped.
+pub fn phone_number(raw: &str) -> Result<String, ValidationError> {
+    let number: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .collect();
+    let digits = number.strip_prefix('+').unwrap_or("");
+    if !(8..=15).contains(&digits.len())
+        || !digits.chars().all(|c| c.is_ascii_digit())
+        || digits.starts_with('0')
+    {
+        return Err(ValidationError::new(
+            "whatsappNumber",
+            "must be an international number such as +91 98200 12345",
+        ));
+    }
+    Ok(number)
 }

@@ -25,3 +25,4 @@ mod statements;
 mod subscriptions;
 mod teams;
 mod webhooks;
+mod whatsapp;
