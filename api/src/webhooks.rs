@@ -10,6 +10,7 @@
 //! resolves to when the connection is made (so a name that changes its answer after
 //! registration gains nothing), redirects are not followed.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,6 +34,9 @@ use crate::courier::{self, Claimed, Courier, Drain, Outcome, Queue};
 
 /// Longest excerpt of an answer kept in the attempt log.
 const EXCERPT: usize = 1024;
+
+/// How often a deliverer records an endpoint that keeps succeeding as healthy.
+const HEALTH_EVERY: Duration = Duration::from_secs(1);
 
 /// An address range (`ZIPPCRM_WEBHOOK_ALLOW` entries: `127.0.0.1`, `10.0.0.0/8`, `::1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -335,6 +339,8 @@ pub struct Deliverer {
     config: WebhookConfig,
     pool: PgPool,
     bus: Arc<CommandBus>,
+    /// When this deliverer last recorded each endpoint healthy.
+    healthy: std::sync::Mutex<HashMap<Uuid, Instant>>,
 }
 
 impl std::fmt::Debug for Deliverer {
@@ -362,6 +368,7 @@ impl Deliverer {
             config,
             pool,
             bus,
+            healthy: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -453,6 +460,21 @@ impl Deliverer {
         .execute(&self.pool)
         .await?;
         let Some(error) = &attempt.error else {
+            // A healthy endpoint's row is rewritten at most once a second by this
+            // deliverer: every success writing it made it the deliverers' hot row.
+            let fresh = {
+                let mut written = self.healthy.lock().unwrap_or_else(|e| e.into_inner());
+                let fresh = written
+                    .get(&item.endpoint_id)
+                    .is_some_and(|at| at.elapsed() < HEALTH_EVERY);
+                if !fresh {
+                    written.insert(item.endpoint_id, Instant::now());
+                }
+                fresh
+            };
+            if fresh {
+                return Ok(());
+            }
             sqlx::query(
                 "INSERT INTO webhook_endpoint_health (endpoint_id, last_success_at) VALUES ($1, now()) \
                  ON CONFLICT (endpoint_id) DO UPDATE SET failing_since = NULL, last_success_at = now()",
@@ -462,6 +484,10 @@ impl Deliverer {
             .await?;
             return Ok(());
         };
+        self.healthy
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&item.endpoint_id);
         let failing_since: DateTime<Utc> = sqlx::query_scalar(
             "INSERT INTO webhook_endpoint_health (endpoint_id, failing_since, last_failure_at) \
              VALUES ($1, now(), now()) \

@@ -21,6 +21,10 @@ pub struct FanOutRun {
     pub endpoints: usize,
     /// Commit (the event's `recorded_at`) to arrival at the receiver.
     pub delivery: Figures,
+    /// Of that, commit to the delivery's row (the fan-out reactor's share), p50 and p99 in
+    /// milliseconds.
+    pub queued_p50_ms: f64,
+    pub queued_p99_ms: f64,
     /// A signed POST's round trip, sent straight to the receiver.
     pub raw: Figures,
     /// Distinct `webhook-id`s received.
@@ -113,11 +117,20 @@ pub async fn run(admin: &Api, pool: &PgPool, n: usize) -> Result<FanOutRun> {
     let distinct = ids.len();
     let received = requests.len();
     let sample = requests.first().map(|r| r.body.clone()).unwrap_or_default();
+    let (queued_p50_ms, queued_p99_ms): (f64, f64) = sqlx::query_as(
+        "SELECT (percentile_cont(0.5) WITHIN GROUP (ORDER BY lag) * 1000)::float8, \
+                (percentile_cont(0.99) WITHIN GROUP (ORDER BY lag) * 1000)::float8 \
+           FROM (SELECT extract(epoch FROM created_at - committed_at) AS lag FROM webhook_deliveries) d",
+    )
+    .fetch_one(pool)
+    .await?;
     let raw = raw_round_trips(&receiver, &sample, expected).await?;
     Ok(FanOutRun {
         events: added,
         endpoints: ENDPOINTS,
         delivery: Figures::new(delays, wall),
+        queued_p50_ms,
+        queued_p99_ms,
         raw,
         distinct,
         received,

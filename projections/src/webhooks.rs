@@ -426,6 +426,12 @@ impl Reactor for WebhookFanOut {
         &["webhook_endpoints", "effort"]
     }
 
+    /// Receivers get no order across events (at-least-once, retries), so streams fan out
+    /// side by side; one stream's deliveries are still queued in its order.
+    fn partition(&self, event: &StoredEvent) -> u128 {
+        event.aggregate_uuid().map_or(0, |id| id.as_u128())
+    }
+
     async fn react(&self, event: &StoredEvent) -> Result<(), ReactionError> {
         if let Some(outgoing) = outgoing(&self.pool, event).await? {
             queue(&self.pool, event, &outgoing, Target::Subscribers).await?;
