@@ -183,6 +183,15 @@ async fn checkpoint(pool: &PgPool, name: &str) -> Result<Checkpoint, sqlx::Error
     })
 }
 
+/// Each projection's name and the aggregate types it folds.
+static FOLDED_TYPES: std::sync::LazyLock<Vec<(&'static str, &'static [&'static str])>> =
+    std::sync::LazyLock::new(|| {
+        crate::all()
+            .iter()
+            .map(|p| (p.name(), p.aggregate_types()))
+            .collect()
+    });
+
 /// How far `reactor` may read below `horizon`: no further than the projections it reads
 /// from. A projection with none of its own events left to fold below the horizon holds
 /// nothing back, wherever its checkpoint is: it moves only when its own events are appended
@@ -192,14 +201,12 @@ async fn bound(
     reactor: &dyn Reactor,
     horizon: i64,
 ) -> Result<Position, sqlx::Error> {
-    let projections = crate::all();
     let mut lowest = Position::END;
     for name in reactor.after() {
-        let types: Vec<&str> = projections
+        let types: &[&str] = FOLDED_TYPES
             .iter()
-            .find(|p| p.name() == *name)
-            .map(|p| p.aggregate_types().to_vec())
-            .unwrap_or_default();
+            .find(|(projection, _)| projection == name)
+            .map_or(&[], |(_, types)| types);
         let checkpoint: Option<(i64, i64, bool)> = sqlx::query_as(
             "SELECT c.last_tx::text::bigint, c.last_position, \
                     EXISTS (SELECT 1 FROM events e WHERE e.aggregate_type = ANY($2) \
@@ -208,7 +215,7 @@ async fn bound(
                FROM projection_checkpoints c WHERE c.name = $1",
         )
         .bind(name)
-        .bind(&types)
+        .bind(types)
         .bind(horizon.to_string())
         .fetch_optional(pool)
         .await?;
