@@ -287,6 +287,34 @@ async fn endpoints_are_for_admins_and_their_input_is_checked() {
             "link-local",
         ),
         ("http://[::1]:9/hook", "ADMIN", json!([]), "loopback"),
+        // IPv6 forms that carry an internal IPv4 address, and the registries' other ranges.
+        (
+            "http://[::127.0.0.1]/",
+            "ADMIN",
+            json!([]),
+            "IPv4-compatible",
+        ),
+        (
+            "http://[::169.254.169.254]/",
+            "ADMIN",
+            json!([]),
+            "IPv4-compatible",
+        ),
+        (
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "ADMIN",
+            json!([]),
+            "link-local (NAT64",
+        ),
+        (
+            "http://[2002:a00:7::1]/",
+            "ADMIN",
+            json!([]),
+            "private-use (6to4",
+        ),
+        ("http://[fec0::1]/", "ADMIN", json!([]), "site-local"),
+        ("http://198.18.0.1/", "ADMIN", json!([]), "benchmarking"),
+        ("http://240.0.0.1/", "ADMIN", json!([]), "reserved"),
     ] {
         let refused = app
             .gql(Some(&admin), REGISTER, input(url, role, types))
@@ -310,20 +338,42 @@ async fn endpoints_are_for_admins_and_their_input_is_checked() {
         .expect("count");
     assert_eq!(secrets, 0);
 
-    // Without the allow-list loopback is refused too.
+    // An update is checked as a registration is.
+    let (id, _) = register(&app, &admin, "http://127.0.0.1:9/ok", "ADMIN", json!([])).await;
+    let moved = app
+        .gql(
+            Some(&admin),
+            "mutation($id: UUID!, $i: WebhookEndpointInput!) { updateWebhookEndpoint(id: $id, input: $i) { caughtUp } }",
+            json!({ "id": id, "i": { "url": "http://[64:ff9b::7f00:2]/", "role": "ADMIN", "eventTypes": [] } }),
+        )
+        .await;
+    assert_eq!(error_code(&moved), Some("BAD_USER_INPUT"), "{moved}");
+
+    // Without the allow-list loopback is refused too, in each form the probe used.
     let url = fresh_database().await.expect("database");
     let mut config = config();
     config.webhooks.addresses.allow.clear();
     let strict = spawn_app_with(&url, config).await.expect("server");
     let admin = strict.admin().await;
-    let refused = strict
-        .gql(
-            Some(&admin),
-            REGISTER,
-            input("http://127.0.0.1:9/x", "ADMIN", json!([])),
-        )
-        .await;
-    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    for url in [
+        "http://127.0.0.1:9/x",
+        "http://[::127.0.0.1]/",
+        "http://[::169.254.169.254]/",
+        "http://[64:ff9b::7f00:1]/",
+        "http://[2002:7f00:1::1]/",
+        "http://[fec0::1]/",
+        "http://198.18.0.1/",
+        "http://240.0.0.1/",
+    ] {
+        let refused = strict
+            .gql(Some(&admin), REGISTER, input(url, "ADMIN", json!([])))
+            .await;
+        assert_eq!(
+            error_code(&refused),
+            Some("BAD_USER_INPUT"),
+            "{url}: {refused}"
+        );
+    }
 }
 
 /// A server whose deliveries fail for good after `attempts` tries and whose endpoints are
