@@ -146,8 +146,68 @@ pub fn claimed_type(file_name: &str, declared_type: Option<&str>) -> Result<&'st
     Ok(media_type)
 }
 
-/// What is learnt of a file as it streams past: size, SHA-256, its first bytes, and whether
-/// it is UTF-8 text without NUL (for CSV), without holding more than a few bytes of it.
+/// Tags that make text markup: the HTML signatures of the WHATWG MIME Sniffing standard
+/// (what a browser takes for HTML) and the elements that run script or load content beside
+/// them, each matched after `<` in any case. A CSV file holding one is refused: served
+/// as an attachment with `nosniff` it is harmless to the browser, but not to whoever opens
+/// it in one later or pastes it into a page.
+const MARKUP_TAGS: [&[u8]; 30] = [
+    b"!doctype html",
+    b"html",
+    b"head",
+    b"script",
+    b"iframe",
+    b"h1",
+    b"div",
+    b"font",
+    b"table",
+    b"a",
+    b"style",
+    b"title",
+    b"b",
+    b"body",
+    b"br",
+    b"p",
+    b"svg",
+    b"math",
+    b"img",
+    b"object",
+    b"embed",
+    b"link",
+    b"meta",
+    b"form",
+    b"base",
+    b"frame",
+    b"frameset",
+    b"input",
+    b"template",
+    b"xml",
+];
+
+/// Bytes after a `<` that [`tag_at`] may need: the longest tag and its terminator.
+const MARKUP_LOOKAHEAD: usize = 16;
+
+/// Whether the bytes after a `<` open a markup tag: a comment, an XML declaration or
+/// processing instruction (`<?`), or one of [`MARKUP_TAGS`] ended by a space, `>` or `/`
+/// (or by the end of the file, `at_end`).
+fn tag_at(after: &[u8], at_end: bool) -> bool {
+    if after.starts_with(b"!--") || after.starts_with(b"?") {
+        return true;
+    }
+    MARKUP_TAGS.iter().any(|tag| {
+        after.len() >= tag.len()
+            && after[..tag.len()].eq_ignore_ascii_case(tag)
+            && match after.get(tag.len()) {
+                Some(b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' | b'>' | b'/') => true,
+                Some(_) => false,
+                None => at_end,
+            }
+    })
+}
+
+/// What is learnt of a file as it streams past: size, SHA-256, its first bytes, whether
+/// it is UTF-8 text without NUL and whether that text holds markup (for CSV), without
+/// holding more than a few bytes of it.
 #[derive(Debug)]
 pub struct Inspector {
     size: usize,
@@ -157,6 +217,10 @@ pub struct Inspector {
     pending: Vec<u8>,
     /// Whether everything so far is UTF-8 without NUL.
     text: bool,
+    /// The last bytes seen, whose `<`s are decided once more bytes (or the end) arrive.
+    unscanned: Vec<u8>,
+    /// Whether a markup tag was seen.
+    markup: bool,
 }
 
 impl Default for Inspector {
@@ -167,6 +231,8 @@ impl Default for Inspector {
             head: Vec::with_capacity(HEAD),
             pending: Vec::new(),
             text: true,
+            unscanned: Vec::new(),
+            markup: false,
         }
     }
 }
@@ -181,6 +247,22 @@ impl Inspector {
         if self.text {
             self.text = !chunk.contains(&0) && self.utf8(chunk);
         }
+        if self.text && !self.markup {
+            let mut seen = std::mem::take(&mut self.unscanned);
+            seen.extend_from_slice(chunk);
+            let decided = seen.len().saturating_sub(MARKUP_LOOKAHEAD);
+            self.markup = Self::markup_in(&seen, decided, false);
+            self.unscanned = seen.split_off(decided);
+        }
+    }
+
+    /// Whether a `<` among the first `upto` bytes of `bytes` opens a markup tag.
+    fn markup_in(bytes: &[u8], upto: usize, at_end: bool) -> bool {
+        bytes[..upto]
+            .iter()
+            .enumerate()
+            .filter(|(_, byte)| **byte == b'<')
+            .any(|(at, _)| tag_at(&bytes[at + 1..], at_end))
     }
 
     fn utf8(&mut self, chunk: &[u8]) -> bool {
@@ -211,6 +293,12 @@ impl Inspector {
         let text = self.text && self.pending.is_empty();
         if !content_matches(media_type, &self.head, text) {
             return Err(format!("the content is not a valid {media_type} file"));
+        }
+        let markup = self.markup || Self::markup_in(&self.unscanned, self.unscanned.len(), true);
+        if media_type == "text/csv" && markup {
+            return Err(
+                "the content is HTML or XML markup, not CSV: send the data as plain values".into(),
+            );
         }
         Ok((self.size, hex::encode(self.hasher.finalize())))
     }
@@ -339,5 +427,45 @@ mod tests {
         let mut binary = Inspector::default();
         binary.feed(b"a,b\n\0");
         assert!(binary.finish("text/csv").is_err());
+    }
+
+    /// Feeds `text` in chunks of `size` bytes and finishes it as CSV.
+    fn csv_in_chunks(text: &str, size: usize) -> Result<(usize, String), String> {
+        let mut inspector = Inspector::default();
+        for chunk in text.as_bytes().chunks(size) {
+            inspector.feed(chunk);
+        }
+        inspector.finish("text/csv")
+    }
+
+    #[test]
+    fn csv_holding_markup_is_refused_wherever_the_chunks_cut_it() {
+        let markup = [
+            "name,note\nAsha,<script>alert(1)</script>\n",
+            "<!DOCTYPE html><html><body>hi</body></html>",
+            "a,b\n<svg onload=alert(1)>\n",
+            "a,b\n<IMG SRC=x onerror=alert(1)>",
+            "<?xml version=\"1.0\"?><x/>",
+            "a,<!-- hidden -->\n",
+            "a,b\n1,<iframe\n src=//x>",
+            "a,b\n1,2\n<p",
+        ];
+        for text in markup {
+            for size in [1, 2, 3, 7, 16, 17, 4096] {
+                let refused = csv_in_chunks(text, size).expect_err(text);
+                assert!(refused.contains("markup"), "{text}: {refused}");
+            }
+        }
+        let plain = [
+            "name,amount\nAsha,<10\nRavi,< 5\n",
+            "a,b\nx<y,1<2\n",
+            "email\n\"Asha <asha@acme.example>\"\n",
+            "a,b\n<brand>,<abc\n",
+        ];
+        for text in plain {
+            for size in [1, 5, 4096] {
+                assert!(csv_in_chunks(text, size).is_ok(), "{text}");
+            }
+        }
     }
 }

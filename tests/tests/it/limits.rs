@@ -141,17 +141,18 @@ async fn uploads_are_checked_by_name_and_content_and_never_rendered() {
     )
     .await;
     assert_eq!(status, 400, "{body}");
-    // A CSV may hold anything textual: it is stored, but served only as an attachment.
-    let html = b"<html><script>alert(1)</script></html>\n".to_vec();
-    let (status, body) = upload(
-        &app,
-        &portal,
-        &request,
-        "data.csv",
-        "text/csv",
-        html.clone(),
-    )
-    .await;
+    // A CSV holding markup is refused, wherever in the file the markup is.
+    let mut html = b"name,amount\n".repeat(20_000);
+    html.extend_from_slice(b"Asha,<script>alert(1)</script>\n");
+    let (status, body) = upload(&app, &portal, &request, "data.csv", "text/csv", html).await;
+    assert_eq!(status, 415, "{body}");
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"));
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("markup"), "{message}");
+    // Text with angle brackets that open no tag is CSV: stored, and served only as an
+    // attachment.
+    let csv = b"name,note\nAsha,<10 days\nRavi,\"Ravi <ravi@acme.example>\"\n".to_vec();
+    let (status, body) = upload(&app, &portal, &request, "data.csv", "text/csv", csv.clone()).await;
     assert_eq!(status, 201, "{body}");
     let upload_id = body["uploadId"].as_str().expect("upload id");
     let download = app
@@ -173,7 +174,7 @@ async fn uploads_are_checked_by_name_and_content_and_never_rendered() {
     assert!(header("content-disposition").starts_with("attachment;"));
     assert_eq!(header("x-content-type-options"), "nosniff");
     assert!(header("content-security-policy").contains("sandbox"));
-    assert_eq!(download.bytes().await.expect("bytes").to_vec(), html);
+    assert_eq!(download.bytes().await.expect("bytes").to_vec(), csv);
 
     // Only the accepted upload was stored: one upload event.
     let uploads: i64 =
