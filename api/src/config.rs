@@ -242,6 +242,9 @@ impl Config {
         if self.database_url.is_none() {
             bail!("ZIPPCRM_ENV=production needs DATABASE_URL (the embedded database is for development only)");
         }
+        if published_secret(&self.jwt_secret) {
+            bail!("JWT_SECRET is a value published in ZippCRM's own files or history (the former development secret, a test's): anyone could sign tokens with it. Make one of your own, e.g. `openssl rand -hex 32`");
+        }
         if weak_secret(&self.jwt_secret) {
             bail!("ZIPPCRM_ENV=production needs a JWT_SECRET of at least 32 characters, not one character repeated");
         }
@@ -260,15 +263,47 @@ impl Config {
     }
 }
 
-/// A secret is weak when short or made of a few characters repeated.
+/// SHA-256 digests of the secret-like values ZippCRM's own files and history have held
+/// (the former development signing secret, the test suites' and the bench's, examples):
+/// anyone can read them, so none of them signs anything in production. A test scans the
+/// repository and its history and fails on a value missing here.
+pub const PUBLISHED_SECRETS: [&str; 7] = [
+    "1e5c3da96aa5b6372e33c42f576dabdfa8b3986019c1d5647b5dcb0ee7bb5104",
+    "94f0aefb1b7bbd58925c01602c654d67f8a6d217e47798b6fc0dfffe01e29420",
+    "6bef5bf1e249b51f42f8c06b6f3a43a36687dfd2b67cecfcfc49ad0bce5080af",
+    "b2ffd7123631a296076ab3c54455eae011293e8a910a812f32d1817a6ea62ec4",
+    "2d34eab3abc0fbc5b393afb954bbd596808f24f0144bc41567bcd6367bc35843",
+    "96ad2ccd81462a766178ae09a71df55f548a3f66da11606f9cdf40b391e22dd0",
+    "f9687cd8cba444e077ceaa14a68c044e686bc6a9cd817724f94a5627e110cfa3",
+];
+
+/// Whether `secret` is one of the [`PUBLISHED_SECRETS`].
+pub fn published_secret(secret: &str) -> bool {
+    use sha2::Digest as _;
+    let digest = hex::encode(sha2::Sha256::digest(secret.as_bytes()));
+    PUBLISHED_SECRETS.contains(&digest.as_str())
+}
+
+/// A secret is weak when short, made of a few characters repeated, or published.
 pub fn weak_secret(secret: &str) -> bool {
     let distinct: std::collections::HashSet<char> = secret.chars().collect();
-    secret.len() < 32 || distinct.len() < 8
+    secret.len() < 32 || distinct.len() < 8 || published_secret(secret)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A secret the repository held once (the old example of a strong one).
+    const PUBLISHED_EXAMPLE: &str = "k3J9x!q2Lm8#Vb7&Pz4@Wd6^Rt1*Yh5%";
+
+    /// A strong secret no file holds.
+    fn random_secret() -> String {
+        use rand::RngCore;
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        hex::encode(bytes)
+    }
 
     #[test]
     fn production_refuses_a_weak_or_default_secret() {
@@ -298,7 +333,14 @@ mod tests {
         assert!(config.check().is_err());
         config.jwt_secret = "a".repeat(64);
         assert!(config.check().is_err());
-        config.jwt_secret = "k3J9x!q2Lm8#Vb7&Pz4@Wd6^Rt1*Yh5%".into();
+        for published in [
+            "zippcrm-development-secret-do-not-use-in-production",
+            PUBLISHED_EXAMPLE,
+        ] {
+            config.jwt_secret = published.into();
+            assert!(config.check().is_err(), "{published}");
+        }
+        config.jwt_secret = random_secret();
         assert!(config.check().is_err(), "no SMTP server");
         config.mail.transport = crate::mail::MailTransport::Smtp {
             host: "smtp.firm.example".into(),
