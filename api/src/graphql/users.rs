@@ -256,18 +256,22 @@ impl UserMutation {
 
     /// Asks for a password-reset link by email. Anyone may ask; the answer is `true`
     /// whether or not an account has this address, and at most one link goes out per
-    /// account every few minutes. The link (one-time, an hour) leads to `setPassword`,
-    /// which ends the account's other sessions.
+    /// account every few minutes. Requests are throttled per client address. The link
+    /// (one-time, an hour) leads to `setPassword`, which ends the account's other sessions.
     async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
         if email.len() > 320 {
             return Err(ApiError::bad_input("email: at most 320 characters").into());
         }
         let state = ctx.state();
-        state
-            .bus
-            .request_password_reset(&email, chrono::Utc::now())
-            .await
-            .map_err(ApiError::from)?;
+        throttle::reset_requested(&state.pool, ctx.request().client).await?;
+        // Looked up and queued after the answer, so that an address with an account takes
+        // the same path and time to answer as one without: the answer tells nothing.
+        let bus = state.bus.clone();
+        tokio::spawn(async move {
+            if let Err(error) = bus.request_password_reset(&email, chrono::Utc::now()).await {
+                tracing::error!(%error, "a password-reset request could not be queued");
+            }
+        });
         Ok(true)
     }
 

@@ -302,6 +302,7 @@ async fn a_forgotten_password_is_reset_by_a_one_time_link_that_ends_other_sessio
             "the same answer for {email}"
         );
     }
+    eventually("the link arrives", || async { !smtp.messages().is_empty() }).await;
     let queued: i64 =
         sqlx::query_scalar("SELECT count(*) FROM email_outbox WHERE kind = 'password_reset'")
             .fetch_one(&app.pool)
@@ -311,7 +312,6 @@ async fn a_forgotten_password_is_reset_by_a_one_time_link_that_ends_other_sessio
         queued, 1,
         "one link, and none for an address without an account"
     );
-    eventually("the link arrives", || async { !smtp.messages().is_empty() }).await;
     let text = smtp.messages()[0].text();
     let token = text
         .split("set-password?token=")
@@ -356,6 +356,55 @@ async fn a_forgotten_password_is_reset_by_a_one_time_link_that_ends_other_sessio
     assert_eq!(code(&refreshed), "UNAUTHENTICATED", "other sessions ended");
     app.login("forgot@mail.example", "another-long-password-9")
         .await;
+}
+
+#[tokio::test]
+async fn a_reset_request_is_answered_before_the_account_is_looked_up_and_throttled_per_address() {
+    let app = spawn_app().await.expect("server");
+    let admin = app.admin().await;
+    create_user(&app, &admin, "known@mail.example", "CONSULTANT").await;
+    let ask = "mutation($e: String!) { requestPasswordReset(email: $e) }";
+
+    // While nothing can be queued, an address with an account is answered as one without:
+    // the answer does not wait for the lookup and the queueing it leads to.
+    let mut lock = app.pool.begin().await.expect("transaction");
+    sqlx::query("LOCK TABLE email_outbox IN SHARE MODE")
+        .execute(&mut *lock)
+        .await
+        .expect("lock");
+    for email in ["known@mail.example", "unknown@mail.example"] {
+        let answer = tokio::time::timeout(
+            Duration::from_secs(10),
+            app.ok(None, ask, json!({ "e": email })),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{email}: the answer waited for the account's link"));
+        assert_eq!(answer["requestPasswordReset"], true, "{email}");
+    }
+    lock.commit().await.expect("unlock");
+    let queued = || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT to_address FROM email_outbox WHERE kind = 'password_reset'",
+        )
+        .fetch_all(&app.pool)
+        .await
+        .expect("outbox")
+    };
+    eventually("the known address's link is queued", || async {
+        !queued().await.is_empty()
+    })
+    .await;
+    assert_eq!(queued().await, ["known@mail.example"]);
+
+    // Twenty requests from one address in the window, then RATE_LIMITED, known or not.
+    for n in 3..=api::auth::throttle::MAX_RESET_REQUESTS {
+        let email = format!("someone-{n}@mail.example");
+        app.ok(None, ask, json!({ "e": email })).await;
+    }
+    for email in ["known@mail.example", "another@mail.example"] {
+        let limited = app.gql(None, ask, json!({ "e": email })).await;
+        assert_eq!(error_code(&limited), Some("RATE_LIMITED"), "{limited}");
+    }
 }
 
 #[tokio::test]
