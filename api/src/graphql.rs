@@ -37,7 +37,7 @@ mod users;
 mod webhooks;
 mod written;
 
-pub use context::{read_back, AppState, RequestContext};
+pub use context::{read_back, AppState, RequestContext, ShownOnce};
 pub use parsed::ParsedQueries;
 pub use projects::PROJECT_READ_MODELS;
 pub(crate) use types::{FIRST_YEAR, LAST_YEAR};
@@ -107,7 +107,7 @@ pub struct Mutation(
 /// The schema type.
 pub type ZippSchema = Schema<Query, Mutation, subscription::Subscription>;
 
-pub use guard::MAX_DEPTH;
+pub use guard::{Checked, MAX_DEPTH};
 /// Maximum query complexity: one per field selected, counted once whatever a list's length
 /// (async-graphql's default: no field declares its own; `first` is capped at
 /// `connection::MAX_FIRST`).
@@ -158,7 +158,11 @@ impl Served {
 
     /// Checks and parses `request` for a caller with `auth`; the refusal (with its code) is
     /// the answer to send.
-    pub fn prepare(&self, request: &mut Request, auth: &Auth) -> Result<(), ServerError> {
+    pub fn prepare(
+        &self,
+        request: &mut Request,
+        auth: &Auth,
+    ) -> Result<guard::Checked, ServerError> {
         let internal = matches!(auth, Auth::User(viewer) if !viewer.role.is_portal());
         guard::check(request, &self.parsed, internal, self.public_introspection).map_err(
             |mut error| {
@@ -185,7 +189,7 @@ impl Executor for Served {
     async fn execute(&self, mut request: Request) -> Response {
         let auth = auth_of(Some(&request.data));
         match self.prepare(&mut request, &auth) {
-            Ok(()) => self.run(request).await,
+            Ok(_) => self.run(request).await,
             Err(refusal) => Response::from_errors(vec![refusal]),
         }
     }
@@ -200,7 +204,7 @@ impl Executor for Served {
             known => known,
         };
         match self.prepare(&mut request, &auth) {
-            Ok(()) => self
+            Ok(_) => self
                 .schema
                 .execute_stream_with_session_data(request, session_data.unwrap_or_default())
                 .map(errors::classified)

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, Code};
-use crate::graphql::{AppState, RequestContext, Served};
+use crate::graphql::{AppState, RequestContext, Served, ShownOnce};
 
 mod body;
 pub mod idempotency;
@@ -210,10 +210,13 @@ async fn graphql(
         )
             .into_response();
     };
-    if let Err(refusal) = http.served.prepare(&mut request, &context.auth) {
-        let answer = async_graphql::Response::from_errors(vec![refusal]);
-        return body::graphql_response(answer, media);
-    }
+    let checked = match http.served.prepare(&mut request, &context.auth) {
+        Ok(checked) => checked,
+        Err(refusal) => {
+            let answer = async_graphql::Response::from_errors(vec![refusal]);
+            return body::graphql_response(answer, media);
+        }
+    };
     let mutation = is_mutation(&mut request);
     if method == Method::GET && mutation {
         return (
@@ -227,8 +230,12 @@ async fn graphql(
         .get("idempotency-key")
         .map(|value| value.to_str().unwrap_or_default().to_owned());
     match (key, context.auth) {
-        // Keys are for callers who are somebody; the anonymous fields (login and the
-        // like) are each safe to repeat or answer tokens, which are not stored.
+        // A credential is checked on every call, and the tokens it earns are never kept.
+        (Some(_), _) if checked.authenticates => refuse(
+            StatusCode::BAD_REQUEST,
+            "login, refreshToken, setPassword, changePassword and requestPasswordReset take no Idempotency-Key: credentials are checked on every call and tokens are never stored; send the request without it",
+        ),
+        // Keys are for callers who are somebody.
         (Some(key), Auth::User(viewer)) if mutation => {
             idempotent(&http, request.data(context), media, viewer.user_id, &key).await
         }
@@ -256,6 +263,8 @@ async fn idempotent(
     }
     let pool = &http.state.pool;
     let fingerprint = idempotency::fingerprint(&request);
+    let shown_once = ShownOnce::default();
+    let request = request.data(shown_once.clone());
     let claim = match idempotency::claim(pool, caller, key, &fingerprint).await {
         Ok(claim) => claim,
         Err(error) => {
@@ -310,6 +319,8 @@ async fn idempotent(
                 .and_then(|ext| ext.get("code"))
                 .is_some_and(|code| *code == async_graphql::Value::from("INTERNAL"))
         });
+    // What a repeat answers: the same, but for the secrets it showed once.
+    let kept_answer = idempotency::withhold(&answer, &shown_once.secrets());
     let response = body::graphql_response(answer, media);
     let (parts, written) = response.into_parts();
     let bytes = axum::body::to_bytes(written, usize::MAX)
@@ -318,6 +329,15 @@ async fn idempotent(
     let kept = if internal {
         idempotency::release(pool, caller, key).await
     } else {
+        let body = match kept_answer {
+            Some(withheld) => {
+                let (_, written) = body::graphql_response(withheld, media).into_parts();
+                axum::body::to_bytes(written, usize::MAX)
+                    .await
+                    .unwrap_or_default()
+            }
+            None => bytes.clone(),
+        };
         let answer = idempotency::Answer {
             status: parts.status.as_u16(),
             content_type: parts
@@ -326,7 +346,7 @@ async fn idempotent(
                 .and_then(|value| value.to_str().ok())
                 .unwrap_or("application/json")
                 .to_owned(),
-            body: bytes.to_vec(),
+            body: body.to_vec(),
         };
         idempotency::record(pool, caller, key, &answer).await
     };

@@ -54,6 +54,29 @@ pub struct RequestContext {
     pub client: IpAddr,
 }
 
+/// The secrets a request's answer shows once (an API key's token, a webhook signing
+/// secret), recorded by their resolvers when the request runs under an `Idempotency-Key`,
+/// so that the answer kept for repeats keeps none of them.
+#[derive(Debug, Clone, Default)]
+pub struct ShownOnce(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl ShownOnce {
+    /// The secrets recorded.
+    pub fn secrets(&self) -> Vec<String> {
+        self.0.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+/// Records `secret` as shown once by this request's answer, and hands it back.
+pub(crate) fn shown_once(ctx: &Context<'_>, secret: String) -> String {
+    if let Some(shown) = ctx.data_opt::<ShownOnce>() {
+        if let Ok(mut secrets) = shown.0.lock() {
+            secrets.push(secret.clone());
+        }
+    }
+    secret
+}
+
 /// Resolver helpers over `Context`.
 pub(crate) trait Ctx {
     fn state(&self) -> &AppState;

@@ -119,6 +119,13 @@ pub fn check_text(query: &str) -> Result<(), ServerError> {
     Ok(())
 }
 
+/// What the checks learnt of a request that passed them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Checked {
+    /// Whether an operation of the document selects an authentication field.
+    pub authenticates: bool,
+}
+
 /// Runs every check of this module on `request`, parsing it on the way (through `parsed`, so
 /// the executor reuses the document). `internal` says whether the caller is an internal
 /// user. A text that does not parse is left to the executor, which reports its syntax error.
@@ -127,7 +134,7 @@ pub fn check(
     parsed: &ParsedQueries,
     internal: bool,
     public_introspection: bool,
-) -> Result<(), ServerError> {
+) -> Result<Checked, ServerError> {
     check_text(&request.query)?;
     if request
         .variables
@@ -138,17 +145,19 @@ pub fn check(
     }
     parsed.attach(request);
     let Ok(document) = request.parsed_query() else {
-        return Ok(());
+        return Ok(Checked::default());
     };
-    let introspects = check_document(document)?;
-    if introspects && !public_introspection && !internal {
+    let root = check_document(document)?;
+    if root.introspection && !public_introspection && !internal {
         let mut error = refused("introspection is available to internal users only");
         let mut extensions = ErrorExtensionValues::default();
         extensions.set("code", "FORBIDDEN");
         error.extensions = Some(extensions);
         return Err(error);
     }
-    Ok(())
+    Ok(Checked {
+        authenticates: root.authentication > 0,
+    })
 }
 
 fn nul_refused() -> ServerError {
@@ -165,10 +174,10 @@ fn const_has_nul(value: &async_graphql::Value) -> bool {
     }
 }
 
-/// Checks authentication fields and depth over every operation; says whether any operation
-/// introspects.
-fn check_document(document: &ExecutableDocument) -> ServerResult<bool> {
-    let mut introspects = false;
+/// Checks authentication fields and depth over every operation; says what the operations'
+/// root selections hold together.
+fn check_document(document: &ExecutableDocument) -> ServerResult<Root> {
+    let mut all = Root::default();
     for (_, operation) in document.operations.iter() {
         let operation = &operation.node;
         let mut walk = Walk {
@@ -184,9 +193,10 @@ fn check_document(document: &ExecutableDocument) -> ServerResult<bool> {
                 AUTHENTICATION_FIELDS.join(", ")
             )));
         }
-        introspects |= walk.root.introspection;
+        all.introspection |= walk.root.introspection;
+        all.authentication += walk.root.authentication;
     }
-    Ok(introspects)
+    Ok(all)
 }
 
 /// Where a walk is: the depth so far and, inside introspection, its own depth and lists.
@@ -365,7 +375,7 @@ mod tests {
         let standard = format!(
             "{{ __schema {{ types {{ fields {{ args {{ type {{ {type_ref} }} }} }} }} }} }}"
         );
-        assert_eq!(check_document(&parsed(&standard)).ok(), Some(true));
+        assert!(check_document(&parsed(&standard)).is_ok_and(|root| root.introspection));
         let amplified = "{ __type(name: \"Query\") { fields { type { fields { type { fields { type { fields { name } } } } } } } } }";
         assert!(check_document(&parsed(amplified)).is_err());
     }

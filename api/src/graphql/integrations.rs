@@ -10,7 +10,7 @@ use projections::integrations::{ApiKeyRow, ExternalRow, MappingRow};
 use uuid::Uuid;
 
 use crate::error::{ApiError, Code};
-use crate::graphql::context::{read_back, Ctx};
+use crate::graphql::context::{read_back, shown_once, Ctx};
 use crate::graphql::types::parse_persisted;
 use crate::integrations::{ingest, new_token, IncomingEntry, Outcome};
 
@@ -233,8 +233,9 @@ pub struct CreateApiKeyInput {
 #[derive(SimpleObject, Debug)]
 pub struct CreatedApiKey {
     api_key: Option<ApiKey>,
-    /// Send it as `Authorization: Bearer <token>`.
-    token: String,
+    /// Send it as `Authorization: Bearer <token>`. Null only in the repeat of a request
+    /// sent with an `Idempotency-Key`: the token was shown once, in the first answer.
+    token: Option<String>,
     caught_up: bool,
 }
 
@@ -402,7 +403,7 @@ impl IntegrationMutation {
         let (api_key, caught_up) = key_payload(ctx, key_id, appended).await?;
         Ok(CreatedApiKey {
             api_key,
-            token,
+            token: Some(shown_once(ctx, token)),
             caught_up,
         })
     }

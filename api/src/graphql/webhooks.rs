@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::courier;
 use crate::error::ApiError;
 use crate::graphql::connection::{arguments, respond, CountField};
-use crate::graphql::context::{read_back, Ctx};
+use crate::graphql::context::{read_back, shown_once, Ctx};
 use crate::graphql::outbox::MessageStatus;
 use crate::graphql::types::{parse_persisted, Role};
 use crate::webhooks::{new_secret, store_secret};
@@ -367,8 +367,10 @@ impl WebhookEndpointInput {
 #[derive(SimpleObject, Debug)]
 pub struct WebhookEndpointWithSecret {
     endpoint: Option<WebhookEndpoint>,
-    /// `whsec_…`: the key receivers verify `webhook-signature` with.
-    secret: String,
+    /// `whsec_…`: the key receivers verify `webhook-signature` with. Null only in the
+    /// repeat of a request sent with an `Idempotency-Key`: the secret was shown once, in the
+    /// first answer.
+    secret: Option<String>,
     caught_up: bool,
 }
 
@@ -479,7 +481,7 @@ impl WebhookMutation {
         let (endpoint, caught_up) = answer(ctx, endpoint_id, appended).await?;
         Ok(WebhookEndpointWithSecret {
             endpoint,
-            secret,
+            secret: Some(shown_once(ctx, secret)),
             caught_up,
         })
     }
@@ -562,7 +564,7 @@ impl WebhookMutation {
         let (endpoint, caught_up) = answer(ctx, id, appended).await?;
         Ok(WebhookEndpointWithSecret {
             endpoint,
-            secret,
+            secret: Some(shown_once(ctx, secret)),
             caught_up,
         })
     }

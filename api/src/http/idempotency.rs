@@ -8,6 +8,11 @@
 //! the first run's events were stored is then for the caller to read, never to guess by
 //! writing twice. An answer holding an `INTERNAL` error is not kept (nothing was stored
 //! that the caller could see), so the key may be retried. Keys expire after 24 hours.
+//!
+//! No secret rests here: the authentication fields refuse the header (a credential is
+//! checked on every call), and an answer that shows a secret once (an API key's token, a
+//! webhook signing secret; [`crate::graphql::ShownOnce`]) is kept with the secret taken
+//! out ([`withhold`]): a repeat answers the record and says the secret was shown once.
 
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -53,6 +58,65 @@ pub fn fingerprint(request: &async_graphql::Request) -> String {
     hasher.update([0]);
     hasher.update(serde_json::to_vec(&request.variables).unwrap_or_default());
     hex::encode(hasher.finalize())
+}
+
+/// The answer to keep for repeats when `answer` showed `secrets`: each value that is one of
+/// them becomes null, with an error at its path saying it was shown once. `None` when there
+/// is nothing to take out.
+pub fn withhold(
+    answer: &async_graphql::Response,
+    secrets: &[String],
+) -> Option<async_graphql::Response> {
+    use async_graphql::{PathSegment, ServerError, Value};
+    fn walk(
+        value: &mut Value,
+        secrets: &[String],
+        path: &mut Vec<PathSegment>,
+        found: &mut Vec<Vec<PathSegment>>,
+    ) {
+        match value {
+            Value::String(text) if secrets.contains(text) => {
+                *value = Value::Null;
+                found.push(path.clone());
+            }
+            Value::List(items) => {
+                for (at, item) in items.iter_mut().enumerate() {
+                    path.push(PathSegment::Index(at));
+                    walk(item, secrets, path, found);
+                    path.pop();
+                }
+            }
+            Value::Object(fields) => {
+                for (name, field) in fields.iter_mut() {
+                    path.push(PathSegment::Field(name.to_string()));
+                    walk(field, secrets, path, found);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    if secrets.is_empty() {
+        return None;
+    }
+    let mut data = answer.data.clone();
+    let mut found = Vec::new();
+    walk(&mut data, secrets, &mut Vec::new(), &mut found);
+    let mut kept = async_graphql::Response::new(data);
+    kept.errors.clone_from(&answer.errors);
+    kept.extensions.clone_from(&answer.extensions);
+    for path in found {
+        let mut error = ServerError::new(
+            "this secret was shown once, in the first answer to this Idempotency-Key, and is kept nowhere: if it was lost, make a new one (rotateWebhookSecret, or createApiKey and revokeApiKey)",
+            None,
+        );
+        error.path = path;
+        let mut extensions = async_graphql::ErrorExtensionValues::default();
+        extensions.set("code", "CONFLICT");
+        error.extensions = Some(extensions);
+        kept.errors.push(error);
+    }
+    Some(kept)
 }
 
 /// Claims `key` for `caller`'s request with `fingerprint`.
@@ -142,6 +206,35 @@ mod tests {
         assert!(!valid_key("with space"));
         assert!(!valid_key("é"));
         assert!(!valid_key(&"k".repeat(MAX_KEY_LENGTH + 1)));
+    }
+
+    #[test]
+    fn a_kept_answer_holds_no_secret_and_says_where_it_was() {
+        let answer = async_graphql::Response::new(
+            async_graphql::Value::from_json(serde_json::json!({
+                "a": { "secret": "whsec_x", "endpoint": { "id": "e" } },
+                "b": [{ "token": "zpk_y" }, { "token": "other" }]
+            }))
+            .expect("a value"),
+        );
+        assert!(withhold(&answer, &[]).is_none());
+        let kept = withhold(&answer, &["whsec_x".into(), "zpk_y".into()]).expect("kept");
+        let written = serde_json::to_string(&kept).expect("JSON");
+        assert!(
+            !written.contains("whsec_x") && !written.contains("zpk_y"),
+            "{written}"
+        );
+        assert!(written.contains("\"other\""), "{written}");
+        let paths: Vec<String> = kept
+            .errors
+            .iter()
+            .map(|e| format!("{:?}", e.path))
+            .collect();
+        assert_eq!(paths.len(), 2);
+        assert!(
+            paths[0].contains("secret") && paths[1].contains("Index(0)"),
+            "{paths:?}"
+        );
     }
 
     #[test]

@@ -14,22 +14,33 @@ fn capture_input(company: &str) -> Value {
                    "source": "WEBSITE", "serviceInterest": "RBI NBFC registration" } })
 }
 
-/// Posts `query` with an `Idempotency-Key`; returns (status, replayed, body text).
+/// Posts the lead capture with an `Idempotency-Key`; returns (status, replayed, body text).
 async fn post_with_key(
     app: &TestApp,
     token: &str,
     key: &str,
     variables: Value,
 ) -> (u16, bool, String) {
-    let response = app
+    send_with_key(app, Some(token), key, CAPTURE, variables).await
+}
+
+/// Posts `query` with an `Idempotency-Key`; returns (status, replayed, body text).
+async fn send_with_key(
+    app: &TestApp,
+    token: Option<&str>,
+    key: &str,
+    query: &str,
+    variables: Value,
+) -> (u16, bool, String) {
+    let mut request = app
         .http
         .post(format!("{}/graphql", app.address))
-        .bearer_auth(token)
         .header("idempotency-key", key)
-        .json(&json!({ "query": CAPTURE, "variables": variables }))
-        .send()
-        .await
-        .expect("sent");
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("sent");
     let status = response.status().as_u16();
     let replayed = response.headers().contains_key("idempotent-replayed");
     (status, replayed, response.text().await.expect("body"))
@@ -88,6 +99,111 @@ async fn a_repeat_with_the_same_idempotency_key_answers_the_first_outcome() {
         "one of eight parallel repeats appended"
     );
     app.stop().await;
+}
+
+#[tokio::test]
+async fn no_credential_or_secret_rests_with_an_idempotency_key() {
+    let app = spawn_app().await.expect("server");
+    let admin = app.admin().await;
+
+    // Authentication fields take no key, from anyone: a credential is checked every time.
+    let login = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken refreshToken } }";
+    let credentials = json!({ "e": ADMIN_EMAIL, "p": ADMIN_PASSWORD });
+    for caller in [None, Some(admin.as_str())] {
+        let (status, _, body) =
+            send_with_key(&app, caller, "login-1", login, credentials.clone()).await;
+        assert_eq!(status, 400, "{body}");
+        let body: Value = serde_json::from_str(&body).expect("JSON");
+        assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    }
+    let reset = "mutation { requestPasswordReset(email: \"x@y.example\") }";
+    let (status, _, _) = send_with_key(&app, Some(&admin), "reset-1", reset, json!({})).await;
+    assert_eq!(status, 400);
+
+    // Answers that show a secret once are kept without it; a repeat says so.
+    let expires = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let create_key = "mutation($e: DateTime!) { createApiKey(input: { name: \"Platform\", scopes: [TIME_INGEST], expiresAt: $e }) { token apiKey { id } } }";
+    let register = "mutation { registerWebhookEndpoint(input: { url: \"http://127.0.0.1:9/x\", role: ADMIN, eventTypes: [] }) { secret endpoint { id } } }";
+    let cases = [
+        (
+            "createApiKey",
+            "token",
+            "zpk_",
+            create_key,
+            json!({ "e": expires }),
+        ),
+        (
+            "registerWebhookEndpoint",
+            "secret",
+            "whsec_",
+            register,
+            json!({}),
+        ),
+    ];
+    for (field, secret_field, prefix, query, variables) in cases {
+        let key = format!("{field}-1");
+        let (status, replayed, first) =
+            send_with_key(&app, Some(&admin), &key, query, variables.clone()).await;
+        assert_eq!((status, replayed), (200, false), "{first}");
+        let first: Value = serde_json::from_str(&first).expect("JSON");
+        let secret = first["data"][field][secret_field]
+            .as_str()
+            .expect("the secret, once");
+        assert!(secret.starts_with(prefix), "{first}");
+        let (status, replayed, again) =
+            send_with_key(&app, Some(&admin), &key, query, variables).await;
+        assert_eq!((status, replayed), (200, true), "{again}");
+        assert!(!again.contains(secret), "{again}");
+        let again: Value = serde_json::from_str(&again).expect("JSON");
+        assert_eq!(again["data"][field][secret_field], Value::Null, "{again}");
+        let record = |answer: &Value| {
+            answer["data"][field]
+                .as_object()
+                .and_then(|o| o.values().find(|v| v.is_object()))
+                .cloned()
+        };
+        assert_eq!(record(&again), record(&first), "the same record, once");
+        assert_eq!(error_code(&again), Some("CONFLICT"), "{again}");
+        assert_eq!(again["errors"][0]["path"], json!([field, secret_field]));
+        assert!(again["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("shown once"));
+    }
+    let endpoint: Value = app
+        .ok(Some(&admin), "{ webhookEndpoints { id } }", json!({}))
+        .await["webhookEndpoints"]
+        .clone();
+    assert_eq!(
+        endpoint.as_array().map(Vec::len),
+        Some(1),
+        "registered once"
+    );
+    let rotate = "mutation($id: UUID!) { rotateWebhookSecret(id: $id) { secret } }";
+    let id = json!({ "id": endpoint[0]["id"] });
+    let (_, _, first) = send_with_key(&app, Some(&admin), "rotate-1", rotate, id.clone()).await;
+    let (_, replayed, again) = send_with_key(&app, Some(&admin), "rotate-1", rotate, id).await;
+    assert!(
+        first.contains("whsec_") && replayed && !again.contains("whsec_"),
+        "{again}"
+    );
+
+    // What rests: no token, no secret, no credential of any of those requests.
+    let kept: Vec<Option<Vec<u8>>> = sqlx::query_scalar("SELECT answer FROM idempotency_keys")
+        .fetch_all(&app.pool)
+        .await
+        .expect("keys");
+    assert_eq!(
+        kept.len(),
+        3,
+        "three keyed mutations ran, no authentication field"
+    );
+    for answer in kept.into_iter().flatten() {
+        let text = String::from_utf8_lossy(&answer);
+        for secret in ["zpk_", "whsec_", "accessToken", "refreshToken"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+    }
 }
 
 #[tokio::test]
