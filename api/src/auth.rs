@@ -54,6 +54,8 @@ pub enum Auth {
     User(Viewer),
     /// A valid API key (`zpk_...`): it may do what its scopes allow and nothing else.
     Key(KeyViewer),
+    /// A credential that could not be checked: the database was out of reach.
+    Unavailable,
 }
 
 impl Auth {
@@ -73,6 +75,7 @@ impl Auth {
                 Code::Forbidden,
                 "an API key may only do what its scopes allow (time:ingest: send time entries)",
             )),
+            Auth::Unavailable => Err(ApiError::unavailable("checking an API key")),
         }
     }
 
@@ -96,6 +99,7 @@ impl Auth {
                 Code::Unauthenticated,
                 "the API key is invalid, expired or revoked",
             )),
+            Auth::Unavailable => Err(ApiError::unavailable("checking an API key")),
         }
     }
 

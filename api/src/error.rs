@@ -20,6 +20,9 @@ pub enum Code {
     Conflict,
     /// Too many attempts.
     RateLimited,
+    /// The database is out of reach: nothing was changed, and the request may be sent
+    /// again after a moment (HTTP 503 with `Retry-After`).
+    Unavailable,
     /// Our fault.
     Internal,
 }
@@ -34,6 +37,7 @@ impl Code {
             Code::BadUserInput => "BAD_USER_INPUT",
             Code::Conflict => "CONFLICT",
             Code::RateLimited => "RATE_LIMITED",
+            Code::Unavailable => "UNAVAILABLE",
             Code::Internal => "INTERNAL",
         }
     }
@@ -62,6 +66,15 @@ impl ApiError {
 
     pub fn not_found(what: &str) -> Self {
         Self::new(Code::NotFound, format!("{what} not found"))
+    }
+
+    /// `UNAVAILABLE`: the database is out of reach (logged as a warning, once).
+    pub fn unavailable(error: impl std::fmt::Display) -> Self {
+        tracing::warn!(%error, "the database is out of reach");
+        Self::new(
+            Code::Unavailable,
+            "the database is out of reach for a moment; nothing was changed: send the request again shortly",
+        )
     }
 
     /// Logs `error` and returns an opaque `INTERNAL`.
@@ -97,6 +110,7 @@ impl From<CommandError> for ApiError {
             CommandError::Conflict => {
                 ApiError::new(Code::Conflict, CommandError::Conflict.to_string())
             }
+            CommandError::Unavailable(detail) => ApiError::unavailable(detail),
             CommandError::Internal(detail) => ApiError::internal(detail),
         }
     }
@@ -110,7 +124,22 @@ impl From<domain::ValidationError> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        ApiError::internal(error)
+        if commands::unreachable(&error) {
+            ApiError::unavailable(error)
+        } else {
+            ApiError::internal(error)
+        }
+    }
+}
+
+/// A batch loader's error, shared by every record of the batch.
+impl From<std::sync::Arc<sqlx::Error>> for ApiError {
+    fn from(error: std::sync::Arc<sqlx::Error>) -> Self {
+        if commands::unreachable(&error) {
+            ApiError::unavailable(error)
+        } else {
+            ApiError::internal(error)
+        }
     }
 }
 

@@ -26,7 +26,11 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// the GraphQL error shape: `{"errors":[{"message","extensions":{"code"}}]}`.
 pub(crate) fn error_response(status: StatusCode, code: Code, message: &str) -> Response {
     let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code.as_str() } }] });
-    (status, Json(body)).into_response()
+    let mut response = (status, Json(body)).into_response();
+    if code == Code::Unavailable {
+        body::retry_after(&mut response);
+    }
+    response
 }
 
 fn refuse(status: StatusCode, message: &str) -> Response {
@@ -267,10 +271,7 @@ async fn idempotent(
     let request = request.data(shown_once.clone());
     let claim = match idempotency::claim(pool, caller, key, &fingerprint).await {
         Ok(claim) => claim,
-        Err(error) => {
-            let error = crate::error::ApiError::internal(error);
-            return error_response(StatusCode::SERVICE_UNAVAILABLE, error.code, &error.message);
-        }
+        Err(error) => return self::error(None, ApiError::from(error)),
     };
     match claim {
         idempotency::Claim::New => {}
@@ -303,8 +304,9 @@ async fn idempotent(
         }
     }
     let answer = answer(http, request).await;
-    // Released only when nothing ran to an answer and an error was ours: then nothing was
-    // stored that a retry could repeat (a refused input is kept: it would be refused again).
+    // Released only when nothing ran to an answer and an error was ours or the database's
+    // absence: then nothing was stored that a retry could repeat (a refused input is kept:
+    // it would be refused again).
     let nothing_answered = match &answer.data {
         async_graphql::Value::Object(fields) => {
             fields.values().all(|v| *v == async_graphql::Value::Null)
@@ -317,7 +319,11 @@ async fn idempotent(
                 .extensions
                 .as_ref()
                 .and_then(|ext| ext.get("code"))
-                .is_some_and(|code| *code == async_graphql::Value::from("INTERNAL"))
+                .is_some_and(|code| {
+                    [Code::Internal, Code::Unavailable]
+                        .iter()
+                        .any(|ours| *code == async_graphql::Value::from(ours.as_str()))
+                })
         });
     // What a repeat answers: the same, but for the secrets it showed once.
     let kept_answer = idempotency::withhold(&answer, &shown_once.secrets());
@@ -457,6 +463,7 @@ pub(crate) fn status_of(code: Code) -> StatusCode {
         Code::BadUserInput => StatusCode::BAD_REQUEST,
         Code::Conflict => StatusCode::CONFLICT,
         Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -63,6 +63,7 @@ pub async fn authenticate(pool: &PgPool, token: &str) -> Auth {
             Auth::Key(KeyViewer::new(key_id, scopes))
         }
         Ok(None) => Auth::Invalid,
+        Err(e) if commands::unreachable(&e) => Auth::Unavailable,
         Err(e) => {
             tracing::warn!(error = %e, "API key lookup failed");
             Auth::Invalid

@@ -1,4 +1,5 @@
-//! The command error: rejected by a rule, conflicting with a concurrent change, or internal.
+//! The command error: rejected by a rule, conflicting with a concurrent change, the database
+//! out of reach, or internal.
 
 use cqrs_es::AggregateError;
 use domain::{ErrorKind, Rejection};
@@ -17,6 +18,10 @@ pub enum CommandError {
     /// Concurrent changes kept winning; retrying later may succeed.
     #[error("the record was changed by someone else at the same time; please retry")]
     Conflict,
+    /// The database could not be reached, or ended the session before the change was
+    /// stored: nothing was written, and the same command may be sent again.
+    #[error("the database is out of reach: {0}")]
+    Unavailable(String),
     /// Infrastructure failure (logged; never shown in detail to users).
     #[error("internal error: {0}")]
     Internal(String),
@@ -48,6 +53,14 @@ impl<E: Rejection> From<AggregateError<E>> for CommandError {
                 message: e.to_string(),
             },
             AggregateError::AggregateConflict => CommandError::Conflict,
+            AggregateError::DatabaseConnectionError(error) => {
+                CommandError::Unavailable(error.to_string())
+            }
+            AggregateError::UnexpectedError(error)
+                if error.downcast_ref::<sqlx::Error>().is_some_and(unreachable) =>
+            {
+                CommandError::Unavailable(error.to_string())
+            }
             other => CommandError::Internal(other.to_string()),
         }
     }
@@ -55,6 +68,31 @@ impl<E: Rejection> From<AggregateError<E>> for CommandError {
 
 impl From<sqlx::Error> for CommandError {
     fn from(error: sqlx::Error) -> Self {
-        CommandError::Internal(error.to_string())
+        if unreachable(&error) {
+            CommandError::Unavailable(error.to_string())
+        } else {
+            CommandError::Internal(error.to_string())
+        }
+    }
+}
+
+/// Whether `error` says the database was out of reach, so that the statement stored
+/// nothing: no connection could be had (the pool timed out or is closed), or the server
+/// ended or refused the session (SQLSTATE class 08, and 57P01 to 57P03: shutdown, crash,
+/// starting up), which aborts the statement's transaction. A connection that broke while
+/// a statement was on its way (`Io`) is out of reach too, for a read; the append, which
+/// cannot tell from it whether its events landed, asks the store again
+/// (`snapshots::SnapshotStore::append`).
+pub fn unreachable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
     }
 }

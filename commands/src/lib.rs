@@ -16,7 +16,7 @@ pub mod users;
 
 pub use bus::{CommandBus, ConvertLead, ConvertedLead, ProjectRequest};
 pub use context::CommandContext;
-pub use error::CommandError;
+pub use error::{unreachable, CommandError};
 pub use users::{NewUser, PortalInvitation};
 
 /// Where an appended event sits in the global order (`transaction_id`, `global_position`).

@@ -31,6 +31,11 @@ use uuid::Uuid;
 
 use crate::Appended;
 
+/// How long an append whose connection broke keeps trying to learn its fate.
+const REAPPEND_FOR: std::time::Duration = std::time::Duration::from_secs(3);
+/// The first pause before trying again.
+const REAPPEND_FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+
 tokio::task_local! {
     /// Where the last commit of a command attempt landed (see [`SnapshotStore::append`]).
     pub(crate) static APPENDED: Cell<Option<Appended>>;
@@ -42,6 +47,15 @@ enum Landed {
     Stored(Appended),
     /// The reaction these events carry was already in the log: nothing was stored.
     Repeated,
+}
+
+/// The error of an append whose connection broke and whose fate could not be learnt
+/// (logged here; the caller answers it as internal, never as safe to send again).
+fn unknown_fate<E: std::error::Error>(error: &sqlx::Error) -> AggregateError<E> {
+    tracing::error!(%error, "the connection broke while storing events and the database stayed out of reach: whether they were stored is unknown");
+    AggregateError::UnexpectedError(
+        "the connection to the database broke while the change was being stored, and whether it was stored could not be learnt".into(),
+    )
 }
 
 /// An event store with snapshots every `every` events (never when `None`).
@@ -87,11 +101,94 @@ impl<A: Aggregate> SnapshotStore<A> {
     /// trips) and says where the last one landed. Another writer's event at one of these
     /// sequences is an optimistic-concurrency conflict; a reaction already in the log
     /// appends nothing.
+    ///
+    /// A connection that breaks while the statement is on its way leaves its fate unknown:
+    /// the database may have stored the events and lost only the answer. The same events
+    /// (the same ids) are then sent again, for a few seconds: the unique sequence decides.
+    /// An earlier attempt still running holds the new one back until it ends; one that
+    /// stored them makes the new one conflict, and finding our own event ids there answers
+    /// them as stored, once; otherwise the new attempt stores them. Only when the database
+    /// stays out of reach for the whole time is the outcome unknown, and said so.
     async fn append(
         &self,
         aggregate_id: &str,
         events: &[SerializedEvent],
     ) -> Result<Landed, AggregateError<A::Error>> {
+        let started = std::time::Instant::now();
+        let mut pause = REAPPEND_FIRST_PAUSE;
+        // Whether an attempt so far may have stored the events.
+        let mut unknown = false;
+        loop {
+            // A first attempt takes what it takes; one that is only learning the fate of
+            // an earlier one is bounded with it.
+            let attempt = if unknown {
+                let left = REAPPEND_FOR.saturating_sub(started.elapsed()).max(pause);
+                tokio::time::timeout(left, self.insert(aggregate_id, events)).await
+            } else {
+                Ok(self.insert(aggregate_id, events).await)
+            };
+            let error = match attempt {
+                Ok(Ok(landed)) => {
+                    return Ok(Landed::Stored(landed.into_iter().max().unwrap_or_default()))
+                }
+                Ok(Err(error)) => error,
+                // Given up on while it may have been on its way.
+                Err(_) => {
+                    unknown = true;
+                    sqlx::Error::PoolTimedOut
+                }
+            };
+            let constraint = match &error {
+                sqlx::Error::Database(db) => db.constraint().map(str::to_owned),
+                _ => None,
+            };
+            match constraint.as_deref() {
+                Some("events_reaction_key") => return Ok(Landed::Repeated),
+                Some("events_pkey") => {
+                    if unknown {
+                        match self.landed(aggregate_id, events).await {
+                            Ok(Some(appended)) => return Ok(Landed::Stored(appended)),
+                            Ok(None) => {}
+                            Err(error) => {
+                                if started.elapsed() >= REAPPEND_FOR {
+                                    return Err(unknown_fate(&error));
+                                }
+                                tokio::time::sleep(pause).await;
+                                pause = (pause * 2).min(REAPPEND_FOR / 4);
+                                continue;
+                            }
+                        }
+                    }
+                    return Err(AggregateError::AggregateConflict);
+                }
+                _ => {}
+            }
+            if !crate::error::unreachable(&error) {
+                return Err(AggregateError::UnexpectedError(Box::new(error)));
+            }
+            // The server answered that it ended the session, or nothing was sent: an
+            // attempt that failed so is known to have stored nothing.
+            unknown |= matches!(
+                error,
+                sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed
+            );
+            if !unknown {
+                return Err(AggregateError::DatabaseConnectionError(Box::new(error)));
+            }
+            if started.elapsed() >= REAPPEND_FOR {
+                return Err(unknown_fate(&error));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(REAPPEND_FOR / 4);
+        }
+    }
+
+    /// One attempt at storing `events`: the positions they landed at.
+    async fn insert(
+        &self,
+        aggregate_id: &str,
+        events: &[SerializedEvent],
+    ) -> Result<Vec<Appended>, sqlx::Error> {
         let sequences: Vec<i64> = events
             .iter()
             .map(|e| i64::try_from(e.sequence).unwrap_or(i64::MAX))
@@ -100,7 +197,7 @@ impl<A: Aggregate> SnapshotStore<A> {
         let versions: Vec<&str> = events.iter().map(|e| e.event_version.as_str()).collect();
         let payloads: Vec<&serde_json::Value> = events.iter().map(|e| &e.payload).collect();
         let metadata: Vec<&serde_json::Value> = events.iter().map(|e| &e.metadata).collect();
-        let landed: Result<Vec<(i64, i64)>, sqlx::Error> = sqlx::query_as(
+        let landed: Vec<(i64, i64)> = sqlx::query_as(
             "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
              SELECT $1, $2, e.sequence, e.event_type, e.event_version, e.payload, e.metadata \
                FROM unnest($3::bigint[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[]) \
@@ -115,29 +212,45 @@ impl<A: Aggregate> SnapshotStore<A> {
         .bind(payloads)
         .bind(metadata)
         .fetch_all(&self.pool)
-        .await;
-        let landed = match landed {
-            Err(sqlx::Error::Database(db)) if db.constraint() == Some("events_reaction_key") => {
-                return Ok(Landed::Repeated);
-            }
-            other => other,
-        };
-        let landed = landed.map_err(|error| match &error {
-            sqlx::Error::Database(db) if db.constraint() == Some("events_pkey") => {
-                AggregateError::AggregateConflict
-            }
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-                AggregateError::DatabaseConnectionError(Box::new(error))
-            }
-            _ => AggregateError::UnexpectedError(Box::new(error)),
-        })?;
-        Ok(Landed::Stored(
-            landed
+        .await?;
+        Ok(landed
+            .into_iter()
+            .map(|(tx, position)| Appended { tx, position })
+            .collect())
+    }
+
+    /// Where `events` landed, if these very events (by their ids) are in the log.
+    async fn landed(
+        &self,
+        aggregate_id: &str,
+        events: &[SerializedEvent],
+    ) -> Result<Option<Appended>, sqlx::Error> {
+        let ids: Vec<Uuid> = events
+            .iter()
+            .filter_map(|e| e.metadata.get("event_id")?.as_str()?.parse().ok())
+            .collect();
+        let sequences: Vec<i64> = events
+            .iter()
+            .map(|e| i64::try_from(e.sequence).unwrap_or(i64::MAX))
+            .collect();
+        let found: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT transaction_id::text::bigint, global_position FROM events \
+              WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = ANY($3) \
+                AND event_id = ANY($4)",
+        )
+        .bind(A::TYPE)
+        .bind(aggregate_id)
+        .bind(&sequences)
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((found.len() == events.len()).then(|| {
+            found
                 .into_iter()
                 .map(|(tx, position)| Appended { tx, position })
                 .max()
-                .unwrap_or_default(),
-        ))
+                .unwrap_or_default()
+        }))
     }
 
     async fn save_snapshot(&self, aggregate_id: &str, sequence: usize, payload: serde_json::Value) {

@@ -174,7 +174,10 @@ pub struct ItemAsOf {
 }
 
 fn audit_error(error: AuditError) -> ApiError {
-    ApiError::internal(error)
+    match error {
+        AuditError::Database(error) => ApiError::from(error),
+        other => ApiError::internal(other),
+    }
 }
 
 #[Object]

@@ -37,7 +37,7 @@ impl TimeEntry {
         let load = ctx
             .data_unchecked::<DataLoader<Users>>()
             .load_one(self.0.user_id);
-        Ok(load.await.map_err(ApiError::internal)?.map(User))
+        Ok(load.await.map_err(ApiError::from)?.map(User))
     }
     async fn date(&self) -> NaiveDate {
         self.0.date
@@ -158,7 +158,7 @@ impl PendingTimesheet {
         let load = ctx
             .data_unchecked::<DataLoader<Users>>()
             .load_one(self.user_id);
-        Ok(load.await.map_err(ApiError::internal)?.map(User))
+        Ok(load.await.map_err(ApiError::from)?.map(User))
     }
 }
 

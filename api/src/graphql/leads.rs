@@ -94,7 +94,7 @@ fields! {
                     return Ok(None);
                 };
                 let load = ctx.data_unchecked::<DataLoader<Users>>().load_one(owner);
-                Ok(load.await.map_err(ApiError::internal)?.map(User))
+                Ok(load.await.map_err(ApiError::from)?.map(User))
             }
         }
         /// The client this lead converted into.
@@ -105,7 +105,7 @@ fields! {
                     return Ok(None);
                 };
                 let load = ctx.data_unchecked::<DataLoader<Clients>>().load_one(client_id);
-                Ok(load.await.map_err(ApiError::internal)?.map(Client))
+                Ok(load.await.map_err(ApiError::from)?.map(Client))
             }
         }
         resolved:

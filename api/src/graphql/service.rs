@@ -165,7 +165,7 @@ impl ServiceItem {
 
 async fn user(ctx: &Context<'_>, id: Uuid) -> Result<Option<User>> {
     let load = ctx.data_unchecked::<DataLoader<Users>>().load_one(id);
-    Ok(load.await.map_err(ApiError::internal)?.map(User))
+    Ok(load.await.map_err(ApiError::from)?.map(User))
 }
 
 /// A consultant an item is routed to.

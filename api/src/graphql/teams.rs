@@ -92,7 +92,7 @@ impl TeamMember {
         let load = ctx
             .data_unchecked::<DataLoader<Users>>()
             .load_one(self.0.user_id);
-        Ok(load.await.map_err(ApiError::internal)?.map(User))
+        Ok(load.await.map_err(ApiError::from)?.map(User))
     }
     /// Whether they manage the team (and so approve its members' effort and route its work).
     async fn manager(&self) -> bool {

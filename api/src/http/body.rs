@@ -78,9 +78,35 @@ fn request_error(answer: &async_graphql::Response) -> bool {
         && answer.errors.iter().all(|error| error.path.is_empty())
 }
 
-/// The HTTP response for one request, in `media`.
+/// Seconds a client is asked to wait before sending again a request answered
+/// `UNAVAILABLE`: about what a PostgreSQL restart or failover takes.
+pub const RETRY_AFTER_SECONDS: u32 = 2;
+
+/// Marks `response` as "the database is out of reach": 503 with `Retry-After`.
+pub fn retry_after(response: &mut Response) {
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+}
+
+/// Whether an error of `answer` says the database was out of reach.
+fn unavailable(answer: &async_graphql::Response) -> bool {
+    let code = Value::from(crate::error::Code::Unavailable.as_str());
+    answer.errors.iter().any(|error| {
+        error
+            .extensions
+            .as_ref()
+            .and_then(|extensions| extensions.get("code"))
+            .is_some_and(|value| *value == code)
+    })
+}
+
+/// The HTTP response for one request, in `media`: 200, or 400 for a request error in the
+/// GraphQL media type, or 503 with `Retry-After` when the database was out of reach.
 pub fn graphql_response(answer: async_graphql::Response, media: Media) -> Response {
     let request_error = request_error(&answer);
+    let unavailable = unavailable(&answer);
     let body = match serde_json::to_vec(&Answer(&answer, !request_error)) {
         Ok(body) => body,
         Err(error) => {
@@ -91,6 +117,9 @@ pub fn graphql_response(answer: async_graphql::Response, media: Media) -> Respon
     let mut response = Response::new(Body::from(body));
     if request_error && media == Media::GraphqlResponse {
         *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    if unavailable {
+        retry_after(&mut response);
     }
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, media.content_type());

@@ -206,6 +206,134 @@ async fn no_credential_or_secret_rests_with_an_idempotency_key() {
     }
 }
 
+/// How many leads of `company` the log holds, read past the server's own connections.
+async fn leads_of(url: &str, company: &str) -> i64 {
+    let direct = sqlx::PgPool::connect(url).await.expect("direct pool");
+    let count = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE event_type = 'LeadCaptured' AND payload->'LeadCaptured'->>'company' = $1",
+    )
+    .bind(company)
+    .fetch_one(&direct)
+    .await
+    .expect("count");
+    direct.close().await;
+    count
+}
+
+#[tokio::test]
+async fn while_the_database_is_out_of_reach_requests_answer_unavailable_and_store_nothing() {
+    let url = fresh_database().await.expect("database");
+    let proxy = tests::proxy::DbProxy::start(&url).await;
+    let app = spawn_app_on(&proxy.url).await.expect("server");
+    let admin = app.admin().await;
+    let expires = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let key = app
+        .ok(
+            Some(&admin),
+            "mutation($e: DateTime!) { createApiKey(input: { name: \"Platform\", scopes: [TIME_INGEST], expiresAt: $e }) { token } }",
+            json!({ "e": expires }),
+        )
+        .await["createApiKey"]["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+
+    proxy.cut();
+    let post = |token: &str, body: Value| {
+        app.http
+            .post(format!("{}/graphql", app.address))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let login = json!({ "query": "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+                        "variables": { "e": ADMIN_EMAIL, "p": ADMIN_PASSWORD } });
+    let requests = [
+        (
+            admin.as_str(),
+            json!({ "query": CAPTURE, "variables": capture_input("Outage Finance") }),
+        ),
+        (
+            admin.as_str(),
+            json!({ "query": "{ leads(first: 5) { edges { node { id } } } }" }),
+        ),
+        ("", login),
+    ];
+    for (token, body) in requests {
+        let response = post(token, body.clone()).await.expect("answered");
+        assert_eq!(response.status().as_u16(), 503, "{body}");
+        assert_eq!(
+            response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()),
+            Some("2")
+        );
+        let answer: Value = response.json().await.expect("JSON");
+        assert_eq!(error_code(&answer), Some("UNAVAILABLE"), "{answer}");
+        let message = answer["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("nothing was changed"), "{message}");
+    }
+    let ingest = app
+        .http
+        .post(format!("{}/api/v1/time-entries", app.address))
+        .bearer_auth(&key)
+        .json(&json!({ "entries": [] }))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(
+        ingest.status().as_u16(),
+        503,
+        "an API key is not refused as unknown"
+    );
+    assert!(ingest.headers().contains_key("retry-after"));
+    let ingest: Value = ingest.json().await.expect("JSON");
+    assert_eq!(error_code(&ingest), Some("UNAVAILABLE"), "{ingest}");
+    assert_eq!(leads_of(&url, "Outage Finance").await, 0, "nothing stored");
+
+    // Sent again once the database is back, it runs, once. The pool still holds
+    // connections the cut killed: each is found dead by the request that takes it, which
+    // is answered UNAVAILABLE too, until the pool has live ones.
+    proxy.restore();
+    let mut again = Value::Null;
+    for _ in 0..100 {
+        again = app
+            .gql(Some(&admin), CAPTURE, capture_input("Outage Finance"))
+            .await;
+        match error_code(&again) {
+            None => break,
+            Some(code) => assert_eq!(code, "UNAVAILABLE", "{again}"),
+        }
+    }
+    assert_eq!(
+        again["data"]["captureLead"]["lead"]["company"], "Outage Finance",
+        "{again}"
+    );
+    assert_eq!(leads_of(&url, "Outage Finance").await, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_write_whose_connection_breaks_is_answered_as_stored_once() {
+    use tests::proxy::Break;
+    let url = fresh_database().await.expect("database");
+    let proxy = tests::proxy::DbProxy::start(&url).await;
+    let app = spawn_app_on(&proxy.url).await.expect("server");
+    let admin = app.admin().await;
+    for (company, when) in [
+        ("Lost Before Finance", Break::BeforeSent),
+        ("Lost After Finance", Break::AfterAnswered),
+    ] {
+        proxy.break_on(company, when);
+        let data = app.ok(Some(&admin), CAPTURE, capture_input(company)).await;
+        assert!(proxy.broke(), "{when:?}: the fault happened");
+        assert_eq!(data["captureLead"]["lead"]["company"], company, "{when:?}");
+        assert_eq!(leads_of(&url, company).await, 1, "{when:?}: stored once");
+    }
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_mutation_whose_events_are_stored_never_answers_an_error() {
     // A short read-your-writes bound, and a read model that cannot be read: the append

@@ -151,7 +151,7 @@ impl Project {
             .data_unchecked::<DataLoader<Clients>>()
             .load_one(self.0.client_id)
             .await
-            .map_err(ApiError::internal)?
+            .map_err(ApiError::from)?
             .map(Client))
     }
     async fn family(&self) -> &str {
