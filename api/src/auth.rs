@@ -24,18 +24,29 @@ pub struct Viewer {
     pub session: Option<Uuid>,
 }
 
-/// An integration calling with an API key: which key, and its scopes.
+/// An integration calling with an API key: which key, the integration it stands for, and
+/// its scopes.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyViewer {
     pub key_id: Uuid,
+    /// The integration (platform) the key stands for: its external ids are its own.
+    pub integration_id: Uuid,
     /// One bit per [`Scope`] (`1 << scope as u8`).
     scopes: u8,
 }
 
 impl KeyViewer {
-    pub fn new(key_id: Uuid, scopes: impl IntoIterator<Item = Scope>) -> Self {
+    pub fn new(
+        key_id: Uuid,
+        integration_id: Uuid,
+        scopes: impl IntoIterator<Item = Scope>,
+    ) -> Self {
         let scopes = scopes.into_iter().fold(0, |bits, s| bits | 1 << s as u8);
-        KeyViewer { key_id, scopes }
+        KeyViewer {
+            key_id,
+            integration_id,
+            scopes,
+        }
     }
 
     pub fn has(&self, scope: Scope) -> bool {

@@ -60,7 +60,7 @@ pub async fn authenticate(pool: &PgPool, token: &str) -> Auth {
                 .scopes
                 .iter()
                 .filter_map(|s| serde_json::from_value::<Scope>(serde_json::json!(s)).ok());
-            Auth::Key(KeyViewer::new(key_id, scopes))
+            Auth::Key(KeyViewer::new(key_id, key.integration_id, scopes))
         }
         Ok(None) => Auth::Invalid,
         Err(e) if commands::unreachable(&e) => Auth::Unavailable,
@@ -255,12 +255,14 @@ impl Resolver {
     }
 }
 
-/// Receives a batch: each entry once, whatever is repeated or sent at the same time. Answers
-/// each entry's outcome in order, and where the last append landed.
+/// Receives a batch from `key`'s integration: each entry once, whatever is repeated or sent
+/// at the same time (an external id is the integration's own: another integration's same
+/// id is another entry). Answers each entry's outcome in order, and where the last append
+/// landed.
 pub async fn ingest(
     state: &AppState,
     ctx: &CommandContext,
-    key_id: Option<Uuid>,
+    key: KeyViewer,
     entries: Vec<IncomingEntry>,
 ) -> Result<(Vec<Outcome>, Option<Appended>), ApiError> {
     if entries.is_empty() || entries.len() > MAX_BATCH {
@@ -281,7 +283,7 @@ pub async fn ingest(
                 Ok(input) => input,
                 Err(message) => return Ok((Outcome::invalid(external_id, message), None)),
             };
-            receive(state, ctx, key_id, resolver, input).await
+            receive(state, ctx, key, resolver, input).await
         })
         .buffered(CONCURRENCY)
         .collect()
@@ -303,17 +305,17 @@ pub async fn ingest(
 async fn receive(
     state: &AppState,
     ctx: &CommandContext,
-    key_id: Option<Uuid>,
+    key: KeyViewer,
     resolver: &Resolver,
     input: ExternalInput,
 ) -> Result<(Outcome, Option<Appended>), ApiError> {
-    let id = external_entry_id(&input.external_id);
+    let id = external_entry_id(key.integration_id, &input.external_id);
     let external_id = input.external_id.clone();
     let mapping = resolver.mapping(&input);
     let command = ExternalEntryCommand::Receive {
         external_entry_id: id,
         input,
-        key_id,
+        key_id: Some(key.key_id),
         mapping: mapping.clone(),
         at: ctx.issued_at,
     };
@@ -376,7 +378,7 @@ pub async fn time_entries(
         }
     };
     let ctx = CommandContext::integration(key.key_id);
-    match ingest(state, &ctx, Some(key.key_id), batch.entries).await {
+    match ingest(state, &ctx, key, batch.entries).await {
         Ok((results, _)) => Json(serde_json::json!({ "results": results })).into_response(),
         Err(e) => error(None, e),
     }

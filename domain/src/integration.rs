@@ -26,10 +26,16 @@ pub const MAPPINGS_ID: Uuid = Uuid::from_u128(0x01925a7e_0000_7000_8000_00000000
 /// Longest API key lifetime.
 pub const MAX_KEY_DAYS: i64 = 730;
 
-/// The stream of the entry the platform calls `external_id`.
-pub fn external_entry_id(external_id: &str) -> Uuid {
+/// The integration of the keys created before keys named theirs: they share it, and the
+/// entries they sent keep the streams they were stored under. (Its value is the namespace
+/// the first streams of external entries were named in.)
+pub const SHARED_INTEGRATION: Uuid = Uuid::NAMESPACE_OID;
+
+/// The stream of the entry that `integration` (a platform, one or more API keys) calls
+/// `external_id`: an external id is unique within its integration only.
+pub fn external_entry_id(integration: Uuid, external_id: &str) -> Uuid {
     Uuid::new_v5(
-        &Uuid::NAMESPACE_OID,
+        &integration,
         format!("zippcrm-external-time:{external_id}").as_bytes(),
     )
 }
@@ -69,6 +75,9 @@ impl Scope {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ApiKey {
     pub id: Option<Uuid>,
+    /// The integration it stands for (absent for keys made before keys named one: they
+    /// stand for [`SHARED_INTEGRATION`]).
+    pub integration_id: Option<Uuid>,
     pub name: String,
     pub scopes: Vec<Scope>,
     pub expires_at: Option<DateTime<Utc>>,
@@ -79,6 +88,9 @@ pub struct ApiKey {
 pub enum ApiKeyCommand {
     Create {
         key_id: Uuid,
+        /// The integration it stands for: its own id for a new one, or the integration of
+        /// an earlier key of the same platform (a fact the caller checked).
+        integration_id: Uuid,
         name: String,
         scopes: Vec<Scope>,
         expires_at: DateTime<Utc>,
@@ -95,6 +107,9 @@ pub enum ApiKeyCommand {
 pub enum ApiKeyEvent {
     ApiKeyCreated {
         key_id: Uuid,
+        /// Absent in the events of keys made before keys named their integration.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        integration_id: Option<Uuid>,
         name: String,
         scopes: Vec<Scope>,
         expires_at: DateTime<Utc>,
@@ -123,10 +138,16 @@ impl cqrs_es::DomainEvent for ApiKeyEvent {
 impl crate::Consequence for ApiKeyEvent {}
 
 impl ApiKey {
+    /// The integration this key stands for.
+    pub fn integration(&self) -> Uuid {
+        self.integration_id.unwrap_or(SHARED_INTEGRATION)
+    }
+
     pub fn decide(&self, command: ApiKeyCommand) -> Result<Vec<ApiKeyEvent>, IntegrationError> {
         match command {
             ApiKeyCommand::Create {
                 key_id,
+                integration_id,
                 name,
                 mut scopes,
                 expires_at,
@@ -154,6 +175,7 @@ impl ApiKey {
                 }
                 Ok(vec![ApiKeyEvent::ApiKeyCreated {
                     key_id,
+                    integration_id: Some(integration_id),
                     name,
                     scopes,
                     expires_at,
@@ -200,12 +222,14 @@ impl Aggregate for ApiKey {
         match event {
             ApiKeyEvent::ApiKeyCreated {
                 key_id,
+                integration_id,
                 name,
                 scopes,
                 expires_at,
                 ..
             } => {
                 self.id = Some(key_id);
+                self.integration_id = integration_id;
                 self.name = name;
                 self.scopes = scopes;
                 self.expires_at = Some(expires_at);
@@ -679,7 +703,7 @@ mod tests {
 
     fn receive(external_id: &str, mapping: Result<Mapping, String>) -> ExternalEntryCommand {
         ExternalEntryCommand::Receive {
-            external_entry_id: external_entry_id(external_id),
+            external_entry_id: external_entry_id(SHARED_INTEGRATION, external_id),
             input: input(external_id, 30),
             key_id: None,
             mapping,
@@ -707,7 +731,7 @@ mod tests {
         let entry = ExternalEntry::default();
         for minutes in [0, -5, 1441] {
             let command = ExternalEntryCommand::Receive {
-                external_entry_id: external_entry_id("x"),
+                external_entry_id: external_entry_id(SHARED_INTEGRATION, "x"),
                 input: input("x", minutes),
                 key_id: None,
                 mapping: Ok(mapping()),
@@ -719,7 +743,7 @@ mod tests {
             ));
         }
         let blank = ExternalEntryCommand::Receive {
-            external_entry_id: external_entry_id(" "),
+            external_entry_id: external_entry_id(SHARED_INTEGRATION, " "),
             input: input(" ", 30),
             key_id: None,
             mapping: Ok(mapping()),
@@ -791,6 +815,7 @@ mod tests {
         let mut key = ApiKey::default();
         let create = |scopes: Vec<Scope>, days: i64| ApiKeyCommand::Create {
             key_id: Uuid::from_u128(5),
+            integration_id: Uuid::from_u128(5),
             name: "Platform".into(),
             scopes,
             expires_at: at() + chrono::Duration::days(days),
@@ -816,6 +841,7 @@ mod tests {
             key.apply(event);
         }
         assert_eq!(key.scopes, [Scope::TimeIngest]);
+        assert_eq!(key.integration(), Uuid::from_u128(5));
         let revoke = ApiKeyCommand::Revoke {
             by: Uuid::from_u128(1),
             at: at(),
@@ -827,6 +853,34 @@ mod tests {
             key.decide(revoke),
             Err(IntegrationError::Conflict(_))
         ));
+    }
+
+    #[test]
+    fn stored_key_events_decode_with_and_without_their_integration() {
+        let before = r#"{"ApiKeyCreated":{"key_id":"00000000-0000-0000-0000-000000000005","name":"Platform","scopes":["time:ingest"],"expires_at":"2026-12-01T00:00:00Z","by":"00000000-0000-0000-0000-000000000001","at":"2026-11-01T00:00:00Z"}}"#;
+        let after = r#"{"ApiKeyCreated":{"key_id":"00000000-0000-0000-0000-000000000006","integration_id":"00000000-0000-0000-0000-000000000005","name":"Platform","scopes":["time:ingest"],"expires_at":"2026-12-01T00:00:00Z","by":"00000000-0000-0000-0000-000000000001","at":"2026-11-01T00:00:00Z"}}"#;
+        let mut old = ApiKey::default();
+        old.apply(serde_json::from_str(before).expect("version 1, as first stored"));
+        assert_eq!(old.integration(), SHARED_INTEGRATION);
+        let mut new = ApiKey::default();
+        new.apply(serde_json::from_str(after).expect("version 1 with its integration"));
+        assert_eq!(new.integration(), Uuid::from_u128(5));
+        for event in [before, after] {
+            let decoded: ApiKeyEvent = serde_json::from_str(event).expect("decodes");
+            assert_eq!(serde_json::to_string(&decoded).expect("encodes"), event);
+        }
+    }
+
+    #[test]
+    fn an_external_id_names_one_stream_per_integration() {
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        assert_ne!(external_entry_id(a, "tt-1"), external_entry_id(b, "tt-1"));
+        assert_eq!(external_entry_id(a, "tt-1"), external_entry_id(a, "tt-1"));
+        // The streams stored before integrations were named keep their names.
+        assert_eq!(
+            external_entry_id(SHARED_INTEGRATION, "tt-1"),
+            Uuid::new_v5(&Uuid::NAMESPACE_OID, b"zippcrm-external-time:tt-1")
+        );
     }
 
     #[test]

@@ -74,6 +74,7 @@ impl FoldEach for IntegrationsProjection {
         match event.aggregate_type.as_str() {
             "ApiKey" => match decode(event)? {
                 ApiKeyEvent::ApiKeyCreated {
+                    integration_id,
                     name,
                     scopes,
                     expires_at,
@@ -82,10 +83,11 @@ impl FoldEach for IntegrationsProjection {
                     ..
                 } => {
                     sqlx::query(
-                        "INSERT INTO api_keys (id, name, scopes, expires_at, created_by, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+                        "INSERT INTO api_keys (id, integration_id, name, scopes, expires_at, created_by, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
                     )
                     .bind(id)
+                    .bind(integration_id.unwrap_or(domain::integration::SHARED_INTEGRATION))
                     .bind(name)
                     .bind(scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>())
                     .bind(expires_at)
@@ -214,6 +216,8 @@ impl FoldEach for IntegrationsProjection {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApiKeyRow {
     pub id: Uuid,
+    /// The integration it stands for: keys of one integration share its external ids.
+    pub integration_id: Uuid,
     pub name: String,
     pub scopes: Vec<String>,
     pub expires_at: DateTime<Utc>,
@@ -222,8 +226,8 @@ pub struct ApiKeyRow {
     pub created_at: DateTime<Utc>,
 }
 
-const KEY_COLUMNS: &str =
-    "k.id, k.name, k.scopes, k.expires_at, k.revoked_at, k.created_by, k.created_at";
+const KEY_COLUMNS: &str = "k.id, k.integration_id, k.name, k.scopes, k.expires_at, k.revoked_at, \
+     k.created_by, k.created_at";
 
 /// Every API key, newest first.
 pub async fn api_keys(pool: &PgPool) -> Result<Vec<ApiKeyRow>, sqlx::Error> {
@@ -241,6 +245,14 @@ pub async fn api_key(pool: &PgPool, id: Uuid) -> Result<Option<ApiKeyRow>, sqlx:
     .bind(id)
     .fetch_optional(pool)
     .await
+}
+
+/// Whether a key stands for `integration_id`.
+pub async fn integration_exists(pool: &PgPool, integration_id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM api_keys WHERE integration_id = $1)")
+        .bind(integration_id)
+        .fetch_one(pool)
+        .await
 }
 
 /// The key whose secret hashes to `secret_hash`, if it exists (its secret is on the write

@@ -34,6 +34,11 @@ impl ApiKey {
     async fn id(&self) -> Uuid {
         self.0.id
     }
+    /// The integration (platform) it stands for: external ids are unique within an
+    /// integration, and the keys of one share them.
+    async fn integration_id(&self) -> Uuid {
+        self.0.integration_id
+    }
     async fn name(&self) -> &str {
         &self.0.name
     }
@@ -227,6 +232,10 @@ pub struct CreateApiKeyInput {
     /// At most 730 days away.
     #[graphql(validator(custom = "crate::graphql::types::Storable"))]
     expires_at: DateTime<Utc>,
+    /// The integration the key stands for: the `integrationId` of an earlier key of the
+    /// same platform (a key replacing one), so that an entry the platform sends again with
+    /// the new key is known as a repeat. By default a new integration, named by this key.
+    integration_id: Option<Uuid>,
 }
 
 /// A created key: its token is shown here once and never again.
@@ -376,8 +385,25 @@ impl IntegrationMutation {
         let state = ctx.state();
         let command_ctx = ctx.command_context(&viewer);
         let key_id = Uuid::now_v7();
+        let integration_id = match input.integration_id {
+            None => key_id,
+            Some(integration_id) => {
+                let known =
+                    projections::integrations::integration_exists(&state.pool, integration_id)
+                        .await
+                        .map_err(ApiError::from)?;
+                if !known {
+                    return Err(ApiError::bad_input(
+                        "integrationId: no API key stands for this integration",
+                    )
+                    .into());
+                }
+                integration_id
+            }
+        };
         let command = ApiKeyCommand::Create {
             key_id,
+            integration_id,
             name: input.name,
             scopes: input.scopes.into_iter().map(Scope::from).collect(),
             expires_at: input.expires_at,
@@ -441,7 +467,7 @@ impl IntegrationMutation {
         let key = ctx.request().auth.key(Scope::TimeIngest)?;
         let state = ctx.state();
         let command_ctx = commands::CommandContext::integration(key.key_id);
-        let (results, last) = ingest(state, &command_ctx, Some(key.key_id), entries).await?;
+        let (results, last) = ingest(state, &command_ctx, key, entries).await?;
         let caught_up = match last {
             Some(appended) => state.caught_up(&INTEGRATION_READ_MODELS, appended).await,
             None => true,

@@ -485,3 +485,94 @@ async fn one_persons_failing_entry_holds_back_nobody_else_and_lands_once_retried
     let others = app.ok(Some(&other), sheet, json!({})).await;
     assert_eq!(others["timesheet"]["totalMinutes"], 180);
 }
+
+/// Creates a key (for `integration`, or a new integration); returns (token, key id, its
+/// integration id).
+async fn another_key(p: &Platform, integration: Option<&str>) -> (String, String, String) {
+    let expires = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let created = p
+        .app
+        .ok(
+            Some(&p.admin),
+            "mutation($e: DateTime!, $i: UUID) { createApiKey(input: { name: \"Other\", scopes: [TIME_INGEST], expiresAt: $e, integrationId: $i }) { token apiKey { id integrationId } } }",
+            json!({ "e": expires, "i": integration }),
+        )
+        .await;
+    let text = |v: &Value| v.as_str().expect("text").to_owned();
+    (
+        text(&created["createApiKey"]["token"]),
+        text(&created["createApiKey"]["apiKey"]["id"]),
+        text(&created["createApiKey"]["apiKey"]["integrationId"]),
+    )
+}
+
+#[tokio::test]
+async fn an_external_id_belongs_to_its_integration_and_a_new_key_of_it_keeps_it() {
+    let p = platform().await;
+    let first = p
+        .send(json!([p.entry("shared-1", "u-first", "FIRST-REF", 30)]))
+        .await;
+    assert_eq!(statuses(&first), [("unmapped".into(), false)]);
+
+    // Another integration's same external id is its own entry, answered with its own data.
+    let (other, other_key, other_integration) = another_key(&p, None).await;
+    assert_eq!(
+        other_integration, other_key,
+        "a new integration, named by its key"
+    );
+    let (status, body) = p
+        .post(
+            Some(&other),
+            json!({ "entries": [p.entry("shared-1", "con@ing.example", &p.project, 45)] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let results = body["results"].as_array().cloned().expect("results");
+    assert_eq!(statuses(&results), [("mapped".into(), false)], "{body}");
+    assert_ne!(results[0]["externalEntryId"], first[0]["externalEntryId"]);
+    assert!(!body.to_string().contains("u-first") && !body.to_string().contains("FIRST-REF"));
+
+    // A key that replaces the first key stands for the same integration: a repeat.
+    let keys = p
+        .app
+        .ok(
+            Some(&p.admin),
+            "{ apiKeys { id integrationId } }",
+            json!({}),
+        )
+        .await;
+    let first_integration = keys["apiKeys"]
+        .as_array()
+        .and_then(|k| k.iter().find(|k| k["id"] == p.key_id.as_str()))
+        .expect("the first key")["integrationId"]
+        .as_str()
+        .expect("integration")
+        .to_owned();
+    let (replacing, _, integration) = another_key(&p, Some(&first_integration)).await;
+    assert_eq!(integration, first_integration);
+    let (_, body) = p
+        .post(
+            Some(&replacing),
+            json!({ "entries": [p.entry("shared-1", "u-first", "FIRST-REF", 30)] }),
+        )
+        .await;
+    let results = body["results"].as_array().cloned().expect("results");
+    assert_eq!(statuses(&results), [("unmapped".into(), true)], "{body}");
+    assert_eq!(results[0]["externalEntryId"], first[0]["externalEntryId"]);
+
+    // An integration no key stands for is refused, and creates no key.
+    let unknown = p
+        .app
+        .gql(
+            Some(&p.admin),
+            "mutation($e: DateTime!, $i: UUID) { createApiKey(input: { name: \"Stray\", scopes: [TIME_INGEST], expiresAt: $e, integrationId: $i }) { token } }",
+            json!({ "e": (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339(), "i": uuid::Uuid::new_v4() }),
+        )
+        .await;
+    assert_eq!(error_code(&unknown), Some("BAD_USER_INPUT"), "{unknown}");
+    let count = p
+        .app
+        .ok(Some(&p.admin), "{ apiKeys { id } }", json!({}))
+        .await;
+    assert_eq!(count["apiKeys"].as_array().map(Vec::len), Some(3));
+}
