@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod proxy;
 pub mod receiver;
 pub mod smtp;
+pub mod ws;
 
 /// Admin credentials every test server is started with.
 pub const ADMIN_EMAIL: &str = "admin@test.example";

@@ -96,6 +96,17 @@ impl Ctx for Context<'_> {
     }
 }
 
+/// The caller if they are a customer (a portal user). Customers see the firm's people and
+/// organisation only in the narrow view that `User`, `Team` and `Department` give them on
+/// every path: a person's id and display name, a team's id and name, a department's id and
+/// name, and nothing of roles, membership or the rest of the tree.
+pub(crate) fn customer<T>(ctx: &ContextBase<'_, T>) -> Option<Viewer> {
+    match request_of(ctx).auth {
+        Auth::User(viewer) if viewer.role.is_portal() => Some(viewer),
+        _ => None,
+    }
+}
+
 /// The request's context from any resolver context (anonymous when there is none).
 pub(crate) fn request_of<T>(ctx: &ContextBase<'_, T>) -> RequestContext {
     ctx.data_opt::<RequestContext>()

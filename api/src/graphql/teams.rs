@@ -1,5 +1,7 @@
 //! The organisation: departments and teams with their managers and members (admins manage
-//! them; internal users read them).
+//! them; internal users read them). A customer who reaches a team through their own matter
+//! (a service item's owning team) sees its id and name only: its department, its members
+//! and a department's teams are null for them.
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
@@ -12,14 +14,14 @@ use uuid::Uuid;
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, Code};
-use crate::graphql::context::{read_back, Ctx};
+use crate::graphql::context::{customer, read_back, Ctx};
 use crate::graphql::loaders::Users;
 use crate::graphql::users::User;
 
 /// Read models a team mutation answers from.
 const TEAM_READ_MODELS: [&str; 1] = ["teams"];
 
-/// A department of the firm.
+/// A department of the firm (customers see its id and name only).
 #[derive(Debug)]
 pub struct Department(DepartmentRow);
 
@@ -34,16 +36,19 @@ impl Department {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
-    /// Its teams, by name.
-    async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
+    /// Its teams, by name (null for customers).
+    async fn teams(&self, ctx: &Context<'_>) -> Result<Option<Vec<Team>>> {
+        if customer(ctx).is_some() {
+            return Ok(None);
+        }
         let rows = projections::teams::teams(&ctx.state().pool, Some(self.0.id), None)
             .await
             .map_err(ApiError::from)?;
-        Ok(rows.into_iter().map(Team).collect())
+        Ok(Some(rows.into_iter().map(Team).collect()))
     }
 }
 
-/// A team: who manages it and who is in it.
+/// A team: who manages it and who is in it (customers see its id and name only).
 #[derive(Debug)]
 pub struct Team(pub(crate) TeamRow);
 
@@ -55,21 +60,29 @@ impl Team {
     async fn name(&self) -> &str {
         &self.0.name
     }
-    async fn department_id(&self) -> Uuid {
-        self.0.department_id
+    /// Null for customers.
+    async fn department_id(&self, ctx: &Context<'_>) -> Option<Uuid> {
+        customer(ctx).is_none().then_some(self.0.department_id)
     }
+    /// Null for customers.
     async fn department(&self, ctx: &Context<'_>) -> Result<Option<Department>> {
+        if customer(ctx).is_some() {
+            return Ok(None);
+        }
         let row = projections::teams::department(&ctx.state().pool, self.0.department_id)
             .await
             .map_err(ApiError::from)?;
         Ok(row.map(Department))
     }
-    /// Members, managers first.
-    async fn members(&self, ctx: &Context<'_>) -> Result<Vec<TeamMember>> {
+    /// Members, managers first (null for customers).
+    async fn members(&self, ctx: &Context<'_>) -> Result<Option<Vec<TeamMember>>> {
+        if customer(ctx).is_some() {
+            return Ok(None);
+        }
         let rows = projections::teams::members(&ctx.state().pool, self.0.id)
             .await
             .map_err(ApiError::from)?;
-        Ok(rows.into_iter().map(TeamMember).collect())
+        Ok(Some(rows.into_iter().map(TeamMember).collect()))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

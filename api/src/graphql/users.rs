@@ -11,14 +11,23 @@ use uuid::Uuid;
 use crate::auth::sessions::{Revoke, Sessions};
 use crate::auth::{jwt, password, refresh, throttle, Viewer};
 use crate::error::{ApiError, Code};
-use crate::graphql::context::request_of;
+use crate::graphql::context::{customer, request_of};
 use crate::graphql::context::{read_back, Ctx};
 use crate::graphql::types::Role;
 use crate::graphql::written::fields;
 
-/// A user of ZippCRM.
+/// A user of ZippCRM. A customer (portal user) sees another person only by id and display
+/// name: the fields after those are null for them, on every path that leads here.
 #[derive(Debug, Clone)]
 pub struct User(pub UserRow);
+
+impl User {
+    /// Whether the caller sees this person in full: anyone but a customer looking at
+    /// someone else.
+    fn in_full<T>(&self, ctx: &async_graphql::ContextBase<'_, T>) -> bool {
+        customer(ctx).is_none_or(|viewer| viewer.user_id == self.0.id)
+    }
+}
 
 fields! {
     impl User (self, ctx) {
@@ -30,10 +39,15 @@ fields! {
             let sees = viewer.is_some_and(|v| v.user_id == self.0.id || !v.role.is_portal());
             sees.then_some(self.0.email.as_str())
         }
-        "role" fn role() -> Option<Role> { domain::Role::parse(&self.0.role).map(Role::from) }
-        "clientId" fn client_id() -> Option<Uuid> { self.0.client_id }
-        "active" fn active() -> bool { self.0.active }
-        "createdAt" fn created_at() -> DateTime<Utc> { self.0.created_at }
+        /// Null for a customer looking at someone else (so are the fields below).
+        "role" fn role(ctx) -> Option<Role> {
+            domain::Role::parse(&self.0.role).map(Role::from).filter(|_| self.in_full(ctx))
+        }
+        "clientId" fn client_id(ctx) -> Option<Uuid> { self.0.client_id.filter(|_| self.in_full(ctx)) }
+        "active" fn active(ctx) -> Option<bool> { self.in_full(ctx).then_some(self.0.active) }
+        "createdAt" fn created_at(ctx) -> Option<DateTime<Utc>> {
+            self.in_full(ctx).then_some(self.0.created_at)
+        }
         nested:
         resolved:
     }

@@ -13,6 +13,7 @@ mod isolation;
 mod limits;
 mod over_http;
 mod pipeline;
+mod portal_reach;
 mod projections_tests;
 mod rates;
 mod reactors;

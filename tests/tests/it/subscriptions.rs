@@ -1,72 +1,15 @@
 //! Subscriptions over graphql-ws (`graphql-transport-ws`): live changes arrive, and a portal
 //! user only ever receives their own client's projects.
 
-use std::time::Duration;
-
-use futures::{SinkExt, StreamExt};
-use serde_json::{json, Value};
+use serde_json::json;
+use tests::ws::{next, send, Socket};
 use tests::*;
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// Opens `/graphql/ws`, authenticates with `token` and starts `query` as subscription "1".
-/// Returns once the server has registered the subscription on its notice bus, so that no
-/// change made afterwards can be missed.
+/// Starts `query` for `token`, which the server must accept.
 async fn subscribe(app: &TestApp, token: &str, query: &str) -> Socket {
-    let before = app.state.notices.receiver_count();
-    let url = format!("{}/graphql/ws", app.address.replacen("http", "ws", 1));
-    let mut request = url.into_client_request().expect("request");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut socket, _) = connect_async(request).await.expect("websocket");
-    send(&mut socket, json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } })).await;
-    assert_eq!(next(&mut socket).await["type"], "connection_ack");
-    send(
-        &mut socket,
-        json!({ "id": "1", "type": "subscribe", "payload": { "query": query } }),
-    )
-    .await;
-    // The resolver subscribes to the notice bus when the stream starts; wait for that.
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while app.state.notices.receiver_count() <= before {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await
-    .expect("subscription registered");
-    socket
-}
-
-async fn send(socket: &mut Socket, message: Value) {
-    socket
-        .send(Message::text(message.to_string()))
+    tests::ws::subscribe(app, Some(token), query)
         .await
-        .expect("sent");
-}
-
-/// The next protocol message (pings answered and skipped).
-async fn next(socket: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("a message within 10 s")
-            .expect("socket open")
-            .expect("frame");
-        if let Message::Text(text) = message {
-            let value: Value = serde_json::from_str(text.as_str()).expect("JSON");
-            if value["type"] == "ping" {
-                send(socket, json!({ "type": "pong" })).await;
-                continue;
-            }
-            return value;
-        }
-    }
+        .expect("the subscription is accepted")
 }
 
 #[tokio::test]
@@ -96,7 +39,12 @@ async fn lead_changes_are_pushed_to_subscribers() {
 #[tokio::test]
 async fn anonymous_subscribers_are_refused() {
     let app = spawn_app().await.expect("server");
-    let mut anonymous = subscribe_refused(&app).await;
+    let mut anonymous = tests::ws::connect(&app, None).await;
+    send(
+        &mut anonymous,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { leadChanged { id } }" } }),
+    )
+    .await;
     let refusal = next(&mut anonymous).await;
     // async-graphql answers a refused subscription field with a `next` carrying the error.
     assert_eq!(refusal["type"], "next", "{refusal}");
@@ -106,29 +54,6 @@ async fn anonymous_subscribers_are_refused() {
         "UNAUTHENTICATED"
     );
     app.stop().await;
-}
-
-/// Opens a socket without credentials and asks for lead changes.
-async fn subscribe_refused(app: &TestApp) -> Socket {
-    let url = format!("{}/graphql/ws", app.address.replacen("http", "ws", 1));
-    let mut request = url.into_client_request().expect("request");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut socket, _) = connect_async(request).await.expect("websocket");
-    send(
-        &mut socket,
-        json!({ "type": "connection_init", "payload": {} }),
-    )
-    .await;
-    assert_eq!(next(&mut socket).await["type"], "connection_ack");
-    send(
-        &mut socket,
-        json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { leadChanged { id } }" } }),
-    )
-    .await;
-    socket
 }
 
 #[tokio::test]
