@@ -58,6 +58,14 @@ fn unknown_fate<E: std::error::Error>(error: &sqlx::Error) -> AggregateError<E> 
     )
 }
 
+/// The sequences of `events`, as stored.
+fn sequences(events: &[SerializedEvent]) -> Vec<i64> {
+    events
+        .iter()
+        .map(|e| i64::try_from(e.sequence).unwrap_or(i64::MAX))
+        .collect()
+}
+
 /// An event store with snapshots every `every` events (never when `None`).
 pub struct SnapshotStore<A: Aggregate> {
     repo: PostgresEventRepository,
@@ -189,10 +197,7 @@ impl<A: Aggregate> SnapshotStore<A> {
         aggregate_id: &str,
         events: &[SerializedEvent],
     ) -> Result<Vec<Appended>, sqlx::Error> {
-        let sequences: Vec<i64> = events
-            .iter()
-            .map(|e| i64::try_from(e.sequence).unwrap_or(i64::MAX))
-            .collect();
+        let sequences = sequences(events);
         let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
         let versions: Vec<&str> = events.iter().map(|e| e.event_version.as_str()).collect();
         let payloads: Vec<&serde_json::Value> = events.iter().map(|e| &e.payload).collect();
@@ -229,10 +234,7 @@ impl<A: Aggregate> SnapshotStore<A> {
             .iter()
             .filter_map(|e| e.metadata.get("event_id")?.as_str()?.parse().ok())
             .collect();
-        let sequences: Vec<i64> = events
-            .iter()
-            .map(|e| i64::try_from(e.sequence).unwrap_or(i64::MAX))
-            .collect();
+        let sequences = sequences(events);
         let found: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT transaction_id::text::bigint, global_position FROM events \
               WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = ANY($3) \

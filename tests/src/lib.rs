@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 pub mod delivery;
+pub mod introspection;
 pub mod proxy;
 pub mod receiver;
 pub mod smtp;

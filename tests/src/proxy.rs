@@ -158,13 +158,15 @@ async fn serve(
         let Ok((client, _)) = listener.accept().await else {
             return;
         };
+        // Subscribed before the cut flag is read: a cut either is seen here or ends the
+        // connection later (`cut` sets the flag before it bumps the generation).
+        let ended = generation.subscribe();
         if faults.cut.load(Ordering::SeqCst) {
             drop(client);
             continue;
         }
         let upstream = upstream.clone();
         let faults = faults.clone();
-        let ended = generation.subscribe();
         tokio::spawn(async move {
             let Ok(server) = upstream.connect().await else {
                 return;

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
+use tests::introspection::TypeRef;
 use tests::*;
 
 /// Operations per caller.
@@ -34,37 +35,6 @@ impl Rng {
     }
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
-    }
-}
-
-/// A type reference from introspection.
-#[derive(Debug, Clone)]
-enum TypeRef {
-    NonNull(Box<TypeRef>),
-    List(Box<TypeRef>),
-    Named(String),
-}
-
-impl TypeRef {
-    fn parse(value: &Value) -> TypeRef {
-        match value["kind"].as_str() {
-            Some("NON_NULL") => TypeRef::NonNull(Box::new(TypeRef::parse(&value["ofType"]))),
-            Some("LIST") => TypeRef::List(Box::new(TypeRef::parse(&value["ofType"]))),
-            _ => TypeRef::Named(value["name"].as_str().unwrap_or_default().to_owned()),
-        }
-    }
-    fn named(&self) -> &str {
-        match self {
-            TypeRef::NonNull(inner) | TypeRef::List(inner) => inner.named(),
-            TypeRef::Named(name) => name,
-        }
-    }
-    fn text(&self) -> String {
-        match self {
-            TypeRef::NonNull(inner) => format!("{}!", inner.text()),
-            TypeRef::List(inner) => format!("[{}]", inner.text()),
-            TypeRef::Named(name) => name.clone(),
-        }
     }
 }
 

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde_json::{json, Value};
+use tests::introspection::TypeRef;
 use tests::*;
 
 /// How an edge from the portal's reach into an internal type is held.
@@ -63,30 +64,6 @@ const EDGES: &[(&str, Reach)] = &[
         Reach::Justified("refused to customers at the field (FORBIDDEN), tested below"),
     ),
 ];
-
-/// A type reference from introspection.
-#[derive(Debug, Clone)]
-enum TypeRef {
-    NonNull(Box<TypeRef>),
-    List(Box<TypeRef>),
-    Named(String),
-}
-
-impl TypeRef {
-    fn parse(value: &Value) -> TypeRef {
-        match value["kind"].as_str() {
-            Some("NON_NULL") => TypeRef::NonNull(Box::new(TypeRef::parse(&value["ofType"]))),
-            Some("LIST") => TypeRef::List(Box::new(TypeRef::parse(&value["ofType"]))),
-            _ => TypeRef::Named(value["name"].as_str().unwrap_or_default().to_owned()),
-        }
-    }
-    fn named(&self) -> &str {
-        match self {
-            TypeRef::NonNull(inner) | TypeRef::List(inner) => inner.named(),
-            TypeRef::Named(name) => name,
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 struct Arg {

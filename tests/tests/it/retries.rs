@@ -230,13 +230,13 @@ async fn while_the_database_is_out_of_reach_requests_answer_unavailable_and_stor
     let key = app
         .ok(
             Some(&admin),
-            "mutation($e: DateTime!) { createApiKey(input: { name: \"Platform\", scopes: [TIME_INGEST], expiresAt: $e }) { token } }",
+            "mutation($e: DateTime!) { createApiKey(input: { name: \"Platform\", scopes: [TIME_INGEST], expiresAt: $e }) { token caughtUp } }",
             json!({ "e": expires }),
         )
-        .await["createApiKey"]["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+        .await["createApiKey"]
+        .clone();
+    assert_eq!(key["caughtUp"], true, "{key}");
+    let key = key["token"].as_str().expect("token").to_owned();
 
     proxy.cut();
     let post = |token: &str, body: Value| {
