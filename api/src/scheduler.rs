@@ -37,9 +37,10 @@ pub struct Pass {
 pub async fn run_once(bus: &CommandBus, pool: &PgPool, today: NaiveDate) -> anyhow::Result<Pass> {
     let mut pass = Pass::default();
     let due: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM project_view WHERE licence_expires_on BETWEEN $1 AND $1 + 90 ORDER BY id",
+        "SELECT id FROM project_view WHERE licence_expires_on BETWEEN $1 AND $1 + $2 ORDER BY id",
     )
     .bind(today)
+    .bind(i32::try_from(domain::project::ALERT_HORIZON_DAYS).unwrap_or(i32::MAX))
     .fetch_all(pool)
     .await?;
     for project_id in due {

@@ -21,7 +21,7 @@ mod tests;
 mod versions;
 
 pub use aggregate::ProjectError;
-pub use billing::ALERT_DAYS;
+pub use billing::{ALERT_DAYS, ALERT_HORIZON_DAYS};
 pub use clock::StageClock;
 pub use command::{
     Actor, BillingCommand, ChangeCommand, DocumentCommand, GateCommand, NewLiaisonEntry, NewTask,

@@ -19,6 +19,12 @@ use uuid::Uuid;
 use crate::values::{self, MAX_TEXT};
 use crate::{Role, ValidationError};
 
+/// The Monday of `date`'s ISO week: the week a timesheet stream and its entries belong to.
+pub fn week_start(date: NaiveDate) -> NaiveDate {
+    let week = date.iso_week();
+    NaiveDate::from_isoywd_opt(week.year(), week.week(), chrono::Weekday::Mon).unwrap_or(date)
+}
+
 /// Minutes in a day: the most one person may log on one date.
 pub const DAY_MINUTES: i32 = 24 * 60;
 
@@ -575,9 +581,7 @@ impl Aggregate for Timesheet {
             } => {
                 self.user_id = Some(user_id);
                 if self.week_start.is_none() {
-                    let week = date.iso_week();
-                    self.week_start =
-                        NaiveDate::from_isoywd_opt(week.year(), week.week(), chrono::Weekday::Mon);
+                    self.week_start = Some(week_start(date));
                 }
                 if let Some(original) = reverses.and_then(|id| self.entries.get_mut(&id)) {
                     original.reversed_by = Some(entry_id);

@@ -1,7 +1,7 @@
 //! The `effort` read model: `time_entries`, every entry of every timesheet with its state.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::timesheet::{EntryState, TimesheetEvent};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -35,12 +35,6 @@ impl Projection for EffortProjection {
     ) -> Result<(), ProjectionError> {
         fold_each(self, conn, events).await
     }
-}
-
-/// The Monday of `date`'s ISO week.
-pub fn week_start(date: NaiveDate) -> NaiveDate {
-    let week = date.iso_week();
-    NaiveDate::from_isoywd_opt(week.year(), week.week(), Weekday::Mon).unwrap_or(date)
 }
 
 fn decided(
@@ -91,7 +85,7 @@ impl FoldEach for EffortProjection {
                 )
                 .bind(entry_id)
                 .bind(user_id)
-                .bind(week_start(date))
+                .bind(domain::timesheet::week_start(date))
                 .bind(date)
                 .bind(minutes)
                 .bind(description)

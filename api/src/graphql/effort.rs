@@ -4,9 +4,10 @@
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use domain::timesheet::week_start;
 use domain::timesheet::{Approver, EntryInput, EntryState, TimesheetCommand, WorkRef};
 use domain::Permission;
-use projections::effort::{week_start, EntryRow, PendingWeek};
+use projections::effort::{EntryRow, PendingWeek};
 use uuid::Uuid;
 
 use crate::auth::Viewer;
