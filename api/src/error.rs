@@ -122,24 +122,25 @@ impl From<domain::ValidationError> for ApiError {
     }
 }
 
+/// A database error: `UNAVAILABLE` when the database was out of reach, else `INTERNAL`.
+fn database(error: &sqlx::Error) -> ApiError {
+    if commands::unreachable(error) {
+        ApiError::unavailable(error)
+    } else {
+        ApiError::internal(error)
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        if commands::unreachable(&error) {
-            ApiError::unavailable(error)
-        } else {
-            ApiError::internal(error)
-        }
+        database(&error)
     }
 }
 
 /// A batch loader's error, shared by every record of the batch.
 impl From<std::sync::Arc<sqlx::Error>> for ApiError {
     fn from(error: std::sync::Arc<sqlx::Error>) -> Self {
-        if commands::unreachable(&error) {
-            ApiError::unavailable(error)
-        } else {
-            ApiError::internal(error)
-        }
+        database(&error)
     }
 }
 

@@ -313,18 +313,8 @@ async fn idempotent(
         }
         _ => true,
     };
-    let internal = nothing_answered
-        && answer.errors.iter().any(|error| {
-            error
-                .extensions
-                .as_ref()
-                .and_then(|ext| ext.get("code"))
-                .is_some_and(|code| {
-                    [Code::Internal, Code::Unavailable]
-                        .iter()
-                        .any(|ours| *code == async_graphql::Value::from(ours.as_str()))
-                })
-        });
+    let internal =
+        nothing_answered && body::has_code(&answer, &[Code::Internal, Code::Unavailable]);
     // What a repeat answers: the same, but for the secrets it showed once.
     let kept_answer = idempotency::withhold(&answer, &shown_once.secrets());
     let response = body::graphql_response(answer, media);

@@ -49,13 +49,12 @@ enum Landed {
     Repeated,
 }
 
-/// The error of an append whose connection broke and whose fate could not be learnt
-/// (logged here; the caller answers it as internal, never as safe to send again).
-fn unknown_fate<E: std::error::Error>(error: &sqlx::Error) -> AggregateError<E> {
-    tracing::error!(%error, "the connection broke while storing events and the database stayed out of reach: whether they were stored is unknown");
-    AggregateError::UnexpectedError(
-        "the connection to the database broke while the change was being stored, and whether it was stored could not be learnt".into(),
-    )
+/// Where the last of the rows `(transaction, position)` an append returned landed.
+fn latest(rows: Vec<(i64, i64)>) -> Appended {
+    rows.into_iter()
+        .map(|(tx, position)| Appended { tx, position })
+        .max()
+        .unwrap_or_default()
 }
 
 /// The sequences of `events`, as stored.
@@ -135,10 +134,8 @@ impl<A: Aggregate> SnapshotStore<A> {
             } else {
                 Ok(self.insert(aggregate_id, events).await)
             };
-            let error = match attempt {
-                Ok(Ok(landed)) => {
-                    return Ok(Landed::Stored(landed.into_iter().max().unwrap_or_default()))
-                }
+            let mut error = match attempt {
+                Ok(Ok(landed)) => return Ok(Landed::Stored(latest(landed))),
                 Ok(Err(error)) => error,
                 // Given up on while it may have been on its way.
                 Err(_) => {
@@ -152,23 +149,13 @@ impl<A: Aggregate> SnapshotStore<A> {
             };
             match constraint.as_deref() {
                 Some("events_reaction_key") => return Ok(Landed::Repeated),
-                Some("events_pkey") => {
-                    if unknown {
-                        match self.landed(aggregate_id, events).await {
-                            Ok(Some(appended)) => return Ok(Landed::Stored(appended)),
-                            Ok(None) => {}
-                            Err(error) => {
-                                if started.elapsed() >= REAPPEND_FOR {
-                                    return Err(unknown_fate(&error));
-                                }
-                                tokio::time::sleep(pause).await;
-                                pause = (pause * 2).min(REAPPEND_FOR / 4);
-                                continue;
-                            }
-                        }
-                    }
-                    return Err(AggregateError::AggregateConflict);
-                }
+                Some("events_pkey") if !unknown => return Err(AggregateError::AggregateConflict),
+                // Stored by an earlier attempt of ours, or by another writer.
+                Some("events_pkey") => match self.landed(aggregate_id, events).await {
+                    Ok(Some(appended)) => return Ok(Landed::Stored(appended)),
+                    Ok(None) => return Err(AggregateError::AggregateConflict),
+                    Err(asking) => error = asking,
+                },
                 _ => {}
             }
             if !crate::error::unreachable(&error) {
@@ -184,7 +171,10 @@ impl<A: Aggregate> SnapshotStore<A> {
                 return Err(AggregateError::DatabaseConnectionError(Box::new(error)));
             }
             if started.elapsed() >= REAPPEND_FOR {
-                return Err(unknown_fate(&error));
+                tracing::error!(%error, aggregate = A::TYPE, aggregate_id, "the connection broke while storing events and the database stayed out of reach: whether they were stored is unknown");
+                return Err(AggregateError::UnexpectedError(
+                    "the connection to the database broke while the change was being stored, and whether it was stored could not be learnt".into(),
+                ));
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(REAPPEND_FOR / 4);
@@ -196,13 +186,13 @@ impl<A: Aggregate> SnapshotStore<A> {
         &self,
         aggregate_id: &str,
         events: &[SerializedEvent],
-    ) -> Result<Vec<Appended>, sqlx::Error> {
+    ) -> Result<Vec<(i64, i64)>, sqlx::Error> {
         let sequences = sequences(events);
         let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
         let versions: Vec<&str> = events.iter().map(|e| e.event_version.as_str()).collect();
         let payloads: Vec<&serde_json::Value> = events.iter().map(|e| &e.payload).collect();
         let metadata: Vec<&serde_json::Value> = events.iter().map(|e| &e.metadata).collect();
-        let landed: Vec<(i64, i64)> = sqlx::query_as(
+        sqlx::query_as(
             "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
              SELECT $1, $2, e.sequence, e.event_type, e.event_version, e.payload, e.metadata \
                FROM unnest($3::bigint[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[]) \
@@ -217,11 +207,7 @@ impl<A: Aggregate> SnapshotStore<A> {
         .bind(payloads)
         .bind(metadata)
         .fetch_all(&self.pool)
-        .await?;
-        Ok(landed
-            .into_iter()
-            .map(|(tx, position)| Appended { tx, position })
-            .collect())
+        .await
     }
 
     /// Where `events` landed, if these very events (by their ids) are in the log.
@@ -246,13 +232,7 @@ impl<A: Aggregate> SnapshotStore<A> {
         .bind(&ids)
         .fetch_all(&self.pool)
         .await?;
-        Ok((found.len() == events.len()).then(|| {
-            found
-                .into_iter()
-                .map(|(tx, position)| Appended { tx, position })
-                .max()
-                .unwrap_or_default()
-        }))
+        Ok((found.len() == events.len()).then(|| latest(found)))
     }
 
     async fn save_snapshot(&self, aggregate_id: &str, sequence: usize, payload: serde_json::Value) {

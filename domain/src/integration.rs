@@ -31,6 +31,12 @@ pub const MAX_KEY_DAYS: i64 = 730;
 /// the first streams of external entries were named in.)
 pub const SHARED_INTEGRATION: Uuid = Uuid::NAMESPACE_OID;
 
+/// The integration a key created with `integration_id` (as its `ApiKeyCreated` holds it)
+/// stands for.
+pub fn stands_for(integration_id: Option<Uuid>) -> Uuid {
+    integration_id.unwrap_or(SHARED_INTEGRATION)
+}
+
 /// The stream of the entry that `integration` (a platform, one or more API keys) calls
 /// `external_id`: an external id is unique within its integration only.
 pub fn external_entry_id(integration: Uuid, external_id: &str) -> Uuid {
@@ -140,7 +146,7 @@ impl crate::Consequence for ApiKeyEvent {}
 impl ApiKey {
     /// The integration this key stands for.
     pub fn integration(&self) -> Uuid {
-        self.integration_id.unwrap_or(SHARED_INTEGRATION)
+        stands_for(self.integration_id)
     }
 
     pub fn decide(&self, command: ApiKeyCommand) -> Result<Vec<ApiKeyEvent>, IntegrationError> {
@@ -876,7 +882,12 @@ mod tests {
         let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
         assert_ne!(external_entry_id(a, "tt-1"), external_entry_id(b, "tt-1"));
         assert_eq!(external_entry_id(a, "tt-1"), external_entry_id(a, "tt-1"));
-        // The streams stored before integrations were named keep their names.
+        // The streams stored before integrations were named keep their names, and migration
+        // 0028 gives their keys this integration.
+        assert_eq!(
+            SHARED_INTEGRATION.to_string(),
+            "6ba7b812-9dad-11d1-80b4-00c04fd430c8"
+        );
         assert_eq!(
             external_entry_id(SHARED_INTEGRATION, "tt-1"),
             Uuid::new_v5(&Uuid::NAMESPACE_OID, b"zippcrm-external-time:tt-1")

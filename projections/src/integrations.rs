@@ -87,7 +87,7 @@ impl FoldEach for IntegrationsProjection {
                          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
                     )
                     .bind(id)
-                    .bind(integration_id.unwrap_or(domain::integration::SHARED_INTEGRATION))
+                    .bind(domain::integration::stands_for(integration_id))
                     .bind(name)
                     .bind(scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>())
                     .bind(expires_at)

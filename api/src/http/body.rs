@@ -90,15 +90,18 @@ pub fn retry_after(response: &mut Response) {
         .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
 }
 
-/// Whether an error of `answer` says the database was out of reach.
-fn unavailable(answer: &async_graphql::Response) -> bool {
-    let code = Value::from(crate::error::Code::Unavailable.as_str());
+/// Whether an error of `answer` carries one of `codes`.
+pub fn has_code(answer: &async_graphql::Response, codes: &[crate::error::Code]) -> bool {
     answer.errors.iter().any(|error| {
         error
             .extensions
             .as_ref()
             .and_then(|extensions| extensions.get("code"))
-            .is_some_and(|value| *value == code)
+            .is_some_and(|value| {
+                codes
+                    .iter()
+                    .any(|code| *value == Value::from(code.as_str()))
+            })
     })
 }
 
@@ -106,7 +109,7 @@ fn unavailable(answer: &async_graphql::Response) -> bool {
 /// GraphQL media type, or 503 with `Retry-After` when the database was out of reach.
 pub fn graphql_response(answer: async_graphql::Response, media: Media) -> Response {
     let request_error = request_error(&answer);
-    let unavailable = unavailable(&answer);
+    let unavailable = has_code(&answer, &[crate::error::Code::Unavailable]);
     let body = match serde_json::to_vec(&Answer(&answer, !request_error)) {
         Ok(body) => body,
         Err(error) => {

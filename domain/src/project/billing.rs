@@ -7,21 +7,11 @@ use super::model::*;
 use crate::values::{self, MAX_LINE};
 use crate::ValidationError;
 
-/// Expiry alerts are raised this many days ahead.
+/// Expiry alerts are raised this many days ahead, furthest first.
 pub const ALERT_DAYS: [u32; 3] = [90, 60, 30];
 
 /// The earliest alert's lead: a licence expiring further ahead raises nothing yet.
-pub const ALERT_HORIZON_DAYS: u32 = {
-    let mut most = 0;
-    let mut i = 0;
-    while i < ALERT_DAYS.len() {
-        if ALERT_DAYS[i] > most {
-            most = ALERT_DAYS[i];
-        }
-        i += 1;
-    }
-    most
-};
+pub const ALERT_HORIZON_DAYS: u32 = ALERT_DAYS[0];
 
 impl Project {
     /// The events a [`BillingCommand`] decides, or why it is refused.
