@@ -1,6 +1,7 @@
 //! Authentication: argon2id passwords, JWT access tokens, rotating refresh tokens, and the
 //! [`Viewer`] every resolver authorizes against.
 
+pub mod api_keys;
 pub mod jwt;
 pub mod password;
 pub mod refresh;

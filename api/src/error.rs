@@ -2,6 +2,9 @@
 //! person. Internal errors are logged once, here, and reach the client only as
 //! "internal error" with a reference.
 
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
 use commands::CommandError;
 use domain::ErrorKind;
 
@@ -41,6 +44,44 @@ impl Code {
             Code::Internal => "INTERNAL",
         }
     }
+
+    /// The HTTP status of an answer that is this error alone (outside GraphQL execution).
+    pub fn status(self) -> StatusCode {
+        match self {
+            Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Code::Forbidden => StatusCode::FORBIDDEN,
+            Code::NotFound => StatusCode::NOT_FOUND,
+            Code::BadUserInput => StatusCode::BAD_REQUEST,
+            Code::Conflict => StatusCode::CONFLICT,
+            Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// An answer outside GraphQL's execution (a refused body, an upload, a download, an
+/// idempotency key) in the GraphQL error shape:
+/// `{"errors":[{"message","extensions":{"code"}}]}`.
+pub(crate) fn error_response(status: StatusCode, code: Code, message: &str) -> Response {
+    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code.as_str() } }] });
+    let mut response = (status, Json(body)).into_response();
+    if code == Code::Unavailable {
+        retry_after(&mut response);
+    }
+    response
+}
+
+/// Seconds a client is asked to wait before sending again a request answered
+/// `UNAVAILABLE`: about what a PostgreSQL restart or failover takes.
+pub const RETRY_AFTER_SECONDS: u32 = 2;
+
+/// Marks `response` as "the database is out of reach": 503 with `Retry-After`.
+pub fn retry_after(response: &mut Response) {
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
 }
 
 /// An error answered to the client.
@@ -74,6 +115,15 @@ impl ApiError {
         Self::new(
             Code::Unavailable,
             "the database is out of reach for a moment; nothing was changed: send the request again shortly",
+        )
+    }
+
+    /// The error as a whole HTTP answer, with `status` or the code's own.
+    pub(crate) fn response(self, status: Option<StatusCode>) -> Response {
+        error_response(
+            status.unwrap_or_else(|| self.code.status()),
+            self.code,
+            &self.message,
         )
     }
 

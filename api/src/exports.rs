@@ -1,21 +1,16 @@
-//! Downloads of an issued statement: CSV and PDF, from the same lines, and the HTTP route
-//! that serves them (`/files/statements/{clientId}/{month}.csv` or `.pdf`).
+//! An issued statement as a file: CSV and PDF, from the same lines (served by
+//! `rest::statements` and named by the `statement` query), and the CSV quoting the reports
+//! share.
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::Response;
-use domain::statement::Month;
-use domain::Permission;
 use lopdf::content::{Content, Operation};
 use lopdf::{dictionary, Document, Object, Stream};
 use projections::statements::{LineRow, StatementRow};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::error::{ApiError, Code};
-use crate::http::{authenticate_headers, error, Http};
+use crate::error::ApiError;
 
 /// `text` as one CSV field (RFC 4180): quoted when it holds a comma, a quote or a line end.
 pub fn csv_field(text: &str) -> String {
@@ -216,65 +211,4 @@ impl StatementExport {
         doc.save_to(&mut out).map_err(ApiError::internal)?;
         Ok(out)
     }
-}
-
-/// `GET /files/statements/{client_id}/{month}.csv|.pdf`: an issued statement of a client the
-/// viewer may see (portal users: their own).
-pub async fn download(
-    State(http): State<Http>,
-    Path((client_id, file)): Path<(Uuid, String)>,
-    headers: HeaderMap,
-) -> Response {
-    let state = &http.state;
-    let viewer = match authenticate_headers(state, &headers)
-        .await
-        .require(Permission::ReadClients)
-    {
-        Ok(viewer) => viewer,
-        Err(e) => return error(None, e),
-    };
-    let not_found = || error(None, ApiError::new(Code::NotFound, "statement not found"));
-    if !viewer.sees_client(client_id) {
-        return not_found();
-    }
-    let Some((month, format)) = file.rsplit_once('.') else {
-        return not_found();
-    };
-    let Ok(month) = Month::parse("month", month) else {
-        return not_found();
-    };
-    let export = async {
-        let Some(row) = projections::statements::statement(&state.pool, client_id, month).await?
-        else {
-            return Ok::<_, ApiError>(None);
-        };
-        let lines = projections::statements::lines(&state.pool, row.id).await?;
-        StatementExport::load(&state.pool, row, lines)
-            .await
-            .map(Some)
-    };
-    let export = match export.await {
-        Ok(Some(export)) => export,
-        Ok(None) => return not_found(),
-        Err(e) => return error(None, e),
-    };
-    let (media_type, bytes) = match format {
-        "csv" => ("text/csv; charset=utf-8", export.csv().into_bytes()),
-        "pdf" => match export.pdf() {
-            Ok(bytes) => ("application/pdf", bytes),
-            Err(e) => return error(None, e),
-        },
-        _ => return not_found(),
-    };
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, media_type)
-        .header(header::CONTENT_LENGTH, bytes.len())
-        .header(
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"statement-{month}.{format}\""),
-        )
-        .header("x-content-type-options", "nosniff")
-        .body(axum::body::Body::from(bytes))
-        .unwrap_or_else(|_| error(None, ApiError::internal("response")))
 }

@@ -1,11 +1,14 @@
 //! The GraphQL schema: queries, mutations, subscriptions and their types.
-
 //!
 //! One file per feature, each with its object types, queries and mutations (`leads`,
-//! `clients`, `users`, `teams`, `effort`, `rates`, `statements`, `reports`, `projects` and its areas, `templates`, `guidance`, `rule_changes`, `notifications`, `outbox`, `audit`,
-//! `operations`), over shared parts that import no feature: `context` (state and the
-//! request), `connection` (paging), `types` (enums and scalars), `loaders`, `guard` and
-//! `parsed` (checks before execution), `errors` (codes on every error).
+//! `clients`, `users`, `teams`, `effort`, `rates`, `statements`, `reports`, `projects` and
+//! its areas, `templates`, `guidance`, `rule_changes`, `service`, `integrations`,
+//! `webhooks`, `notifications`, `outbox`, `ops`, `audit`, `operations`), and the
+//! `subscription` root, over shared parts that import no feature: `context` (what a
+//! resolver takes from its context), `connection` (paging), `types` (enums and scalars),
+//! `written` (objects written straight into the answer), `loaders`, `guard` and `parsed`
+//! (checks before execution), `errors` (codes on every error). The state they share is
+//! [`crate::state`].
 
 mod audit;
 mod clients;
@@ -37,10 +40,8 @@ mod users;
 mod webhooks;
 mod written;
 
-pub use context::{read_back, AppState, RequestContext, ShownOnce};
 pub use parsed::ParsedQueries;
 pub use projects::PROJECT_READ_MODELS;
-pub(crate) use types::{FIRST_YEAR, LAST_YEAR};
 
 use std::sync::Arc;
 
@@ -48,6 +49,7 @@ use async_graphql::futures_util::stream::{self, BoxStream, StreamExt as _};
 use async_graphql::{Data, Executor, MergedObject, Request, Response, Schema, ServerError};
 
 use crate::auth::Auth;
+use crate::state::{AppState, RequestContext};
 
 /// The root query.
 #[derive(MergedObject, Default, Debug)]

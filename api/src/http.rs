@@ -1,11 +1,14 @@
-//! HTTP routes: `/graphql` (POST and GET), `/graphql/ws`, `/graphiql`, `/healthz`, `/readyz`,
-//! `/metrics` (read-model freshness, Prometheus text format).
+//! The router and the GraphQL endpoint. Routes: `/graphql` (POST and GET), `/graphql/ws`,
+//! `/graphiql`; the REST handlers of [`crate::rest`] (`/files/requests/{id}` upload,
+//! `/files/uploads/{id}`, `/files/guidance/{id}` upload, `/files/guidance-documents/{id}`,
+//! `/files/statements/{client}/{month}.csv|.pdf`, `/api/v1/time-entries`); `/healthz`,
+//! `/readyz`, `/metrics` (read-model freshness, Prometheus text format).
 
 use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
 use async_graphql::Data;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, FromRef, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -14,7 +17,8 @@ use uuid::Uuid;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, Code};
-use crate::graphql::{AppState, RequestContext, Served, ShownOnce};
+use crate::graphql::Served;
+use crate::state::{AppState, RequestContext, ShownOnce};
 
 mod body;
 pub mod idempotency;
@@ -22,19 +26,8 @@ pub mod idempotency;
 /// Largest accepted request body of `/graphql`.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// An answer outside GraphQL's execution (a refused body, an upload, an idempotency key) in
-/// the GraphQL error shape: `{"errors":[{"message","extensions":{"code"}}]}`.
-pub(crate) fn error_response(status: StatusCode, code: Code, message: &str) -> Response {
-    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code.as_str() } }] });
-    let mut response = (status, Json(body)).into_response();
-    if code == Code::Unavailable {
-        body::retry_after(&mut response);
-    }
-    response
-}
-
 fn refuse(status: StatusCode, message: &str) -> Response {
-    error_response(status, Code::BadUserInput, message)
+    crate::error::error_response(status, Code::BadUserInput, message)
 }
 
 /// Router state.
@@ -52,6 +45,13 @@ impl std::fmt::Debug for Http {
     }
 }
 
+/// The router's state gives the REST handlers the shared state alone.
+impl FromRef<Http> for AppState {
+    fn from_ref(http: &Http) -> Self {
+        http.state.clone()
+    }
+}
+
 /// Builds the router.
 pub fn router(http: Http) -> Router {
     Router::new()
@@ -60,62 +60,37 @@ pub fn router(http: Http) -> Router {
         .route("/graphiql", get(graphiql))
         .route(
             "/files/requests/{request_id}",
-            axum::routing::post(crate::uploads::upload).layer(
+            axum::routing::post(crate::rest::uploads::upload).layer(
                 axum::extract::DefaultBodyLimit::max(http.state.files.max_bytes + 64 * 1024),
             ),
         )
-        .route("/files/uploads/{upload_id}", get(crate::uploads::download))
+        .route(
+            "/files/uploads/{upload_id}",
+            get(crate::rest::uploads::download),
+        )
         .route(
             "/files/guidance/{guidance_id}",
-            axum::routing::post(crate::uploads::attach_guidance_document).layer(
+            axum::routing::post(crate::rest::uploads::attach_guidance_document).layer(
                 axum::extract::DefaultBodyLimit::max(http.state.files.max_bytes + 64 * 1024),
             ),
         )
         .route(
             "/files/guidance-documents/{document_id}",
-            get(crate::uploads::guidance_document),
+            get(crate::rest::uploads::guidance_document),
         )
         .route(
             "/files/statements/{client_id}/{file}",
-            get(crate::exports::download),
+            get(crate::rest::statements::download),
         )
         .route(
             "/api/v1/time-entries",
-            axum::routing::post(crate::integrations::time_entries),
+            axum::routing::post(crate::rest::time_entries::time_entries),
         )
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(|| async { projections::lag::prometheus() }))
         .route("/readyz", get(readyz))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(http)
-}
-
-async fn authenticate(state: &AppState, token: Option<&str>) -> Auth {
-    match token.map(str::trim).filter(|t| !t.is_empty()) {
-        None => Auth::Anonymous,
-        Some(token) if token.starts_with(crate::integrations::KEY_PREFIX) => {
-            crate::integrations::authenticate(&state.pool, token).await
-        }
-        Some(token) => match state.jwt.verify(token) {
-            Some((viewer, version)) if state.sessions.accepts(viewer.user_id, version) => {
-                Auth::User(viewer)
-            }
-            _ => Auth::Invalid,
-        },
-    }
-}
-
-/// The authentication of a plain HTTP request (bearer token).
-pub async fn authenticate_headers(state: &AppState, headers: &HeaderMap) -> Auth {
-    authenticate(state, bearer(headers)).await
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get("authorization")?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
 }
 
 /// Whether the selected operation of `request` is a mutation (refused over GET).
@@ -199,7 +174,7 @@ async fn graphql(
         Err(refusal) => return refusal,
     };
     let context = RequestContext {
-        auth: authenticate(&http.state, bearer(&headers)).await,
+        auth: http.state.authenticate_headers(&headers).await,
         request_id: Uuid::now_v7(),
         client: http.state.client_address(&headers, peer),
     };
@@ -271,7 +246,7 @@ async fn idempotent(
     let request = request.data(shown_once.clone());
     let claim = match idempotency::claim(pool, caller, key, &fingerprint).await {
         Ok(claim) => claim,
-        Err(error) => return self::error(None, ApiError::from(error)),
+        Err(error) => return ApiError::from(error).response(None),
     };
     match claim {
         idempotency::Claim::New => {}
@@ -290,7 +265,7 @@ async fn idempotent(
             return response;
         }
         idempotency::Claim::Pending => {
-            return error_response(
+            return crate::error::error_response(
                 StatusCode::CONFLICT,
                 Code::Conflict,
                 "a request with this Idempotency-Key is still running or was interrupted; read the record before sending it again with a new key",
@@ -382,7 +357,7 @@ async fn graphql_ws(
                         });
                     let mut data = Data::default();
                     data.insert(RequestContext {
-                        auth: authenticate(&state, token.as_deref()).await,
+                        auth: state.authenticate(token.as_deref()).await,
                         request_id: Uuid::now_v7(),
                         client,
                     });
@@ -443,23 +418,4 @@ async fn readyz(State(http): State<Http>) -> Response {
                 .into_response()
         }
     }
-}
-
-pub(crate) fn status_of(code: Code) -> StatusCode {
-    match code {
-        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
-        Code::Forbidden => StatusCode::FORBIDDEN,
-        Code::NotFound => StatusCode::NOT_FOUND,
-        Code::BadUserInput => StatusCode::BAD_REQUEST,
-        Code::Conflict => StatusCode::CONFLICT,
-        Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-/// An error answered in the GraphQL error shape, with `status` or the code's own.
-pub(crate) fn error(status: Option<StatusCode>, error: ApiError) -> Response {
-    let status = status.unwrap_or_else(|| status_of(error.code));
-    crate::http::error_response(status, error.code, &error.message)
 }

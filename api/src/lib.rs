@@ -12,12 +12,13 @@ pub mod exports;
 pub mod files;
 pub mod graphql;
 pub mod http;
-pub mod integrations;
+pub mod ingest;
 pub mod mail;
+pub mod rest;
 pub mod scheduler;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
-pub mod uploads;
 pub mod webhooks;
 pub mod whatsapp;
 

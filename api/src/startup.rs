@@ -14,8 +14,9 @@ use tokio::sync::watch;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password;
 use crate::config::Config;
-use crate::graphql::{self, AppState};
+use crate::graphql;
 use crate::http::{self, Http};
+use crate::state::AppState;
 
 /// A built server, ready to serve.
 #[derive(Debug)]

@@ -185,3 +185,21 @@ mod tests {
         assert!(phone("phone", "call me").is_err());
     }
 }
+
+/// Years a date given by a caller may fall in: what PostgreSQL stores. chrono parses years
+/// far outside it (`-262143-01-01`), and such a date would fail the query that reads with
+/// it, or the fold of the event that carries it.
+pub const STORABLE_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// Refuses a year outside [`STORABLE_YEARS`], saying which years are allowed.
+pub fn storable_year(year: i32) -> Result<(), String> {
+    if STORABLE_YEARS.contains(&year) {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be between the years {} and {}",
+            STORABLE_YEARS.start(),
+            STORABLE_YEARS.end()
+        ))
+    }
+}

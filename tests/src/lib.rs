@@ -73,7 +73,7 @@ pub struct TestApp {
     /// HTTP client.
     pub http: reqwest::Client,
     /// The server's shared state (its command bus, for the scheduler tests).
-    pub state: api::graphql::AppState,
+    pub state: api::state::AppState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }

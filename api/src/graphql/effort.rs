@@ -12,12 +12,13 @@ use uuid::Uuid;
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, Code};
-use crate::graphql::context::{read_back, Ctx};
+use crate::graphql::context::Ctx;
 use crate::graphql::loaders::Users;
 use crate::graphql::projects::{visible_project, Project};
 use crate::graphql::service::{visible_item, ServiceItem};
 use crate::graphql::types::{parse_persisted, TimeEntryState};
 use crate::graphql::users::User;
+use crate::state::read_back;
 
 /// Read models an effort mutation answers from.
 const EFFORT_READ_MODELS: [&str; 1] = ["effort"];

@@ -9,8 +9,9 @@ use projections::guidance::{GuidanceRow, ImpactRow, ImpactedProjectRow};
 use uuid::Uuid;
 
 use crate::error::{ApiError, Code};
-use crate::graphql::context::{read_back, Ctx};
+use crate::graphql::context::Ctx;
 use crate::graphql::types::{parse_persisted, StageKey};
+use crate::state::read_back;
 
 /// Read models a guidance mutation answers from.
 const GUIDANCE_READ_MODELS: [&str; 1] = ["guidance"];

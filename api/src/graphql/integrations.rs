@@ -9,10 +9,12 @@ use domain::Permission;
 use projections::integrations::{ApiKeyRow, ExternalRow, MappingRow};
 use uuid::Uuid;
 
+use crate::auth::api_keys::new_token;
 use crate::error::{ApiError, Code};
-use crate::graphql::context::{read_back, shown_once, Ctx};
+use crate::graphql::context::{shown_once, Ctx};
 use crate::graphql::types::parse_persisted;
-use crate::integrations::{ingest, new_token, IncomingEntry, Outcome};
+use crate::ingest::{ingest, IncomingEntry, Outcome};
+use crate::state::read_back;
 
 /// Read models an integration mutation answers from.
 const INTEGRATION_READ_MODELS: [&str; 1] = ["integrations"];

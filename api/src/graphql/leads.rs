@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::graphql::clients::Client;
 use crate::graphql::connection::{self, search_text, selects, CountField};
-use crate::graphql::context::{read_back, Ctx};
+use crate::graphql::context::Ctx;
 use crate::graphql::loaders::{Clients, Users};
 use crate::graphql::projects::Project;
 use crate::graphql::types::{
@@ -24,6 +24,7 @@ use crate::graphql::types::{
 };
 use crate::graphql::users::User;
 use crate::graphql::written::{fields, Written};
+use crate::state::read_back;
 
 /// A lead in the sales pipeline.
 #[derive(Debug)]
@@ -611,7 +612,7 @@ mod tests {
     use super::*;
     use crate::auth::{Auth, Viewer};
     use crate::graphql::written::testing::assert_same;
-    use crate::graphql::RequestContext;
+    use crate::state::RequestContext;
 
     const OWNER: Uuid = Uuid::from_u128(0x11);
     const PORTAL_USER: Uuid = Uuid::from_u128(0x22);

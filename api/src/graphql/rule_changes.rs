@@ -11,9 +11,10 @@ use uuid::Uuid;
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, Code};
-use crate::graphql::context::{read_back, Ctx};
+use crate::graphql::context::Ctx;
 use crate::graphql::templates::{TemplateChange, TemplateStage};
 use crate::graphql::types::{parse_persisted, Role, StageKey};
+use crate::state::read_back;
 
 /// Read models a rule change mutation answers from.
 const RULE_CHANGE_READ_MODELS: [&str; 1] = ["rule_changes"];

@@ -14,12 +14,13 @@ use uuid::Uuid;
 use crate::auth::Viewer;
 use crate::error::{ApiError, Code};
 use crate::graphql::clients::{visible_client, Client};
-use crate::graphql::context::{read_back, Ctx};
+use crate::graphql::context::Ctx;
 use crate::graphql::loaders::Users;
 use crate::graphql::projects::tasks::Task;
 use crate::graphql::teams::Team;
 use crate::graphql::types::parse_persisted;
 use crate::graphql::users::User;
+use crate::state::read_back;
 
 /// Read models a service desk mutation answers from.
 const SERVICE_READ_MODELS: [&str; 1] = ["service_desk"];

@@ -15,8 +15,9 @@ use crate::auth::Viewer;
 use crate::error::{ApiError, Code};
 use crate::exports::StatementExport;
 use crate::graphql::clients::visible_client;
-use crate::graphql::context::{read_back, Ctx};
+use crate::graphql::context::Ctx;
 use crate::graphql::rates::Money;
+use crate::state::read_back;
 
 /// Read models a statement mutation answers from.
 const STATEMENT_READ_MODELS: [&str; 1] = ["statements"];

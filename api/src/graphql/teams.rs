@@ -14,9 +14,10 @@ use uuid::Uuid;
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, Code};
-use crate::graphql::context::{customer, read_back, Ctx};
+use crate::graphql::context::{customer, Ctx};
 use crate::graphql::loaders::Users;
 use crate::graphql::users::User;
+use crate::state::read_back;
 
 /// Read models a team mutation answers from.
 const TEAM_READ_MODELS: [&str; 1] = ["teams"];

@@ -284,25 +284,15 @@ pub(super) fn raw_value(text: String) -> Value {
     Value::Object(raw.into_iter().collect())
 }
 
-/// The validator of every date and time a caller gives: within years 1 to 9999. chrono
-/// parses years far outside what PostgreSQL stores (`-262143-01-01`), and such a date would
-/// fail the query that reads with it, or the fold of the event that carries it.
+/// The validator of every date and time a caller gives: within
+/// [`domain::values::STORABLE_YEARS`].
 #[derive(Debug, Clone, Copy)]
 pub struct Storable;
-
-pub(crate) const FIRST_YEAR: i32 = 1;
-pub(crate) const LAST_YEAR: i32 = 9999;
 
 fn storable_year<T: async_graphql::InputType>(
     year: i32,
 ) -> Result<(), async_graphql::InputValueError<T>> {
-    if (FIRST_YEAR..=LAST_YEAR).contains(&year) {
-        Ok(())
-    } else {
-        Err(async_graphql::InputValueError::custom(format!(
-            "must be between the years {FIRST_YEAR} and {LAST_YEAR}"
-        )))
-    }
+    domain::values::storable_year(year).map_err(async_graphql::InputValueError::custom)
 }
 
 impl async_graphql::CustomValidator<chrono::NaiveDate> for Storable {

@@ -11,10 +11,11 @@ use uuid::Uuid;
 use crate::auth::sessions::{Revoke, Sessions};
 use crate::auth::{jwt, password, refresh, throttle, Viewer};
 use crate::error::{ApiError, Code};
+use crate::graphql::context::Ctx;
 use crate::graphql::context::{customer, request_of};
-use crate::graphql::context::{read_back, Ctx};
 use crate::graphql::types::Role;
 use crate::graphql::written::fields;
+use crate::state::read_back;
 
 /// A user of ZippCRM. A customer (portal user) sees another person only by id and display
 /// name: the fields after those are null for them, on every path that leads here.

@@ -12,9 +12,10 @@ use uuid::Uuid;
 use crate::courier;
 use crate::error::ApiError;
 use crate::graphql::connection::{arguments, respond, CountField};
-use crate::graphql::context::{read_back, shown_once, Ctx};
+use crate::graphql::context::{shown_once, Ctx};
 use crate::graphql::outbox::MessageStatus;
 use crate::graphql::types::{parse_persisted, Role};
+use crate::state::read_back;
 use crate::webhooks::{new_secret, store_secret};
 
 /// Read models a webhook mutation answers from.

@@ -388,7 +388,7 @@ pub mod testing {
     };
     use async_graphql_value::RAW_VALUE_TOKEN;
 
-    use crate::graphql::RequestContext;
+    use crate::state::RequestContext;
 
     /// The answer to `query` with `LIST` replaced by `field`, as async-graphql writes it
     /// (which parses raw values again, so text that is not JSON fails here), and whether

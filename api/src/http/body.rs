@@ -78,18 +78,6 @@ fn request_error(answer: &async_graphql::Response) -> bool {
         && answer.errors.iter().all(|error| error.path.is_empty())
 }
 
-/// Seconds a client is asked to wait before sending again a request answered
-/// `UNAVAILABLE`: about what a PostgreSQL restart or failover takes.
-pub const RETRY_AFTER_SECONDS: u32 = 2;
-
-/// Marks `response` as "the database is out of reach": 503 with `Retry-After`.
-pub fn retry_after(response: &mut Response) {
-    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
-}
-
 /// Whether an error of `answer` carries one of `codes`.
 pub fn has_code(answer: &async_graphql::Response, codes: &[crate::error::Code]) -> bool {
     answer.errors.iter().any(|error| {
@@ -122,7 +110,7 @@ pub fn graphql_response(answer: async_graphql::Response, media: Media) -> Respon
         *response.status_mut() = StatusCode::BAD_REQUEST;
     }
     if unavailable {
-        retry_after(&mut response);
+        crate::error::retry_after(&mut response);
     }
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, media.content_type());

@@ -27,8 +27,7 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, Code};
 use crate::files;
-use crate::graphql::AppState;
-use crate::http::{authenticate_headers, error, Http};
+use crate::state::AppState;
 
 fn bad(message: impl Into<String>) -> ApiError {
     ApiError::new(Code::BadUserInput, message)
@@ -57,14 +56,14 @@ fn clean_name(raw: &str) -> Result<String, ApiError> {
 
 /// `POST /files/requests/{requestId}`.
 pub async fn upload(
-    State(http): State<Http>,
+    State(state): State<AppState>,
     Path(request_id): Path<Uuid>,
     headers: HeaderMap,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Response {
-    match receive(&http, request_id, &headers, multipart).await {
+    match receive(&state, request_id, &headers, multipart).await {
         Ok(body) => (StatusCode::CREATED, Json(body)).into_response(),
-        Err((status, e)) => error(status, e),
+        Err((status, e)) => e.response(status),
     }
 }
 
@@ -75,13 +74,13 @@ fn fail(e: ApiError) -> Failure {
 }
 
 async fn receive(
-    http: &Http,
+    state: &AppState,
     request_id: Uuid,
     headers: &HeaderMap,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<serde_json::Value, Failure> {
-    let state = &http.state;
-    let viewer = authenticate_headers(state, headers)
+    let viewer = state
+        .authenticate_headers(headers)
         .await
         .require(Permission::UploadEvidence)
         .map_err(fail)?;
@@ -120,7 +119,7 @@ async fn receive(
     let mut caught_up = state
         .caught_up(&crate::graphql::PROJECT_READ_MODELS, appended)
         .await;
-    let version = crate::graphql::read_back(
+    let version = crate::state::read_back(
         projections::projects::upload(&state.pool, upload_id).await,
         &mut caught_up,
     )
@@ -255,27 +254,27 @@ async fn stream(
 
 /// `GET /files/uploads/{uploadId}`.
 pub async fn download(
-    State(http): State<Http>,
+    State(state): State<AppState>,
     Path(upload_id): Path<Uuid>,
     headers: HeaderMap,
 ) -> Response {
-    let state = &http.state;
-    let viewer = match authenticate_headers(state, &headers)
+    let viewer = match state
+        .authenticate_headers(&headers)
         .await
         .require(Permission::ReadProjects)
     {
         Ok(viewer) => viewer,
-        Err(e) => return error(None, e),
+        Err(e) => return e.response(None),
     };
     let row = match projections::projects::upload(&state.pool, upload_id).await {
         Ok(row) => row.filter(|u| viewer.sees_client(u.client_id)),
-        Err(e) => return error(None, e.into()),
+        Err(e) => return ApiError::from(e).response(None),
     };
     let Some(row) = row else {
-        return error(None, ApiError::new(Code::NotFound, "file not found"));
+        return ApiError::new(Code::NotFound, "file not found").response(None);
     };
     send_file(
-        state,
+        &state,
         &row.storage_key,
         &row.file_name,
         &row.media_type,
@@ -294,7 +293,7 @@ async fn send_file(
 ) -> Response {
     let bytes = match state.files.get(storage_key).await {
         Ok(bytes) => bytes,
-        Err(e) => return error(None, ApiError::internal(e)),
+        Err(e) => return ApiError::internal(e).response(None),
     };
     let disposition = format!(
         "attachment; filename=\"{}\"",
@@ -309,30 +308,30 @@ async fn send_file(
         .header("content-security-policy", "sandbox; default-src 'none'")
         .header("x-content-sha256", sha256)
         .body(Body::from(bytes))
-        .unwrap_or_else(|_| error(None, ApiError::new(Code::Internal, "internal error")))
+        .unwrap_or_else(|_| ApiError::new(Code::Internal, "internal error").response(None))
 }
 
 /// `POST /files/guidance/{guidanceId}`: attaches a source document to a guidance item.
 pub async fn attach_guidance_document(
-    State(http): State<Http>,
+    State(state): State<AppState>,
     Path(guidance_id): Path<Uuid>,
     headers: HeaderMap,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Response {
-    match attach(&http, guidance_id, &headers, multipart).await {
+    match attach(&state, guidance_id, &headers, multipart).await {
         Ok(body) => (StatusCode::CREATED, Json(body)).into_response(),
-        Err((status, e)) => error(status, e),
+        Err((status, e)) => e.response(status),
     }
 }
 
 async fn attach(
-    http: &Http,
+    state: &AppState,
     guidance_id: Uuid,
     headers: &HeaderMap,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<serde_json::Value, Failure> {
-    let state = &http.state;
-    let viewer = authenticate_headers(state, headers)
+    let viewer = state
+        .authenticate_headers(headers)
         .await
         .require(Permission::AssessGuidance)
         .map_err(fail)?;
@@ -367,21 +366,21 @@ async fn attach(
 
 /// `GET /files/guidance-documents/{documentId}` (internal users).
 pub async fn guidance_document(
-    State(http): State<Http>,
+    State(state): State<AppState>,
     Path(document_id): Path<Uuid>,
     headers: HeaderMap,
 ) -> Response {
-    let state = &http.state;
-    if let Err(e) = authenticate_headers(state, &headers)
+    if let Err(e) = state
+        .authenticate_headers(&headers)
         .await
         .require(Permission::ReadUsers)
     {
-        return error(None, e);
+        return e.response(None);
     }
     match projections::guidance::document(&state.pool, document_id).await {
         Ok(Some(row)) => {
             send_file(
-                state,
+                &state,
                 &row.storage_key,
                 &row.file_name,
                 &row.media_type,
@@ -389,7 +388,7 @@ pub async fn guidance_document(
             )
             .await
         }
-        Ok(None) => error(None, ApiError::new(Code::NotFound, "file not found")),
-        Err(e) => error(None, e.into()),
+        Ok(None) => ApiError::new(Code::NotFound, "file not found").response(None),
+        Err(e) => ApiError::from(e).response(None),
     }
 }

@@ -1,75 +1,31 @@
-//! Integrations: API keys, and time entries from the productivity platform, over
-//! `POST /api/v1/time-entries` and the `ingestTimeEntries` mutation (both run [`ingest`]).
+//! Time entries from the productivity platform: a batch received once per entry, whether
+//! it came over `POST /api/v1/time-entries` or the `ingestTimeEntries` mutation (both run
+//! [`ingest`]).
 
 use std::collections::HashMap;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate};
 use commands::{Appended, CommandContext, CommandError};
 use domain::integration::{
     external_entry_id, normalized, time_entry_id, ExternalEntry, ExternalEntryCommand,
-    ExternalInput, ExternalStatus, Mapping, Scope,
+    ExternalInput, ExternalStatus, Mapping,
 };
 use domain::timesheet::WorkRef;
 use domain::ErrorKind;
 use futures::StreamExt;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::auth::{Auth, KeyViewer};
+use crate::auth::KeyViewer;
 use crate::error::ApiError;
-use crate::graphql::AppState;
-use crate::http::{authenticate_headers, error, Http};
-
-/// How every API key token starts: `zpk_<key id>_<secret>`.
-pub const KEY_PREFIX: &str = "zpk_";
+use crate::state::AppState;
 
 /// Most entries in one batch.
 pub const MAX_BATCH: usize = 500;
 
 /// Entries of a batch received at once (each is its own stream, so they do not conflict).
 const CONCURRENCY: usize = 8;
-
-/// A new key's token (shown once) and the hash the write side keeps.
-pub fn new_token(key_id: Uuid) -> (String, String) {
-    let mut secret = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut secret);
-    let secret = hex::encode(secret);
-    let token = format!("{KEY_PREFIX}{}_{secret}", key_id.simple());
-    (token, commands::users::token_hash(&secret))
-}
-
-/// The API key `token` names, if it is usable now.
-pub async fn authenticate(pool: &PgPool, token: &str) -> Auth {
-    let parsed = token
-        .strip_prefix(KEY_PREFIX)
-        .and_then(|rest| rest.split_once('_'))
-        .and_then(|(id, secret)| Some((Uuid::try_parse(id).ok()?, secret)));
-    let Some((key_id, secret)) = parsed else {
-        return Auth::Invalid;
-    };
-    let hash = commands::users::token_hash(secret);
-    match projections::integrations::usable_key(pool, key_id, &hash, Utc::now()).await {
-        Ok(Some(key)) => {
-            let scopes = key
-                .scopes
-                .iter()
-                .filter_map(|s| serde_json::from_value::<Scope>(serde_json::json!(s)).ok());
-            Auth::Key(KeyViewer::new(key_id, key.integration_id, scopes))
-        }
-        Ok(None) => Auth::Invalid,
-        Err(e) if commands::unreachable(&e) => Auth::Unavailable,
-        Err(e) => {
-            tracing::warn!(error = %e, "API key lookup failed");
-            Auth::Invalid
-        }
-    }
-}
 
 fn yes() -> bool {
     true
@@ -110,13 +66,8 @@ impl IncomingEntry {
             }
             _ => return Err("give date and minutes, or start and end".into()),
         };
-        use crate::graphql::{FIRST_YEAR, LAST_YEAR};
         use chrono::Datelike as _;
-        if !(FIRST_YEAR..=LAST_YEAR).contains(&date.year()) {
-            return Err(format!(
-                "date: must be between the years {FIRST_YEAR} and {LAST_YEAR}"
-            ));
-        }
+        domain::values::storable_year(date.year()).map_err(|why| format!("date: {why}"))?;
         let input = ExternalInput {
             external_id: self.external_id,
             user_ref: self.user,
@@ -345,41 +296,5 @@ async fn receive(
             Ok((Outcome::invalid(external_id, message), None))
         }
         Err(other) => Err(other.into()),
-    }
-}
-
-/// The body of `POST /api/v1/time-entries`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Batch {
-    entries: Vec<IncomingEntry>,
-}
-
-/// `POST /api/v1/time-entries` with an API key holding `time:ingest`: 200 with one outcome
-/// per entry, in order.
-pub async fn time_entries(
-    State(http): State<Http>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let state = &http.state;
-    let key = match authenticate_headers(state, &headers)
-        .await
-        .key(Scope::TimeIngest)
-    {
-        Ok(key) => key,
-        Err(e) => return error(None, e),
-    };
-    let batch: Batch = match serde_json::from_slice(&body) {
-        Ok(batch) => batch,
-        Err(e) => {
-            let message = format!("the body is not a batch of time entries: {e}");
-            return error(Some(StatusCode::BAD_REQUEST), ApiError::bad_input(message));
-        }
-    };
-    let ctx = CommandContext::integration(key.key_id);
-    match ingest(state, &ctx, key, batch.entries).await {
-        Ok((results, _)) => Json(serde_json::json!({ "results": results })).into_response(),
-        Err(e) => error(None, e),
     }
 }

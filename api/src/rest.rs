@@ -1,0 +1,9 @@
+//! The REST handlers: evidence uploads and downloads, guidance documents, statement files
+//! and the time-entry ingestion of integrations. Each takes the shared [`AppState`] and
+//! answers errors in the GraphQL error shape ([`crate::error::error_response`]).
+//!
+//! [`AppState`]: crate::state::AppState
+
+pub mod statements;
+pub mod time_entries;
+pub mod uploads;
