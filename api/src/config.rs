@@ -48,24 +48,24 @@ pub struct Config {
     pub client_ip_header: Option<axum::http::HeaderName>,
     /// Reactors: `ZIPPCRM_REACTOR_ATTEMPTS` (default 5) attempts at an event before it is
     /// parked, the first retry after `ZIPPCRM_REACTOR_BACKOFF_MS` (default 1000), doubling.
-    pub reactors: projections::reactor::ReactorConfig,
+    pub reactors: reactions::runner::ReactorConfig,
     /// Email delivery: SMTP with `SMTP_HOST` (and `SMTP_PORT`, `SMTP_USERNAME`,
     /// `SMTP_PASSWORD`, `SMTP_TLS`, `SMTP_FROM`); without it in development, `.eml` files in
     /// `ZIPPCRM_MAIL_DIR` (default `.zippcrm/mail`).
-    pub mail: crate::mail::MailConfig,
+    pub mail: reactions::mail::MailConfig,
     /// Webhook delivery: `ZIPPCRM_WEBHOOK_ATTEMPTS`, `_BACKOFF_MS`, `_LEASE_SECS`,
     /// `_TIMEOUT_MS`, `_DISABLE_AFTER_SECS`, and `ZIPPCRM_WEBHOOK_ALLOW` (internal addresses
     /// endpoints may use all the same).
-    pub webhooks: crate::webhooks::WebhookConfig,
+    pub webhooks: reactions::webhooks::WebhookConfig,
     /// WhatsApp delivery through a BSP: `WHATSAPP_BSP_URL`, `WHATSAPP_TOKEN`,
     /// `WHATSAPP_NUMBER` (all or none), `ZIPPCRM_WHATSAPP_ATTEMPTS`, `_BACKOFF_MS`,
     /// `_LEASE_SECS`. None: nobody can opt into WhatsApp.
-    pub whatsapp: Option<crate::whatsapp::WhatsAppConfig>,
+    pub whatsapp: Option<reactions::whatsapp::WhatsAppConfig>,
 }
 
 /// The email settings from the environment.
-fn mail() -> Result<crate::mail::MailConfig> {
-    use crate::mail::{MailConfig, MailTransport, TlsMode};
+fn mail() -> Result<reactions::mail::MailConfig> {
+    use reactions::mail::{MailConfig, MailTransport, TlsMode};
     let mut config =
         MailConfig::directory(var("ZIPPCRM_MAIL_DIR").unwrap_or_else(|| ".zippcrm/mail".into()));
     if let Some(host) = var("SMTP_HOST") {
@@ -86,11 +86,9 @@ fn mail() -> Result<crate::mail::MailConfig> {
         };
     }
     if let Some(from) = var("SMTP_FROM") {
-        from.parse::<lettre::message::Mailbox>().with_context(|| {
-            format!(
-                "SMTP_FROM '{from}' is not an address such as 'ZippCRM <no-reply@firm.example>'"
-            )
-        })?;
+        if !reactions::mail::valid_sender(&from) {
+            bail!("SMTP_FROM '{from}' is not an address such as 'ZippCRM <no-reply@firm.example>'");
+        }
         config.from = from;
     }
     config.drain = config.drain.from_env("ZIPPCRM_MAIL", var);
@@ -170,8 +168,8 @@ impl Config {
         };
         let config = Config {
             mail: mail()?,
-            webhooks: crate::webhooks::WebhookConfig::from_env(var)?,
-            whatsapp: crate::whatsapp::WhatsAppConfig::from_env(var)?,
+            webhooks: reactions::webhooks::WebhookConfig::from_env(var)?,
+            whatsapp: reactions::whatsapp::WhatsAppConfig::from_env(var)?,
             database_url: var("DATABASE_URL"),
             bind_addr,
             portal_url: var("PORTAL_URL").unwrap_or_else(|| "http://127.0.0.1:8088".into()),
@@ -217,8 +215,8 @@ impl Config {
                 .transpose()
                 .context("ZIPPCRM_CLIENT_IP_HEADER must be a header name")?,
             reactors: {
-                let defaults = projections::reactor::ReactorConfig::default();
-                projections::reactor::ReactorConfig {
+                let defaults = reactions::runner::ReactorConfig::default();
+                reactions::runner::ReactorConfig {
                     attempts: var("ZIPPCRM_REACTOR_ATTEMPTS")
                         .and_then(|v| v.parse().ok())
                         .filter(|&n| n > 0)
@@ -255,7 +253,7 @@ impl Config {
         }
         if matches!(
             self.mail.transport,
-            crate::mail::MailTransport::Directory(_)
+            reactions::mail::MailTransport::Directory(_)
         ) {
             bail!("ZIPPCRM_ENV=production needs SMTP_HOST: customers must receive their emails");
         }
@@ -324,7 +322,7 @@ mod tests {
             scheduler_interval: Duration::from_secs(3600),
             client_ip_header: None,
             reactors: Default::default(),
-            mail: crate::mail::MailConfig::directory("."),
+            mail: reactions::mail::MailConfig::directory("."),
             webhooks: Default::default(),
             whatsapp: None,
         };
@@ -342,11 +340,11 @@ mod tests {
         }
         config.jwt_secret = random_secret();
         assert!(config.check().is_err(), "no SMTP server");
-        config.mail.transport = crate::mail::MailTransport::Smtp {
+        config.mail.transport = reactions::mail::MailTransport::Smtp {
             host: "smtp.firm.example".into(),
             port: 587,
             credentials: None,
-            tls: crate::mail::TlsMode::StartTls,
+            tls: reactions::mail::TlsMode::StartTls,
         };
         assert!(config.check().is_ok());
         config.database_url = None;

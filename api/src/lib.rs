@@ -6,21 +6,16 @@
 
 pub mod auth;
 pub mod config;
-pub mod courier;
 pub mod error;
 pub mod exports;
 pub mod files;
 pub mod graphql;
 pub mod http;
 pub mod ingest;
-pub mod mail;
 pub mod rest;
-pub mod scheduler;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
-pub mod webhooks;
-pub mod whatsapp;
 
 pub use config::Config;
 pub use startup::Server;

@@ -84,7 +84,7 @@ impl Server {
             .await
             .context("loading token versions")?;
         background.push(tokio::spawn(follow_sessions));
-        let bus = Arc::new(CommandBus::new(pool.clone(), &config.portal_url));
+        let bus = Arc::new(CommandBus::new(pool.clone()));
         bus.seed_templates()
             .await
             .map_err(|e| anyhow::anyhow!("seeding workflow templates: {e}"))?;
@@ -120,29 +120,32 @@ impl Server {
                 tracing::warn!("templates and users read models still catching up at start-up");
             }
         }
-        let reactors: Vec<_> = commands::reactions::all(&bus);
-        projections::reactor::register(&pool, &reactors).await?;
-        background.push(tokio::spawn(projections::reactor::run(
+        let reactors: Vec<_> = reactions::all(&bus, &config.portal_url);
+        reactions::runner::register(&pool, &reactors).await?;
+        background.push(tokio::spawn(reactions::runner::run(
             pool.clone(),
             reactors.clone(),
             notices.clone(),
             config.reactors,
             shutdown.subscribe(),
         )));
-        let mailer = crate::mail::Mailer::new(config.mail.clone(), &config.portal_url)
+        let mailer = reactions::mail::Mailer::new(config.mail.clone(), &config.portal_url)
             .context("setting up email delivery (check SMTP_* and ZIPPCRM_MAIL_DIR)")?;
         background.push(tokio::spawn(mailer.run(pool.clone(), shutdown.subscribe())));
-        let deliverer =
-            crate::webhooks::Deliverer::new(config.webhooks.clone(), pool.clone(), bus.clone())?;
+        let deliverer = reactions::webhooks::Deliverer::new(
+            config.webhooks.clone(),
+            pool.clone(),
+            bus.clone(),
+        )?;
         background.push(tokio::spawn(deliverer.run(shutdown.subscribe())));
         if let Some(whatsapp) = &config.whatsapp {
-            let sender = crate::whatsapp::WhatsAppSender::new(whatsapp.clone(), pool.clone())?;
+            let sender = reactions::whatsapp::WhatsAppSender::new(whatsapp.clone(), pool.clone())?;
             background.push(tokio::spawn(sender.run(shutdown.subscribe())));
         }
         let files = crate::files::FileStore::open(&config.storage, config.max_upload_bytes)
             .context("opening the file store (check ZIPPCRM_FILES_DIR or S3_*)")?;
         if config.scheduler_enabled {
-            background.push(tokio::spawn(crate::scheduler::run(
+            background.push(tokio::spawn(reactions::scheduler::run(
                 bus.clone(),
                 pool.clone(),
                 config.scheduler_interval,
@@ -158,6 +161,7 @@ impl Server {
             files,
             public_introspection: !config.production,
             client_ip_header: config.client_ip_header.clone(),
+            portal_url: config.portal_url.clone(),
             reactors: reactors.into(),
             webhook_addresses: config.webhooks.addresses.clone(),
             whatsapp_enabled: config.whatsapp.is_some(),

@@ -37,10 +37,12 @@ pub struct AppState {
     /// `ZIPPCRM_CLIENT_IP_HEADER`: the header a trusted proxy puts the caller's address in.
     pub client_ip_header: Option<axum::http::HeaderName>,
     /// The reactors this server runs (an admin's retry runs one in the request).
-    pub reactors: std::sync::Arc<[std::sync::Arc<dyn projections::reactor::Reactor>]>,
+    pub reactors: std::sync::Arc<[std::sync::Arc<dyn reactions::runner::Reactor>]>,
     /// Where webhook endpoints may point (checked at registration; the deliverers check
     /// again at every connection).
-    pub webhook_addresses: crate::webhooks::AddressPolicy,
+    pub webhook_addresses: reactions::webhooks::AddressPolicy,
+    /// Where links in messages point (`PORTAL_URL`).
+    pub portal_url: String,
     /// Whether WhatsApp messages are sent (people may opt in).
     pub whatsapp_enabled: bool,
 }

@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 use futures::StreamExt;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use reactions::outbox::{queue_emails, Email};
 use sqlx::PgPool;
 use tests::smtp::SmtpServer;
 
@@ -31,16 +32,19 @@ pub async fn run(pool: &PgPool, smtp: &SmtpServer, n: usize) -> Result<MailRun> 
     drained(pool).await?;
     let before = smtp.messages().len();
     let body = "Hello,\n\nA document is due on 2026-12-20: the board resolution. Upload it in the portal:\n\nhttps://portal.firm.example/requests\n";
+    let emails: Vec<Email> = (1..=n)
+        .map(|i| Email {
+            id: uuid::Uuid::now_v7(),
+            kind: "request_reminder".into(),
+            to_address: format!("person{i}@client.example"),
+            subject: "Reminder".into(),
+            body: body.into(),
+            user_id: None,
+            dedupe_key: None,
+        })
+        .collect();
     let started = Instant::now();
-    sqlx::query(
-        "INSERT INTO email_outbox (id, kind, to_address, subject, body) \
-         SELECT gen_random_uuid(), 'request_reminder', 'person' || g || '@client.example', 'Reminder', $2 \
-           FROM generate_series(1, $1) g",
-    )
-    .bind(i64::try_from(n)?)
-    .bind(body)
-    .execute(pool)
-    .await?;
+    queue_emails(&mut *pool.acquire().await?, &emails).await?;
     drained(pool).await?;
     let drain_time = started.elapsed();
     let received = smtp.messages().len() - before;
@@ -50,7 +54,7 @@ pub async fn run(pool: &PgPool, smtp: &SmtpServer, n: usize) -> Result<MailRun> 
         .build();
     let from: Mailbox = "ZippCRM <no-reply@zippcrm.local>".parse()?;
     let (text, html) =
-        api::mail::render::bodies("request_reminder", body, "https://portal.firm.example");
+        reactions::mail::render::bodies("request_reminder", body, "https://portal.firm.example");
     let started = Instant::now();
     let failures = futures::stream::iter(0..n)
         .map(|i| {

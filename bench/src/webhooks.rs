@@ -140,7 +140,7 @@ pub async fn run(admin: &Api, pool: &PgPool, n: usize) -> Result<FanOutRun> {
 /// `n` signed POSTs of `body`, `IN_FLIGHT` at once, straight to the receiver.
 async fn raw_round_trips(receiver: &Receiver, body: &str, n: usize) -> Result<Figures> {
     let client = reqwest::Client::builder().build()?;
-    let secret = vec![api::webhooks::new_secret()];
+    let secret = vec![reactions::webhooks::new_secret()];
     let url = receiver.url("/raw");
     let started = Instant::now();
     let samples = futures::stream::iter(0..n)
@@ -157,7 +157,7 @@ async fn raw_round_trips(receiver: &Receiver, body: &str, n: usize) -> Result<Fi
                     .header("webhook-timestamp", timestamp.to_string())
                     .header(
                         "webhook-signature",
-                        api::webhooks::signature(secret, &id, timestamp, body),
+                        reactions::webhooks::signature(secret, &id, timestamp, body),
                     )
                     .body(body.to_owned())
                     .send()

@@ -70,8 +70,6 @@ pub struct CommandBus {
     guidance: Framework<Guidance>,
     pub(crate) rule_changes: Framework<RuleChange>,
     webhooks: Framework<WebhookEndpoint>,
-    /// Where links in messages point (`PORTAL_URL`), without a trailing `/`.
-    pub(crate) portal_url: String,
 }
 
 impl std::fmt::Debug for CommandBus {
@@ -119,10 +117,14 @@ pub struct ConvertedLead {
 }
 
 impl CommandBus {
+    /// The database the bus appends to (reactions read and queue beside it).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Builds the frameworks over `pool`.
-    pub fn new(pool: PgPool, portal_url: &str) -> Self {
+    pub fn new(pool: PgPool) -> Self {
         Self {
-            portal_url: portal_url.trim_end_matches('/').to_owned(),
             leads: framework(&pool, Some(SNAPSHOT_EVERY), ()),
             clients: framework(&pool, None, ()),
             projects: framework(&pool, Some(SNAPSHOT_EVERY), ()),
@@ -544,7 +546,7 @@ impl CommandBus {
             }
             None => None,
         };
-        let user_id = crate::reactions::portal_user_id(client_id);
+        let user_id = crate::users::portal_user_id(client_id);
         self.reserve_email(&validated.email, user_id).await?;
 
         let converted = self

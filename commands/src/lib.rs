@@ -4,13 +4,14 @@
 //!
 //! Every command is decided by a domain aggregate; this crate only loads, retries on
 //! optimistic-concurrency conflicts, attaches metadata and reports where the resulting
-//! events landed in the global order so the API can wait for its read models.
+//! events landed in the global order so the API can wait for its read models. What is done
+//! *because* an event happened (reactors, queues, couriers, the scheduler) is the
+//! `reactions` crate's.
 
 mod bus;
 mod context;
 mod error;
-pub mod reactions;
-pub mod rule_changes;
+mod rule_changes;
 mod snapshots;
 pub mod users;
 

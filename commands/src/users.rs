@@ -1,10 +1,9 @@
-//! User registration, email uniqueness, credentials and portal invitations.
+//! User registration, email uniqueness, credentials and set-password tokens.
 //!
 //! Email uniqueness is a reservation in `email_registry` taken before `UserRegistered` is
 //! appended (and released if the append is refused). Password hashes live in
 //! `user_credentials`, never in the event log; the log records only that a password changed.
 
-use chrono::Duration;
 use domain::user::{User, UserCommand};
 use domain::values::EmailAddress;
 use domain::Role;
@@ -13,13 +12,6 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::{Appended, CommandBus, CommandContext, CommandError};
-
-/// How long a set-password link stays valid.
-const INVITATION_DAYS: i64 = 7;
-/// How long a password-reset link works.
-const RESET_MINUTES: i64 = 60;
-/// At most one reset message per account in this many minutes.
-const RESET_EVERY_MINUTES: i64 = 5;
 
 /// An internal user to create.
 #[derive(Debug, Clone)]
@@ -56,6 +48,32 @@ fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     hex::encode(bytes)
+}
+
+/// The portal user a converted client's primary contact gets: derived from the client, so
+/// the conversion can name it (and reserve its email) before the reactor registers it.
+pub fn portal_user_id(client_id: Uuid) -> Uuid {
+    Uuid::new_v5(&client_id, b"portal-user")
+}
+
+/// Issues a one-time set-password token for `user_id`, working until `expires_at`, on
+/// `conn` (inside the transaction that queues the message carrying it). Returns the token;
+/// only its hash is stored.
+pub async fn issue_password_token(
+    conn: &mut sqlx::PgConnection,
+    user_id: Uuid,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> Result<String, sqlx::Error> {
+    let token = new_token();
+    sqlx::query(
+        "INSERT INTO password_tokens (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
+    )
+    .bind(token_hash(&token))
+    .bind(user_id)
+    .bind(expires_at)
+    .execute(conn)
+    .await?;
+    Ok(token)
 }
 
 impl CommandBus {
@@ -180,13 +198,13 @@ impl CommandBus {
         }
     }
 
-    /// Registers a portal user and queues their set-password message, once: `ctx` is a
-    /// reaction's (the registration lands once), and the message is queued under the user's
-    /// dedupe key together with its token, so a second run queues neither.
-    pub(crate) async fn invite_portal_user(
+    /// Registers a portal user, once: `ctx` is a reaction's, so a second run appends
+    /// nothing. Their set-password message is the reaction's to queue
+    /// (`reactions::portal_access`).
+    pub async fn register_portal_user(
         &self,
         ctx: &CommandContext,
-        invitation: PortalInvitation,
+        invitation: &PortalInvitation,
     ) -> Result<Appended, CommandError> {
         self.reserve_email(&invitation.email, invitation.user_id)
             .await?;
@@ -198,95 +216,8 @@ impl CommandBus {
             client_id: Some(invitation.client_id),
             at: ctx.issued_at,
         };
-        let appended = self
-            .execute(&self.users, invitation.user_id, command, ctx)
-            .await?;
-        let token = new_token();
-        let body = format!(
-            "Hello {name},\n\n{firm} now follows your matters in the ZippCRM client portal.\n\
-             Set your password here (the link works once and expires in {INVITATION_DAYS} days):\n\n\
-             {portal}/set-password?token={token}\n",
-            name = invitation.display_name,
-            firm = invitation.client_name,
-            portal = self.portal_url,
-        );
-        let mut tx = self.pool.begin().await?;
-        let queued = sqlx::query(
-            "INSERT INTO email_outbox (id, kind, to_address, subject, body, user_id, dedupe_key) \
-             VALUES ($1, 'set_password', $2, $3, $4, $5, 'set_password:' || $5) \
-             ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
-        )
-        .bind(Uuid::now_v7())
-        .bind(&invitation.email)
-        .bind("Your ZippCRM portal access")
-        .bind(body)
-        .bind(invitation.user_id)
-        .execute(&mut *tx)
-        .await?;
-        if queued.rows_affected() == 1 {
-            sqlx::query(
-                "INSERT INTO password_tokens (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
-            )
-            .bind(token_hash(&token))
-            .bind(invitation.user_id)
-            .bind(ctx.issued_at + Duration::days(INVITATION_DAYS))
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-        }
-        Ok(appended)
-    }
-
-    /// Queues a password-reset link for the active account of `email`, if there is one: a
-    /// one-time token, stored hashed, working for an hour. Asked for an address with no
-    /// account, or again within minutes, it does nothing, and says nothing either way.
-    pub async fn request_password_reset(
-        &self,
-        email: &str,
-        at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(), CommandError> {
-        let Some(user_id) = self.user_by_email(email).await? else {
-            return Ok(());
-        };
-        let Some(user) = self.load_user(user_id).await?.filter(|u| u.active) else {
-            return Ok(());
-        };
-        let token = new_token();
-        let body = format!(
-            "Hello {name},\n\nSomeone asked to reset the password of your ZippCRM account.\n\
-             Choose a new one here (the link works once and expires in {RESET_MINUTES} minutes;\n\
-             using it signs you out everywhere else):\n\n\
-             {portal}/set-password?token={token}\n",
-            name = user.display_name,
-            portal = self.portal_url,
-        );
-        let window = at.timestamp().div_euclid(RESET_EVERY_MINUTES * 60);
-        let mut tx = self.pool.begin().await?;
-        let queued = sqlx::query(
-            "INSERT INTO email_outbox (id, kind, to_address, subject, body, user_id, dedupe_key) \
-             VALUES ($1, 'password_reset', $2, 'Reset your ZippCRM password', $3, $4, \
-                     'password_reset:' || $4 || ':' || $5) \
-             ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
-        )
-        .bind(Uuid::now_v7())
-        .bind(&user.email)
-        .bind(body)
-        .bind(user_id)
-        .bind(window)
-        .execute(&mut *tx)
-        .await?;
-        if queued.rows_affected() == 1 {
-            sqlx::query(
-                "INSERT INTO password_tokens (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
-            )
-            .bind(token_hash(&token))
-            .bind(user_id)
-            .bind(at + Duration::minutes(RESET_MINUTES))
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-        }
-        Ok(())
+        self.execute(&self.users, invitation.user_id, command, ctx)
+            .await
     }
 
     /// The user a set-password token is for, while it is unused and unexpired.

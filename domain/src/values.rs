@@ -144,6 +144,24 @@ pub fn currency(field: &'static str, raw: &str) -> Result<String, ValidationErro
     Ok(code)
 }
 
+/// Years a date given by a caller may fall in: what PostgreSQL stores. chrono parses years
+/// far outside it (`-262143-01-01`), and such a date would fail the query that reads with
+/// it, or the fold of the event that carries it.
+pub const STORABLE_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// Refuses a year outside [`STORABLE_YEARS`], saying which years are allowed.
+pub fn storable_year(year: i32) -> Result<(), String> {
+    if STORABLE_YEARS.contains(&year) {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be between the years {} and {}",
+            STORABLE_YEARS.start(),
+            STORABLE_YEARS.end()
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,23 +201,5 @@ mod tests {
         assert!(phone("phone", "+91 98200 12345").is_ok());
         assert!(phone("phone", "123").is_err());
         assert!(phone("phone", "call me").is_err());
-    }
-}
-
-/// Years a date given by a caller may fall in: what PostgreSQL stores. chrono parses years
-/// far outside it (`-262143-01-01`), and such a date would fail the query that reads with
-/// it, or the fold of the event that carries it.
-pub const STORABLE_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
-
-/// Refuses a year outside [`STORABLE_YEARS`], saying which years are allowed.
-pub fn storable_year(year: i32) -> Result<(), String> {
-    if STORABLE_YEARS.contains(&year) {
-        Ok(())
-    } else {
-        Err(format!(
-            "must be between the years {} and {}",
-            STORABLE_YEARS.start(),
-            STORABLE_YEARS.end()
-        ))
     }
 }

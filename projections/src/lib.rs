@@ -67,7 +67,6 @@ pub mod notifications;
 pub mod page;
 pub mod projects;
 pub mod rates;
-pub mod reactor;
 pub mod rebuild;
 pub mod rule_changes;
 pub mod runner;

@@ -1,8 +1,8 @@
 //! The `notifications` read model: in-app notifications per user (read or unread), and
 //! each recipient's preferences (kinds not emailed, daily digest, kinds opted into by
-//! WhatsApp and the number). Their messages are queued by the [`NotificationMessages`]
-//! reactors, one per [`Channel`], which read this model: email skips muted kinds and digest
-//! takers (the scheduler sends the digest), WhatsApp sends only the kinds opted into.
+//! WhatsApp and the number). Their messages are queued by the `NotificationMessages`
+//! reactors of the `reactions` crate, which read this model: email skips muted kinds and
+//! digest takers (the scheduler sends the digest), WhatsApp sends only the kinds opted into.
 //!
 //! Recipients: a client's portal users for requests raised, uploads reviewed, stages advanced
 //! and licence expiry alerts; the person who raised a request for uploads received; the
@@ -25,7 +25,6 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::notices::{notify_change, notify_changes};
-use crate::reactor::{ReactionError, Reactor};
 use crate::runner::{decode, Projection, ProjectionError};
 use crate::unnest::column;
 use crate::StoredEvent;
@@ -801,67 +800,4 @@ pub async fn unread(pool: &sqlx::PgPool, user_id: Uuid) -> Result<i64, sqlx::Err
         .bind(user_id)
         .fetch_one(pool)
         .await
-}
-
-/// A channel notifications also go by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    /// Unless muted or taken as the daily digest.
-    Email,
-    /// The kinds opted into, to the number given.
-    WhatsApp,
-}
-
-/// Queues the message of each notification an event made on one channel, once: the
-/// outbox's dedupe key is the notification's `event id:user:kind`. A reactor, so a rebuild
-/// of the notifications never sends anything again.
-#[derive(Debug)]
-pub struct NotificationMessages {
-    /// Where the notifications and the outboxes are.
-    pub pool: sqlx::PgPool,
-    pub channel: Channel,
-}
-
-#[async_trait]
-impl Reactor for NotificationMessages {
-    fn name(&self) -> &'static str {
-        match self.channel {
-            Channel::Email => "notification-emails",
-            Channel::WhatsApp => "notification-whatsapp",
-        }
-    }
-
-    fn aggregate_types(&self) -> &'static [&'static str] {
-        &["Project", "ServiceItem", "WebhookEndpoint"]
-    }
-
-    fn after(&self) -> &'static [&'static str] {
-        &["notifications"]
-    }
-
-    async fn react(&self, event: &StoredEvent) -> Result<(), ReactionError> {
-        let sql = match self.channel {
-            Channel::Email => {
-                "INSERT INTO email_outbox (id, kind, to_address, subject, body, user_id, dedupe_key) \
-                 SELECT n.id, n.kind, r.email, n.title, n.body, n.user_id, \
-                        n.event_id || ':' || n.user_id || ':' || n.kind \
-                   FROM notifications n JOIN notification_recipients r ON r.user_id = n.user_id \
-                  WHERE n.event_id = $1 AND NOT r.digest AND NOT n.kind = ANY(r.email_muted) \
-                 ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING"
-            }
-            Channel::WhatsApp => {
-                "INSERT INTO whatsapp_outbox (id, kind, user_id, to_number, body, dedupe_key) \
-                 SELECT n.id, n.kind, n.user_id, r.whatsapp_number, n.title || E'\\n\\n' || n.body, \
-                        n.event_id || ':' || n.user_id || ':' || n.kind \
-                   FROM notifications n JOIN notification_recipients r ON r.user_id = n.user_id \
-                  WHERE n.event_id = $1 AND r.whatsapp_number IS NOT NULL AND n.kind = ANY(r.whatsapp) \
-                 ON CONFLICT (dedupe_key) DO NOTHING"
-            }
-        };
-        sqlx::query(sql)
-            .bind(event.event_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
 }

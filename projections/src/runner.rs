@@ -381,7 +381,7 @@ pub async fn run(
 }
 
 /// Runs `work` for each of `items` as a task of its own, until every one has ended.
-pub(crate) async fn run_each<T, W>(items: Vec<T>, work: impl Fn(T) -> W)
+pub async fn run_each<T, W>(items: Vec<T>, work: impl Fn(T) -> W)
 where
     W: std::future::Future<Output = ()> + Send + 'static,
 {

@@ -123,8 +123,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             if position < 0 {
                 bail!("--position must be 0 or more");
             }
-            if !projections::reactor::start_at(&pool, &reactor, position).await? {
-                let known: Vec<String> = projections::reactor::status(&pool)
+            if !reactions::runner::start_at(&pool, &reactor, position).await? {
+                let known: Vec<String> = reactions::runner::status(&pool)
                     .await?
                     .into_iter()
                     .map(|r| r.name)
@@ -239,7 +239,7 @@ async fn status(pool: &PgPool) -> Result<ExitCode> {
             s.name, s.position, s.events_seen, s.lag_events, s.lag_seconds
         );
     }
-    let reactors = projections::reactor::status(pool).await?;
+    let reactors = reactions::runner::status(pool).await?;
     if !reactors.is_empty() {
         println!(
             "\n{:<20} {:>12} {:>12} {:>10} {:>8}  state",

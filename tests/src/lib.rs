@@ -112,21 +112,23 @@ pub fn config() -> api::Config {
         scheduler_interval: Duration::from_secs(3600),
         client_ip_header: None,
         // Failing reactions retry fast and park after three attempts.
-        reactors: projections::reactor::ReactorConfig {
+        reactors: reactions::runner::ReactorConfig {
             attempts: 3,
             backoff: Duration::from_millis(20),
             ..Default::default()
         },
-        mail: api::mail::MailConfig::directory(std::env::temp_dir().join("zippcrm-test-mail")),
+        mail: reactions::mail::MailConfig::directory(
+            std::env::temp_dir().join("zippcrm-test-mail"),
+        ),
         // Receivers in the tests listen on loopback; failing deliveries retry fast.
-        webhooks: api::webhooks::WebhookConfig {
-            addresses: api::webhooks::AddressPolicy {
-                allow: api::webhooks::parse_allow("127.0.0.1").expect("loopback"),
+        webhooks: reactions::webhooks::WebhookConfig {
+            addresses: reactions::webhooks::AddressPolicy {
+                allow: reactions::webhooks::parse_allow("127.0.0.1").expect("loopback"),
             },
-            drain: api::courier::Drain {
+            drain: reactions::courier::Drain {
                 backoff: Duration::from_millis(20),
                 poll: Duration::from_millis(50),
-                ..api::webhooks::WebhookConfig::default().drain
+                ..reactions::webhooks::WebhookConfig::default().drain
             },
             ..Default::default()
         },
@@ -144,7 +146,7 @@ pub async fn spawn_app() -> Result<TestApp> {
 pub async fn spawn_app_on(url: &str) -> Result<TestApp> {
     let mut config = config();
     config.storage = api::config::StorageConfig::Local(files_dir(url));
-    config.mail = api::mail::MailConfig::directory(mail_dir(url));
+    config.mail = reactions::mail::MailConfig::directory(mail_dir(url));
     spawn_app_with(url, config).await
 }
 

@@ -573,7 +573,7 @@ impl LeadMutation {
                     "clients",
                     "projects",
                     "users",
-                    commands::reactions::PortalAccess::NAME,
+                    reactions::access::PortalAccess::NAME,
                 ],
                 converted.appended,
             )

@@ -109,8 +109,8 @@ pub struct ParkedReaction {
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
-impl From<projections::reactor::Parked> for ParkedReaction {
-    fn from(p: projections::reactor::Parked) -> Self {
+impl From<reactions::runner::Parked> for ParkedReaction {
+    fn from(p: reactions::runner::Parked) -> Self {
         Self {
             reactor: p.reactor,
             event_id: p.event_id,
@@ -157,7 +157,7 @@ impl OperationsQuery {
     /// Status of every reactor.
     async fn reactor_status(&self, ctx: &Context<'_>) -> Result<Vec<ReactorStatus>> {
         ctx.request().auth.require(Permission::Operate)?;
-        let rows = projections::reactor::status(&ctx.state().pool)
+        let rows = reactions::runner::status(&ctx.state().pool)
             .await
             .map_err(ApiError::from)?;
         Ok(rows
@@ -183,7 +183,7 @@ impl OperationsQuery {
         reactor: Option<String>,
     ) -> Result<Vec<ParkedReaction>> {
         ctx.request().auth.require(Permission::Operate)?;
-        let rows = projections::reactor::parked(&ctx.state().pool, reactor.as_deref())
+        let rows = reactions::runner::parked(&ctx.state().pool, reactor.as_deref())
             .await
             .map_err(ApiError::from)?;
         Ok(rows.into_iter().map(Into::into).collect())
@@ -199,9 +199,9 @@ async fn parked(
     ctx: &Context<'_>,
     reactor: &str,
     event_id: Uuid,
-) -> Result<projections::reactor::Parked> {
+) -> Result<reactions::runner::Parked> {
     Ok(
-        projections::reactor::parked_event(&ctx.state().pool, reactor, event_id)
+        reactions::runner::parked_event(&ctx.state().pool, reactor, event_id)
             .await
             .map_err(ApiError::from)?
             .ok_or_else(|| ApiError::new(Code::NotFound, "reactor parked no such event"))?,
@@ -213,7 +213,7 @@ async fn unsettled(
     ctx: &Context<'_>,
     reactor: &str,
     event_id: Uuid,
-) -> Result<projections::reactor::Parked> {
+) -> Result<reactions::runner::Parked> {
     let parked = parked(ctx, reactor, event_id).await?;
     if parked.resolution.is_some() {
         return Err(ApiError::new(
@@ -244,7 +244,7 @@ impl OperationsMutation {
             .iter()
             .find(|r| r.name() == reactor)
             .ok_or_else(|| ApiError::new(Code::NotFound, "no reactor has this name"))?;
-        let outcome = projections::reactor::retry_parked(
+        let outcome = reactions::runner::retry_parked(
             &state.pool,
             handler.as_ref(),
             event_id,
@@ -296,7 +296,7 @@ impl OperationsMutation {
             )
             .await
             .map_err(ApiError::from)?;
-        projections::reactor::resolve(
+        reactions::runner::resolve(
             &state.pool,
             &reactor,
             event_id,

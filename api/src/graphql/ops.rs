@@ -10,12 +10,13 @@ use projections::page::{self, Sort};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::courier;
 use crate::error::ApiError;
 use crate::graphql::connection::{arguments, objects, respond, CountField};
 use crate::graphql::context::Ctx;
 use crate::graphql::notifications::Notification;
+use crate::graphql::outbox::decided;
 use crate::graphql::outbox::MessageStatus;
+use reactions::courier;
 
 /// A WhatsApp message handed (or to be handed) to the BSP; its text is not listed.
 #[derive(SimpleObject, Debug, sqlx::FromRow)]
@@ -185,11 +186,18 @@ async fn decide_whatsapp(
 ) -> Result<WhatsAppMessage> {
     let viewer = ctx.request().auth.require(Permission::Operate)?;
     let pool = &ctx.state().pool;
-    let outcome = courier::decide(pool, "whatsapp_outbox", id, viewer.user_id, set, from)
-        .await
-        .map_err(ApiError::from)?;
-    courier::decided(outcome, "WhatsApp message", id, action, applies_to)?;
-    courier::wake(pool, "zippcrm_whatsapp")
+    let outcome = courier::decide(
+        pool,
+        &reactions::whatsapp::OUTBOX,
+        id,
+        viewer.user_id,
+        set,
+        from,
+    )
+    .await
+    .map_err(ApiError::from)?;
+    decided(outcome, "WhatsApp message", id, action, applies_to)?;
+    courier::wake(pool, &reactions::whatsapp::OUTBOX)
         .await
         .map_err(ApiError::from)?;
     let row: WhatsAppMessage = sqlx::query_as(&format!(

@@ -7,11 +7,11 @@ use chrono::{DateTime, Utc};
 use domain::Permission;
 use uuid::Uuid;
 
-use crate::courier::{self, Refusal};
 use crate::error::ApiError;
 use crate::graphql::connection::{arguments, respond, CountField};
 use crate::graphql::context::Ctx;
-use crate::mail::outbox::{self, OutboxFilter, OutboxRow};
+use reactions::courier::Refusal;
+use reactions::mail::outbox::{self, OutboxFilter, OutboxRow};
 
 /// Where an outbound message (an email, a webhook delivery) stands.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
@@ -169,18 +169,39 @@ impl OutboxQuery {
     }
 }
 
+/// An admin's action on a message as the API answers it: `NOT_FOUND`, or `BAD_USER_INPUT`
+/// naming the statuses it applies to; logged when done.
+pub(crate) fn decided(
+    outcome: Result<(), Refusal>,
+    what: &str,
+    id: Uuid,
+    action: &str,
+    applies_to: &str,
+) -> Result<(), ApiError> {
+    match outcome {
+        Ok(()) => {
+            tracing::info!(%id, "{what} {action} by an admin");
+            Ok(())
+        }
+        Err(Refusal::NotFound) => Err(ApiError::not_found(what)),
+        Err(Refusal::Status(status)) => Err(ApiError::bad_input(format!(
+            "only {applies_to} messages are {action} (this one is {status})"
+        ))),
+    }
+}
+
 /// Outbox mutations.
 #[derive(Default, Debug)]
 pub struct OutboxMutation;
 
-async fn decided(
+async fn decided_answer(
     ctx: &Context<'_>,
     id: Uuid,
     outcome: Result<Result<(), Refusal>, sqlx::Error>,
     action: &str,
     applies_to: &str,
 ) -> Result<EmailMessage> {
-    courier::decided(
+    decided(
         outcome.map_err(ApiError::from)?,
         "email",
         id,
@@ -200,13 +221,13 @@ impl OutboxMutation {
     async fn retry_email(&self, ctx: &Context<'_>, id: Uuid) -> Result<EmailMessage> {
         let viewer = ctx.request().auth.require(Permission::Operate)?;
         let outcome = outbox::retry(&ctx.state().pool, id, viewer.user_id).await;
-        decided(ctx, id, outcome, "retried", "failed or cancelled").await
+        decided_answer(ctx, id, outcome, "retried", "failed or cancelled").await
     }
 
     /// Cancels a message not sent yet.
     async fn cancel_email(&self, ctx: &Context<'_>, id: Uuid) -> Result<EmailMessage> {
         let viewer = ctx.request().auth.require(Permission::Operate)?;
         let outcome = outbox::cancel(&ctx.state().pool, id, viewer.user_id).await;
-        decided(ctx, id, outcome, "cancelled", "queued or failed").await
+        decided_answer(ctx, id, outcome, "cancelled", "queued or failed").await
     }
 }

@@ -281,9 +281,12 @@ impl UserMutation {
         throttle::reset_requested(&state.pool, ctx.request().client).await?;
         // Looked up and queued after the answer, so that an address with an account takes
         // the same path and time to answer as one without: the answer tells nothing.
-        let bus = state.bus.clone();
+        let (bus, portal_url) = (state.bus.clone(), state.portal_url.clone());
         tokio::spawn(async move {
-            if let Err(error) = bus.request_password_reset(&email, chrono::Utc::now()).await {
+            let at = chrono::Utc::now();
+            let requested =
+                reactions::access::request_password_reset(&bus, &portal_url, &email, at);
+            if let Err(error) = requested.await {
                 tracing::error!(%error, "a password-reset request could not be queued");
             }
         });

@@ -6,17 +6,19 @@ use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::webhook::{EndpointSpec, EventType, WebhookCommand, WebhookEndpoint as Endpoint};
 use domain::Permission;
-use projections::webhooks::{AttemptRow, DeliveryFilter, DeliveryRow, EndpointRow, Since};
+use projections::webhooks::{AttemptRow, DeliveryFilter, DeliveryRow, EndpointRow};
+use reactions::webhooks::Since;
 use uuid::Uuid;
 
-use crate::courier;
 use crate::error::ApiError;
 use crate::graphql::connection::{arguments, respond, CountField};
 use crate::graphql::context::{shown_once, Ctx};
+use crate::graphql::outbox::decided;
 use crate::graphql::outbox::MessageStatus;
 use crate::graphql::types::{parse_persisted, Role};
 use crate::state::read_back;
-use crate::webhooks::{new_secret, store_secret};
+use reactions::courier;
+use reactions::webhooks::{new_secret, store_secret};
 
 /// Read models a webhook mutation answers from.
 const WEBHOOK_READ_MODELS: [&str; 1] = ["webhook_endpoints"];
@@ -169,7 +171,7 @@ impl WebhookDelivery {
     }
     /// The `webhook-id` header: the same on every attempt, redelivery and replay.
     async fn webhook_id(&self) -> String {
-        projections::webhooks::webhook_id(self.0.id)
+        reactions::webhooks::webhook_id(self.0.id)
     }
     async fn endpoint_id(&self) -> Uuid {
         self.0.endpoint_id
@@ -532,7 +534,7 @@ impl WebhookMutation {
             .execute(&ctx.state().pool)
             .await
             .map_err(ApiError::from)?;
-        courier::wake(&ctx.state().pool, "zippcrm_webhooks")
+        courier::wake(&ctx.state().pool, &reactions::webhooks::DELIVERIES)
             .await
             .map_err(ApiError::from)?;
         Ok(payload)
@@ -577,7 +579,7 @@ impl WebhookMutation {
         let pool = &ctx.state().pool;
         let outcome = courier::decide(
             pool,
-            "webhook_deliveries",
+            &reactions::webhooks::DELIVERIES,
             id,
             viewer.user_id,
             "status = 'queued', attempts = 0, next_attempt_at = now(), last_error = NULL",
@@ -585,14 +587,14 @@ impl WebhookMutation {
         )
         .await
         .map_err(ApiError::from)?;
-        courier::decided(
+        decided(
             outcome,
             "webhook delivery",
             id,
             "redelivered",
             "sent, failed or cancelled",
         )?;
-        courier::wake(pool, "zippcrm_webhooks")
+        courier::wake(pool, &reactions::webhooks::DELIVERIES)
             .await
             .map_err(ApiError::from)?;
         let row = projections::webhooks::delivery(pool, id)
@@ -634,7 +636,7 @@ impl WebhookMutation {
             )
             .into());
         }
-        let replayed = projections::webhooks::replay(pool, endpoint_id, since)
+        let replayed = reactions::webhooks::replay(pool, endpoint_id, since)
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?;
         tracing::info!(%endpoint_id, by = %viewer.user_id, queued = replayed.queued, "webhook events replayed");

@@ -539,12 +539,12 @@ async fn an_expiry_alert_is_raised_once_even_with_two_schedulers() {
     .await;
 
     let (one, two) = tokio::join!(
-        api::scheduler::run_once(&app.state.bus, &app.pool, today),
-        api::scheduler::run_once(&replica.state.bus, &replica.pool, today),
+        reactions::scheduler::run_once(&app.state.bus, &app.pool, today),
+        reactions::scheduler::run_once(&replica.state.bus, &replica.pool, today),
     );
     one.expect("first scheduler");
     two.expect("second scheduler");
-    api::scheduler::run_once(&app.state.bus, &app.pool, today)
+    reactions::scheduler::run_once(&app.state.bus, &app.pool, today)
         .await
         .expect("third pass");
 

@@ -15,20 +15,20 @@ async fn app_sending_to(smtp: &SmtpServer, attempts: u32) -> TestApp {
     let url = fresh_database().await.expect("database");
     let mut config = config();
     config.storage = api::config::StorageConfig::Local(files_dir(&url));
-    config.mail = api::mail::MailConfig {
-        transport: api::mail::MailTransport::Smtp {
+    config.mail = reactions::mail::MailConfig {
+        transport: reactions::mail::MailTransport::Smtp {
             host: "127.0.0.1".into(),
             port: smtp.addr.port(),
             credentials: None,
-            tls: api::mail::TlsMode::None,
+            tls: reactions::mail::TlsMode::None,
         },
-        drain: api::courier::Drain {
+        drain: reactions::courier::Drain {
             attempts,
             backoff: Duration::from_millis(20),
             poll: Duration::from_millis(50),
-            ..api::courier::Drain::DEFAULT
+            ..reactions::courier::Drain::DEFAULT
         },
-        ..api::mail::MailConfig::directory(mail_dir(&url))
+        ..reactions::mail::MailConfig::directory(mail_dir(&url))
     };
     spawn_app_with(&url, config).await.expect("server")
 }
@@ -515,11 +515,11 @@ async fn muted_kinds_stay_in_the_app_and_a_digest_replaces_single_emails() {
     assert_eq!(emailed, ["plain@prefs.example"]);
 
     let tomorrow = chrono::Utc::now().date_naive() + chrono::Days::new(1);
-    let pass = api::scheduler::run_once(&app.state.bus, &app.pool, tomorrow)
+    let pass = reactions::scheduler::run_once(&app.state.bus, &app.pool, tomorrow)
         .await
         .expect("pass");
     assert_eq!(pass.digests_queued, 1);
-    let again = api::scheduler::run_once(&app.state.bus, &app.pool, tomorrow)
+    let again = reactions::scheduler::run_once(&app.state.bus, &app.pool, tomorrow)
         .await
         .expect("pass");
     assert_eq!(again.digests_queued, 0, "one digest a day");

@@ -114,7 +114,7 @@ async fn thirty_two_concurrent_commands_on_one_lead_lose_and_duplicate_nothing()
         .await
         .parse()
         .expect("uuid");
-    let bus = Arc::new(CommandBus::new(app.pool.clone(), "http://127.0.0.1:8088"));
+    let bus = Arc::new(CommandBus::new(app.pool.clone()));
     let tasks: Vec<_> = (0..32)
         .map(|i| {
             let bus = bus.clone();

@@ -352,7 +352,7 @@ async fn assignees_are_told_when_routed_and_when_due_soon_or_overdue_once_each()
     )
     .await;
     for _ in 0..2 {
-        let pass = api::scheduler::run_once(&app.state.bus, &app.pool, today)
+        let pass = reactions::scheduler::run_once(&app.state.bus, &app.pool, today)
             .await
             .expect("scheduler pass");
         assert_eq!(pass.service_items_checked, 3);

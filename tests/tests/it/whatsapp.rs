@@ -15,15 +15,15 @@ const PREFERENCES: &str = "mutation($w: [String!], $n: String) { setNotification
 async fn app_sending_to(bsp: &Receiver) -> TestApp {
     let url = fresh_database().await.expect("database");
     let mut config = config();
-    config.whatsapp = Some(api::whatsapp::WhatsAppConfig {
+    config.whatsapp = Some(reactions::whatsapp::WhatsAppConfig {
         url: bsp.url("/v17.0/messages"),
         token: "bsp-token".into(),
         number: "+914466778899".into(),
-        drain: api::courier::Drain {
+        drain: reactions::courier::Drain {
             attempts: 2,
             backoff: Duration::from_millis(20),
             poll: Duration::from_millis(50),
-            ..api::courier::Drain::DEFAULT
+            ..reactions::courier::Drain::DEFAULT
         },
         timeout: Duration::from_secs(5),
     });

@@ -252,46 +252,25 @@ pub enum Refusal {
     Status(String),
 }
 
-/// An admin's action on a message as the API answers it: `NOT_FOUND`, or `BAD_USER_INPUT`
-/// naming the statuses it applies to; logged when done.
-pub fn decided(
-    outcome: Result<(), Refusal>,
-    what: &str,
-    id: Uuid,
-    action: &str,
-    applies_to: &str,
-) -> Result<(), crate::error::ApiError> {
-    use crate::error::ApiError;
-    match outcome {
-        Ok(()) => {
-            tracing::info!(%id, "{what} {action} by an admin");
-            Ok(())
-        }
-        Err(Refusal::NotFound) => Err(ApiError::not_found(what)),
-        Err(Refusal::Status(status)) => Err(ApiError::bad_input(format!(
-            "only {applies_to} messages are {action} (this one is {status})"
-        ))),
-    }
-}
-
-/// Wakes the couriers listening on `channel` (after an admin queued a message again).
-pub async fn wake(pool: &PgPool, channel: &str) -> Result<(), sqlx::Error> {
+/// Wakes the couriers of `queue` (after an admin queued a message again).
+pub async fn wake(pool: &PgPool, queue: &Queue) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_notify($1, '')")
-        .bind(channel)
+        .bind(queue.channel)
         .execute(pool)
         .await?;
     Ok(())
 }
 
-/// An admin's action on message `id` of `table`: `set` when its status is one of `from`.
+/// An admin's action on message `id` of `queue`: `set` when its status is one of `from`.
 pub async fn decide(
     pool: &PgPool,
-    table: &str,
+    queue: &Queue,
     id: Uuid,
     by: Uuid,
     set: &str,
     from: &[&str],
 ) -> Result<Result<(), Refusal>, sqlx::Error> {
+    let table = queue.table;
     let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
     let changed = sqlx::query(&format!(
         "UPDATE {table} SET {set}, decided_by = $2, updated_at = now() \

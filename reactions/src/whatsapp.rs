@@ -80,7 +80,7 @@ impl Claimed for ClaimedMessage {
     }
 }
 
-const OUTBOX: Queue = Queue {
+pub const OUTBOX: Queue = Queue {
     table: "whatsapp_outbox",
     channel: "zippcrm_whatsapp",
     ready: "true",

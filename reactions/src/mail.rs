@@ -168,6 +168,11 @@ impl Sender {
     }
 }
 
+/// Whether `from` is a sender address such as `ZippCRM <no-reply@firm.example>`.
+pub fn valid_sender(from: &str) -> bool {
+    from.parse::<Mailbox>().is_ok()
+}
+
 /// The `Message-ID` of outbox message `id`: the same on every attempt.
 pub fn message_id(id: Uuid, from: &Mailbox) -> String {
     format!("<{id}@{}>", from.email.domain())
@@ -189,7 +194,7 @@ fn message(row: &ClaimedEmail, from: &Mailbox, portal_url: &str) -> Result<Messa
 }
 
 /// The email outbox as a queue.
-const OUTBOX: Queue = Queue {
+pub const OUTBOX: Queue = Queue {
     table: "email_outbox",
     channel: "zippcrm_outbox",
     ready: "true",

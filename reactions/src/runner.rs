@@ -27,9 +27,10 @@ use sqlx::{PgPool, Postgres};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::event::{Position, StoredEvent, EVENT_COLUMNS};
-use crate::notices::Notices;
-use crate::runner::{fetch_batch, horizon, ProjectionError};
+use commands::{CommandContext, CommandError};
+use projections::event::{Position, StoredEvent, EVENT_COLUMNS};
+use projections::notices::Notices;
+use projections::runner::{fetch_batch, horizon, run_each, ProjectionError};
 
 /// Why a reaction failed; shown to admins on the status and the parked event.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +40,12 @@ pub struct ReactionError(pub String);
 impl From<sqlx::Error> for ReactionError {
     fn from(error: sqlx::Error) -> Self {
         ReactionError(format!("database error: {error}"))
+    }
+}
+
+impl From<CommandError> for ReactionError {
+    fn from(error: CommandError) -> Self {
+        ReactionError(error.to_string())
     }
 }
 
@@ -186,7 +193,7 @@ async fn checkpoint(pool: &PgPool, name: &str) -> Result<Checkpoint, sqlx::Error
 /// Each projection's name and the aggregate types it folds.
 static FOLDED_TYPES: std::sync::LazyLock<Vec<(&'static str, &'static [&'static str])>> =
     std::sync::LazyLock::new(|| {
-        crate::all()
+        projections::all()
             .iter()
             .map(|p| (p.name(), p.aggregate_types()))
             .collect()
@@ -356,7 +363,10 @@ pub async fn step(
     }
     if let Some(last) = events.last() {
         sqlx::query("SELECT pg_notify('zippcrm_checkpoint', $1)")
-            .bind(crate::notices::checkpoint_payload(name, last.position()))
+            .bind(projections::notices::checkpoint_payload(
+                name,
+                last.position(),
+            ))
             .execute(pool)
             .await?;
     }
@@ -416,7 +426,7 @@ pub async fn run(
     config: ReactorConfig,
     shutdown: watch::Receiver<bool>,
 ) {
-    crate::runner::run_each(reactors, |reactor| {
+    run_each(reactors, |reactor| {
         worker(
             pool.clone(),
             reactor,
@@ -494,10 +504,10 @@ async fn worker(
 /// Resolves when there may be more for `reactor` to read: events of its types were appended
 /// (or, for one that reads projections, one of them moved on), or notices were missed.
 async fn woken(
-    wake: &mut tokio::sync::broadcast::Receiver<crate::notices::Notice>,
+    wake: &mut tokio::sync::broadcast::Receiver<projections::notices::Notice>,
     reactor: &dyn Reactor,
 ) {
-    use crate::notices::Notice;
+    use projections::notices::Notice;
     use tokio::sync::broadcast::error::RecvError;
     let (types, after) = (reactor.aggregate_types(), reactor.after());
     loop {
@@ -648,4 +658,29 @@ pub async fn status(pool: &PgPool) -> Result<Vec<ReactorStatus>, sqlx::Error> {
     )
     .fetch_all(pool)
     .await
+}
+
+/// The context of `reactor`'s command `step` for `event`: caused by it, in its user
+/// action's correlation, landing once.
+pub async fn reaction_context(
+    pool: &PgPool,
+    reactor: &str,
+    event: &StoredEvent,
+    step: &str,
+) -> Result<CommandContext, ReactionError> {
+    let correlation: Option<String> =
+        sqlx::query_scalar("SELECT metadata->>'correlation_id' FROM events WHERE event_id = $1")
+            .bind(event.event_id)
+            .fetch_optional(pool)
+            .await?
+            .flatten();
+    let correlation_id = correlation
+        .and_then(|c| Uuid::parse_str(&c).ok())
+        .unwrap_or(event.event_id);
+    Ok(CommandContext::reacting_to(
+        reactor,
+        event.event_id,
+        correlation_id,
+        step,
+    ))
 }

@@ -1,4 +1,5 @@
-//! Webhook delivery (ADR 0013): deliverers drain `webhook_deliveries` on the courier
+//! Outbound webhooks (ADR 0013): the fan-out that queues deliveries ([`fan_out`]), and the
+//! deliverers that drain `webhook_deliveries` on the courier
 //! machinery, signing each request as the Standard Webhooks specification says
 //! (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>` over
 //! `id.timestamp.body`). Every attempt is logged with its status, latency and the start of
@@ -34,7 +35,12 @@ use uuid::Uuid;
 use crate::courier::{self, Claimed, Courier, Drain, Outcome, Queue};
 
 mod addresses;
+mod fan_out;
 pub use addresses::{parse_allow, AddressPolicy};
+pub use fan_out::{
+    delivery_id, outgoing, queue, replay, webhook_id, Documented, Outgoing, Replayed, Since,
+    Target, WebhookFanOut, DOCUMENTED, REPLAY_EVENTS,
+};
 
 /// Longest excerpt of an answer kept in the attempt log.
 const EXCERPT: usize = 1024;
@@ -188,7 +194,7 @@ impl Claimed for ClaimedDelivery {
 }
 
 /// Deliveries of enabled endpoints, with the endpoint's URL and live secrets (newest first).
-const DELIVERIES: Queue = Queue {
+pub const DELIVERIES: Queue = Queue {
     table: "webhook_deliveries",
     channel: "zippcrm_webhooks",
     ready: "q.endpoint_id IN (SELECT id FROM webhook_endpoints WHERE enabled)",
@@ -274,7 +280,7 @@ impl Deliverer {
         if item.secrets.is_empty() {
             return failed("the endpoint has no signing secret".into());
         }
-        let webhook_id = projections::webhooks::webhook_id(item.id);
+        let webhook_id = webhook_id(item.id);
         let timestamp = Utc::now().timestamp();
         let response = self
             .client

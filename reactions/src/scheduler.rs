@@ -17,6 +17,8 @@ use domain::service::ServiceItemCommand;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::outbox::{queue_emails, Email};
+
 /// Days before the due date at which a reminder is queued.
 pub const REMINDER_DAYS: [i64; 2] = [3, 1];
 
@@ -31,6 +33,36 @@ pub struct Pass {
     pub service_items_checked: usize,
     /// Daily digests queued (for yesterday's notifications).
     pub digests_queued: u64,
+}
+
+/// An email a pass selected, with its dedupe key (once per request, recipient and day; once
+/// per recipient and day for a digest).
+#[derive(sqlx::FromRow)]
+struct Selected {
+    to_address: String,
+    subject: String,
+    body: String,
+    user_id: Uuid,
+    dedupe_key: String,
+}
+
+/// Queues `selected` as emails of `kind`; how many were queued (not already under their key).
+async fn queue(pool: &PgPool, kind: &str, selected: Vec<Selected>) -> Result<u64, sqlx::Error> {
+    let emails: Vec<Email> = selected
+        .into_iter()
+        .map(|s| Email {
+            id: Uuid::now_v7(),
+            kind: kind.to_owned(),
+            to_address: s.to_address,
+            subject: s.subject,
+            body: s.body,
+            user_id: Some(s.user_id),
+            dedupe_key: Some(s.dedupe_key),
+        })
+        .collect();
+    let mut conn = pool.acquire().await?;
+    let queued = queue_emails(&mut conn, &emails).await?;
+    Ok(u64::try_from(queued.len()).unwrap_or(u64::MAX))
 }
 
 /// One pass for the date `today`.
@@ -59,44 +91,38 @@ pub async fn run_once(bus: &CommandBus, pool: &PgPool, today: NaiveDate) -> anyh
         pass.licences_checked += 1;
     }
     for days in REMINDER_DAYS {
-        let queued = sqlx::query(
-            "INSERT INTO email_outbox (id, kind, to_address, subject, body, user_id, dedupe_key) \
-             SELECT gen_random_uuid(), 'request_reminder', r.email, \
-                    'Reminder: a document is due on ' || d.due_on, \
-                    d.item_title || ': ' || d.instructions || ' Upload it in the portal.', \
-                    r.user_id, 'reminder:' || d.id || ':' || r.user_id || ':' || $2 \
+        let reminders: Vec<Selected> = sqlx::query_as(
+            "SELECT r.email AS to_address, 'Reminder: a document is due on ' || d.due_on AS subject, \
+                    d.item_title || ': ' || d.instructions || ' Upload it in the portal.' AS body, \
+                    r.user_id, 'reminder:' || d.id || ':' || r.user_id || ':' || $2 AS dedupe_key \
                FROM document_requests d \
                JOIN notification_recipients r ON r.client_id = d.client_id AND r.active \
-              WHERE d.status IN ('open', 'rejected') AND d.due_on = $1 + $2::int \
-             ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
+              WHERE d.status IN ('open', 'rejected') AND d.due_on = $1 + $2::int",
         )
         .bind(today)
         .bind(days as i32)
-        .execute(pool)
+        .fetch_all(pool)
         .await?;
-        pass.reminders_queued += queued.rows_affected();
+        pass.reminders_queued += queue(pool, "request_reminder", reminders).await?;
     }
     // Yesterday's notifications (UTC), one email per recipient who takes the digest, listing
     // those of the kinds they did not mute; once per recipient and day (the dedupe key).
-    let digests = sqlx::query(
-        "INSERT INTO email_outbox (id, kind, to_address, subject, body, user_id, dedupe_key) \
-         SELECT gen_random_uuid(), 'digest', r.email, \
-                'Your ZippCRM notifications of ' || ($1::date - 1), \
+    let digests: Vec<Selected> = sqlx::query_as(
+        "SELECT r.email AS to_address, 'Your ZippCRM notifications of ' || ($1::date - 1) AS subject, \
                 'Hello,' || E'\\n\\n' || 'What happened on ' || ($1::date - 1) || ':' || E'\\n\\n' || \
                 string_agg('- ' || n.title || ': ' || n.body, E'\\n' ORDER BY n.created_at, n.id) || \
-                E'\\n\\n' || 'See them all in ZippCRM.', \
-                r.user_id, 'digest:' || r.user_id || ':' || ($1::date - 1) \
+                E'\\n\\n' || 'See them all in ZippCRM.' AS body, \
+                r.user_id, 'digest:' || r.user_id || ':' || ($1::date - 1) AS dedupe_key \
            FROM notification_recipients r JOIN notifications n ON n.user_id = r.user_id \
           WHERE r.digest AND r.active AND NOT n.kind = ANY(r.email_muted) \
             AND n.created_at >= (($1::date - 1)::timestamp AT TIME ZONE 'UTC') \
             AND n.created_at < ($1::date::timestamp AT TIME ZONE 'UTC') \
-          GROUP BY r.user_id, r.email \
-         ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
+          GROUP BY r.user_id, r.email",
     )
     .bind(today)
-    .execute(pool)
+    .fetch_all(pool)
     .await?;
-    pass.digests_queued = digests.rows_affected();
+    pass.digests_queued = queue(pool, "digest", digests).await?;
     let until = today + chrono::Days::new(domain::service::DUE_SOON_DAYS.unsigned_abs());
     for (item_id, managers) in projections::service::due_by(pool, until).await? {
         let ctx = CommandContext::scheduled("service-due", item_id, today);

@@ -105,7 +105,7 @@ pub async fn counts(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
 pub async fn retry(pool: &PgPool, id: Uuid, by: Uuid) -> Result<Result<(), Refusal>, sqlx::Error> {
     courier::decide(
         pool,
-        "email_outbox",
+        &super::OUTBOX,
         id,
         by,
         "status = 'queued', attempts = 0, next_attempt_at = now()",
@@ -118,7 +118,7 @@ pub async fn retry(pool: &PgPool, id: Uuid, by: Uuid) -> Result<Result<(), Refus
 pub async fn cancel(pool: &PgPool, id: Uuid, by: Uuid) -> Result<Result<(), Refusal>, sqlx::Error> {
     courier::decide(
         pool,
-        "email_outbox",
+        &super::OUTBOX,
         id,
         by,
         "status = 'cancelled'",
