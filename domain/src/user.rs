@@ -7,4 +7,4 @@ mod aggregate;
 #[cfg(test)]
 mod tests;
 
-pub use aggregate::{phone_number, User, UserCommand, UserError, UserEvent, NOTIFICATION_KINDS};
+pub use aggregate::{phone_number, NotificationKind, User, UserCommand, UserError, UserEvent};

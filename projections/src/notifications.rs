@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use domain::project::ProjectEvent;
 use domain::service::ServiceItemEvent;
-use domain::user::UserEvent;
+use domain::user::{NotificationKind, UserEvent};
 use domain::webhook::WebhookEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -131,7 +131,7 @@ impl Projection for NotificationsProjection {
                     event,
                     Note {
                         to: To::Users(notify),
-                        kind: "webhook_endpoint_disabled",
+                        kind: NotificationKind::WebhookEndpointDisabled.as_str(),
                         title: "A webhook endpoint was disabled".into(),
                         body: format!(
                             "{reason}\n\nIts deliveries wait until an admin enables it again; \
@@ -560,7 +560,7 @@ impl State {
                 let due = due_on.map(|d| format!(" Due {d}.")).unwrap_or_default();
                 note(
                     To::Client(client_id),
-                    "request_raised",
+                    NotificationKind::RequestRaised.as_str(),
                     format!("Document requested for {project_name}"),
                     format!("{instructions}{due} Upload it in the portal."),
                     Some(request_id),
@@ -579,7 +579,7 @@ impl State {
                 owner.and_then(|owner| {
                     note(
                         To::User(owner),
-                        "upload_received",
+                        NotificationKind::UploadReceived.as_str(),
                         format!("Upload received for {project_name}"),
                         format!("{} (version {version}) is waiting for review.", file.name),
                         Some(request_id),
@@ -588,7 +588,7 @@ impl State {
             }
             E::UploadAccepted { request_id, .. } => note(
                 To::Client(client_id),
-                "upload_reviewed",
+                NotificationKind::UploadReviewed.as_str(),
                 format!("Your upload for {project_name} was accepted"),
                 "The document was verified.".to_owned(),
                 Some(request_id),
@@ -597,14 +597,14 @@ impl State {
                 request_id, reason, ..
             } => note(
                 To::Client(client_id),
-                "upload_reviewed",
+                NotificationKind::UploadReviewed.as_str(),
                 format!("Your upload for {project_name} needs another look"),
                 format!("It was not accepted: {reason}. Please upload a corrected file."),
                 Some(request_id),
             ),
             E::StageAdvanced { from, to, .. } => note(
                 To::Client(client_id),
-                "stage_advanced",
+                NotificationKind::StageAdvanced.as_str(),
                 format!("{project_name} moved forward"),
                 match to {
                     Some(to) => format!(
@@ -632,7 +632,7 @@ impl State {
                 ..
             } => note(
                 To::User(assignee),
-                "task_assigned",
+                NotificationKind::TaskAssigned.as_str(),
                 format!("New task on {project_name}"),
                 format!("You were assigned: {title}"),
                 Some(task_id),
@@ -644,7 +644,7 @@ impl State {
                 ..
             } => note(
                 To::User(assignee),
-                "task_assigned",
+                NotificationKind::TaskAssigned.as_str(),
                 format!("Task assigned on {project_name}"),
                 "A task was assigned to you.".to_owned(),
                 Some(subtask_id.unwrap_or(task_id)),
@@ -653,7 +653,7 @@ impl State {
                 version, notify, ..
             } => note(
                 To::Users(notify),
-                "template_version_published",
+                NotificationKind::TemplateVersionPublished.as_str(),
                 format!("New workflow version for {project_name}"),
                 format!(
                     "Version {version} of its template was published. The project stays on its own version until a manager proposes moving it and someone else approves."
@@ -666,7 +666,7 @@ impl State {
                 ..
             } => note(
                 To::Client(client_id),
-                "licence_expiry",
+                NotificationKind::LicenceExpiry.as_str(),
                 format!("Licence for {project_name} expires in {days_ahead} days or less"),
                 format!("The licence expires on {expires_on}. Contact us to start the renewal."),
                 None,
@@ -702,19 +702,19 @@ impl State {
             }
             E::ServiceItemRouted { added, note, .. } => (
                 added,
-                "service_routed",
+                NotificationKind::ServiceRouted.as_str(),
                 "Service item routed to you",
                 note.unwrap_or_else(|| "It is yours to work on.".to_owned()),
             ),
             E::ServiceItemDueSoon { due_on, notify, .. } => (
                 notify,
-                "service_due_soon",
+                NotificationKind::ServiceDueSoon.as_str(),
                 "Service item due soon",
                 format!("It is due on {due_on}."),
             ),
             E::ServiceItemOverdue { due_on, notify, .. } => (
                 notify,
-                "service_overdue",
+                NotificationKind::ServiceOverdue.as_str(),
                 "Service item overdue",
                 format!("It was due on {due_on} and is not done."),
             ),
@@ -741,7 +741,7 @@ pub struct NotificationRow {
     pub id: Uuid,
     /// Its recipient.
     pub user_id: Uuid,
-    /// One of `domain::user::NOTIFICATION_KINDS`.
+    /// A `domain::user::NotificationKind`, as persisted.
     pub kind: String,
     pub title: String,
     pub body: String,

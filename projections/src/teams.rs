@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::team::{DepartmentEvent, TeamEvent};
+use domain::team::{DepartmentEvent, Team, TeamEvent};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -259,18 +259,28 @@ pub async fn members(pool: &PgPool, team_id: Uuid) -> Result<Vec<MemberRow>, sql
     .await
 }
 
-/// Whether `manager` manages `member`: a manager of a team `member` is in, as
-/// `domain::team::Team::manages` decides for one team.
+/// Whether `manager` manages `member` through any team they share: each such team is read
+/// (the two of them in it) and `domain::team::Team::manages` decides.
 pub async fn manages(pool: &PgPool, manager: Uuid, member: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT $1 <> $2 AND EXISTS (SELECT 1 FROM team_members m \
-                 JOIN team_members c ON c.team_id = m.team_id AND c.user_id = $2 \
-                WHERE m.user_id = $1 AND m.manager)",
+    let rows: Vec<(Uuid, Uuid, bool)> = sqlx::query_as(
+        "SELECT team_id, user_id, manager FROM team_members \
+          WHERE user_id IN ($1, $2) \
+            AND team_id IN (SELECT team_id FROM team_members WHERE user_id = $1 AND manager) \
+          ORDER BY team_id",
     )
     .bind(manager)
     .bind(member)
-    .fetch_one(pool)
-    .await
+    .fetch_all(pool)
+    .await?;
+    let mut teams: std::collections::BTreeMap<Uuid, Team> = std::collections::BTreeMap::new();
+    for (team_id, user_id, manages) in rows {
+        teams
+            .entry(team_id)
+            .or_default()
+            .members
+            .insert(user_id, manages);
+    }
+    Ok(teams.values().any(|team| team.manages(manager, member)))
 }
 
 /// Whether `user_id` is one of team `team_id`'s managers.

@@ -132,9 +132,9 @@ async fn preferences(ctx: &Context<'_>, user_id: Uuid) -> Result<NotificationPre
         whatsapp: stored.whatsapp,
         whatsapp_number: stored.whatsapp_number,
         whatsapp_available: ctx.state().whatsapp_enabled,
-        kinds: domain::user::NOTIFICATION_KINDS
+        kinds: domain::user::NotificationKind::ALL
             .iter()
-            .map(|k| (*k).to_owned())
+            .map(|k| k.as_str().to_owned())
             .collect(),
     })
 }

@@ -34,21 +34,51 @@ pub struct User {
     pub whatsapp_number: Option<String>,
 }
 
-/// The kinds of notification, as persisted; each reaches its recipient in the app, and by
-/// email unless they muted it or take the daily digest.
-pub const NOTIFICATION_KINDS: [&str; 11] = [
-    "request_raised",
-    "upload_received",
-    "upload_reviewed",
-    "stage_advanced",
-    "task_assigned",
-    "licence_expiry",
-    "service_routed",
-    "service_due_soon",
-    "service_overdue",
-    "template_version_published",
-    "webhook_endpoint_disabled",
-];
+/// Declares [`NotificationKind`] from one list: each variant with its persisted name.
+macro_rules! notification_kinds {
+    ($($variant:ident = $name:literal,)+) => {
+        /// The kinds of notification; each reaches its recipient in the app, and by email
+        /// unless they muted it or take the daily digest.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum NotificationKind {
+            $(
+                #[doc = $name]
+                $variant,
+            )+
+        }
+
+        impl NotificationKind {
+            /// Every kind, in the order people see them listed.
+            pub const ALL: &'static [NotificationKind] = &[$(NotificationKind::$variant),+];
+
+            /// The persisted name.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(NotificationKind::$variant => $name,)+
+                }
+            }
+
+            /// The kind of a persisted name.
+            pub fn parse(name: &str) -> Option<NotificationKind> {
+                Self::ALL.iter().copied().find(|k| k.as_str() == name)
+            }
+        }
+    };
+}
+
+notification_kinds! {
+    RequestRaised = "request_raised",
+    UploadReceived = "upload_received",
+    UploadReviewed = "upload_reviewed",
+    StageAdvanced = "stage_advanced",
+    TaskAssigned = "task_assigned",
+    LicenceExpiry = "licence_expiry",
+    ServiceRouted = "service_routed",
+    ServiceDueSoon = "service_due_soon",
+    ServiceOverdue = "service_overdue",
+    TemplateVersionPublished = "template_version_published",
+    WebhookEndpointDisabled = "webhook_endpoint_disabled",
+}
 
 /// User commands.
 #[derive(Debug, Clone, PartialEq)]
@@ -349,15 +379,16 @@ fn known_kinds(
     field: &'static str,
     mut kinds: Vec<String>,
 ) -> Result<Vec<String>, ValidationError> {
-    if let Some(unknown) = kinds
-        .iter()
-        .find(|k| !NOTIFICATION_KINDS.contains(&k.as_str()))
-    {
+    if let Some(unknown) = kinds.iter().find(|k| NotificationKind::parse(k).is_none()) {
         return Err(ValidationError::new(
             field,
             format!(
                 "'{unknown}' is not a kind of notification (one of {})",
-                NOTIFICATION_KINDS.join(", ")
+                NotificationKind::ALL
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
     }
