@@ -7,6 +7,7 @@ use commands::CommandContext;
 use uuid::Uuid;
 
 use crate::auth::{Auth, Viewer};
+use crate::error::{ApiError, Code};
 use crate::state::{AppState, RequestContext, ShownOnce};
 
 /// Records `secret` as shown once by this request's answer, and hands it back.
@@ -45,6 +46,19 @@ pub(crate) fn customer<T>(ctx: &ContextBase<'_, T>) -> Option<Viewer> {
         Auth::User(viewer) if viewer.role.is_portal() => Some(viewer),
         _ => None,
     }
+}
+
+/// The caller if they are one of the firm's people (any internal role); a customer is
+/// refused with `FORBIDDEN`, an anonymous caller with `UNAUTHENTICATED`.
+pub(crate) fn staff<T>(ctx: &ContextBase<'_, T>) -> Result<Viewer, ApiError> {
+    let viewer = request_of(ctx).auth.viewer()?;
+    if viewer.role.is_portal() {
+        return Err(ApiError::new(
+            Code::Forbidden,
+            format!("the {} role may not do this", viewer.role.as_str()),
+        ));
+    }
+    Ok(viewer)
 }
 
 /// The request's context from any resolver context (anonymous when there is none).

@@ -9,7 +9,7 @@ use projections::guidance::{GuidanceRow, ImpactRow, ImpactedProjectRow};
 use uuid::Uuid;
 
 use crate::error::{ApiError, Code};
-use crate::graphql::context::Ctx;
+use crate::graphql::context::{staff, Ctx};
 use crate::graphql::types::{parse_persisted, StageKey};
 use crate::state::read_back;
 
@@ -238,13 +238,6 @@ pub struct ImpactedProjects {
     by_version: Vec<VersionCount>,
 }
 
-fn internal(ctx: &Context<'_>) -> Result<(), ApiError> {
-    ctx.request()
-        .auth
-        .require(Permission::ReadUsers)
-        .map(|_| ())
-}
-
 /// Guidance queries (internal users).
 #[derive(Default, Debug)]
 pub struct GuidanceQuery;
@@ -259,7 +252,7 @@ impl GuidanceQuery {
         status: Option<GuidanceStatus>,
         #[graphql(default = 50, validator(minimum = 1, maximum = 200))] first: i64,
     ) -> Result<Vec<Guidance>> {
-        internal(ctx)?;
+        staff(ctx)?;
         let regulator = regulator.map(|r| r.trim().to_uppercase());
         let status = status.map(|s| domain::guidance::GuidanceStatus::from(s).as_str());
         let rows =
@@ -270,7 +263,7 @@ impl GuidanceQuery {
     }
 
     async fn guidance_item(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Guidance>> {
-        internal(ctx)?;
+        staff(ctx)?;
         let row = projections::guidance::find(&ctx.state().pool, id)
             .await
             .map_err(ApiError::from)?;
@@ -284,7 +277,7 @@ impl GuidanceQuery {
         ctx: &Context<'_>,
         guidance_id: Uuid,
     ) -> Result<ImpactedProjects> {
-        internal(ctx)?;
+        staff(ctx)?;
         let rows = projections::guidance::impacted_projects(&ctx.state().pool, guidance_id)
             .await
             .map_err(ApiError::from)?;

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::auth::Viewer;
 use crate::error::{ApiError, Code};
-use crate::graphql::context::Ctx;
+use crate::graphql::context::{staff, Ctx};
 use crate::graphql::templates::{TemplateChange, TemplateStage};
 use crate::graphql::types::{parse_persisted, Role, StageKey};
 use crate::state::read_back;
@@ -401,7 +401,7 @@ impl RuleChangeQuery {
         status: Option<RuleChangeStatus>,
         #[graphql(default = 50, validator(minimum = 1, maximum = 200))] first: i64,
     ) -> Result<Vec<RuleChange>> {
-        internal(ctx)?;
+        staff(ctx)?;
         let status = status.map(|s| domain::rule_change::RuleChangeStatus::from(s).as_str());
         let filter = RuleChangeFilter {
             template_id,
@@ -415,19 +415,12 @@ impl RuleChangeQuery {
     }
 
     async fn rule_change(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<RuleChange>> {
-        internal(ctx)?;
+        staff(ctx)?;
         let row = projections::rule_changes::find(&ctx.state().pool, id)
             .await
             .map_err(ApiError::from)?;
         Ok(row.map(RuleChange::from))
     }
-}
-
-fn internal(ctx: &Context<'_>) -> Result<(), ApiError> {
-    ctx.request()
-        .auth
-        .require(Permission::ReadUsers)
-        .map(|_| ())
 }
 
 /// Rule change mutations: managers, reviewers and admins draft; a reviewer or an admin who

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::auth::Viewer;
 use crate::error::{ApiError, Code};
 use crate::graphql::clients::{visible_client, Client};
-use crate::graphql::context::Ctx;
+use crate::graphql::context::{staff, Ctx};
 use crate::graphql::loaders::Users;
 use crate::graphql::projects::tasks::Task;
 use crate::graphql::teams::Team;
@@ -67,13 +67,6 @@ pub enum ServiceStatus {
 #[derive(Debug)]
 pub struct ServiceItem(pub ServiceItemRow);
 
-fn internal(ctx: &Context<'_>) -> bool {
-    ctx.request()
-        .auth
-        .viewer()
-        .is_ok_and(|v| !v.role.is_portal())
-}
-
 #[Object]
 impl ServiceItem {
     async fn id(&self) -> Uuid {
@@ -101,11 +94,11 @@ impl ServiceItem {
         &self.0.title
     }
     async fn description(&self, ctx: &Context<'_>) -> Option<&str> {
-        internal(ctx).then_some(self.0.description.as_str())
+        staff(ctx).is_ok().then_some(self.0.description.as_str())
     }
     async fn priority(&self, ctx: &Context<'_>) -> Option<ServicePriority> {
         parse_persisted::<domain::service::Priority>(&self.0.priority)
-            .filter(|_| internal(ctx))
+            .filter(|_| staff(ctx).is_ok())
             .map(Into::into)
     }
     async fn due_on(&self) -> Option<NaiveDate> {
@@ -121,11 +114,14 @@ impl ServiceItem {
     }
     /// Why it was cancelled.
     async fn cancel_reason(&self, ctx: &Context<'_>) -> Option<&str> {
-        self.0.cancel_reason.as_deref().filter(|_| internal(ctx))
+        self.0
+            .cancel_reason
+            .as_deref()
+            .filter(|_| staff(ctx).is_ok())
     }
     /// Who it is routed to now, with their budgets and the minutes they logged on it.
     async fn assignees(&self, ctx: &Context<'_>) -> Result<Option<Vec<ServiceAssignee>>> {
-        if !internal(ctx) {
+        if staff(ctx).is_err() {
             return Ok(None);
         }
         let rows = projections::service::assignees(&ctx.state().pool, self.0.id)
@@ -135,7 +131,7 @@ impl ServiceItem {
     }
     /// Every routing, oldest first.
     async fn routings(&self, ctx: &Context<'_>) -> Result<Option<Vec<ServiceRouting>>> {
-        if !internal(ctx) {
+        if staff(ctx).is_err() {
             return Ok(None);
         }
         let rows = projections::service::routings(&ctx.state().pool, self.0.id)
@@ -145,7 +141,7 @@ impl ServiceItem {
     }
     /// Internal notes, oldest first (never shown in the portal).
     async fn notes(&self, ctx: &Context<'_>) -> Result<Option<Vec<ServiceNote>>> {
-        if !internal(ctx) {
+        if staff(ctx).is_err() {
             return Ok(None);
         }
         let rows = projections::service::notes(&ctx.state().pool, self.0.id)
@@ -154,7 +150,7 @@ impl ServiceItem {
         Ok(Some(rows.into_iter().map(ServiceNote).collect()))
     }
     async fn opened_by(&self, ctx: &Context<'_>) -> Option<Uuid> {
-        internal(ctx).then_some(self.0.opened_by)
+        staff(ctx).is_ok().then_some(self.0.opened_by)
     }
     async fn opened_at(&self) -> DateTime<Utc> {
         self.0.opened_at

@@ -12,9 +12,8 @@ use domain::Permission;
 use projections::teams::{DepartmentRow, MemberRow, TeamRow};
 use uuid::Uuid;
 
-use crate::auth::Viewer;
 use crate::error::{ApiError, Code};
-use crate::graphql::context::{customer, Ctx};
+use crate::graphql::context::{customer, staff, Ctx};
 use crate::graphql::loaders::Users;
 use crate::graphql::users::User;
 use crate::state::read_back;
@@ -125,7 +124,7 @@ pub struct TeamQuery;
 impl TeamQuery {
     /// Every department, by name (internal users).
     async fn departments(&self, ctx: &Context<'_>) -> Result<Vec<Department>> {
-        internal(ctx)?;
+        staff(ctx)?;
         let rows = projections::teams::departments(&ctx.state().pool)
             .await
             .map_err(ApiError::from)?;
@@ -139,7 +138,7 @@ impl TeamQuery {
         department_id: Option<Uuid>,
         member_id: Option<Uuid>,
     ) -> Result<Vec<Team>> {
-        internal(ctx)?;
+        staff(ctx)?;
         let rows = projections::teams::teams(&ctx.state().pool, department_id, member_id)
             .await
             .map_err(ApiError::from)?;
@@ -148,7 +147,7 @@ impl TeamQuery {
 
     /// One team (internal users).
     async fn team(&self, ctx: &Context<'_>, id: Uuid) -> Result<Option<Team>> {
-        internal(ctx)?;
+        staff(ctx)?;
         let row = projections::teams::team(&ctx.state().pool, id)
             .await
             .map_err(ApiError::from)?;
@@ -158,18 +157,13 @@ impl TeamQuery {
     /// Whether `managerId` manages `userId`: a manager of a team the user is in
     /// (internal users).
     async fn manages(&self, ctx: &Context<'_>, manager_id: Uuid, user_id: Uuid) -> Result<bool> {
-        internal(ctx)?;
+        staff(ctx)?;
         Ok(
             projections::teams::manages(&ctx.state().pool, manager_id, user_id)
                 .await
                 .map_err(ApiError::from)?,
         )
     }
-}
-
-/// The organisation is the firm's own: portal users do not see it.
-fn internal(ctx: &Context<'_>) -> Result<Viewer, ApiError> {
-    ctx.request().auth.require(Permission::ReadUsers)
 }
 
 /// A new team.

@@ -2,13 +2,12 @@
 
 use async_graphql::{ComplexObject, Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use domain::Permission;
 use projections::templates::TemplateRow;
 use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::graphql::connection::camel_case;
-use crate::graphql::context::Ctx;
+use crate::graphql::context::{staff, Ctx};
 use crate::graphql::types::{Role, StageKey};
 
 /// A workflow template (latest version).
@@ -280,17 +279,6 @@ impl From<domain::template::Change> for TemplateChange {
     }
 }
 
-fn internal(ctx: &Context<'_>) -> Result<(), ApiError> {
-    let viewer = ctx.request().auth.require(Permission::ReadProjects)?;
-    if viewer.role.is_portal() {
-        return Err(ApiError::new(
-            crate::error::Code::Forbidden,
-            "portal users do not see workflow templates",
-        ));
-    }
-    Ok(())
-}
-
 async fn versions(
     ctx: &Context<'_>,
     template_id: Uuid,
@@ -313,7 +301,7 @@ pub struct TemplateQuery;
 impl TemplateQuery {
     /// Workflow templates with their latest version (internal users).
     async fn workflow_templates(&self, ctx: &Context<'_>) -> Result<Vec<WorkflowTemplate>> {
-        internal(ctx)?;
+        staff(ctx)?;
         let rows = projections::templates::all(&ctx.state().pool)
             .await
             .map_err(ApiError::from)?;
@@ -327,7 +315,7 @@ impl TemplateQuery {
         ctx: &Context<'_>,
         template_id: Uuid,
     ) -> Result<Vec<TemplateVersion>> {
-        internal(ctx)?;
+        staff(ctx)?;
         Ok(versions(ctx, template_id)
             .await?
             .into_iter()
@@ -343,7 +331,7 @@ impl TemplateQuery {
         from: i32,
         to: i32,
     ) -> Result<Vec<TemplateChange>> {
-        internal(ctx)?;
+        staff(ctx)?;
         let rows = versions(ctx, template_id).await?;
         let stages = |version: i32| -> Result<Vec<domain::template::StageSpec>, ApiError> {
             let row = rows.iter().find(|r| r.version == version).ok_or_else(|| {
