@@ -34,7 +34,7 @@ pub struct Documented {
 
 /// Every stored event that becomes a documented one: the fan-out reacts to these, a replay
 /// reads these, and the API guide lists their documented types (a test holds the guide to
-/// this table).
+/// this table: `the_api_guide_lists_each_documented_type_once`).
 pub const DOCUMENTED: [Documented; 6] = [
     Documented {
         aggregate_type: "Project",
@@ -393,5 +393,38 @@ impl Reactor for WebhookFanOut {
             queue(&self.pool, event, &outgoing, Target::Subscribers).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The documented types of the API guide's payload table, in its order.
+    fn guide_types() -> Vec<String> {
+        let guide = include_str!("../../../docs/api.md");
+        let table = guide
+            .split("**Payloads**")
+            .nth(1)
+            .expect("the guide has a Payloads paragraph");
+        table
+            .lines()
+            .skip_while(|line| !line.starts_with("| type |"))
+            .skip(2)
+            .take_while(|line| line.starts_with("| `"))
+            .filter_map(|line| line.split('`').nth(1).map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn the_api_guide_lists_each_documented_type_once() {
+        let mut documented: Vec<String> = Vec::new();
+        for d in DOCUMENTED {
+            let name = d.event_type.as_str().to_owned();
+            if !documented.contains(&name) {
+                documented.push(name);
+            }
+        }
+        assert_eq!(guide_types(), documented);
     }
 }
