@@ -111,7 +111,7 @@ impl Server {
             let seeded = projections::wait::wait_for(
                 &pool,
                 &notices,
-                &["templates", "users"],
+                &[projections::templates::NAME, projections::users::NAME],
                 target,
                 std::time::Duration::from_secs(30),
             )

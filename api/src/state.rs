@@ -138,9 +138,47 @@ impl AppState {
     }
 }
 
+/// What a mutation answers after its append: the record read back once its read models
+/// have folded the append, and whether they had within the bound (`caughtUp`).
+#[derive(Debug)]
+pub struct ReadBack<T> {
+    pub record: Option<T>,
+    pub caught_up: bool,
+}
+
+impl<T> ReadBack<T> {
+    /// The record as the answer shows it.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> ReadBack<U> {
+        ReadBack {
+            record: self.record.map(f),
+            caught_up: self.caught_up,
+        }
+    }
+}
+
+impl AppState {
+    /// The protocol of every mutation after its append: wait until `read_models` have
+    /// folded `appended`, then `read` the record back. The events are stored by then, so
+    /// nothing here fails the mutation: a wait that timed out or failed, or a read that
+    /// failed, answers `caught_up: false` (and no record, for a failed read).
+    pub async fn after_append<T, E: std::fmt::Display>(
+        &self,
+        read_models: &[&str],
+        appended: Appended,
+        read: impl std::future::Future<Output = Result<Option<T>, E>>,
+    ) -> ReadBack<T> {
+        let mut caught_up = self.caught_up(read_models, appended).await;
+        let record = read_back(read.await, &mut caught_up);
+        ReadBack { record, caught_up }
+    }
+}
+
 /// A read made after an append: its error cannot fail the mutation (the events are stored),
 /// so it is logged and answered as "not caught up" with nothing read.
-pub fn read_back<T>(read: Result<Option<T>, sqlx::Error>, caught_up: &mut bool) -> Option<T> {
+pub fn read_back<T, E: std::fmt::Display>(
+    read: Result<Option<T>, E>,
+    caught_up: &mut bool,
+) -> Option<T> {
     read.unwrap_or_else(|error| {
         tracing::warn!(%error, "reading the answer back after the append failed");
         *caught_up = false;

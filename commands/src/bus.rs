@@ -475,7 +475,7 @@ impl CommandBus {
     }
 
     /// Converts a won lead into a client and optionally a project; the
-    /// [`PortalAccess`](crate::reactions::PortalAccess) reactor then invites the primary
+    /// `PortalAccess` reactor (`reactions::access`) then invites the primary
     /// contact.
     ///
     /// Everything that can be refused is checked before the first append (lead state,

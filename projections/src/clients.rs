@@ -14,6 +14,9 @@ use crate::runner::{decode_batch, Decoded, Projection, ProjectionError};
 use crate::unnest::column;
 use crate::StoredEvent;
 
+/// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
+pub const NAME: &str = "clients";
+
 /// Projection name and tables are persisted identifiers.
 #[derive(Debug)]
 pub struct ClientsProjection;
@@ -21,7 +24,7 @@ pub struct ClientsProjection;
 #[async_trait]
 impl Projection for ClientsProjection {
     fn name(&self) -> &'static str {
-        "clients"
+        NAME
     }
 
     fn tables(&self) -> &'static [&'static str] {

@@ -9,6 +9,9 @@ use uuid::Uuid;
 use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
 use crate::StoredEvent;
 
+/// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
+pub const NAME: &str = "effort";
+
 /// Projection name and tables are persisted identifiers.
 #[derive(Debug)]
 pub struct EffortProjection;
@@ -16,7 +19,7 @@ pub struct EffortProjection;
 #[async_trait]
 impl Projection for EffortProjection {
     fn name(&self) -> &'static str {
-        "effort"
+        NAME
     }
 
     fn tables(&self) -> &'static [&'static str] {

@@ -10,6 +10,9 @@ use uuid::Uuid;
 use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
 use crate::StoredEvent;
 
+/// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
+pub const NAME: &str = "guidance";
+
 /// Projection name and tables are persisted identifiers.
 #[derive(Debug)]
 pub struct GuidanceProjection;
@@ -17,7 +20,7 @@ pub struct GuidanceProjection;
 #[async_trait]
 impl Projection for GuidanceProjection {
     fn name(&self) -> &'static str {
-        "guidance"
+        NAME
     }
 
     fn tables(&self) -> &'static [&'static str] {

@@ -11,6 +11,9 @@ use uuid::Uuid;
 use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
 use crate::StoredEvent;
 
+/// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
+pub const NAME: &str = "integrations";
+
 /// Projection name and tables are persisted identifiers.
 #[derive(Debug)]
 pub struct IntegrationsProjection;
@@ -18,7 +21,7 @@ pub struct IntegrationsProjection;
 #[async_trait]
 impl Projection for IntegrationsProjection {
     fn name(&self) -> &'static str {
-        "integrations"
+        NAME
     }
 
     fn tables(&self) -> &'static [&'static str] {

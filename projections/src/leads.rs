@@ -9,3 +9,6 @@ pub use queries::{
     ActivityRow, LeadFilter, LeadRow, LeadSelection, LeadSortField, ListedLead, NoteRow,
 };
 pub use queries::{CLIENT_COLUMNS, LEAD_COLUMNS, OWNER_COLUMNS};
+
+/// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
+pub const NAME: &str = "leads";

@@ -29,6 +29,9 @@ use crate::runner::{decode, Projection, ProjectionError};
 use crate::unnest::column;
 use crate::StoredEvent;
 
+/// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
+pub const NAME: &str = "notifications";
+
 /// Projection name and tables are persisted identifiers.
 #[derive(Debug)]
 pub struct NotificationsProjection;
@@ -55,7 +58,7 @@ struct Note {
 #[async_trait]
 impl Projection for NotificationsProjection {
     fn name(&self) -> &'static str {
-        "notifications"
+        NAME
     }
 
     fn tables(&self) -> &'static [&'static str] {

@@ -7,3 +7,6 @@ mod queries;
 
 pub use fold::ProjectsProjection;
 pub use queries::*;
+
+/// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
+pub const NAME: &str = "projects";

@@ -8,6 +8,9 @@ use sqlx::{PgConnection, PgPool};
 use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
 use crate::StoredEvent;
 
+/// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
+pub const NAME: &str = "rates";
+
 /// Projection name and tables are persisted identifiers.
 #[derive(Debug)]
 pub struct RatesProjection;
@@ -15,7 +18,7 @@ pub struct RatesProjection;
 #[async_trait]
 impl Projection for RatesProjection {
     fn name(&self) -> &'static str {
-        "rates"
+        NAME
     }
 
     fn tables(&self) -> &'static [&'static str] {

@@ -12,6 +12,9 @@ use uuid::Uuid;
 use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
 use crate::StoredEvent;
 
+/// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
+pub const NAME: &str = "rule_changes";
+
 /// Projection name and tables are persisted identifiers.
 #[derive(Debug)]
 pub struct RuleChangesProjection;
@@ -19,7 +22,7 @@ pub struct RuleChangesProjection;
 #[async_trait]
 impl Projection for RuleChangesProjection {
     fn name(&self) -> &'static str {
-        "rule_changes"
+        NAME
     }
 
     fn tables(&self) -> &'static [&'static str] {

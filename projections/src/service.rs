@@ -10,6 +10,9 @@ use uuid::Uuid;
 use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
 use crate::StoredEvent;
 
+/// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
+pub const NAME: &str = "service_desk";
+
 /// Projection name and tables are persisted identifiers.
 #[derive(Debug)]
 pub struct ServiceDeskProjection;
@@ -17,7 +20,7 @@ pub struct ServiceDeskProjection;
 #[async_trait]
 impl Projection for ServiceDeskProjection {
     fn name(&self) -> &'static str {
-        "service_desk"
+        NAME
     }
 
     fn tables(&self) -> &'static [&'static str] {

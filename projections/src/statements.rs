@@ -11,6 +11,9 @@ use crate::effort::{EntryRow, MATTERS};
 use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
 use crate::StoredEvent;
 
+/// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
+pub const NAME: &str = "statements";
+
 /// Projection name and tables are persisted identifiers.
 #[derive(Debug)]
 pub struct StatementsProjection;
@@ -18,7 +21,7 @@ pub struct StatementsProjection;
 #[async_trait]
 impl Projection for StatementsProjection {
     fn name(&self) -> &'static str {
-        "statements"
+        NAME
     }
 
     fn tables(&self) -> &'static [&'static str] {

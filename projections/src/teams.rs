@@ -9,6 +9,9 @@ use uuid::Uuid;
 use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
 use crate::StoredEvent;
 
+/// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
+pub const NAME: &str = "teams";
+
 /// Projection name and tables are persisted identifiers.
 #[derive(Debug)]
 pub struct TeamsProjection;
@@ -16,7 +19,7 @@ pub struct TeamsProjection;
 #[async_trait]
 impl Projection for TeamsProjection {
     fn name(&self) -> &'static str {
-        "teams"
+        NAME
     }
 
     fn tables(&self) -> &'static [&'static str] {

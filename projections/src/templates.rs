@@ -10,6 +10,9 @@ use uuid::Uuid;
 use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
 use crate::StoredEvent;
 
+/// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
+pub const NAME: &str = "templates";
+
 /// Projection name and tables are persisted identifiers.
 #[derive(Debug)]
 pub struct TemplatesProjection;
@@ -17,7 +20,7 @@ pub struct TemplatesProjection;
 #[async_trait]
 impl Projection for TemplatesProjection {
     fn name(&self) -> &'static str {
-        "templates"
+        NAME
     }
 
     fn tables(&self) -> &'static [&'static str] {

@@ -9,6 +9,9 @@ use uuid::Uuid;
 use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
 use crate::StoredEvent;
 
+/// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
+pub const NAME: &str = "users";
+
 /// Projection name and tables are persisted identifiers.
 #[derive(Debug)]
 pub struct UsersProjection;
@@ -16,7 +19,7 @@ pub struct UsersProjection;
 #[async_trait]
 impl Projection for UsersProjection {
     fn name(&self) -> &'static str {
-        "users"
+        NAME
     }
 
     fn tables(&self) -> &'static [&'static str] {

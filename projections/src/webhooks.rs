@@ -12,6 +12,9 @@ use crate::page::{self, Cursor, Page, Sort};
 use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
 use crate::StoredEvent;
 
+/// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
+pub const NAME: &str = "webhook_endpoints";
+
 /// Projection name and tables are persisted identifiers.
 #[derive(Debug)]
 pub struct WebhookEndpointsProjection;
@@ -19,7 +22,7 @@ pub struct WebhookEndpointsProjection;
 #[async_trait]
 impl Projection for WebhookEndpointsProjection {
     fn name(&self) -> &'static str {
-        "webhook_endpoints"
+        NAME
     }
 
     fn tables(&self) -> &'static [&'static str] {

@@ -59,7 +59,7 @@ impl Reactor for NotificationMessages {
     }
 
     fn after(&self) -> &'static [&'static str] {
-        &["notifications"]
+        &[projections::notifications::NAME]
     }
 
     async fn react(&self, event: &StoredEvent) -> Result<(), ReactionError> {

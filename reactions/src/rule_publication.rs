@@ -53,7 +53,7 @@ impl Reactor for RulePublication {
     }
 
     fn after(&self) -> &'static [&'static str] {
-        &["projects"]
+        &[projections::projects::NAME]
     }
 
     async fn react(&self, event: &StoredEvent) -> Result<(), ReactionError> {

@@ -1,4 +1,4 @@
-//! Outbound webhooks (ADR 0013): the fan-out that queues deliveries ([`fan_out`]), and the
+//! Outbound webhooks (ADR 0013): the fan-out that queues deliveries (`fan_out`), and the
 //! deliverers that drain `webhook_deliveries` on the courier
 //! machinery, signing each request as the Standard Webhooks specification says
 //! (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>` over
@@ -6,7 +6,7 @@
 //! the answer; an endpoint that has failed without a success for longer than
 //! `ZIPPCRM_WEBHOOK_DISABLE_AFTER_SECS` is disabled and the admins are told.
 //!
-//! No request leaves for a special-purpose address ([`addresses`]: loopback, private,
+//! No request leaves for a special-purpose address (`addresses`: loopback, private,
 //! link-local, the rest of the IANA registries, in whatever IPv6 form carries them) unless
 //! `ZIPPCRM_WEBHOOK_ALLOW` names it: the check runs on the addresses the name resolves to
 //! when the connection is made (so a name that changes its answer after registration gains

@@ -21,7 +21,7 @@ use crate::graphql::users::User;
 use crate::state::read_back;
 
 /// Read models an effort mutation answers from.
-const EFFORT_READ_MODELS: [&str; 1] = ["effort"];
+const EFFORT_READ_MODELS: [&str; 1] = [projections::effort::NAME];
 
 /// One time entry.
 #[derive(Debug)]

@@ -11,10 +11,10 @@ use uuid::Uuid;
 use crate::error::{ApiError, Code};
 use crate::graphql::context::{staff, Ctx};
 use crate::graphql::types::{parse_persisted, StageKey};
-use crate::state::read_back;
+use crate::state::ReadBack;
 
 /// Read models a guidance mutation answers from.
-const GUIDANCE_READ_MODELS: [&str; 1] = ["guidance"];
+const GUIDANCE_READ_MODELS: [&str; 1] = [projections::guidance::NAME];
 
 /// Where a guidance item stands.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
@@ -363,12 +363,17 @@ async fn run(
         )
         .await
         .map_err(ApiError::from)?;
-    let mut caught_up = state.caught_up(&GUIDANCE_READ_MODELS, appended).await;
-    let guidance = read_back(
-        projections::guidance::find(&state.pool, id).await,
-        &mut caught_up,
-    )
-    .map(Guidance);
+    let ReadBack {
+        record: guidance,
+        caught_up,
+    } = state
+        .after_append(
+            &GUIDANCE_READ_MODELS,
+            appended,
+            projections::guidance::find(&state.pool, id),
+        )
+        .await
+        .map(Guidance);
     Ok(GuidancePayload {
         guidance,
         caught_up,

@@ -14,10 +14,10 @@ use crate::error::{ApiError, Code};
 use crate::graphql::context::{shown_once, Ctx};
 use crate::graphql::types::parse_persisted;
 use crate::ingest::{ingest, IncomingEntry, Outcome};
-use crate::state::read_back;
+use crate::state::ReadBack;
 
 /// Read models an integration mutation answers from.
-const INTEGRATION_READ_MODELS: [&str; 1] = ["integrations"];
+const INTEGRATION_READ_MODELS: [&str; 1] = [projections::integrations::NAME];
 
 /// What an API key may do.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
@@ -294,12 +294,17 @@ async fn entry_payload(
     appended: commands::Appended,
 ) -> Result<ExternalTimeEntryPayload> {
     let state = ctx.state();
-    let mut caught_up = state.caught_up(&INTEGRATION_READ_MODELS, appended).await;
-    let entry = read_back(
-        projections::integrations::external_entry(&state.pool, id).await,
-        &mut caught_up,
-    )
-    .map(ExternalTimeEntry);
+    let ReadBack {
+        record: entry,
+        caught_up,
+    } = state
+        .after_append(
+            &INTEGRATION_READ_MODELS,
+            appended,
+            projections::integrations::external_entry(&state.pool, id),
+        )
+        .await
+        .map(ExternalTimeEntry);
     Ok(ExternalTimeEntryPayload { entry, caught_up })
 }
 
@@ -309,12 +314,17 @@ async fn key_payload(
     appended: commands::Appended,
 ) -> Result<(Option<ApiKey>, bool)> {
     let state = ctx.state();
-    let mut caught_up = state.caught_up(&INTEGRATION_READ_MODELS, appended).await;
-    let key = read_back(
-        projections::integrations::api_key(&state.pool, id).await,
-        &mut caught_up,
-    )
-    .map(ApiKey);
+    let ReadBack {
+        record: key,
+        caught_up,
+    } = state
+        .after_append(
+            &INTEGRATION_READ_MODELS,
+            appended,
+            projections::integrations::api_key(&state.pool, id),
+        )
+        .await
+        .map(ApiKey);
     Ok((key, caught_up))
 }
 

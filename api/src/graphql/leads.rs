@@ -24,7 +24,7 @@ use crate::graphql::types::{
 };
 use crate::graphql::users::User;
 use crate::graphql::written::{fields, Written};
-use crate::state::read_back;
+use crate::state::{read_back, ReadBack};
 
 /// A lead in the sales pipeline.
 #[derive(Debug)]
@@ -389,17 +389,21 @@ pub struct ConvertLeadPayload {
 
 async fn lead_payload(ctx: &Context<'_>, id: Uuid, appended: Appended) -> Result<LeadPayload> {
     let state = ctx.state();
-    let mut caught_up = state.caught_up(&["leads"], appended).await;
     // A caller that asks only whether the read model caught up does not pay for a read.
-    let lead = if ctx.look_ahead().field("lead").exists() {
-        read_back(
-            projections::leads::find(&state.pool, id).await,
-            &mut caught_up,
-        )
-        .map(Lead::from)
-    } else {
-        None
+    let wanted = ctx.look_ahead().field("lead").exists();
+    let read = async {
+        match wanted {
+            true => projections::leads::find(&state.pool, id).await,
+            false => Ok(None),
+        }
     };
+    let ReadBack {
+        record: lead,
+        caught_up,
+    } = state
+        .after_append(&[projections::leads::NAME], appended, read)
+        .await
+        .map(Lead::from);
     Ok(LeadPayload { lead, caught_up })
 }
 
@@ -569,10 +573,10 @@ impl LeadMutation {
         let mut caught_up = state
             .caught_up(
                 &[
-                    "leads",
-                    "clients",
-                    "projects",
-                    "users",
+                    projections::leads::NAME,
+                    projections::clients::NAME,
+                    projections::projects::NAME,
+                    projections::users::NAME,
                     reactions::access::PortalAccess::NAME,
                 ],
                 converted.appended,

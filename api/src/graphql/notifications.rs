@@ -153,7 +153,9 @@ async fn on_viewer(
         .user(&command_ctx, viewer.user_id, command(command_ctx.issued_at))
         .await
         .map_err(ApiError::from)?;
-    state.caught_up(&["notifications"], appended).await;
+    state
+        .caught_up(&[projections::notifications::NAME], appended)
+        .await;
     Ok(viewer.user_id)
 }
 

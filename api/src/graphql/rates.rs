@@ -13,7 +13,7 @@ use crate::graphql::context::Ctx;
 use crate::graphql::types::Role;
 
 /// Read models a rate mutation answers from.
-const RATE_READ_MODELS: [&str; 1] = ["rates"];
+const RATE_READ_MODELS: [&str; 1] = [projections::rates::NAME];
 
 /// An amount of money in minor units (paise for INR).
 #[derive(SimpleObject, Debug)]

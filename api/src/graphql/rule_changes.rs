@@ -14,10 +14,10 @@ use crate::error::{ApiError, Code};
 use crate::graphql::context::{staff, Ctx};
 use crate::graphql::templates::{TemplateChange, TemplateStage};
 use crate::graphql::types::{parse_persisted, Role, StageKey};
-use crate::state::read_back;
+use crate::state::ReadBack;
 
 /// Read models a rule change mutation answers from.
-const RULE_CHANGE_READ_MODELS: [&str; 1] = ["rule_changes"];
+const RULE_CHANGE_READ_MODELS: [&str; 1] = [projections::rule_changes::NAME];
 
 /// Where a rule change stands.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
@@ -448,12 +448,17 @@ async fn answer(
 ) -> Result<RuleChangePayload> {
     let state = ctx.state();
     let appended = appended.map_err(ApiError::from)?;
-    let mut caught_up = state.caught_up(&RULE_CHANGE_READ_MODELS, appended).await;
-    let rule_change = read_back(
-        projections::rule_changes::find(&state.pool, id).await,
-        &mut caught_up,
-    )
-    .map(RuleChange::from);
+    let ReadBack {
+        record: rule_change,
+        caught_up,
+    } = state
+        .after_append(
+            &RULE_CHANGE_READ_MODELS,
+            appended,
+            projections::rule_changes::find(&state.pool, id),
+        )
+        .await
+        .map(RuleChange::from);
     Ok(RuleChangePayload {
         rule_change,
         caught_up,

@@ -20,10 +20,10 @@ use crate::graphql::projects::tasks::Task;
 use crate::graphql::teams::Team;
 use crate::graphql::types::parse_persisted;
 use crate::graphql::users::User;
-use crate::state::read_back;
+use crate::state::ReadBack;
 
 /// Read models a service desk mutation answers from.
-const SERVICE_READ_MODELS: [&str; 1] = ["service_desk"];
+const SERVICE_READ_MODELS: [&str; 1] = [projections::service::NAME];
 
 /// What kind of work an item is.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
@@ -431,12 +431,17 @@ async fn run(
         .service_item(&command_ctx, id, command(command_ctx.issued_at))
         .await
         .map_err(ApiError::from)?;
-    let mut caught_up = state.caught_up(&SERVICE_READ_MODELS, appended).await;
-    let item = read_back(
-        projections::service::item(&state.pool, id).await,
-        &mut caught_up,
-    )
-    .map(ServiceItem);
+    let ReadBack {
+        record: item,
+        caught_up,
+    } = state
+        .after_append(
+            &SERVICE_READ_MODELS,
+            appended,
+            projections::service::item(&state.pool, id),
+        )
+        .await
+        .map(ServiceItem);
     Ok(ServiceItemPayload {
         service_item: item,
         caught_up,

@@ -17,10 +17,10 @@ use crate::exports::StatementExport;
 use crate::graphql::clients::visible_client;
 use crate::graphql::context::Ctx;
 use crate::graphql::rates::Money;
-use crate::state::read_back;
+use crate::state::ReadBack;
 
 /// Read models a statement mutation answers from.
-const STATEMENT_READ_MODELS: [&str; 1] = ["statements"];
+const STATEMENT_READ_MODELS: [&str; 1] = [projections::statements::NAME];
 
 /// A client's effort statement of one month.
 #[derive(Debug)]
@@ -267,11 +267,13 @@ async fn answer(
     appended: commands::Appended,
 ) -> Result<StatementPayload> {
     let state = ctx.state();
-    let mut caught_up = state.caught_up(&STATEMENT_READ_MODELS, appended).await;
-    let row = read_back(
-        projections::statements::statement(&state.pool, client_id, month).await,
-        &mut caught_up,
-    );
+    let read = projections::statements::statement(&state.pool, client_id, month);
+    let ReadBack {
+        record: row,
+        caught_up,
+    } = state
+        .after_append(&STATEMENT_READ_MODELS, appended, read)
+        .await;
     let statement = match row {
         Some(row) => Some(load(ctx, row).await?),
         None => None,

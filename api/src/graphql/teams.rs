@@ -16,10 +16,10 @@ use crate::error::{ApiError, Code};
 use crate::graphql::context::{customer, staff, Ctx};
 use crate::graphql::loaders::Users;
 use crate::graphql::users::User;
-use crate::state::read_back;
+use crate::state::ReadBack;
 
 /// Read models a team mutation answers from.
-const TEAM_READ_MODELS: [&str; 1] = ["teams"];
+const TEAM_READ_MODELS: [&str; 1] = [projections::teams::NAME];
 
 /// A department of the firm (customers see its id and name only).
 #[derive(Debug)]
@@ -222,12 +222,17 @@ async fn department_payload(
     appended: Appended,
 ) -> Result<DepartmentPayload> {
     let state = ctx.state();
-    let mut caught_up = state.caught_up(&TEAM_READ_MODELS, appended).await;
-    let department = read_back(
-        projections::teams::department(&state.pool, id).await,
-        &mut caught_up,
-    )
-    .map(Department);
+    let ReadBack {
+        record: department,
+        caught_up,
+    } = state
+        .after_append(
+            &TEAM_READ_MODELS,
+            appended,
+            projections::teams::department(&state.pool, id),
+        )
+        .await
+        .map(Department);
     Ok(DepartmentPayload {
         department,
         caught_up,
@@ -236,12 +241,17 @@ async fn department_payload(
 
 async fn team_payload(ctx: &Context<'_>, id: Uuid, appended: Appended) -> Result<TeamPayload> {
     let state = ctx.state();
-    let mut caught_up = state.caught_up(&TEAM_READ_MODELS, appended).await;
-    let team = read_back(
-        projections::teams::team(&state.pool, id).await,
-        &mut caught_up,
-    )
-    .map(Team);
+    let ReadBack {
+        record: team,
+        caught_up,
+    } = state
+        .after_append(
+            &TEAM_READ_MODELS,
+            appended,
+            projections::teams::team(&state.pool, id),
+        )
+        .await
+        .map(Team);
     Ok(TeamPayload { team, caught_up })
 }
 

@@ -15,7 +15,7 @@ use crate::graphql::context::Ctx;
 use crate::graphql::context::{customer, request_of};
 use crate::graphql::types::Role;
 use crate::graphql::written::fields;
-use crate::state::read_back;
+use crate::state::ReadBack;
 
 /// A user of ZippCRM. A customer (portal user) sees another person only by id and display
 /// name: the fields after those are null for them, on every path that leads here.
@@ -149,7 +149,7 @@ async fn tokens(
         {
             state
                 .caught_up(
-                    &["users"],
+                    &[projections::users::NAME],
                     commands::Appended {
                         tx: head.tx,
                         position: head.position,
@@ -194,12 +194,17 @@ async fn user_payload(
     appended: commands::Appended,
 ) -> Result<UserPayload> {
     let state = ctx.state();
-    let mut caught_up = state.caught_up(&["users"], appended).await;
-    let user = read_back(
-        projections::users::find(&state.pool, user_id).await,
-        &mut caught_up,
-    )
-    .map(User);
+    let ReadBack {
+        record: user,
+        caught_up,
+    } = state
+        .after_append(
+            &[projections::users::NAME],
+            appended,
+            projections::users::find(&state.pool, user_id),
+        )
+        .await
+        .map(User);
     Ok(UserPayload { user, caught_up })
 }
 

@@ -16,12 +16,12 @@ use crate::graphql::context::{shown_once, Ctx};
 use crate::graphql::outbox::decided;
 use crate::graphql::outbox::MessageStatus;
 use crate::graphql::types::{parse_persisted, Role};
-use crate::state::read_back;
+use crate::state::ReadBack;
 use reactions::courier;
 use reactions::webhooks::{new_secret, store_secret};
 
 /// Read models a webhook mutation answers from.
-const WEBHOOK_READ_MODELS: [&str; 1] = ["webhook_endpoints"];
+const WEBHOOK_READ_MODELS: [&str; 1] = [projections::webhooks::NAME];
 
 /// How long a rotated secret keeps signing beside the new one.
 const ROTATION_OVERLAP_HOURS: i64 = 24;
@@ -405,12 +405,17 @@ async fn answer(
     appended: commands::Appended,
 ) -> Result<(Option<WebhookEndpoint>, bool)> {
     let state = ctx.state();
-    let mut caught_up = state.caught_up(&WEBHOOK_READ_MODELS, appended).await;
-    let endpoint = read_back(
-        projections::webhooks::endpoint(&state.pool, id).await,
-        &mut caught_up,
-    )
-    .map(WebhookEndpoint);
+    let ReadBack {
+        record: endpoint,
+        caught_up,
+    } = state
+        .after_append(
+            &WEBHOOK_READ_MODELS,
+            appended,
+            projections::webhooks::endpoint(&state.pool, id),
+        )
+        .await
+        .map(WebhookEndpoint);
     Ok((endpoint, caught_up))
 }
 

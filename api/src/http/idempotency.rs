@@ -11,7 +11,7 @@
 //!
 //! No secret rests here: the authentication fields refuse the header (a credential is
 //! checked on every call), and an answer that shows a secret once (an API key's token, a
-//! webhook signing secret; [`crate::graphql::ShownOnce`]) is kept with the secret taken
+//! webhook signing secret; [`crate::state::ShownOnce`]) is kept with the secret taken
 //! out ([`withhold`]): a repeat answers the record and says the secret was shown once.
 
 use sha2::{Digest, Sha256};

@@ -23,6 +23,8 @@ use domain::guidance::GuidanceCommand;
 use domain::project::{Actor, DocumentCommand, FileMeta};
 use domain::Permission;
 use serde_json::json;
+
+use crate::state::ReadBack;
 use uuid::Uuid;
 
 use crate::error::{ApiError, Code};
@@ -116,14 +118,17 @@ async fn receive(
         )
         .await;
     let appended = kept(state, &file, appended).await?;
-    let mut caught_up = state
-        .caught_up(&crate::graphql::PROJECT_READ_MODELS, appended)
-        .await;
-    let version = crate::state::read_back(
-        projections::projects::upload(&state.pool, upload_id).await,
-        &mut caught_up,
-    )
-    .map(|u| u.version);
+    let ReadBack {
+        record: version,
+        caught_up,
+    } = state
+        .after_append(
+            &crate::graphql::PROJECT_READ_MODELS,
+            appended,
+            projections::projects::upload(&state.pool, upload_id),
+        )
+        .await
+        .map(|u| u.version);
     Ok(json!({
         "uploadId": upload_id,
         "requestId": request_id,
@@ -352,7 +357,9 @@ async fn attach(
     };
     let appended = state.bus.guidance(&ctx, guidance_id, command).await;
     let appended = kept(state, &file, appended).await?;
-    let caught_up = state.caught_up(&["guidance"], appended).await;
+    let caught_up = state
+        .caught_up(&[projections::guidance::NAME], appended)
+        .await;
     Ok(json!({
         "documentId": document_id,
         "guidanceId": guidance_id,

@@ -29,7 +29,7 @@ pub struct LeadsProjection;
 #[async_trait]
 impl Projection for LeadsProjection {
     fn name(&self) -> &'static str {
-        "leads"
+        super::NAME
     }
 
     fn tables(&self) -> &'static [&'static str] {

@@ -25,7 +25,7 @@ pub struct ProjectsProjection;
 #[async_trait]
 impl Projection for ProjectsProjection {
     fn name(&self) -> &'static str {
-        "projects"
+        super::NAME
     }
 
     fn tables(&self) -> &'static [&'static str] {

@@ -379,7 +379,7 @@ impl Reactor for WebhookFanOut {
     }
 
     fn after(&self) -> &'static [&'static str] {
-        &["webhook_endpoints", "effort"]
+        &[projections::webhooks::NAME, projections::effort::NAME]
     }
 
     /// Receivers get no order across events (at-least-once, retries), so streams fan out

@@ -35,9 +35,13 @@ use crate::graphql::connection::{self, objects, search_text, CountField};
 use crate::graphql::context::Ctx;
 use crate::graphql::loaders::Clients;
 use crate::graphql::types::{parse_persisted, ProjectStatus, SortDirection, StageKey};
+use crate::state::ReadBack;
 
 /// Read models a project mutation answers from.
-pub const PROJECT_READ_MODELS: [&str; 2] = ["projects", "notifications"];
+pub const PROJECT_READ_MODELS: [&str; 2] = [
+    projections::projects::NAME,
+    projections::notifications::NAME,
+];
 
 /// Result of a project mutation.
 #[derive(SimpleObject, Debug)]
@@ -96,12 +100,17 @@ pub async fn payload(
     appended: Appended,
 ) -> Result<ProjectPayload> {
     let state = ctx.state();
-    let mut caught_up = state.caught_up(&PROJECT_READ_MODELS, appended).await;
-    // The events are stored: a failed read-back (logged where it failed) answers what it has.
-    let project = visible_project(ctx, project_id).await.unwrap_or_else(|_| {
-        caught_up = false;
-        None
-    });
+    let ReadBack {
+        record: project,
+        caught_up,
+    } = state
+        .after_append(&PROJECT_READ_MODELS, appended, async {
+            // Refusals and failures are logged where they happen; here only what to say.
+            visible_project(ctx, project_id)
+                .await
+                .map_err(|e| e.message)
+        })
+        .await;
     Ok(ProjectPayload {
         project,
         created_id,
