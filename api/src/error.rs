@@ -74,10 +74,10 @@ pub(crate) fn error_response(status: StatusCode, code: Code, message: &str) -> R
 
 /// Seconds a client is asked to wait before sending again a request answered
 /// `UNAVAILABLE`: about what a PostgreSQL restart or failover takes.
-pub const RETRY_AFTER_SECONDS: u32 = 2;
+pub(crate) const RETRY_AFTER_SECONDS: u32 = 2;
 
 /// Marks `response` as "the database is out of reach": 503 with `Retry-After`.
-pub fn retry_after(response: &mut Response) {
+pub(crate) fn retry_after(response: &mut Response) {
     *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
     response
         .headers_mut()
@@ -203,4 +203,4 @@ impl From<ApiError> for async_graphql::Error {
 }
 
 /// `ApiError` results in resolvers.
-pub type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::error::ApiError;
 
 /// `text` as one CSV field (RFC 4180): quoted when it holds a comma, a quote or a line end.
-pub fn csv_field(text: &str) -> String {
+pub(crate) fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
@@ -23,7 +23,7 @@ pub fn csv_field(text: &str) -> String {
 
 /// An issued statement with what its exports show.
 #[derive(Debug)]
-pub struct StatementExport {
+pub(crate) struct StatementExport {
     pub client_name: String,
     pub row: StatementRow,
     pub lines: Vec<LineRow>,
@@ -33,7 +33,7 @@ pub struct StatementExport {
 
 impl StatementExport {
     /// Loads the export of `row`.
-    pub async fn load(
+    pub(crate) async fn load(
         pool: &PgPool,
         row: StatementRow,
         lines: Vec<LineRow>,
@@ -65,7 +65,7 @@ impl StatementExport {
     }
 
     /// RFC 4180 CSV with a header row; hours to two decimals, amounts in minor units.
-    pub fn csv(&self) -> String {
+    pub(crate) fn csv(&self) -> String {
         let mut out = String::from(
             "date,consultant,matter_id,task_id,minutes,hours,billable,hourly_minor,amount_minor,currency,carried_over\r\n",
         );
@@ -144,7 +144,7 @@ impl StatementExport {
     }
 
     /// A PDF of A4 pages in Helvetica, 50 lines a page.
-    pub fn pdf(&self) -> Result<Vec<u8>, ApiError> {
+    pub(crate) fn pdf(&self) -> Result<Vec<u8>, ApiError> {
         const PER_PAGE: usize = 50;
         let mut doc = Document::with_version("1.5");
         let pages_id = doc.new_object_id();

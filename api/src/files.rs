@@ -92,7 +92,7 @@ const ACCEPTED: [(&str, &[&str]); 6] = [
 ];
 
 /// The media types accepted, for messages and docs.
-pub fn accepted_types() -> Vec<&'static str> {
+pub(crate) fn accepted_types() -> Vec<&'static str> {
     ACCEPTED.iter().map(|(t, _)| *t).collect()
 }
 
@@ -113,7 +113,10 @@ fn content_matches(media_type: &str, head: &[u8], text: bool) -> bool {
 
 /// The media type an upload claims: its declared type, else its name's extension; and the
 /// name's extension must be one of that type's (`invoice.pdf.exe` is no PDF).
-pub fn claimed_type(file_name: &str, declared_type: Option<&str>) -> Result<&'static str, String> {
+pub(crate) fn claimed_type(
+    file_name: &str,
+    declared_type: Option<&str>,
+) -> Result<&'static str, String> {
     let extension = file_name
         .rsplit_once('.')
         .map(|(_, ext)| ext.to_ascii_lowercase())
@@ -209,7 +212,7 @@ fn tag_at(after: &[u8], at_end: bool) -> bool {
 /// it is UTF-8 text without NUL and whether that text holds markup (for CSV), without
 /// holding more than a few bytes of it.
 #[derive(Debug)]
-pub struct Inspector {
+pub(crate) struct Inspector {
     size: usize,
     hasher: Sha256,
     head: Vec<u8>,
@@ -239,7 +242,7 @@ impl Default for Inspector {
 
 impl Inspector {
     /// Takes the next chunk.
-    pub fn feed(&mut self, chunk: &[u8]) {
+    pub(crate) fn feed(&mut self, chunk: &[u8]) {
         self.size += chunk.len();
         self.hasher.update(chunk);
         let wanted = HEAD.saturating_sub(self.head.len()).min(chunk.len());
@@ -280,13 +283,13 @@ impl Inspector {
     }
 
     /// Bytes seen so far.
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         self.size
     }
 
     /// After the last chunk: the size and SHA-256, or why the content does not fit
     /// `media_type`.
-    pub fn finish(self, media_type: &str) -> Result<(usize, String), String> {
+    pub(crate) fn finish(self, media_type: &str) -> Result<(usize, String), String> {
         if self.size == 0 {
             return Err("the file is empty".into());
         }

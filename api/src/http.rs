@@ -21,10 +21,10 @@ use crate::graphql::Served;
 use crate::state::{AppState, RequestContext, ShownOnce};
 
 mod body;
-pub mod idempotency;
+pub(crate) mod idempotency;
 
 /// Largest accepted request body of `/graphql`.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 fn refuse(status: StatusCode, message: &str) -> Response {
     crate::error::error_response(status, Code::BadUserInput, message)
@@ -53,7 +53,7 @@ impl FromRef<Http> for AppState {
 }
 
 /// Builds the router.
-pub fn router(http: Http) -> Router {
+pub(crate) fn router(http: Http) -> Router {
     Router::new()
         .route("/graphql", get(graphql).post(graphql))
         .route("/graphql/ws", get(graphql_ws))

@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Most entries in one batch.
-pub const MAX_BATCH: usize = 500;
+pub(crate) const MAX_BATCH: usize = 500;
 
 /// Entries of a batch received at once (each is its own stream, so they do not conflict).
 const CONCURRENCY: usize = 8;
@@ -35,7 +35,7 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Deserialize, async_graphql::InputObject)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[graphql(name = "ExternalTimeEntryInput")]
-pub struct IncomingEntry {
+pub(crate) struct IncomingEntry {
     /// The platform's id of the entry: its idempotency key.
     pub external_id: String,
     /// The platform's user: an email, or its own id (mapped by a reviewer once).
@@ -85,7 +85,7 @@ impl IncomingEntry {
 #[derive(Debug, Clone, Serialize, async_graphql::SimpleObject)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "IngestedTimeEntry")]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub external_id: String,
     /// `mapped` (the user's draft), `unmapped` (waits for review), `refused` (the timesheet
     /// refused it; in review), `discarded`, or `invalid` (nothing was stored).
@@ -210,7 +210,7 @@ impl Resolver {
 /// at the same time (an external id is the integration's own: another integration's same
 /// id is another entry). Answers each entry's outcome in order, and where the last append
 /// landed.
-pub async fn ingest(
+pub(crate) async fn ingest(
     state: &AppState,
     ctx: &CommandContext,
     key: KeyViewer,

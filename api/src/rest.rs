@@ -4,6 +4,6 @@
 //!
 //! [`AppState`]: crate::state::AppState
 
-pub mod statements;
-pub mod time_entries;
-pub mod uploads;
+pub(crate) mod statements;
+pub(crate) mod time_entries;
+pub(crate) mod uploads;

@@ -10,13 +10,13 @@ use serde::Serialize;
 static SERVER: OnceLock<u32> = OnceLock::new();
 
 /// Counts the CPU of process `pid` as the server's from now on.
-pub fn watch_server(pid: u32) {
+pub(crate) fn watch_server(pid: u32) {
     let _ = SERVER.set(pid);
 }
 
 /// CPU milliseconds per operation, split by where they were spent.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
-pub struct Split {
+pub(crate) struct Split {
     /// The server process.
     pub server_ms: f64,
     /// The bench process: its clients, or the baseline's queries and decoding.
@@ -27,7 +27,7 @@ pub struct Split {
 
 /// Cumulative CPU ticks at one instant.
 #[derive(Debug, Clone, Copy)]
-pub struct Sample {
+pub(crate) struct Sample {
     machine: u64,
     server: u64,
     bench: u64,
@@ -35,7 +35,7 @@ pub struct Sample {
 
 impl Sample {
     /// Reads the counters now; `None` where `/proc` is not there to read.
-    pub fn now() -> Option<Self> {
+    pub(crate) fn now() -> Option<Self> {
         let stat = std::fs::read_to_string("/proc/stat").ok()?;
         // cpu user nice system idle iowait irq softirq steal guest guest_nice: this machine's
         // own work is user + nice + system + irq + softirq (guest time is counted in user
@@ -60,7 +60,7 @@ impl Sample {
     }
 
     /// The CPU spent from `self` to `later`, per operation of `ops`.
-    pub fn split_to(&self, later: &Sample, ops: usize) -> Split {
+    pub(crate) fn split_to(&self, later: &Sample, ops: usize) -> Split {
         let per_op = |ticks: u64| ticks as f64 * 1000.0 / ticks_per_second() / ops.max(1) as f64;
         let server = later.server.saturating_sub(self.server);
         let bench = later.bench.saturating_sub(self.bench);

@@ -27,7 +27,7 @@ const STATEMENT_SHARE: usize = 5;
 
 /// Sizes of the effort scenarios.
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct EffortSizes {
+pub(crate) struct EffortSizes {
     pub entries: usize,
     pub consultants: usize,
     /// Days the entries are spread over, from a Monday.
@@ -37,7 +37,7 @@ pub struct EffortSizes {
 
 /// Figures of the effort scenarios.
 #[derive(Debug, Clone, Serialize)]
-pub struct EffortFigures {
+pub(crate) struct EffortFigures {
     pub entries: usize,
     /// Batches answered per second, in entries.
     pub received_per_second: f64,
@@ -136,7 +136,7 @@ where
 }
 
 /// The effort scenarios over `projects` (the statement client's first).
-pub async fn run(
+pub(crate) async fn run(
     address: &str,
     admin: &Api,
     pool: &PgPool,

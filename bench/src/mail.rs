@@ -14,7 +14,7 @@ use tests::smtp::SmtpServer;
 
 /// What the scenario measured.
 #[derive(Debug, serde::Serialize)]
-pub struct MailRun {
+pub(crate) struct MailRun {
     pub messages: usize,
     pub drained_per_second: f64,
     pub raw_per_second: f64,
@@ -27,7 +27,7 @@ const AT_ONCE: usize = 8;
 
 /// Queues `n` messages in one statement and waits until the server's senders have sent them
 /// all to `smtp`; then sends `n` messages of the same bodies straight to it.
-pub async fn run(pool: &PgPool, smtp: &SmtpServer, n: usize) -> Result<MailRun> {
+pub(crate) async fn run(pool: &PgPool, smtp: &SmtpServer, n: usize) -> Result<MailRun> {
     // What the earlier scenarios queued (invitations, notification emails) goes first.
     drained(pool).await?;
     let before = smtp.messages().len();

@@ -18,7 +18,7 @@ use crate::stats::Figures;
 
 /// A GraphQL client for one server.
 #[derive(Debug, Clone)]
-pub struct Api {
+pub(crate) struct Api {
     http: reqwest::Client,
     url: String,
     /// Bearer token.
@@ -27,7 +27,7 @@ pub struct Api {
 
 impl Api {
     /// Logs in as `email`.
-    pub async fn login(address: &str, email: &str, password: &str) -> Result<Self> {
+    pub(crate) async fn login(address: &str, email: &str, password: &str) -> Result<Self> {
         let mut api = Api {
             http: reqwest::Client::builder()
                 .pool_max_idle_per_host(64)
@@ -49,12 +49,16 @@ impl Api {
     }
 
     /// Posts a GraphQL request; any error in the answer is an error here.
-    pub async fn call(&self, query: &str, variables: Value) -> Result<Value> {
+    pub(crate) async fn call(&self, query: &str, variables: Value) -> Result<Value> {
         self.call_as(query, &variables).await
     }
 
     /// Posts a GraphQL request and decodes its `data` into `T`, as a typed client does.
-    pub async fn call_as<T: DeserializeOwned>(&self, query: &str, variables: &Value) -> Result<T> {
+    pub(crate) async fn call_as<T: DeserializeOwned>(
+        &self,
+        query: &str,
+        variables: &Value,
+    ) -> Result<T> {
         #[derive(serde::Serialize)]
         struct Request<'a> {
             query: &'a str,
@@ -121,7 +125,7 @@ where
 }
 
 /// Waits until every projection has passed the newest event, on checkpoint notices.
-pub async fn caught_up(pool: &PgPool, timeout: Duration) -> Result<()> {
+pub(crate) async fn caught_up(pool: &PgPool, timeout: Duration) -> Result<()> {
     let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
     listener.listen("zippcrm_checkpoint").await?;
     let deadline = Instant::now() + timeout;
@@ -153,7 +157,7 @@ fn pick(rng: &mut rand::rngs::StdRng, ids: &[Uuid], worker: usize, workers: usiz
 }
 
 /// Write: `addLeadNote` over HTTP with a JWT.
-pub async fn write_server(
+pub(crate) async fn write_server(
     api: &Api,
     leads: Arc<Vec<Uuid>>,
     workers: usize,
@@ -181,7 +185,7 @@ pub async fn write_server(
 }
 
 /// Write baseline: the same store work by hand: read the stream, insert one event row.
-pub async fn write_baseline(
+pub(crate) async fn write_baseline(
     pool: &PgPool,
     leads: Arc<Vec<Uuid>>,
     workers: usize,
@@ -283,7 +287,7 @@ struct PageClient {
 }
 
 /// Read: a page of 50 leads with nested owner and client, filtered and sorted.
-pub async fn read_server(
+pub(crate) async fn read_server(
     api: &Api,
     owners: Arc<Vec<Uuid>>,
     workers: usize,
@@ -319,7 +323,7 @@ pub async fn read_server(
 }
 
 /// The cheapest GraphQL request there is, `{ __typename }`, with the same clients.
-pub async fn graphql_floor(api: &Api, workers: usize, ops: usize) -> Result<Figures> {
+pub(crate) async fn graphql_floor(api: &Api, workers: usize, ops: usize) -> Result<Figures> {
     let api = api.clone();
     concurrently(workers, ops, move |_, _| {
         let api = api.clone();
@@ -335,7 +339,7 @@ pub async fn graphql_floor(api: &Api, workers: usize, ops: usize) -> Result<Figu
 }
 
 /// Read baseline: the equivalent hand-written query, joined in SQL.
-pub async fn read_baseline(
+pub(crate) async fn read_baseline(
     pool: &PgPool,
     owners: Arc<Vec<Uuid>>,
     workers: usize,
@@ -368,7 +372,7 @@ pub async fn read_baseline(
 
 /// Audit: `projectAsOf` (fold of the whole stream) and `history` (pages of 100 through the
 /// whole stream), one request at a time, beside the raw fetches of the same rows.
-pub async fn audit(
+pub(crate) async fn audit(
     api: &Api,
     pool: &PgPool,
     project: Uuid,
@@ -463,7 +467,7 @@ pub async fn audit(
 }
 
 /// Rebuild baseline: one streaming read of the whole log, decoding each payload.
-pub async fn stream_and_decode(pool: &PgPool) -> Result<(usize, Duration)> {
+pub(crate) async fn stream_and_decode(pool: &PgPool) -> Result<(usize, Duration)> {
     let started = Instant::now();
     let mut rows = sqlx::query_as::<_, (String, Value)>(
         "SELECT aggregate_type, payload FROM events ORDER BY transaction_id, global_position",
@@ -489,7 +493,7 @@ pub async fn stream_and_decode(pool: &PgPool) -> Result<(usize, Duration)> {
 /// Rebuild: what `zippcrm-replay rebuild --all` runs, every projection from zero,
 /// `rebuild::DEFAULT_JOBS` at a time, largest first. Returns the total time and each
 /// projection's seconds.
-pub async fn rebuild_all(pool: &PgPool) -> Result<(Duration, BTreeMap<&'static str, f64>)> {
+pub(crate) async fn rebuild_all(pool: &PgPool) -> Result<(Duration, BTreeMap<&'static str, f64>)> {
     // Ordered before the clock starts (the tool does the same for its progress bars).
     let ordered: Vec<_> = projections::rebuild::largest_first(pool, projections::all())
         .await?
@@ -515,7 +519,7 @@ pub async fn rebuild_all(pool: &PgPool) -> Result<(Duration, BTreeMap<&'static s
 }
 
 /// Freshness histograms scraped from `/metrics`: per projection, bucket bound → cumulative count.
-pub async fn scrape_lag(address: &str) -> Result<BTreeMap<String, Vec<(f64, u64)>>> {
+pub(crate) async fn scrape_lag(address: &str) -> Result<BTreeMap<String, Vec<(f64, u64)>>> {
     let text = reqwest::get(format!("{address}/metrics"))
         .await?
         .text()
@@ -550,7 +554,7 @@ pub async fn scrape_lag(address: &str) -> Result<BTreeMap<String, Vec<(f64, u64)
 
 /// Freshness of one projection between two scrapes.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
-pub struct Lag {
+pub(crate) struct Lag {
     /// Events folded live in between.
     pub events: u64,
     /// Median, as the upper bound of its bucket (ms).
@@ -560,7 +564,7 @@ pub struct Lag {
 }
 
 /// Per-projection lag between `before` and `after`.
-pub fn lag_between(
+pub(crate) fn lag_between(
     before: &BTreeMap<String, Vec<(f64, u64)>>,
     after: &BTreeMap<String, Vec<(f64, u64)>>,
 ) -> BTreeMap<String, Lag> {

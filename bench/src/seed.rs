@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 /// One row of the `events` table.
 #[derive(Debug, Clone)]
-pub struct Row {
+pub(crate) struct Row {
     aggregate_type: &'static str,
     aggregate_id: String,
     sequence: i64,
@@ -36,7 +36,7 @@ pub struct Row {
 
 /// Rows waiting to be written, with the next sequence of each stream.
 #[derive(Debug)]
-pub struct Batch {
+pub(crate) struct Batch {
     rows: Vec<Row>,
     actor: Uuid,
     rng: StdRng,
@@ -44,7 +44,7 @@ pub struct Batch {
 
 impl Batch {
     /// A batch whose events are attributed to `actor`.
-    pub fn new(actor: Uuid, seed: u64) -> Self {
+    pub(crate) fn new(actor: Uuid, seed: u64) -> Self {
         Batch {
             rows: Vec::new(),
             actor,
@@ -53,7 +53,7 @@ impl Batch {
     }
 
     /// Rows queued.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.rows.len()
     }
 
@@ -85,7 +85,7 @@ impl Batch {
     }
 
     /// Appends everything queued, `chunk` rows per transaction.
-    pub async fn write(&mut self, pool: &PgPool, chunk: usize) -> Result<usize> {
+    pub(crate) async fn write(&mut self, pool: &PgPool, chunk: usize) -> Result<usize> {
         let rows = std::mem::take(&mut self.rows);
         for part in rows.chunks(chunk) {
             let mut types = Vec::with_capacity(part.len());
@@ -121,7 +121,7 @@ impl Batch {
 
     /// A lead with its score, stage moves and notes; one in five is won and becomes a client.
     /// Returns the lead id and the client id if it converted.
-    pub fn lead(
+    pub(crate) fn lead(
         &mut self,
         n: u64,
         owners: &[Uuid],
@@ -217,7 +217,7 @@ impl Batch {
     /// A project of `client_id` driven through the real aggregate until its stream holds at
     /// least `min_events` events: tasks with subtasks worked to completion (roll-ups), the
     /// document loop on every evidence item, verifications and approved stage advances.
-    pub async fn project(
+    pub(crate) async fn project(
         &mut self,
         client_id: Uuid,
         min_events: usize,
@@ -446,7 +446,7 @@ impl Driver {
 
 /// Leads written so far, for the scenarios to pick from.
 #[derive(Debug, Default)]
-pub struct Seeded {
+pub(crate) struct Seeded {
     /// Lead ids.
     pub leads: Vec<Uuid>,
     /// Client ids.
@@ -456,7 +456,7 @@ pub struct Seeded {
 }
 
 /// Writes `leads` leads (with their clients) in batches.
-pub async fn leads(
+pub(crate) async fn leads(
     pool: &PgPool,
     actor: Uuid,
     owners: &[Uuid],
@@ -480,7 +480,7 @@ pub async fn leads(
 }
 
 /// Per-type counts of the events in the log.
-pub async fn mix(pool: &PgPool) -> Result<HashMap<String, i64>> {
+pub(crate) async fn mix(pool: &PgPool) -> Result<HashMap<String, i64>> {
     let rows: Vec<(String, i64)> =
         sqlx::query_as("SELECT aggregate_type, count(*) FROM events GROUP BY aggregate_type")
             .fetch_all(pool)

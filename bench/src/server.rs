@@ -8,13 +8,13 @@ use anyhow::{bail, Context, Result};
 use tokio::io::AsyncReadExt;
 
 /// Admin credentials the bench server is started with.
-pub const ADMIN_EMAIL: &str = "bench-admin@zippcrm.example";
+pub(crate) const ADMIN_EMAIL: &str = "bench-admin@zippcrm.example";
 /// Admin password.
-pub const ADMIN_PASSWORD: &str = "bench-admin-password-1";
+pub(crate) const ADMIN_PASSWORD: &str = "bench-admin-password-1";
 
 /// The `serve` subcommand: start the server from the environment, print its address, stop
 /// when stdin closes (the bench process ended or let go of it).
-pub async fn serve() -> Result<()> {
+pub(crate) async fn serve() -> Result<()> {
     let config = api::config::Config::from_env()?;
     let url = config
         .database_url
@@ -33,7 +33,7 @@ pub async fn serve() -> Result<()> {
 
 /// A running server process.
 #[derive(Debug)]
-pub struct ServerProcess {
+pub(crate) struct ServerProcess {
     child: Child,
     stdin: Option<ChildStdin>,
     /// `http://127.0.0.1:PORT`.
@@ -43,7 +43,11 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `zippcrm-bench serve` on `database_url`, sending email to the SMTP server on
     /// loopback port `smtp_port`.
-    pub fn start(database_url: &str, files_dir: &std::path::Path, smtp_port: u16) -> Result<Self> {
+    pub(crate) fn start(
+        database_url: &str,
+        files_dir: &std::path::Path,
+        smtp_port: u16,
+    ) -> Result<Self> {
         let exe = std::env::current_exe().context("locating zippcrm-bench")?;
         let mut child = Command::new(exe)
             .arg("serve")
@@ -87,18 +91,18 @@ impl ServerProcess {
     }
 
     /// Process id.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Resets the peak resident set size, so the next [`Self::peak_rss_kib`] covers what follows.
-    pub fn reset_peak_rss(&self) -> Result<()> {
+    pub(crate) fn reset_peak_rss(&self) -> Result<()> {
         std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5")
             .context("resetting the server's peak RSS (/proc/PID/clear_refs)")
     }
 
     /// Peak resident set size since start or the last reset, in KiB.
-    pub fn peak_rss_kib(&self) -> Result<u64> {
+    pub(crate) fn peak_rss_kib(&self) -> Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
         status
             .lines()
@@ -108,7 +112,7 @@ impl ServerProcess {
     }
 
     /// Stops the server gracefully (closing its stdin) and waits for it.
-    pub fn stop(mut self) -> Result<()> {
+    pub(crate) fn stop(mut self) -> Result<()> {
         drop(self.stdin.take());
         self.child.wait()?;
         Ok(())

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 /// Figures of one measured run.
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct Figures {
+pub(crate) struct Figures {
     /// Operations completed.
     pub ops: usize,
     /// Wall time in seconds.
@@ -26,7 +26,7 @@ pub struct Figures {
 
 impl Figures {
     /// From latencies and the wall time they took together.
-    pub fn new(mut samples: Vec<Duration>, wall: Duration) -> Self {
+    pub(crate) fn new(mut samples: Vec<Duration>, wall: Duration) -> Self {
         samples.sort_unstable();
         let at = |q: f64| -> f64 {
             if samples.is_empty() {
@@ -53,7 +53,7 @@ impl Figures {
 }
 
 /// `numerator / denominator`, 0 when the denominator is 0.
-pub fn ratio(numerator: f64, denominator: f64) -> f64 {
+pub(crate) fn ratio(numerator: f64, denominator: f64) -> f64 {
     if denominator > 0.0 {
         numerator / denominator
     } else {

@@ -16,7 +16,7 @@ use crate::stats::Figures;
 
 /// What the scenario measured.
 #[derive(Debug, serde::Serialize)]
-pub struct FanOutRun {
+pub(crate) struct FanOutRun {
     pub events: usize,
     pub endpoints: usize,
     /// Commit (the event's `recorded_at`) to arrival at the receiver.
@@ -39,7 +39,7 @@ const IN_FLIGHT: usize = 16;
 
 /// Registers three endpoints, adds `n` tasks through the API (one writer per project), and
 /// waits until the receiver has every delivery.
-pub async fn run(admin: &Api, pool: &PgPool, n: usize) -> Result<FanOutRun> {
+pub(crate) async fn run(admin: &Api, pool: &PgPool, n: usize) -> Result<FanOutRun> {
     let receiver = Receiver::start().await;
     for e in 0..ENDPOINTS {
         admin

@@ -66,7 +66,7 @@ fn sequences(events: &[SerializedEvent]) -> Vec<i64> {
 }
 
 /// An event store with snapshots every `every` events (never when `None`).
-pub struct SnapshotStore<A: Aggregate> {
+pub(crate) struct SnapshotStore<A: Aggregate> {
     repo: PostgresEventRepository,
     pool: PgPool,
     every: Option<usize>,
@@ -75,7 +75,7 @@ pub struct SnapshotStore<A: Aggregate> {
 
 impl<A: Aggregate> SnapshotStore<A> {
     /// A store over `pool`.
-    pub fn new(pool: PgPool, every: Option<usize>) -> Self {
+    pub(crate) fn new(pool: PgPool, every: Option<usize>) -> Self {
         Self {
             repo: PostgresEventRepository::new(pool.clone()),
             pool,

@@ -76,14 +76,14 @@ mod scoped {
 
     use super::{Money, RateScope};
 
-    pub fn serialize<S: Serializer>(
+    pub(super) fn serialize<S: Serializer>(
         rates: &BTreeMap<RateScope, Money>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         rates.iter().collect::<Vec<_>>().serialize(serializer)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<BTreeMap<RateScope, Money>, D::Error> {
         Ok(Vec::<(RateScope, Money)>::deserialize(deserializer)?

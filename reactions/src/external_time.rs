@@ -13,14 +13,14 @@ use crate::runner::{reaction_context, ReactionError, Reactor};
 /// entry id derived from it; when the timesheet refuses it (the daily limit, a closed
 /// month), the entry goes back to the review queue with the reason.
 #[derive(Debug)]
-pub struct ExternalTime {
+pub(crate) struct ExternalTime {
     /// The command bus.
     pub bus: Arc<CommandBus>,
 }
 
 impl ExternalTime {
     /// Persisted name.
-    pub const NAME: &'static str = "external-time";
+    pub(crate) const NAME: &'static str = "external-time";
 }
 
 #[async_trait]

@@ -22,11 +22,11 @@ use commands::CommandBus;
 
 pub mod access;
 pub mod courier;
-pub mod external_time;
+mod external_time;
 pub mod mail;
-pub mod notification_messages;
+mod notification_messages;
 pub mod outbox;
-pub mod rule_publication;
+mod rule_publication;
 pub mod runner;
 pub mod scheduler;
 pub mod webhooks;

@@ -11,7 +11,7 @@ use crate::runner::{ReactionError, Reactor};
 
 /// A channel notifications also go by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
+pub(crate) enum Channel {
     /// Unless muted or taken as the daily digest.
     Email,
     /// The kinds opted into, to the number given.
@@ -22,7 +22,7 @@ pub enum Channel {
 /// outbox's dedupe key is the notification's `event id:user:kind`. A reactor, so a rebuild
 /// of the notifications never sends anything again.
 #[derive(Debug)]
-pub struct NotificationMessages {
+pub(crate) struct NotificationMessages {
     /// Where the notifications and the outboxes are.
     pub pool: PgPool,
     pub channel: Channel,

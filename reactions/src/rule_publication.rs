@@ -25,14 +25,14 @@ use crate::runner::{reaction_context, ReactionError, Reactor};
 /// project still on an older version of the template. Each step lands once (reaction
 /// keys).
 #[derive(Debug)]
-pub struct RulePublication {
+pub(crate) struct RulePublication {
     /// The command bus.
     pub bus: Arc<CommandBus>,
 }
 
 impl RulePublication {
     /// Persisted name.
-    pub const NAME: &'static str = "rule-publication";
+    pub(crate) const NAME: &'static str = "rule-publication";
 }
 
 /// A project behind a newly published version, and who to tell.

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 
 /// Audit queries.
 #[derive(Default, Debug)]
-pub struct AuditQuery;
+pub(super) struct AuditQuery;
 
 /// Which of a record's events `history` lists.
 #[derive(InputObject, Debug, Default)]
@@ -59,7 +59,7 @@ impl TryFrom<HistoryFilterInput> for HistoryFilter {
 /// One event of a record's history.
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
-pub struct HistoryEvent {
+pub(super) struct HistoryEvent {
     event_id: Uuid,
     /// Position in the global log.
     global_position: i64,
@@ -106,7 +106,7 @@ impl From<HistoryEntry> for HistoryEvent {
 /// A lead as it stood at an instant.
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
-pub struct LeadAsOf {
+pub(super) struct LeadAsOf {
     id: Uuid,
     company: String,
     contact_name: String,
@@ -125,7 +125,7 @@ pub struct LeadAsOf {
 /// A project as it stood at an instant.
 #[derive(SimpleObject, Debug)]
 #[graphql(serial, complex)]
-pub struct ProjectAsOf {
+pub(super) struct ProjectAsOf {
     id: Uuid,
     name: String,
     client_id: Option<Uuid>,
@@ -158,7 +158,7 @@ impl ProjectAsOf {
 /// A stage's checklist as it stood.
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
-pub struct StageAsOf {
+pub(super) struct StageAsOf {
     key: StageKey,
     items: Vec<ItemAsOf>,
 }
@@ -166,7 +166,7 @@ pub struct StageAsOf {
 /// A checklist item as it stood.
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
-pub struct ItemAsOf {
+pub(super) struct ItemAsOf {
     key: String,
     title: String,
     mandatory: bool,

@@ -18,7 +18,7 @@ use crate::graphql::written::fields;
 
 /// A customer firm.
 #[derive(Debug, Clone)]
-pub struct Client(pub ClientRow);
+pub(super) struct Client(pub ClientRow);
 
 fields! {
     impl Client (self, ctx) {
@@ -62,7 +62,7 @@ fields! {
 /// A client contact.
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
-pub struct Contact {
+pub(super) struct Contact {
     id: Uuid,
     name: String,
     email: String,
@@ -83,7 +83,10 @@ impl From<ContactRow> for Contact {
 }
 
 /// Loads a client the viewer may see.
-pub async fn visible_client(ctx: &Context<'_>, id: Uuid) -> Result<Option<Client>, ApiError> {
+pub(super) async fn visible_client(
+    ctx: &Context<'_>,
+    id: Uuid,
+) -> Result<Option<Client>, ApiError> {
     let viewer = ctx.request().auth.require(Permission::ReadClients)?;
     if !viewer.sees_client(id) {
         return Ok(None);
@@ -95,7 +98,7 @@ pub async fn visible_client(ctx: &Context<'_>, id: Uuid) -> Result<Option<Client
 
 /// Client list filters.
 #[derive(InputObject, Default, Debug)]
-pub struct ClientFilterInput {
+pub(super) struct ClientFilterInput {
     /// Text in the name.
     search: Option<String>,
 }
@@ -110,7 +113,7 @@ pub enum ClientSortBy {
 }
 
 #[derive(InputObject, Default, Debug)]
-pub struct ClientSort {
+pub(super) struct ClientSort {
     #[graphql(default)]
     field: ClientSortBy,
     #[graphql(default)]
@@ -119,7 +122,7 @@ pub struct ClientSort {
 
 /// Client queries.
 #[derive(Default, Debug)]
-pub struct ClientQuery;
+pub(super) struct ClientQuery;
 
 #[Object]
 impl ClientQuery {

@@ -12,24 +12,24 @@ use uuid::Uuid;
 use crate::error::{ApiError, ApiResult};
 
 /// Default page size.
-pub const DEFAULT_FIRST: i32 = 20;
+pub(super) const DEFAULT_FIRST: i32 = 20;
 /// Largest page size.
-pub const MAX_FIRST: i32 = 100;
+pub(super) const MAX_FIRST: i32 = 100;
 
 /// Extra connection fields.
 #[derive(SimpleObject, Debug)]
-pub struct CountField {
+pub(super) struct CountField {
     /// Total matching records (computed only when asked for).
     pub total_count: Option<i64>,
 }
 
 /// Encodes a cursor as opaque text.
-pub fn encode(value: &str, id: Uuid) -> String {
+pub(super) fn encode(value: &str, id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("{id}|{value}"))
 }
 
 /// Decodes a cursor, or says it is malformed.
-pub fn decode(cursor: &str) -> ApiResult<Cursor> {
+pub(super) fn decode(cursor: &str) -> ApiResult<Cursor> {
     let bad = || ApiError::bad_input("after: not a cursor returned by this list");
     let bytes = URL_SAFE_NO_PAD
         .decode(cursor.as_bytes())
@@ -43,7 +43,10 @@ pub fn decode(cursor: &str) -> ApiResult<Cursor> {
 }
 
 /// Validates `first` and decodes `after`.
-pub fn arguments(first: Option<i32>, after: Option<&str>) -> ApiResult<(i64, Option<Cursor>)> {
+pub(super) fn arguments(
+    first: Option<i32>,
+    after: Option<&str>,
+) -> ApiResult<(i64, Option<Cursor>)> {
     let first = first.unwrap_or(DEFAULT_FIRST);
     if !(1..=MAX_FIRST).contains(&first) {
         return Err(ApiError::bad_input(format!(
@@ -55,7 +58,7 @@ pub fn arguments(first: Option<i32>, after: Option<&str>) -> ApiResult<(i64, Opt
 
 /// What the query selects on the nodes of a connection, through `edges { node }` and
 /// `nodes` alike.
-pub fn node_selection<'a>(ctx: &'a Context<'_>) -> Lookahead<'a> {
+pub(super) fn node_selection<'a>(ctx: &'a Context<'_>) -> Lookahead<'a> {
     let page = ctx.look_ahead();
     let through_edges = page.field("edges").field("node");
     if through_edges.exists() {
@@ -67,12 +70,12 @@ pub fn node_selection<'a>(ctx: &'a Context<'_>) -> Lookahead<'a> {
 
 /// Whether `selection` selects the GraphQL field of the row field `snake_case` (its name in
 /// camelCase, as the derives name it); for reading only the columns a query shows.
-pub fn selects(selection: &Lookahead<'_>, snake_case: &str) -> bool {
+pub(super) fn selects(selection: &Lookahead<'_>, snake_case: &str) -> bool {
     selection.field(&camel_case(snake_case)).exists()
 }
 
 /// `snake_case` in camelCase, as the derives name fields.
-pub fn camel_case(snake_case: &str) -> String {
+pub(super) fn camel_case(snake_case: &str) -> String {
     let mut name = String::with_capacity(snake_case.len());
     let mut upper = false;
     for c in snake_case.chars() {
@@ -90,7 +93,7 @@ pub fn camel_case(snake_case: &str) -> String {
 
 /// Answers a list field: runs the page query, the count only when `totalCount` is selected,
 /// and builds the edges with cursors from `key`.
-pub async fn respond<R, N: OutputType, C>(
+pub(super) async fn respond<R, N: OutputType, C>(
     ctx: &Context<'_>,
     had_cursor: bool,
     page: impl Future<Output = Result<Page<R>, sqlx::Error>>,
@@ -141,7 +144,7 @@ where
     Ok(connection)
 }
 
-pub fn search_text(search: Option<String>) -> Result<Option<String>, ApiError> {
+pub(super) fn search_text(search: Option<String>) -> Result<Option<String>, ApiError> {
     match search {
         Some(s) if s.chars().count() > 200 => Err(ApiError::bad_input(
             "search: must be at most 200 characters",
@@ -151,6 +154,8 @@ pub fn search_text(search: Option<String>) -> Result<Option<String>, ApiError> {
 }
 
 /// Read-model rows as GraphQL objects.
-pub fn objects<R, N: From<R>>(rows: Result<Vec<R>, sqlx::Error>) -> Result<Vec<N>, ApiError> {
+pub(super) fn objects<R, N: From<R>>(
+    rows: Result<Vec<R>, sqlx::Error>,
+) -> Result<Vec<N>, ApiError> {
     Ok(rows?.into_iter().map(N::from).collect())
 }

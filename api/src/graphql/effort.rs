@@ -25,7 +25,7 @@ const EFFORT_READ_MODELS: [&str; 1] = [projections::effort::NAME];
 
 /// One time entry.
 #[derive(Debug)]
-pub struct TimeEntry(EntryRow);
+pub(super) struct TimeEntry(EntryRow);
 
 #[Object]
 impl TimeEntry {
@@ -108,7 +108,7 @@ impl TimeEntry {
 
 /// A person's entries of one ISO week.
 #[derive(SimpleObject, Debug)]
-pub struct Timesheet {
+pub(super) struct Timesheet {
     user_id: Uuid,
     /// Monday of the week.
     week_start: NaiveDate,
@@ -146,7 +146,7 @@ impl Timesheet {
 /// A week waiting for approval.
 #[derive(SimpleObject, Debug)]
 #[graphql(complex)]
-pub struct PendingTimesheet {
+pub(super) struct PendingTimesheet {
     user_id: Uuid,
     week_start: NaiveDate,
     submitted_minutes: i64,
@@ -178,7 +178,7 @@ impl From<PendingWeek> for PendingTimesheet {
 
 /// A time entry as typed.
 #[derive(InputObject, Debug)]
-pub struct TimeEntryInput {
+pub(super) struct TimeEntryInput {
     #[graphql(validator(custom = "crate::graphql::types::Storable"))]
     date: NaiveDate,
     /// 1 to 1440; at most 24 hours a day in all.
@@ -196,7 +196,7 @@ pub struct TimeEntryInput {
 
 /// Result of a time-entry mutation.
 #[derive(SimpleObject, Debug)]
-pub struct TimeEntryPayload {
+pub(super) struct TimeEntryPayload {
     /// The entry (null once deleted).
     entry: Option<TimeEntry>,
     /// Its week.
@@ -207,7 +207,7 @@ pub struct TimeEntryPayload {
 
 /// Result of a timesheet mutation.
 #[derive(SimpleObject, Debug)]
-pub struct TimesheetPayload {
+pub(super) struct TimesheetPayload {
     timesheet: Timesheet,
     /// False when the read model had not caught up within the wait bound.
     caught_up: bool,
@@ -383,7 +383,7 @@ async fn may_read(ctx: &Context<'_>, viewer: &Viewer, user_id: Uuid) -> Result<b
 
 /// Effort queries.
 #[derive(Default, Debug)]
-pub struct EffortQuery;
+pub(super) struct EffortQuery;
 
 #[Object]
 impl EffortQuery {
@@ -458,7 +458,7 @@ impl EffortQuery {
 
 /// Effort mutations.
 #[derive(Default, Debug)]
-pub struct EffortMutation;
+pub(super) struct EffortMutation;
 
 #[Object]
 impl EffortMutation {

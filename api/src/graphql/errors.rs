@@ -8,7 +8,7 @@ use async_graphql::{Response, ServerError};
 use uuid::Uuid;
 
 /// `response` with a code on every error.
-pub fn classified(mut response: Response) -> Response {
+pub(super) fn classified(mut response: Response) -> Response {
     for error in &mut response.errors {
         classify(error);
     }
@@ -18,7 +18,7 @@ pub fn classified(mut response: Response) -> Response {
 /// Gives every error a code. Errors raised by resolvers carry one already; those without a
 /// path come from parsing, validation or the depth/complexity limits (`BAD_USER_INPUT`);
 /// anything else is unexpected and is masked as `INTERNAL` so no detail leaks.
-pub fn classify(error: &mut ServerError) {
+pub(super) fn classify(error: &mut ServerError) {
     let has_code = error
         .extensions
         .as_ref()

@@ -29,19 +29,19 @@ use async_graphql::{ErrorExtensionValues, Name, Positioned, Request, ServerError
 use super::parsed::ParsedQueries;
 
 /// Deepest bracket nesting (`{`, `[`, `(`) accepted in a query's text.
-pub const MAX_NESTING: usize = 64;
+pub(super) const MAX_NESTING: usize = 64;
 /// Deepest nesting of data fields (async-graphql's own depth limit is not set: it would
 /// count introspection's fields alike).
 pub const MAX_DEPTH: usize = 12;
 /// Deepest nesting of fields inside `__schema` or `__type`.
-pub const MAX_INTROSPECTION_DEPTH: usize = 24;
+pub(super) const MAX_INTROSPECTION_DEPTH: usize = 24;
 /// Most list fields of the introspection types nested on one path (`types`, `fields`,
 /// `args` is the deepest the standard query goes).
-pub const MAX_INTROSPECTION_LISTS: usize = 3;
+pub(super) const MAX_INTROSPECTION_LISTS: usize = 3;
 /// Most selections (fields and fragment spreads, fragments expanded where they are spread)
 /// the walk visits: fragments that each spread the next twice would otherwise make it
 /// exponential in the text's length. The complexity limit (2,000 fields) stays below it.
-pub const MAX_SELECTIONS: usize = 20_000;
+pub(super) const MAX_SELECTIONS: usize = 20_000;
 /// Root mutation fields that check a credential.
 const AUTHENTICATION_FIELDS: [&str; 5] = [
     "login",
@@ -69,7 +69,7 @@ fn refused(message: impl Into<String>) -> ServerError {
 /// Refuses a text whose brackets nest deeper than [`MAX_NESTING`], counting outside strings,
 /// block strings and comments, or that holds a NUL (raw, or as the parser's one escape of
 /// it, `\u0000`). Linear and allocation-free: it runs before the parser.
-pub fn check_text(query: &str) -> Result<(), ServerError> {
+pub(super) fn check_text(query: &str) -> Result<(), ServerError> {
     let bytes = query.as_bytes();
     if bytes.contains(&0) {
         return Err(nul_refused());
@@ -129,7 +129,7 @@ pub struct Checked {
 /// Runs every check of this module on `request`, parsing it on the way (through `parsed`, so
 /// the executor reuses the document). `internal` says whether the caller is an internal
 /// user. A text that does not parse is left to the executor, which reports its syntax error.
-pub fn check(
+pub(super) fn check(
     request: &mut Request,
     parsed: &ParsedQueries,
     internal: bool,

@@ -40,7 +40,7 @@ pub enum Severity {
 
 /// A regulator's guidance item.
 #[derive(Debug)]
-pub struct Guidance(GuidanceRow);
+pub(super) struct Guidance(GuidanceRow);
 
 #[Object]
 impl Guidance {
@@ -136,7 +136,7 @@ impl Guidance {
 
 /// A source document of a guidance item (attached with `POST /files/guidance/{id}`).
 #[derive(SimpleObject, Debug)]
-pub struct GuidanceDocument {
+pub(super) struct GuidanceDocument {
     id: Uuid,
     file_name: String,
     size_bytes: i64,
@@ -166,7 +166,7 @@ impl From<projections::guidance::DocumentRow> for GuidanceDocument {
 
 /// A template an assessment touches, and where.
 #[derive(SimpleObject, Debug)]
-pub struct GuidanceImpact {
+pub(super) struct GuidanceImpact {
     template_id: Uuid,
     /// Stages touched (the whole template when empty).
     stages: Vec<StageKey>,
@@ -191,7 +191,7 @@ impl From<ImpactRow> for GuidanceImpact {
 
 /// A project on a touched template.
 #[derive(SimpleObject, Debug)]
-pub struct ImpactedProject {
+pub(super) struct ImpactedProject {
     project_id: Uuid,
     name: String,
     client_id: Uuid,
@@ -223,7 +223,7 @@ impl From<ImpactedProjectRow> for ImpactedProject {
 
 /// Projects on a template version.
 #[derive(SimpleObject, Debug)]
-pub struct VersionCount {
+pub(super) struct VersionCount {
     template_id: Uuid,
     template_version: i32,
     projects: i64,
@@ -231,7 +231,7 @@ pub struct VersionCount {
 
 /// What a guidance item touches: the active and on-hold projects on its templates.
 #[derive(SimpleObject, Debug)]
-pub struct ImpactedProjects {
+pub(super) struct ImpactedProjects {
     projects: Vec<ImpactedProject>,
     project_count: i64,
     client_count: i64,
@@ -240,7 +240,7 @@ pub struct ImpactedProjects {
 
 /// Guidance queries (internal users).
 #[derive(Default, Debug)]
-pub struct GuidanceQuery;
+pub(super) struct GuidanceQuery;
 
 #[Object]
 impl GuidanceQuery {
@@ -311,7 +311,7 @@ impl GuidanceQuery {
 
 /// A new guidance item.
 #[derive(InputObject, Debug)]
-pub struct RecordGuidanceInput {
+pub(super) struct RecordGuidanceInput {
     /// RBI, SEBI, IRDAI, or another regulator's code.
     regulator: String,
     circular_ref: String,
@@ -327,7 +327,7 @@ pub struct RecordGuidanceInput {
 
 /// A template an assessment touches.
 #[derive(InputObject, Debug)]
-pub struct TemplateImpactInput {
+pub(super) struct TemplateImpactInput {
     template_id: Uuid,
     #[graphql(default)]
     stages: Vec<StageKey>,
@@ -337,14 +337,14 @@ pub struct TemplateImpactInput {
 }
 
 #[derive(SimpleObject, Debug)]
-pub struct GuidancePayload {
+pub(super) struct GuidancePayload {
     guidance: Option<Guidance>,
     caught_up: bool,
 }
 
 /// Guidance mutations (managers, reviewers, admins).
 #[derive(Default, Debug)]
-pub struct GuidanceMutation;
+pub(super) struct GuidanceMutation;
 
 async fn run(
     ctx: &Context<'_>,

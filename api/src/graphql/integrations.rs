@@ -29,7 +29,7 @@ pub enum ApiScope {
 
 /// An integration's API key (its secret is shown once, when created).
 #[derive(Debug)]
-pub struct ApiKey(ApiKeyRow);
+pub(super) struct ApiKey(ApiKeyRow);
 
 #[Object]
 impl ApiKey {
@@ -72,7 +72,7 @@ impl ApiKey {
 
 /// An entry the platform sent, as received and as decided.
 #[derive(Debug)]
-pub struct ExternalTimeEntry(ExternalRow);
+pub(super) struct ExternalTimeEntry(ExternalRow);
 
 #[Object]
 impl ExternalTimeEntry {
@@ -144,7 +144,7 @@ impl ExternalTimeEntry {
 
 /// A saved mapping: the platform's user or matter reference to ours.
 #[derive(SimpleObject, Debug)]
-pub struct ExternalMapping {
+pub(super) struct ExternalMapping {
     /// `user` or `matter`.
     kind: String,
     /// The platform's reference (lower case).
@@ -174,7 +174,7 @@ impl From<MappingRow> for ExternalMapping {
 
 /// Integration queries.
 #[derive(Default, Debug)]
-pub struct IntegrationQuery;
+pub(super) struct IntegrationQuery;
 
 #[Object]
 impl IntegrationQuery {
@@ -228,7 +228,7 @@ impl IntegrationQuery {
 
 /// A new API key.
 #[derive(InputObject, Debug)]
-pub struct CreateApiKeyInput {
+pub(super) struct CreateApiKeyInput {
     name: String,
     scopes: Vec<ApiScope>,
     /// At most 730 days away.
@@ -242,7 +242,7 @@ pub struct CreateApiKeyInput {
 
 /// A created key: its token is shown here once and never again.
 #[derive(SimpleObject, Debug)]
-pub struct CreatedApiKey {
+pub(super) struct CreatedApiKey {
     api_key: Option<ApiKey>,
     /// Send it as `Authorization: Bearer <token>`. Null only in the repeat of a request
     /// sent with an `Idempotency-Key`: the token was shown once, in the first answer.
@@ -251,14 +251,14 @@ pub struct CreatedApiKey {
 }
 
 #[derive(SimpleObject, Debug)]
-pub struct ApiKeyPayload {
+pub(super) struct ApiKeyPayload {
     api_key: Option<ApiKey>,
     caught_up: bool,
 }
 
 /// Whom and what a reviewer maps an entry to.
 #[derive(InputObject, Debug)]
-pub struct MapExternalTimeEntryInput {
+pub(super) struct MapExternalTimeEntryInput {
     user_id: Uuid,
     /// The project (or give `serviceItemId`).
     project_id: Option<Uuid>,
@@ -271,7 +271,7 @@ pub struct MapExternalTimeEntryInput {
 
 /// Result of a batch.
 #[derive(SimpleObject, Debug)]
-pub struct IngestPayload {
+pub(super) struct IngestPayload {
     /// One per entry, in order.
     results: Vec<Outcome>,
     /// False when the review queue had not caught up within the wait bound.
@@ -279,14 +279,14 @@ pub struct IngestPayload {
 }
 
 #[derive(SimpleObject, Debug)]
-pub struct ExternalTimeEntryPayload {
+pub(super) struct ExternalTimeEntryPayload {
     entry: Option<ExternalTimeEntry>,
     caught_up: bool,
 }
 
 /// Integration mutations.
 #[derive(Default, Debug)]
-pub struct IntegrationMutation;
+pub(super) struct IntegrationMutation;
 
 async fn entry_payload(
     ctx: &Context<'_>,

@@ -28,7 +28,7 @@ use crate::state::{read_back, ReadBack};
 
 /// A lead in the sales pipeline.
 #[derive(Debug)]
-pub struct Lead {
+pub(super) struct Lead {
     row: LeadRow,
     /// Owner and client when the list page's query read them already; `None` loads them.
     joined: Option<(Option<User>, Option<Client>)>,
@@ -53,7 +53,7 @@ impl Lead {
     /// Whether a query that selects `node` on a lead reads the lead column `column` (a field
     /// of [`projections::leads::LEAD_COLUMNS`]): when it selects the field of that name, or
     /// the relation an id column leads to.
-    pub fn reads(node: &Lookahead<'_>, column: &str) -> bool {
+    pub(super) fn reads(node: &Lookahead<'_>, column: &str) -> bool {
         match column {
             "owner_id" => node.field("owner").exists(),
             "client_id" => node.field("client").exists(),
@@ -135,7 +135,7 @@ fields! {
 
 /// A note on a lead.
 #[derive(Debug)]
-pub struct Note(pub NoteRow);
+pub(super) struct Note(pub NoteRow);
 
 #[Object]
 impl Note {
@@ -155,7 +155,7 @@ impl Note {
 
 /// An activity on a lead.
 #[derive(Debug)]
-pub struct Activity(pub ActivityRow);
+pub(super) struct Activity(pub ActivityRow);
 
 #[Object]
 impl Activity {
@@ -181,7 +181,7 @@ impl Activity {
 
 /// Lead list filters.
 #[derive(InputObject, Default, Debug)]
-pub struct LeadFilterInput {
+pub(super) struct LeadFilterInput {
     /// Any of these stages.
     stages: Option<Vec<LeadStage>>,
     /// Owned by this user.
@@ -211,7 +211,7 @@ pub enum LeadSortBy {
 }
 
 #[derive(InputObject, Default, Debug)]
-pub struct LeadSort {
+pub(super) struct LeadSort {
     #[graphql(default)]
     field: LeadSortBy,
     #[graphql(default)]
@@ -220,7 +220,7 @@ pub struct LeadSort {
 
 /// Lead queries.
 #[derive(Default, Debug)]
-pub struct LeadQuery;
+pub(super) struct LeadQuery;
 
 #[Object]
 impl LeadQuery {
@@ -300,11 +300,11 @@ impl LeadQuery {
 
 /// Lead mutations.
 #[derive(Default, Debug)]
-pub struct LeadMutation;
+pub(super) struct LeadMutation;
 
 /// A new lead.
 #[derive(InputObject, Debug)]
-pub struct CaptureLeadInputGql {
+pub(super) struct CaptureLeadInputGql {
     /// Company name.
     company: String,
     /// Contact person.
@@ -323,7 +323,7 @@ pub struct CaptureLeadInputGql {
 
 /// An activity to log.
 #[derive(InputObject, Debug)]
-pub struct LogActivityInput {
+pub(super) struct LogActivityInput {
     /// Call, meeting, email, ...
     kind: String,
     /// What happened.
@@ -335,7 +335,7 @@ pub struct LogActivityInput {
 
 /// The primary contact at conversion (each field defaults to the lead's).
 #[derive(InputObject, Debug, Default)]
-pub struct PrimaryContactInput {
+pub(super) struct PrimaryContactInput {
     name: Option<String>,
     /// Email; becomes the portal login.
     email: Option<String>,
@@ -344,7 +344,7 @@ pub struct PrimaryContactInput {
 
 /// The project to open at conversion.
 #[derive(InputObject, Debug)]
-pub struct ConvertProjectInput {
+pub(super) struct ConvertProjectInput {
     /// Workflow template (its latest version is used and pinned).
     template_id: Uuid,
     /// Project name.
@@ -353,7 +353,7 @@ pub struct ConvertProjectInput {
 
 /// Conversion of a won lead.
 #[derive(InputObject, Debug)]
-pub struct ConvertLeadInput {
+pub(super) struct ConvertLeadInput {
     /// The won lead.
     lead_id: Uuid,
     /// Client name (defaults to the lead's company).
@@ -365,7 +365,7 @@ pub struct ConvertLeadInput {
 
 /// Result of a lead mutation.
 #[derive(SimpleObject, Debug)]
-pub struct LeadPayload {
+pub(super) struct LeadPayload {
     /// The lead as the read model shows it.
     lead: Option<Lead>,
     /// False when the read model had not caught up within the wait bound.
@@ -374,7 +374,7 @@ pub struct LeadPayload {
 
 /// Result of a conversion.
 #[derive(SimpleObject, Debug)]
-pub struct ConvertLeadPayload {
+pub(super) struct ConvertLeadPayload {
     /// The converted lead.
     lead: Option<Lead>,
     /// The new client.

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 /// Users by id.
 #[derive(Debug)]
-pub struct Users(pub PgPool);
+pub(super) struct Users(pub PgPool);
 
 impl Loader<Uuid> for Users {
     type Value = UserRow;
@@ -30,7 +30,7 @@ impl Loader<Uuid> for Users {
 
 /// Clients by id.
 #[derive(Debug)]
-pub struct Clients(pub PgPool);
+pub(super) struct Clients(pub PgPool);
 
 impl Loader<Uuid> for Clients {
     type Value = ClientRow;
@@ -46,7 +46,7 @@ impl Loader<Uuid> for Clients {
 }
 
 /// The loaders a schema serves with.
-pub fn register<Query, Mutation, Subscription>(
+pub(super) fn register<Query, Mutation, Subscription>(
     builder: async_graphql::SchemaBuilder<Query, Mutation, Subscription>,
     pool: &PgPool,
 ) -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {

@@ -13,7 +13,7 @@ use crate::graphql::context::Ctx;
 /// An in-app notification.
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
-pub struct Notification {
+pub(super) struct Notification {
     id: Uuid,
     /// Its recipient.
     user_id: Uuid,
@@ -48,7 +48,7 @@ impl From<NotificationRow> for Notification {
 
 /// Notification queries.
 #[derive(Default, Debug)]
-pub struct NotificationQuery;
+pub(super) struct NotificationQuery;
 
 #[Object]
 impl NotificationQuery {
@@ -93,11 +93,11 @@ impl NotificationQuery {
 
 /// Notification mutations.
 #[derive(Default, Debug)]
-pub struct NotificationMutation;
+pub(super) struct NotificationMutation;
 
 /// How notifications reach the viewer besides the app, where every one always shows.
 #[derive(async_graphql::SimpleObject, Debug)]
-pub struct NotificationPreferences {
+pub(super) struct NotificationPreferences {
     /// Kinds never emailed.
     email_muted: Vec<String>,
     /// One email a day listing the day's notifications instead of one each.

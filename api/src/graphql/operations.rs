@@ -13,7 +13,7 @@ use crate::error::{ApiError, Code};
 /// Status of one projection.
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
-pub struct ProjectionStatus {
+pub(super) struct ProjectionStatus {
     /// Projection name.
     pub name: String,
     /// Global position of the last folded event.
@@ -36,7 +36,7 @@ pub struct ProjectionStatus {
 /// An open transaction that holds the projection workers back.
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
-pub struct HorizonHolder {
+pub(super) struct HorizonHolder {
     pub database: Option<String>,
     /// Its backend's process id.
     pub pid: i32,
@@ -63,7 +63,7 @@ impl From<projections::status::HorizonHolder> for HorizonHolder {
 /// A reactor: what it has passed, and the event it is stuck on, if any.
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
-pub struct ReactorStatus {
+pub(super) struct ReactorStatus {
     /// Reactor name.
     pub name: String,
     /// The id of its stream of admin decisions (`history(aggregateType: REACTOR, ...)`).
@@ -87,7 +87,7 @@ pub struct ReactorStatus {
 /// An event a reactor gave up on after its attempts.
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
-pub struct ParkedReaction {
+pub(super) struct ParkedReaction {
     pub reactor: String,
     /// The event it failed to react to (see `history`).
     pub event_id: Uuid,
@@ -129,7 +129,7 @@ impl From<reactions::runner::Parked> for ParkedReaction {
 
 /// Operations queries (admins and operators).
 #[derive(Default, Debug)]
-pub struct OperationsQuery;
+pub(super) struct OperationsQuery;
 
 #[Object]
 impl OperationsQuery {
@@ -192,7 +192,7 @@ impl OperationsQuery {
 
 /// Admins' decisions on parked events.
 #[derive(Default, Debug)]
-pub struct OperationsMutation;
+pub(super) struct OperationsMutation;
 
 /// The parked event `event_id` of `reactor`.
 async fn parked(

@@ -21,7 +21,7 @@ use reactions::courier;
 /// A WhatsApp message handed (or to be handed) to the BSP; its text is not listed.
 #[derive(SimpleObject, Debug, sqlx::FromRow)]
 #[graphql(complex)]
-pub struct WhatsAppMessage {
+pub(super) struct WhatsAppMessage {
     id: Uuid,
     /// The notification's kind.
     kind: String,
@@ -60,7 +60,7 @@ const NEWEST: Sort = Sort {
 
 /// The counts of the follow-up dashboard.
 #[derive(SimpleObject, Debug, sqlx::FromRow)]
-pub struct OpsDashboard {
+pub(super) struct OpsDashboard {
     /// Emails waiting for their (next) attempt.
     emails_queued: i64,
     emails_failed: i64,
@@ -83,7 +83,7 @@ pub struct OpsDashboard {
 
 /// Ops Center queries.
 #[derive(Default, Debug)]
-pub struct OpsQuery;
+pub(super) struct OpsQuery;
 
 #[Object]
 impl OpsQuery {
@@ -174,7 +174,7 @@ impl OpsQuery {
 
 /// Ops Center mutations.
 #[derive(Default, Debug)]
-pub struct OpsMutation;
+pub(super) struct OpsMutation;
 
 async fn decide_whatsapp(
     ctx: &Context<'_>,

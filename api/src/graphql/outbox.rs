@@ -54,7 +54,7 @@ impl MessageStatus {
 
 /// A message of the outbox (its body is not shown: it may hold a one-time link).
 #[derive(SimpleObject, Debug)]
-pub struct EmailMessage {
+pub(crate) struct EmailMessage {
     id: Uuid,
     /// set_password, password_reset, request_reminder, digest, or a notification's kind.
     kind: String,
@@ -94,7 +94,7 @@ impl From<OutboxRow> for EmailMessage {
 
 /// Which messages.
 #[derive(InputObject, Default, Debug)]
-pub struct EmailFilterInput {
+pub(crate) struct EmailFilterInput {
     #[graphql(default)]
     statuses: Vec<MessageStatus>,
     /// Part of the recipient's address.
@@ -108,14 +108,14 @@ pub struct EmailFilterInput {
 
 /// Messages of one status.
 #[derive(SimpleObject, Debug)]
-pub struct MessageStatusCount {
+pub(crate) struct MessageStatusCount {
     status: Option<MessageStatus>,
     messages: i64,
 }
 
 /// Outbox queries.
 #[derive(Default, Debug)]
-pub struct OutboxQuery;
+pub(crate) struct OutboxQuery;
 
 #[Object]
 impl OutboxQuery {
@@ -192,7 +192,7 @@ pub(crate) fn decided(
 
 /// Outbox mutations.
 #[derive(Default, Debug)]
-pub struct OutboxMutation;
+pub(crate) struct OutboxMutation;
 
 async fn decided_answer(
     ctx: &Context<'_>,

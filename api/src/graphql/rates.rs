@@ -17,7 +17,7 @@ const RATE_READ_MODELS: [&str; 1] = [projections::rates::NAME];
 
 /// An amount of money in minor units (paise for INR).
 #[derive(SimpleObject, Debug)]
-pub struct Money {
+pub(super) struct Money {
     pub(crate) minor: i64,
     /// ISO 4217 code.
     pub(crate) currency: String,
@@ -34,7 +34,7 @@ impl From<DomainMoney> for Money {
 
 /// An hourly rate and whose hours it prices.
 #[derive(SimpleObject, Debug)]
-pub struct Rate {
+pub(super) struct Rate {
     /// The role it prices (null for a person's rate).
     role: Option<Role>,
     /// The person it prices (null for a role's rate).
@@ -63,7 +63,7 @@ impl From<RateRow> for Rate {
 
 /// Whose hours a rate prices: a role or a person (exactly one), for every client or one.
 #[derive(InputObject, Debug)]
-pub struct RateScopeInput {
+pub(super) struct RateScopeInput {
     role: Option<Role>,
     user_id: Option<Uuid>,
     client_id: Option<Uuid>,
@@ -71,7 +71,7 @@ pub struct RateScopeInput {
 
 /// A rate to set.
 #[derive(InputObject, Debug)]
-pub struct SetRateInput {
+pub(super) struct SetRateInput {
     scope: RateScopeInput,
     /// Per hour, in minor units.
     hourly_minor: i64,
@@ -81,7 +81,7 @@ pub struct SetRateInput {
 
 /// Result of a rate mutation.
 #[derive(SimpleObject, Debug)]
-pub struct RatesPayload {
+pub(super) struct RatesPayload {
     /// Every rate, as the read model shows them after the change.
     rates: Vec<Rate>,
     /// False when the read model had not caught up within the wait bound.
@@ -146,7 +146,7 @@ async fn change(
 
 /// Rate queries.
 #[derive(Default, Debug)]
-pub struct RateQuery;
+pub(super) struct RateQuery;
 
 #[Object]
 impl RateQuery {
@@ -187,7 +187,7 @@ impl RateQuery {
 
 /// Rate mutations (admins).
 #[derive(Default, Debug)]
-pub struct RateMutation;
+pub(super) struct RateMutation;
 
 #[Object]
 impl RateMutation {

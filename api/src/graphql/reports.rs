@@ -15,7 +15,7 @@ use crate::graphql::context::Ctx;
 use crate::graphql::rates::Money;
 
 /// Hours a consultant is available on a working day (Monday to Friday), for utilisation.
-pub const WORKING_DAY_HOURS: i64 = 8;
+pub(super) const WORKING_DAY_HOURS: i64 = 8;
 
 /// What a report's rows sum over.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
@@ -28,7 +28,7 @@ pub enum ReportGrouping {
 
 /// One row of an effort report.
 #[derive(SimpleObject, Debug)]
-pub struct ReportRow {
+pub(super) struct ReportRow {
     /// The matter (project or service item), client or consultant.
     id: Uuid,
     /// Its name (the project's or service item's, the client's, the consultant's).
@@ -46,7 +46,7 @@ pub struct ReportRow {
 
 /// An effort report of one month.
 #[derive(SimpleObject, Debug)]
-pub struct EffortReport {
+pub(super) struct EffortReport {
     month: String,
     grouping: ReportGrouping,
     /// Working hours a consultant has in the month (weekdays × 8).
@@ -104,7 +104,7 @@ fn csv(report_rows: &[ReportRow]) -> String {
 
 /// Report queries.
 #[derive(Default, Debug)]
-pub struct ReportQuery;
+pub(super) struct ReportQuery;
 
 #[Object]
 impl ReportQuery {

@@ -34,7 +34,7 @@ pub enum RuleChangeStatus {
 
 /// A step of a rule change's review.
 #[derive(SimpleObject, Debug)]
-pub struct RuleChangeStep {
+pub(super) struct RuleChangeStep {
     /// drafted, revised, submitted, approved, returned or published.
     step: String,
     by: Uuid,
@@ -57,7 +57,7 @@ impl From<StepRow> for RuleChangeStep {
 /// A draft of a template's next version, linked to the guidance it answers.
 #[derive(SimpleObject, Debug)]
 #[graphql(complex)]
-pub struct RuleChange {
+pub(super) struct RuleChange {
     id: Uuid,
     template_id: Uuid,
     /// The published version it was drafted against.
@@ -168,7 +168,7 @@ impl RuleChange {
 
 /// What a rule change would change in its template's projects.
 #[derive(SimpleObject, Debug)]
-pub struct DryRunReport {
+pub(super) struct DryRunReport {
     /// When the clocks were read.
     as_of: DateTime<Utc>,
     /// Projects on the template, whatever their status.
@@ -179,7 +179,7 @@ pub struct DryRunReport {
 
 /// What would differ for one project.
 #[derive(SimpleObject, Debug)]
-pub struct ProjectDryRun {
+pub(super) struct ProjectDryRun {
     project_id: Uuid,
     name: String,
     client_name: String,
@@ -242,14 +242,14 @@ impl ProjectDryRun {
 
 /// A checklist item named by stage and key.
 #[derive(SimpleObject, Debug)]
-pub struct DryRunItem {
+pub(super) struct DryRunItem {
     stage: StageKey,
     key: String,
 }
 
 /// A gate the project passed that the definition would have refused.
 #[derive(SimpleObject, Debug)]
-pub struct DryRunGate {
+pub(super) struct DryRunGate {
     stage: StageKey,
     /// When the project really left the stage.
     advanced_at: DateTime<Utc>,
@@ -259,7 +259,7 @@ pub struct DryRunGate {
 
 /// A stage clock the definition would have seen run out.
 #[derive(SimpleObject, Debug)]
-pub struct DryRunClock {
+pub(super) struct DryRunClock {
     stage: StageKey,
     days_used: i32,
     /// Under the definition (with the extension granted, as far as it allows one).
@@ -283,7 +283,7 @@ async fn base_stages(
 
 /// A checklist item of a proposed version.
 #[derive(InputObject, Debug)]
-pub struct TemplateItemInput {
+pub(super) struct TemplateItemInput {
     /// lower_snake_case, unique within its stage; kept items keep their key.
     key: String,
     title: String,
@@ -296,7 +296,7 @@ pub struct TemplateItemInput {
 
 /// The document request a checklist item's evidence is asked with by default.
 #[derive(InputObject, Debug)]
-pub struct RequestTemplateInput {
+pub(super) struct RequestTemplateInput {
     instructions: String,
     /// Days the customer gets from the request (1 to 365; no due date when none).
     #[graphql(validator(minimum = 1, maximum = 365))]
@@ -305,7 +305,7 @@ pub struct RequestTemplateInput {
 
 /// A billing milestone of a proposed stage.
 #[derive(InputObject, Debug)]
-pub struct TemplateMilestoneInput {
+pub(super) struct TemplateMilestoneInput {
     /// lower_snake_case, unique within the template.
     key: String,
     title: String,
@@ -317,7 +317,7 @@ pub struct TemplateMilestoneInput {
 
 /// A stage of a proposed version.
 #[derive(InputObject, Debug)]
-pub struct TemplateStageInput {
+pub(super) struct TemplateStageInput {
     key: StageKey,
     /// The stage's clock in days.
     #[graphql(validator(minimum = 1, maximum = 3650))]
@@ -370,7 +370,7 @@ fn stage_specs(stages: Vec<TemplateStageInput>) -> Vec<StageSpec> {
 
 /// A new rule change.
 #[derive(InputObject, Debug)]
-pub struct DraftRuleChangeInput {
+pub(super) struct DraftRuleChangeInput {
     template_id: Uuid,
     /// The guidance it answers, if any (not one closed without action).
     guidance_id: Option<Uuid>,
@@ -381,14 +381,14 @@ pub struct DraftRuleChangeInput {
 }
 
 #[derive(SimpleObject, Debug)]
-pub struct RuleChangePayload {
+pub(super) struct RuleChangePayload {
     rule_change: Option<RuleChange>,
     caught_up: bool,
 }
 
 /// Rule change queries (internal users).
 #[derive(Default, Debug)]
-pub struct RuleChangeQuery;
+pub(super) struct RuleChangeQuery;
 
 #[Object]
 impl RuleChangeQuery {
@@ -426,7 +426,7 @@ impl RuleChangeQuery {
 /// Rule change mutations: managers, reviewers and admins draft; a reviewer or an admin who
 /// is not the author approves, returns and publishes.
 #[derive(Default, Debug)]
-pub struct RuleChangeMutation;
+pub(super) struct RuleChangeMutation;
 
 async fn run(
     ctx: &Context<'_>,

@@ -65,7 +65,7 @@ pub enum ServiceStatus {
 /// A service desk item. Portal users see its title, status, due date and team; the other
 /// fields are null for them.
 #[derive(Debug)]
-pub struct ServiceItem(pub ServiceItemRow);
+pub(super) struct ServiceItem(pub ServiceItemRow);
 
 #[Object]
 impl ServiceItem {
@@ -167,7 +167,7 @@ async fn user(ctx: &Context<'_>, id: Uuid) -> Result<Option<User>> {
 
 /// A consultant an item is routed to.
 #[derive(Debug)]
-pub struct ServiceAssignee(AssigneeRow);
+pub(super) struct ServiceAssignee(AssigneeRow);
 
 #[Object]
 impl ServiceAssignee {
@@ -191,7 +191,7 @@ impl ServiceAssignee {
 
 /// One routing: who it went to, by whom.
 #[derive(SimpleObject, Debug)]
-pub struct ServiceRouting {
+pub(super) struct ServiceRouting {
     assignees: Vec<RoutedTo>,
     note: Option<String>,
     routed_by: Uuid,
@@ -200,7 +200,7 @@ pub struct ServiceRouting {
 
 /// A consultant of a routing.
 #[derive(SimpleObject, Debug)]
-pub struct RoutedTo {
+pub(super) struct RoutedTo {
     user_id: Uuid,
     budget_minutes: Option<i32>,
 }
@@ -226,7 +226,7 @@ impl From<RoutingRow> for ServiceRouting {
 
 /// An internal note on an item.
 #[derive(Debug)]
-pub struct ServiceNote(NoteRow);
+pub(super) struct ServiceNote(NoteRow);
 
 #[Object]
 impl ServiceNote {
@@ -245,7 +245,10 @@ impl ServiceNote {
 }
 
 /// The item `id` if the viewer may see it (portal users: their own client's).
-pub async fn visible_item(ctx: &Context<'_>, id: Uuid) -> Result<Option<ServiceItemRow>, ApiError> {
+pub(super) async fn visible_item(
+    ctx: &Context<'_>,
+    id: Uuid,
+) -> Result<Option<ServiceItemRow>, ApiError> {
     let viewer = ctx.request().auth.require(Permission::ReadProjects)?;
     let row = projections::service::item(&ctx.state().pool, id).await?;
     Ok(row.filter(|r| viewer.sees_client(r.client_id)))
@@ -258,7 +261,7 @@ async fn found(ctx: &Context<'_>, id: Uuid) -> Result<ServiceItemRow, ApiError> 
 }
 
 /// The viewer as an actor on `item`: whether they manage its owning team.
-pub async fn actor(
+pub(super) async fn actor(
     ctx: &Context<'_>,
     viewer: &Viewer,
     item: &ServiceItemRow,
@@ -273,7 +276,7 @@ pub async fn actor(
 
 /// Queue filters; every one optional.
 #[derive(InputObject, Default, Debug)]
-pub struct ServiceQueueFilter {
+pub(super) struct ServiceQueueFilter {
     team_id: Option<Uuid>,
     /// Ignored for portal users, who only see their own client's.
     client_id: Option<Uuid>,
@@ -290,14 +293,14 @@ pub struct ServiceQueueFilter {
 
 /// What the viewer has to do: their open project tasks and service items.
 #[derive(SimpleObject, Debug)]
-pub struct MyWork {
+pub(super) struct MyWork {
     tasks: Vec<Task>,
     service_items: Vec<ServiceItem>,
 }
 
 /// Service desk queries.
 #[derive(Default, Debug)]
-pub struct ServiceQuery;
+pub(super) struct ServiceQuery;
 
 #[Object]
 impl ServiceQuery {
@@ -375,7 +378,7 @@ impl ServiceQuery {
 
 /// A new service item.
 #[derive(InputObject, Debug)]
-pub struct OpenServiceItemInput {
+pub(super) struct OpenServiceItemInput {
     client_id: Uuid,
     /// The owning team.
     team_id: Uuid,
@@ -391,7 +394,7 @@ pub struct OpenServiceItemInput {
 
 /// Changes to an item; omitted fields stay as they are.
 #[derive(InputObject, Debug)]
-pub struct UpdateServiceItemInput {
+pub(super) struct UpdateServiceItemInput {
     category: Option<ServiceCategory>,
     title: Option<String>,
     description: Option<String>,
@@ -403,7 +406,7 @@ pub struct UpdateServiceItemInput {
 
 /// A consultant to route to.
 #[derive(InputObject, Debug)]
-pub struct AssignmentInput {
+pub(super) struct AssignmentInput {
     user_id: Uuid,
     /// Minutes budgeted for them (1 to 60000).
     budget_minutes: Option<i32>,
@@ -411,7 +414,7 @@ pub struct AssignmentInput {
 
 /// Result of a service item mutation.
 #[derive(SimpleObject, Debug)]
-pub struct ServiceItemPayload {
+pub(super) struct ServiceItemPayload {
     service_item: Option<ServiceItem>,
     /// False when the read model had not caught up within the wait bound.
     caught_up: bool,
@@ -471,7 +474,7 @@ async fn working(ctx: &Context<'_>, id: Uuid) -> Result<(Viewer, ServiceItemRow,
 
 /// Service desk mutations.
 #[derive(Default, Debug)]
-pub struct ServiceMutation;
+pub(super) struct ServiceMutation;
 
 #[Object]
 impl ServiceMutation {

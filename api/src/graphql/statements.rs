@@ -24,14 +24,14 @@ const STATEMENT_READ_MODELS: [&str; 1] = [projections::statements::NAME];
 
 /// A client's effort statement of one month.
 #[derive(Debug)]
-pub struct Statement {
+pub(super) struct Statement {
     row: StatementRow,
     lines: Vec<LineRow>,
 }
 
 /// A line of a statement: one approved entry, priced when billable.
 #[derive(SimpleObject, Debug)]
-pub struct StatementLine {
+pub(super) struct StatementLine {
     entry_id: Uuid,
     /// The issue (revision) that stated it.
     revision: i32,
@@ -53,7 +53,7 @@ pub struct StatementLine {
 
 /// Effort summed over some lines.
 #[derive(SimpleObject, Debug, Default)]
-pub struct EffortTotal {
+pub(super) struct EffortTotal {
     /// The consultant or matter summed over (null for the whole statement).
     id: Option<Uuid>,
     billable_minutes: i64,
@@ -191,7 +191,7 @@ async fn client(ctx: &Context<'_>, client_id: Uuid) -> Result<(), ApiError> {
 
 /// Statement queries.
 #[derive(Default, Debug)]
-pub struct StatementQuery;
+pub(super) struct StatementQuery;
 
 #[Object]
 impl StatementQuery {
@@ -286,7 +286,7 @@ async fn answer(
 
 /// Result of a statement mutation.
 #[derive(SimpleObject, Debug)]
-pub struct StatementPayload {
+pub(super) struct StatementPayload {
     statement: Option<Statement>,
     /// False when the read model had not caught up within the wait bound.
     caught_up: bool,
@@ -294,7 +294,7 @@ pub struct StatementPayload {
 
 /// Statement mutations (managers and admins).
 #[derive(Default, Debug)]
-pub struct StatementMutation;
+pub(super) struct StatementMutation;
 
 fn issuer(ctx: &Context<'_>) -> Result<Viewer, ApiError> {
     ctx.request().auth.require(Permission::IssueStatements)

@@ -23,7 +23,7 @@ const TEAM_READ_MODELS: [&str; 1] = [projections::teams::NAME];
 
 /// A department of the firm (customers see its id and name only).
 #[derive(Debug)]
-pub struct Department(DepartmentRow);
+pub(super) struct Department(DepartmentRow);
 
 #[Object]
 impl Department {
@@ -50,7 +50,7 @@ impl Department {
 
 /// A team: who manages it and who is in it (customers see its id and name only).
 #[derive(Debug)]
-pub struct Team(pub(crate) TeamRow);
+pub(super) struct Team(pub(crate) TeamRow);
 
 #[Object]
 impl Team {
@@ -94,7 +94,7 @@ impl Team {
 
 /// A member of a team.
 #[derive(Debug)]
-pub struct TeamMember(MemberRow);
+pub(super) struct TeamMember(MemberRow);
 
 #[Object]
 impl TeamMember {
@@ -118,7 +118,7 @@ impl TeamMember {
 
 /// Organisation queries.
 #[derive(Default, Debug)]
-pub struct TeamQuery;
+pub(super) struct TeamQuery;
 
 #[Object]
 impl TeamQuery {
@@ -168,14 +168,14 @@ impl TeamQuery {
 
 /// A new team.
 #[derive(InputObject, Debug)]
-pub struct CreateTeamInput {
+pub(super) struct CreateTeamInput {
     name: String,
     department_id: Uuid,
 }
 
 /// Result of a department mutation.
 #[derive(SimpleObject, Debug)]
-pub struct DepartmentPayload {
+pub(super) struct DepartmentPayload {
     department: Option<Department>,
     /// False when the read model had not caught up within the wait bound.
     caught_up: bool,
@@ -183,7 +183,7 @@ pub struct DepartmentPayload {
 
 /// Result of a team mutation.
 #[derive(SimpleObject, Debug)]
-pub struct TeamPayload {
+pub(super) struct TeamPayload {
     team: Option<Team>,
     /// False when the read model had not caught up within the wait bound.
     caught_up: bool,
@@ -191,7 +191,7 @@ pub struct TeamPayload {
 
 /// Organisation mutations (admins).
 #[derive(Default, Debug)]
-pub struct TeamMutation;
+pub(super) struct TeamMutation;
 
 async fn department_exists(ctx: &Context<'_>, id: Uuid) -> Result<(), ApiError> {
     match projections::teams::department(&ctx.state().pool, id).await? {

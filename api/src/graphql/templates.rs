@@ -13,7 +13,7 @@ use crate::graphql::types::{Role, StageKey};
 /// A workflow template (latest version).
 #[derive(SimpleObject, Debug)]
 #[graphql(complex)]
-pub struct WorkflowTemplate {
+pub(super) struct WorkflowTemplate {
     id: Uuid,
     family: String,
     name: String,
@@ -52,7 +52,7 @@ impl From<TemplateRow> for WorkflowTemplate {
 /// A stage of a template version.
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
-pub struct TemplateStage {
+pub(super) struct TemplateStage {
     key: StageKey,
     sla_days: Option<i32>,
     sla_extension_days: Option<i32>,
@@ -64,7 +64,7 @@ pub struct TemplateStage {
 /// A billing milestone of a template stage (a project created from the version has it).
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
-pub struct TemplateMilestone {
+pub(super) struct TemplateMilestone {
     key: String,
     title: String,
     /// Minor units.
@@ -86,7 +86,7 @@ impl From<domain::template::MilestoneSpec> for TemplateMilestone {
 /// What a document request for a checklist item asks unless told otherwise.
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
-pub struct RequestTemplate {
+pub(super) struct RequestTemplate {
     instructions: String,
     /// Days the customer gets (no due date when none).
     due_in_days: Option<i32>,
@@ -95,7 +95,7 @@ pub struct RequestTemplate {
 /// A checklist item of a template stage.
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
-pub struct TemplateItem {
+pub(super) struct TemplateItem {
     key: String,
     title: String,
     mandatory: bool,
@@ -139,7 +139,7 @@ impl From<domain::template::ChecklistItemSpec> for TemplateItem {
 
 /// One published version of a template.
 #[derive(SimpleObject, Debug)]
-pub struct TemplateVersion {
+pub(super) struct TemplateVersion {
     version: i32,
     published_at: DateTime<Utc>,
     /// The rule change that published it (none for the seeded first versions).
@@ -180,7 +180,7 @@ pub enum TemplateChangeKind {
 
 /// One difference between two versions of a template.
 #[derive(SimpleObject, Debug)]
-pub struct TemplateChange {
+pub(super) struct TemplateChange {
     kind: TemplateChangeKind,
     stage: StageKey,
     /// The checklist item's key (item changes).
@@ -295,7 +295,7 @@ async fn versions(
 
 /// Template queries.
 #[derive(Default, Debug)]
-pub struct TemplateQuery;
+pub(super) struct TemplateQuery;
 
 #[Object]
 impl TemplateQuery {

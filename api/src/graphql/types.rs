@@ -237,12 +237,12 @@ impl AggregateType {
 }
 
 /// Parses a persisted snake_case enum name from a read model.
-pub fn parse_persisted<T: serde::de::DeserializeOwned>(name: &str) -> Option<T> {
+pub(super) fn parse_persisted<T: serde::de::DeserializeOwned>(name: &str) -> Option<T> {
     serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()
 }
 
 /// The persisted name of a domain enum.
-pub fn persisted_name<T: serde::Serialize>(value: &T) -> String {
+pub(super) fn persisted_name<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_value(value)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
@@ -256,7 +256,7 @@ pub fn persisted_name<T: serde::Serialize>(value: &T) -> String {
 /// column, so it is JSON; the answer writer (`http::body`) relies on that and does not
 /// check it again. It wraps [`StoredJson`], which only a read from the store constructs.
 #[derive(Debug)]
-pub struct JsonText(pub StoredJson);
+pub(super) struct JsonText(pub StoredJson);
 
 impl OutputType for JsonText {
     fn type_name() -> Cow<'static, str> {
@@ -287,7 +287,7 @@ pub(super) fn raw_value(text: String) -> Value {
 /// The validator of every date and time a caller gives: within
 /// [`domain::values::STORABLE_YEARS`].
 #[derive(Debug, Clone, Copy)]
-pub struct Storable;
+pub(super) struct Storable;
 
 fn storable_year<T: async_graphql::InputType>(
     year: i32,

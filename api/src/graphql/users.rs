@@ -20,7 +20,7 @@ use crate::state::ReadBack;
 /// A user of ZippCRM. A customer (portal user) sees another person only by id and display
 /// name: the fields after those are null for them, on every path that leads here.
 #[derive(Debug, Clone)]
-pub struct User(pub UserRow);
+pub(super) struct User(pub UserRow);
 
 impl User {
     /// Whether the caller sees this person in full: anyone but a customer looking at
@@ -56,7 +56,7 @@ fields! {
 
 /// User queries.
 #[derive(Default, Debug)]
-pub struct UserQuery;
+pub(super) struct UserQuery;
 
 #[Object]
 impl UserQuery {
@@ -88,11 +88,11 @@ impl UserQuery {
 
 /// Authentication and users.
 #[derive(Default, Debug)]
-pub struct UserMutation;
+pub(super) struct UserMutation;
 
 /// Tokens returned by `login` and `refreshToken`.
 #[derive(SimpleObject, Debug)]
-pub struct AuthPayload {
+pub(super) struct AuthPayload {
     /// JWT for `Authorization: Bearer`; expires in `expiresIn` seconds.
     access_token: String,
     /// Use once with `refreshToken` to get a new pair; valid 7 days.
@@ -104,7 +104,7 @@ pub struct AuthPayload {
 
 /// A new internal user.
 #[derive(InputObject, Debug)]
-pub struct CreateUserInput {
+pub(super) struct CreateUserInput {
     /// Email (unique among users).
     email: String,
     display_name: String,
@@ -116,7 +116,7 @@ pub struct CreateUserInput {
 
 /// Result of a user mutation.
 #[derive(SimpleObject, Debug)]
-pub struct UserPayload {
+pub(super) struct UserPayload {
     /// The user as the read model shows it.
     user: Option<User>,
     /// False when the read model had not caught up within the wait bound.

@@ -44,7 +44,7 @@ pub enum WebhookEventType {
 
 /// A documented event type and who may receive it.
 #[derive(SimpleObject, Debug)]
-pub struct WebhookEventTypeInfo {
+pub(super) struct WebhookEventTypeInfo {
     event_type: WebhookEventType,
     /// The `type` of its payloads, such as `task.created`.
     name: &'static str,
@@ -56,7 +56,7 @@ pub struct WebhookEventTypeInfo {
 
 /// Deliveries of one status.
 #[derive(SimpleObject, Debug)]
-pub struct DeliveryStatusCount {
+pub(super) struct DeliveryStatusCount {
     status: Option<MessageStatus>,
     deliveries: i64,
 }
@@ -73,7 +73,7 @@ fn status_counts(counts: Vec<(String, i64)>) -> Vec<DeliveryStatusCount> {
 
 /// A registered endpoint (its secret is shown once, when registered or rotated).
 #[derive(Debug)]
-pub struct WebhookEndpoint(EndpointRow);
+pub(super) struct WebhookEndpoint(EndpointRow);
 
 #[Object]
 impl WebhookEndpoint {
@@ -136,7 +136,7 @@ impl WebhookEndpoint {
 
 /// One attempt at a delivery.
 #[derive(SimpleObject, Debug)]
-pub struct WebhookAttempt {
+pub(super) struct WebhookAttempt {
     attempt: i32,
     at: DateTime<Utc>,
     /// The HTTP status the endpoint answered (none: no answer).
@@ -162,7 +162,7 @@ impl From<AttemptRow> for WebhookAttempt {
 
 /// An event's delivery to an endpoint.
 #[derive(Debug)]
-pub struct WebhookDelivery(DeliveryRow);
+pub(super) struct WebhookDelivery(DeliveryRow);
 
 #[Object]
 impl WebhookDelivery {
@@ -233,7 +233,7 @@ impl WebhookDelivery {
 
 /// Which deliveries.
 #[derive(InputObject, Default, Debug)]
-pub struct DeliveryFilterInput {
+pub(super) struct DeliveryFilterInput {
     endpoint_id: Option<Uuid>,
     #[graphql(default)]
     statuses: Vec<MessageStatus>,
@@ -242,7 +242,7 @@ pub struct DeliveryFilterInput {
 
 /// Webhook queries.
 #[derive(Default, Debug)]
-pub struct WebhookQuery;
+pub(super) struct WebhookQuery;
 
 #[Object]
 impl WebhookQuery {
@@ -343,7 +343,7 @@ impl WebhookQuery {
 
 /// An endpoint to register, or what an endpoint becomes.
 #[derive(InputObject, Debug)]
-pub struct WebhookEndpointInput {
+pub(super) struct WebhookEndpointInput {
     /// An http(s) URL on the public internet.
     url: String,
     #[graphql(default)]
@@ -368,7 +368,7 @@ impl WebhookEndpointInput {
 
 /// An endpoint and its new signing secret (shown this once).
 #[derive(SimpleObject, Debug)]
-pub struct WebhookEndpointWithSecret {
+pub(super) struct WebhookEndpointWithSecret {
     endpoint: Option<WebhookEndpoint>,
     /// `whsec_…`: the key receivers verify `webhook-signature` with. Null only in the
     /// repeat of a request sent with an `Idempotency-Key`: the secret was shown once, in the
@@ -379,14 +379,14 @@ pub struct WebhookEndpointWithSecret {
 
 /// What an endpoint mutation answers.
 #[derive(SimpleObject, Debug)]
-pub struct WebhookEndpointPayload {
+pub(super) struct WebhookEndpointPayload {
     endpoint: Option<WebhookEndpoint>,
     caught_up: bool,
 }
 
 /// What a replay did.
 #[derive(SimpleObject, Debug)]
-pub struct WebhookReplay {
+pub(super) struct WebhookReplay {
     /// Documented events read, of every type (`queued` counts the endpoint's).
     events: u64,
     /// Deliveries queued (again) for the endpoint.
@@ -397,7 +397,7 @@ pub struct WebhookReplay {
 
 /// Webhook mutations.
 #[derive(Default, Debug)]
-pub struct WebhookMutation;
+pub(super) struct WebhookMutation;
 
 async fn answer(
     ctx: &Context<'_>,

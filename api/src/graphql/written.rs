@@ -27,7 +27,7 @@ use uuid::Uuid;
 use super::types::{raw_value, LeadSource, LeadStage, Role};
 
 /// A value written as JSON exactly as async-graphql would write it.
-pub trait Leaf {
+pub(super) trait Leaf {
     /// Appends the JSON of the value.
     fn write(&self, out: &mut Vec<u8>);
 }
@@ -194,7 +194,7 @@ macro_rules! fields {
 pub(crate) use fields;
 
 /// An object whose fields, or some of them, can be written without async-graphql.
-pub trait WriteFields {
+pub(super) trait WriteFields {
     /// The GraphQL type's name (for `__typename` and fragment type conditions).
     fn type_name() -> Cow<'static, str>;
 
@@ -215,7 +215,7 @@ impl<T: WriteFields + ?Sized> WriteFields for &T {
 
 /// Appends `item` as the object `set` selects; false, with `out` as it was, when a field
 /// cannot be written.
-pub fn write_object<T: WriteFields + ?Sized>(
+pub(super) fn write_object<T: WriteFields + ?Sized>(
     item: &T,
     ctx: &ContextSelectionSet<'_>,
     set: &SelectionSet,
@@ -245,7 +245,7 @@ fn write_object_with<'a, T: WriteFields + ?Sized>(
 }
 
 /// Appends a nested object, or `null`.
-pub fn write_nested<T: WriteFields>(
+pub(super) fn write_nested<T: WriteFields>(
     item: Option<T>,
     ctx: &ContextSelectionSet<'_>,
     field: &Field,
@@ -350,7 +350,7 @@ fn raw(out: Vec<u8>) -> Option<Value> {
 
 /// One object served as `T` and written as JSON text when it can be.
 #[derive(Debug)]
-pub struct Written<T>(pub T);
+pub(super) struct Written<T>(pub T);
 
 impl<T: WriteFields + OutputType> OutputType for Written<T> {
     fn type_name() -> Cow<'static, str> {
@@ -382,7 +382,7 @@ impl<T: WriteFields + OutputType> OutputType for Written<T> {
 
 /// Helpers for tests that hold a written object equal to async-graphql's resolution.
 #[cfg(test)]
-pub mod testing {
+pub(super) mod testing {
     use async_graphql::{
         EmptyMutation, EmptySubscription, ObjectType, Request, Schema, Value, Variables,
     };
@@ -393,7 +393,7 @@ pub mod testing {
     /// The answer to `query` with `LIST` replaced by `field`, as async-graphql writes it
     /// (which parses raw values again, so text that is not JSON fails here), and whether
     /// the first value under `field` came back written (one raw value) rather than as a tree.
-    pub async fn answer<Q: ObjectType + 'static>(
+    pub(crate) async fn answer<Q: ObjectType + 'static>(
         schema: &Schema<Q, EmptyMutation, EmptySubscription>,
         field: &str,
         query: &str,
@@ -425,7 +425,7 @@ pub mod testing {
 
     /// Asserts that `fast` and `slow` give the same text for `query`, with `$yes` true and
     /// false, and that `fast` came back written.
-    pub async fn assert_same<Q: ObjectType + 'static>(
+    pub(crate) async fn assert_same<Q: ObjectType + 'static>(
         schema: &Schema<Q, EmptyMutation, EmptySubscription>,
         (fast, slow): (&str, &str),
         query: &str,

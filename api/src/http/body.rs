@@ -28,7 +28,7 @@ use serde::{Serialize, Serializer};
 /// HTTP): `application/graphql-response+json` to a client that lists it, `application/json`
 /// to one that lists only that, has no `Accept` or accepts anything (the legacy default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Media {
+pub(super) enum Media {
     /// `application/graphql-response+json`: request errors answer 400, without `data`.
     GraphqlResponse,
     /// `application/json`: every GraphQL answer is 200.
@@ -37,7 +37,7 @@ pub enum Media {
 
 impl Media {
     /// What `accept` asks for; `None` when it accepts neither JSON type (answer 406).
-    pub fn negotiate(accept: Option<&str>) -> Option<Media> {
+    pub(super) fn negotiate(accept: Option<&str>) -> Option<Media> {
         let Some(accept) = accept else {
             return Some(Media::Json);
         };
@@ -79,7 +79,7 @@ fn request_error(answer: &async_graphql::Response) -> bool {
 }
 
 /// Whether an error of `answer` carries one of `codes`.
-pub fn has_code(answer: &async_graphql::Response, codes: &[crate::error::Code]) -> bool {
+pub(super) fn has_code(answer: &async_graphql::Response, codes: &[crate::error::Code]) -> bool {
     answer.errors.iter().any(|error| {
         error
             .extensions
@@ -95,7 +95,7 @@ pub fn has_code(answer: &async_graphql::Response, codes: &[crate::error::Code]) 
 
 /// The HTTP response for one request, in `media`: 200, or 400 for a request error in the
 /// GraphQL media type, or 503 with `Retry-After` when the database was out of reach.
-pub fn graphql_response(answer: async_graphql::Response, media: Media) -> Response {
+pub(super) fn graphql_response(answer: async_graphql::Response, media: Media) -> Response {
     let request_error = request_error(&answer);
     let unavailable = has_code(&answer, &[crate::error::Code::Unavailable]);
     let body = match serde_json::to_vec(&Answer(&answer, !request_error)) {

@@ -19,11 +19,11 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 /// Longest accepted key.
-pub const MAX_KEY_LENGTH: usize = 255;
+pub(crate) const MAX_KEY_LENGTH: usize = 255;
 
 /// What a claim found.
 #[derive(Debug)]
-pub enum Claim {
+pub(crate) enum Claim {
     /// The key is new: run the mutation, then [`record`] its answer.
     New,
     /// The key has an answer: send it again.
@@ -36,7 +36,7 @@ pub enum Claim {
 
 /// A stored answer: the HTTP status, the content type and the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer {
+pub(crate) struct Answer {
     /// HTTP status.
     pub status: u16,
     pub content_type: String,
@@ -45,12 +45,12 @@ pub struct Answer {
 }
 
 /// Whether `key` is acceptable: 1 to 255 visible ASCII characters.
-pub fn valid_key(key: &str) -> bool {
+pub(crate) fn valid_key(key: &str) -> bool {
     (1..=MAX_KEY_LENGTH).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// The fingerprint of a request: its query, operation and variables.
-pub fn fingerprint(request: &async_graphql::Request) -> String {
+pub(crate) fn fingerprint(request: &async_graphql::Request) -> String {
     let mut hasher = Sha256::new();
     hasher.update(request.query.as_bytes());
     hasher.update([0]);
@@ -63,7 +63,7 @@ pub fn fingerprint(request: &async_graphql::Request) -> String {
 /// The answer to keep for repeats when `answer` showed `secrets`: each value that is one of
 /// them becomes null, with an error at its path saying it was shown once. `None` when there
 /// is nothing to take out.
-pub fn withhold(
+pub(crate) fn withhold(
     answer: &async_graphql::Response,
     secrets: &[String],
 ) -> Option<async_graphql::Response> {
@@ -120,7 +120,7 @@ pub fn withhold(
 }
 
 /// Claims `key` for `caller`'s request with `fingerprint`.
-pub async fn claim(
+pub(crate) async fn claim(
     pool: &PgPool,
     caller: Uuid,
     key: &str,
@@ -165,7 +165,7 @@ pub async fn claim(
 }
 
 /// Stores the answer of a claimed key.
-pub async fn record(
+pub(crate) async fn record(
     pool: &PgPool,
     caller: Uuid,
     key: &str,
@@ -186,7 +186,7 @@ pub async fn record(
 }
 
 /// Releases a claimed key whose mutation stored nothing, so a retry runs it.
-pub async fn release(pool: &PgPool, caller: Uuid, key: &str) -> Result<(), sqlx::Error> {
+pub(crate) async fn release(pool: &PgPool, caller: Uuid, key: &str) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM idempotency_keys WHERE caller = $1 AND key = $2")
         .bind(caller)
         .bind(key)

@@ -13,7 +13,7 @@ use crate::state::AppState;
 
 /// `GET /files/statements/{client_id}/{month}.csv|.pdf`: an issued statement of a client the
 /// viewer may see (portal users: their own).
-pub async fn download(
+pub(crate) async fn download(
     State(state): State<AppState>,
     Path((client_id, file)): Path<(Uuid, String)>,
     headers: HeaderMap,

@@ -16,13 +16,13 @@ use crate::state::AppState;
 /// The body of `POST /api/v1/time-entries`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Batch {
+pub(crate) struct Batch {
     entries: Vec<IncomingEntry>,
 }
 
 /// `POST /api/v1/time-entries` with an API key holding `time:ingest`: 200 with one outcome
 /// per entry, in order.
-pub async fn time_entries(
+pub(crate) async fn time_entries(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: axum::body::Bytes,

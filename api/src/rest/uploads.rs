@@ -57,7 +57,7 @@ fn clean_name(raw: &str) -> Result<String, ApiError> {
 }
 
 /// `POST /files/requests/{requestId}`.
-pub async fn upload(
+pub(crate) async fn upload(
     State(state): State<AppState>,
     Path(request_id): Path<Uuid>,
     headers: HeaderMap,
@@ -258,7 +258,7 @@ async fn stream(
 }
 
 /// `GET /files/uploads/{uploadId}`.
-pub async fn download(
+pub(crate) async fn download(
     State(state): State<AppState>,
     Path(upload_id): Path<Uuid>,
     headers: HeaderMap,
@@ -317,7 +317,7 @@ async fn send_file(
 }
 
 /// `POST /files/guidance/{guidanceId}`: attaches a source document to a guidance item.
-pub async fn attach_guidance_document(
+pub(crate) async fn attach_guidance_document(
     State(state): State<AppState>,
     Path(guidance_id): Path<Uuid>,
     headers: HeaderMap,
@@ -372,7 +372,7 @@ async fn attach(
 }
 
 /// `GET /files/guidance-documents/{documentId}` (internal users).
-pub async fn guidance_document(
+pub(crate) async fn guidance_document(
     State(state): State<AppState>,
     Path(document_id): Path<Uuid>,
     headers: HeaderMap,

@@ -89,7 +89,7 @@ pub struct MilestoneSpec {
 }
 
 /// Most days a request template gives the customer.
-pub const MAX_DUE_IN_DAYS: u32 = 365;
+pub(super) const MAX_DUE_IN_DAYS: u32 = 365;
 
 /// One stage of a template version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -104,7 +104,7 @@ fn carried_ipv4(v6: Ipv6Addr) -> Option<(Ipv4Addr, &'static str)> {
 
 /// Why `ip` may not receive webhooks (the special-purpose range it is in), or `None` for
 /// a public unicast address.
-pub fn special_purpose(ip: IpAddr) -> Option<String> {
+pub(super) fn special_purpose(ip: IpAddr) -> Option<String> {
     if let IpAddr::V6(v6) = ip {
         if let Some((v4, form)) = carried_ipv4(v6) {
             return special_purpose(IpAddr::V4(v4)).map(|why| format!("{why} ({form} {v4})"));

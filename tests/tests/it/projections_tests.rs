@@ -429,13 +429,13 @@ mod async_trait_shim {
     use projections::StoredEvent;
     use sqlx::PgConnection;
 
-    pub struct FailAfter {
+    pub(super) struct FailAfter {
         inner: Arc<dyn Projection>,
         left: AtomicUsize,
     }
 
     impl FailAfter {
-        pub fn new(inner: Arc<dyn Projection>, n: usize) -> Self {
+        pub(super) fn new(inner: Arc<dyn Projection>, n: usize) -> Self {
             Self {
                 inner,
                 left: AtomicUsize::new(n),

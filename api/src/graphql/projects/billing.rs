@@ -13,7 +13,7 @@ use crate::graphql::types::StageKey;
 /// A billing milestone.
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
-pub struct Milestone {
+pub(super) struct Milestone {
     id: Uuid,
     stage: Option<StageKey>,
     title: String,
@@ -42,7 +42,7 @@ impl From<MilestoneRow> for Milestone {
 /// The granted licence or registration.
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
-pub struct Licence {
+pub(super) struct Licence {
     pub number: String,
     pub issued_on: NaiveDate,
     pub expires_on: NaiveDate,
@@ -50,7 +50,7 @@ pub struct Licence {
 
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
-pub struct ExpiryAlert {
+pub(super) struct ExpiryAlert {
     days_ahead: i32,
     expires_on: NaiveDate,
     raised_at: DateTime<Utc>,
@@ -68,7 +68,7 @@ impl From<AlertRow> for ExpiryAlert {
 
 /// A billing milestone.
 #[derive(InputObject, Debug)]
-pub struct MilestoneInput {
+pub(super) struct MilestoneInput {
     /// Stage whose completion makes it billable.
     stage: StageKey,
     title: String,
@@ -80,7 +80,7 @@ pub struct MilestoneInput {
 
 /// The granted licence.
 #[derive(InputObject, Debug)]
-pub struct LicenceInput {
+pub(super) struct LicenceInput {
     /// Licence or registration number.
     number: String,
     /// Issue date.
@@ -93,7 +93,7 @@ pub struct LicenceInput {
 
 /// Billing and licence mutations.
 #[derive(Default, Debug)]
-pub struct BillingMutation;
+pub(crate) struct BillingMutation;
 
 #[Object]
 impl BillingMutation {

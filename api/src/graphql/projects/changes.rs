@@ -18,7 +18,7 @@ use crate::graphql::types::{parse_persisted, Direction};
 /// Correspondence with the regulator.
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
-pub struct LiaisonEntry {
+pub(super) struct LiaisonEntry {
     id: Uuid,
     date: NaiveDate,
     regulator: String,
@@ -49,7 +49,7 @@ impl From<LiaisonRow> for LiaisonEntry {
 /// pending updates, or a move to a newer template version.
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
-pub struct ChangeProposal {
+pub(super) struct ChangeProposal {
     project_id: Uuid,
     /// Number on the project (pass it to `approveProjectChange` / `refuseProjectChange`).
     number: i64,
@@ -85,7 +85,7 @@ impl From<ProposalRow> for ChangeProposal {
 
 /// A liaison log entry.
 #[derive(InputObject, Debug)]
-pub struct LiaisonEntryInput {
+pub(super) struct LiaisonEntryInput {
     /// Date of the correspondence (not in the future).
     #[graphql(validator(custom = "crate::graphql::types::Storable"))]
     date: NaiveDate,
@@ -100,7 +100,7 @@ pub struct LiaisonEntryInput {
 
 /// Liaison and change queries.
 #[derive(Default, Debug)]
-pub struct ChangeQuery;
+pub(crate) struct ChangeQuery;
 
 #[Object]
 impl ChangeQuery {
@@ -119,7 +119,7 @@ impl ChangeQuery {
 
 /// Liaison and change mutations.
 #[derive(Default, Debug)]
-pub struct ChangeMutation;
+pub(crate) struct ChangeMutation;
 
 #[Object]
 impl ChangeMutation {

@@ -14,7 +14,7 @@ use crate::graphql::types::{parse_persisted, RequestStatus, StageKey, UploadStat
 
 /// A request for a document, raised on a checklist item.
 #[derive(Debug)]
-pub struct DocumentRequest(pub RequestRow);
+pub(super) struct DocumentRequest(pub RequestRow);
 
 #[Object]
 impl DocumentRequest {
@@ -65,7 +65,7 @@ impl DocumentRequest {
 
 /// An uploaded file.
 #[derive(Debug)]
-pub struct Upload(pub UploadRow);
+pub(super) struct Upload(pub UploadRow);
 
 #[Object]
 impl Upload {
@@ -115,7 +115,10 @@ impl Upload {
 }
 
 /// Loads a document request the viewer may see (portal users: their own client's).
-pub async fn visible_request(ctx: &Context<'_>, id: Uuid) -> Result<Option<RequestRow>, ApiError> {
+pub(super) async fn visible_request(
+    ctx: &Context<'_>,
+    id: Uuid,
+) -> Result<Option<RequestRow>, ApiError> {
     let viewer = ctx.request().auth.require(Permission::ReadProjects)?;
     Ok(projections::projects::request(&ctx.state().pool, id)
         .await?
@@ -123,7 +126,7 @@ pub async fn visible_request(ctx: &Context<'_>, id: Uuid) -> Result<Option<Reque
 }
 
 #[derive(InputObject, Debug)]
-pub struct RaiseDocumentRequestInput {
+pub(super) struct RaiseDocumentRequestInput {
     /// Stage of the checklist item.
     stage: StageKey,
     /// Checklist item key.
@@ -169,7 +172,7 @@ async fn review(
 
 /// Document queries.
 #[derive(Default, Debug)]
-pub struct DocumentQuery;
+pub(crate) struct DocumentQuery;
 
 #[Object]
 impl DocumentQuery {
@@ -232,7 +235,7 @@ impl DocumentQuery {
 
 /// Document mutations.
 #[derive(Default, Debug)]
-pub struct DocumentMutation;
+pub(crate) struct DocumentMutation;
 
 #[Object]
 impl DocumentMutation {

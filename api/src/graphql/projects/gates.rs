@@ -16,7 +16,7 @@ use crate::graphql::types::{parse_persisted, ItemStatus, Role, StageKey};
 /// A stage of a project, with its clock and checklist.
 #[derive(SimpleObject, Debug)]
 #[graphql(complex)]
-pub struct ProjectStage {
+pub(super) struct ProjectStage {
     /// Which stage.
     pub key: Option<StageKey>,
     /// Service-level clock in days (none: no clock).
@@ -37,7 +37,7 @@ pub struct ProjectStage {
 
 impl ProjectStage {
     /// Builds a stage from its row and items.
-    pub fn new(row: StageRow, items: Vec<ChecklistItem>) -> Self {
+    pub(super) fn new(row: StageRow, items: Vec<ChecklistItem>) -> Self {
         ProjectStage {
             key: stage_key(&row.stage),
             sla_days: row.sla_days,
@@ -80,7 +80,7 @@ impl ProjectStage {
 /// A checklist item of a project stage.
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
-pub struct ChecklistItem {
+pub(super) struct ChecklistItem {
     key: String,
     title: String,
     mandatory: bool,
@@ -110,7 +110,7 @@ impl From<ItemRow> for ChecklistItem {
 /// A request to move a project to its next stage.
 #[derive(SimpleObject, Debug)]
 #[graphql(serial)]
-pub struct StageAdvance {
+pub(super) struct StageAdvance {
     id: Uuid,
     project_id: Uuid,
     from: Option<StageKey>,
@@ -144,7 +144,7 @@ impl From<AdvanceRow> for StageAdvance {
 
 /// Stage-gate queries.
 #[derive(Default, Debug)]
-pub struct GateQuery;
+pub(crate) struct GateQuery;
 
 #[Object]
 impl GateQuery {
@@ -163,7 +163,7 @@ impl GateQuery {
 
 /// Stage-gate mutations.
 #[derive(Default, Debug)]
-pub struct GateMutation;
+pub(crate) struct GateMutation;
 
 #[Object]
 impl GateMutation {

@@ -5,13 +5,13 @@ mod billing;
 mod changes;
 mod documents;
 mod gates;
-pub mod tasks;
+pub(super) mod tasks;
 
-pub use billing::BillingMutation;
-pub use changes::{ChangeMutation, ChangeQuery};
-pub use documents::{DocumentMutation, DocumentQuery};
-pub use gates::{GateMutation, GateQuery};
-pub use tasks::{TaskMutation, TaskQuery};
+pub(super) use billing::BillingMutation;
+pub(super) use changes::{ChangeMutation, ChangeQuery};
+pub(super) use documents::{DocumentMutation, DocumentQuery};
+pub(super) use gates::{GateMutation, GateQuery};
+pub(super) use tasks::{TaskMutation, TaskQuery};
 
 use async_graphql::connection::Connection;
 use async_graphql::dataloader::DataLoader;
@@ -45,7 +45,7 @@ pub const PROJECT_READ_MODELS: [&str; 2] = [
 
 /// Result of a project mutation.
 #[derive(SimpleObject, Debug)]
-pub struct ProjectPayload {
+pub(super) struct ProjectPayload {
     /// The project as the read model shows it.
     project: Option<Project>,
     /// The id of what the mutation created (task, subtask, request, entry, milestone), if any.
@@ -93,7 +93,7 @@ async fn run(
 }
 
 /// Waits for the read models, then answers with the project.
-pub async fn payload(
+pub(super) async fn payload(
     ctx: &Context<'_>,
     project_id: Uuid,
     created_id: Option<Uuid>,
@@ -119,7 +119,7 @@ pub async fn payload(
 }
 
 /// Basis points to a 0..1 fraction.
-pub fn fraction(basis_points: i32) -> f64 {
+pub(super) fn fraction(basis_points: i32) -> f64 {
     f64::from(basis_points) / f64::from(domain::project::rollup::FULL)
 }
 
@@ -128,7 +128,7 @@ fn stage_key(name: &str) -> Option<StageKey> {
 }
 
 /// Internal-only fields answer `FORBIDDEN` to portal users.
-pub fn require_internal(ctx: &Context<'_>) -> Result<(), ApiError> {
+pub(super) fn require_internal(ctx: &Context<'_>) -> Result<(), ApiError> {
     let viewer = ctx.request().auth.viewer()?;
     if viewer.role.is_portal() {
         return Err(ApiError::new(
@@ -141,7 +141,7 @@ pub fn require_internal(ctx: &Context<'_>) -> Result<(), ApiError> {
 
 /// A regulated project.
 #[derive(Debug)]
-pub struct Project(pub ProjectRow);
+pub(super) struct Project(pub ProjectRow);
 
 #[Object]
 impl Project {
@@ -300,7 +300,10 @@ impl Project {
 
 /// Loads a project the viewer may see, or `NOT_FOUND` (never `FORBIDDEN`, which would
 /// confirm that another client's project exists).
-pub async fn visible_project(ctx: &Context<'_>, id: Uuid) -> Result<Option<Project>, ApiError> {
+pub(super) async fn visible_project(
+    ctx: &Context<'_>,
+    id: Uuid,
+) -> Result<Option<Project>, ApiError> {
     let viewer = ctx.request().auth.require(Permission::ReadProjects)?;
     let row = projections::projects::find(&ctx.state().pool, id).await?;
     Ok(row.filter(|p| viewer.sees_client(p.client_id)).map(Project))
@@ -308,7 +311,7 @@ pub async fn visible_project(ctx: &Context<'_>, id: Uuid) -> Result<Option<Proje
 
 /// Project list filters.
 #[derive(InputObject, Default, Debug)]
-pub struct ProjectFilterInput {
+pub(super) struct ProjectFilterInput {
     /// Of this client (ignored for portal users, who only see their own).
     client_id: Option<Uuid>,
     /// With this status.
@@ -331,7 +334,7 @@ pub enum ProjectSortBy {
 }
 
 #[derive(InputObject, Default, Debug)]
-pub struct ProjectSort {
+pub(super) struct ProjectSort {
     #[graphql(default)]
     field: ProjectSortBy,
     #[graphql(default)]
@@ -340,7 +343,7 @@ pub struct ProjectSort {
 
 /// Project queries.
 #[derive(Default, Debug)]
-pub struct ProjectQuery;
+pub(super) struct ProjectQuery;
 
 #[Object]
 impl ProjectQuery {
@@ -395,7 +398,7 @@ impl ProjectQuery {
 
 /// Project lifecycle mutations.
 #[derive(Default, Debug)]
-pub struct ProjectMutation;
+pub(super) struct ProjectMutation;
 
 #[Object]
 impl ProjectMutation {

@@ -14,14 +14,14 @@ use crate::graphql::types::{parse_persisted, Priority, StageKey, TaskStatus};
 
 /// A task or a subtask.
 #[derive(Debug)]
-pub struct Task {
+pub(crate) struct Task {
     row: TaskRow,
     subtasks: Vec<TaskRow>,
 }
 
 impl Task {
     /// Builds the task tree from a project's rows (tasks in creation order).
-    pub fn tree(rows: Vec<TaskRow>) -> Vec<Task> {
+    pub(crate) fn tree(rows: Vec<TaskRow>) -> Vec<Task> {
         let (tasks, subtasks): (Vec<TaskRow>, Vec<TaskRow>) =
             rows.into_iter().partition(|r| r.parent_id.is_none());
         tasks
@@ -96,7 +96,7 @@ impl Task {
 
 /// A new task.
 #[derive(InputObject, Debug)]
-pub struct AddTaskInput {
+pub(crate) struct AddTaskInput {
     /// Stage it belongs to (optional).
     stage: Option<StageKey>,
     title: String,
@@ -113,7 +113,7 @@ pub struct AddTaskInput {
 
 /// A new subtask.
 #[derive(InputObject, Debug)]
-pub struct AddSubtaskInput {
+pub(crate) struct AddSubtaskInput {
     title: String,
     assignee_id: Option<Uuid>,
     /// Estimate in hours.
@@ -135,7 +135,7 @@ async fn check_assignee(ctx: &Context<'_>, user_id: Uuid) -> Result<(), ApiError
 
 /// Task queries.
 #[derive(Default, Debug)]
-pub struct TaskQuery;
+pub(crate) struct TaskQuery;
 
 #[Object]
 impl TaskQuery {
@@ -154,7 +154,7 @@ impl TaskQuery {
 
 /// Task mutations.
 #[derive(Default, Debug)]
-pub struct TaskMutation;
+pub(crate) struct TaskMutation;
 
 #[Object]
 impl TaskMutation {
