@@ -1,9 +1,20 @@
-//! Configuration from the environment (names from the domain brief; see `.env.example`).
+//! Configuration: every setting is an environment variable, read and checked once at start
+//! by [`Settings`] (clap, ADR 0016), each bad value refused with the variable's name;
+//! `zippcrm --help` lists them all. [`Config`] is what the server is built from:
+//! typed, its secrets held as `SecretString`, which no `Debug` print shows.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use clap::builder::BoolishValueParser;
+use reactions::courier::Drain;
+use reactions::mail::{MailConfig, MailTransport, TlsMode};
+use reactions::runner::ReactorConfig;
+use reactions::webhooks::{AddressPolicy, WebhookConfig};
+use reactions::whatsapp::WhatsAppConfig;
+use secrecy::{ExposeSecret, SecretString};
 
 pub use crate::files::{StorageConfig, DEFAULT_MAX_UPLOAD_BYTES};
 
@@ -11,7 +22,7 @@ pub use crate::files::{StorageConfig, DEFAULT_MAX_UPLOAD_BYTES};
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `DATABASE_URL`; `None` starts the embedded PostgreSQL (development only).
-    pub database_url: Option<String>,
+    pub database_url: Option<SecretString>,
     /// `BIND_ADDR`, default `127.0.0.1:8088`.
     pub bind_addr: SocketAddr,
     /// `PORTAL_URL`: where links in messages point, default `http://127.0.0.1:8088`.
@@ -21,9 +32,9 @@ pub struct Config {
     pub production: bool,
     /// `JWT_SECRET`. In development without one, a random secret made at first start and
     /// kept beside the data directory (`jwt-secret`), so no secret in the source signs tokens.
-    pub jwt_secret: String,
+    pub jwt_secret: SecretString,
     /// `ZIPPCRM_ADMIN_EMAIL` / `ZIPPCRM_ADMIN_PASSWORD`: first admin, created on first start.
-    pub admin: Option<(String, String)>,
+    pub admin: Option<(String, SecretString)>,
     /// `ZIPPCRM_DATA_DIR`: where the embedded PostgreSQL keeps its data.
     pub data_dir: String,
     /// `ZIPPCRM_RYW_TIMEOUT_MS`: how long a mutation waits for its read models.
@@ -48,61 +59,260 @@ pub struct Config {
     pub client_ip_header: Option<axum::http::HeaderName>,
     /// Reactors: `ZIPPCRM_REACTOR_ATTEMPTS` (default 5) attempts at an event before it is
     /// parked, the first retry after `ZIPPCRM_REACTOR_BACKOFF_MS` (default 1000), doubling.
-    pub reactors: reactions::runner::ReactorConfig,
+    pub reactors: ReactorConfig,
     /// Email delivery: SMTP with `SMTP_HOST` (and `SMTP_PORT`, `SMTP_USERNAME`,
     /// `SMTP_PASSWORD`, `SMTP_TLS`, `SMTP_FROM`); without it in development, `.eml` files in
     /// `ZIPPCRM_MAIL_DIR` (default `.zippcrm/mail`).
-    pub mail: reactions::mail::MailConfig,
+    pub mail: MailConfig,
     /// Webhook delivery: `ZIPPCRM_WEBHOOK_ATTEMPTS`, `_BACKOFF_MS`, `_LEASE_SECS`,
     /// `_TIMEOUT_MS`, `_DISABLE_AFTER_SECS`, and `ZIPPCRM_WEBHOOK_ALLOW` (internal addresses
     /// endpoints may use all the same).
-    pub webhooks: reactions::webhooks::WebhookConfig,
+    pub webhooks: WebhookConfig,
     /// WhatsApp delivery through a BSP: `WHATSAPP_BSP_URL`, `WHATSAPP_TOKEN`,
     /// `WHATSAPP_NUMBER` (all or none), `ZIPPCRM_WHATSAPP_ATTEMPTS`, `_BACKOFF_MS`,
     /// `_LEASE_SECS`. None: nobody can opt into WhatsApp.
-    pub whatsapp: Option<reactions::whatsapp::WhatsAppConfig>,
+    pub whatsapp: Option<WhatsAppConfig>,
 }
 
-/// The email settings from the environment.
-fn mail() -> Result<reactions::mail::MailConfig> {
-    use reactions::mail::{MailConfig, MailTransport, TlsMode};
-    let mut config =
-        MailConfig::directory(var("ZIPPCRM_MAIL_DIR").unwrap_or_else(|| ".zippcrm/mail".into()));
-    if let Some(host) = var("SMTP_HOST") {
-        let port = match var("SMTP_PORT") {
-            Some(port) => port.parse().context("SMTP_PORT must be a port number")?,
-            None => 587,
-        };
-        let credentials = match (var("SMTP_USERNAME"), var("SMTP_PASSWORD")) {
-            (Some(user), Some(password)) => Some((user, password)),
-            (None, None) => None,
-            _ => bail!("set both SMTP_USERNAME and SMTP_PASSWORD, or neither"),
-        };
-        config.transport = MailTransport::Smtp {
-            host,
-            port,
-            credentials,
-            tls: TlsMode::parse(var("SMTP_TLS").as_deref(), port)?,
-        };
-    }
-    if let Some(from) = var("SMTP_FROM") {
-        if !reactions::mail::valid_sender(&from) {
-            bail!("SMTP_FROM '{from}' is not an address such as 'ZippCRM <no-reply@firm.example>'");
-        }
-        config.from = from;
-    }
-    config.drain = config.drain.from_env("ZIPPCRM_MAIL", var);
-    Ok(config)
+/// Where the server runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Environment {
+    Development,
+    Production,
 }
 
-/// Parses `ZIPPCRM_ENV`: `true` for production, `false` for development (or unset).
-fn production(value: Option<&str>) -> Result<bool> {
-    match value.map(str::to_ascii_lowercase).as_deref() {
-        None | Some("development") => Ok(false),
-        Some("production") => Ok(true),
-        Some(other) => {
-            bail!("ZIPPCRM_ENV must be 'production' or 'development' (or unset), not '{other}'")
-        }
+fn environment(value: &str) -> Result<Environment, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "development" => Ok(Environment::Development),
+        "production" => Ok(Environment::Production),
+        other => Err(format!(
+            "ZIPPCRM_ENV must be 'production' or 'development' (or unset), not '{other}'"
+        )),
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value))
+}
+
+fn header_name(value: &str) -> Result<axum::http::HeaderName, String> {
+    value
+        .parse()
+        .map_err(|_| format!("'{value}' is not a header name"))
+}
+
+fn tls_mode(value: &str) -> Result<TlsMode, String> {
+    TlsMode::from_name(value).ok_or_else(|| "use tls, starttls or none".to_owned())
+}
+
+fn sender(value: &str) -> Result<String, String> {
+    if reactions::mail::valid_sender(value) {
+        Ok(value.to_owned())
+    } else {
+        Err("give an address such as 'ZippCRM <no-reply@firm.example>'".to_owned())
+    }
+}
+
+fn allowed_addresses(value: &str) -> Result<AddressPolicy, String> {
+    reactions::webhooks::parse_allow(value)
+        .map(|allow| AddressPolicy { allow })
+        .map_err(|e| format!("{e:#}"))
+}
+
+fn positive(value: &str) -> Result<u32, String> {
+    match value.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("give a whole number above 0".to_owned()),
+    }
+}
+
+/// Every setting of the server, each the environment variable its value is named after
+/// (`--db-pool <ZIPPCRM_DB_POOL>`). Read once at start; a value that does not parse is
+/// refused with the variable's name.
+#[derive(Debug, clap::Parser)]
+#[command(name = "zippcrm", version, about = "The ZippCRM server", long_about = None)]
+#[command(args_override_self = true, after_help = ENVIRONMENT_HELP)]
+#[command(next_help_heading = "Settings (environment variables)")]
+pub struct Settings {
+    /// `production` turns on the strict checks; `development` (the default) does not.
+    #[arg(
+        long,
+        value_name = "ZIPPCRM_ENV",
+        value_parser = environment,
+        default_value = "development"
+    )]
+    environment: Environment,
+    /// The PostgreSQL to use; unset, the embedded one starts (development only).
+    #[arg(long, value_name = "DATABASE_URL", value_parser = secret)]
+    database_url: Option<SecretString>,
+    /// The address the server listens on.
+    #[arg(long, value_name = "BIND_ADDR", default_value = "127.0.0.1:8088")]
+    bind_addr: SocketAddr,
+    /// Where links in messages point.
+    #[arg(
+        long,
+        value_name = "PORTAL_URL",
+        default_value = "http://127.0.0.1:8088"
+    )]
+    portal_url: String,
+    /// The signing secret of access tokens (production: at least 32 characters).
+    #[arg(long, value_name = "JWT_SECRET", value_parser = secret)]
+    jwt_secret: Option<SecretString>,
+    /// The first admin's email, created on first start (with ZIPPCRM_ADMIN_PASSWORD).
+    #[arg(long, value_name = "ZIPPCRM_ADMIN_EMAIL")]
+    admin_email: Option<String>,
+    /// The first admin's password (production: at least 12 characters).
+    #[arg(long, value_name = "ZIPPCRM_ADMIN_PASSWORD", value_parser = secret)]
+    admin_password: Option<SecretString>,
+    /// Where the embedded PostgreSQL keeps its data.
+    #[arg(
+        long,
+        value_name = "ZIPPCRM_DATA_DIR",
+        default_value = ".zippcrm/pgdata"
+    )]
+    data_dir: String,
+    /// How long a mutation waits for its read models, in milliseconds.
+    #[arg(long, value_name = "ZIPPCRM_RYW_TIMEOUT_MS", default_value_t = 5_000)]
+    ryw_timeout_ms: u64,
+    /// Connections in the database pool.
+    #[arg(long, value_name = "ZIPPCRM_DB_POOL", value_parser = positive, default_value = "20")]
+    db_pool: u32,
+    /// `text` or `json`.
+    #[arg(
+        long,
+        value_name = "LOG_FORMAT",
+        value_enum,
+        ignore_case = true,
+        default_value = "text"
+    )]
+    log_format: LogFormat,
+    /// S3-compatible storage for files; unset, ZIPPCRM_FILES_DIR.
+    #[arg(long, value_name = "S3_BUCKET")]
+    s3_bucket: Option<String>,
+    /// The S3 endpoint URL (unset: AWS).
+    #[arg(long, value_name = "S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// The S3 access key (with S3_SECRET_KEY).
+    #[arg(long, value_name = "S3_ACCESS_KEY", value_parser = secret)]
+    s3_access_key: Option<SecretString>,
+    /// The S3 secret key.
+    #[arg(long, value_name = "S3_SECRET_KEY", value_parser = secret)]
+    s3_secret_key: Option<SecretString>,
+    /// The S3 region (default us-east-1).
+    #[arg(long, value_name = "S3_REGION")]
+    s3_region: Option<String>,
+    /// The directory files are kept in without S3.
+    #[arg(
+        long,
+        value_name = "ZIPPCRM_FILES_DIR",
+        default_value = ".zippcrm/files"
+    )]
+    files_dir: PathBuf,
+    /// The largest upload, in bytes.
+    #[arg(long, value_name = "ZIPPCRM_MAX_UPLOAD_BYTES", default_value_t = DEFAULT_MAX_UPLOAD_BYTES)]
+    max_upload_bytes: usize,
+    /// `true` on exactly one replica: expiry alerts, reminders, due alerts and digests.
+    #[arg(long, value_name = "SCHEDULER_ENABLED", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set, default_value = "false")]
+    scheduler_enabled: bool,
+    /// Seconds between the scheduler's passes.
+    #[arg(long, value_name = "ZIPPCRM_SCHEDULER_INTERVAL_SECS", value_parser = positive, default_value = "3600")]
+    scheduler_interval_secs: u32,
+    /// The header a trusted proxy puts the caller's address in (only behind such a proxy).
+    #[arg(long, value_name = "ZIPPCRM_CLIENT_IP_HEADER", value_parser = header_name)]
+    client_ip_header: Option<axum::http::HeaderName>,
+    /// Attempts at an event before a reactor parks it (default 5).
+    #[arg(long, value_name = "ZIPPCRM_REACTOR_ATTEMPTS", value_parser = positive)]
+    reactor_attempts: Option<u32>,
+    /// A reactor's first retry, in milliseconds, doubling (default 1000).
+    #[arg(long, value_name = "ZIPPCRM_REACTOR_BACKOFF_MS")]
+    reactor_backoff_ms: Option<u64>,
+    /// Where emails become `.eml` files without SMTP_HOST (development).
+    #[arg(long, value_name = "ZIPPCRM_MAIL_DIR", default_value = ".zippcrm/mail")]
+    mail_dir: PathBuf,
+    /// The SMTP server emails go through.
+    #[arg(long, value_name = "SMTP_HOST")]
+    smtp_host: Option<String>,
+    /// The SMTP port.
+    #[arg(long, value_name = "SMTP_PORT", default_value_t = 587)]
+    smtp_port: u16,
+    /// With SMTP_PASSWORD, or neither.
+    #[arg(long, value_name = "SMTP_USERNAME")]
+    smtp_username: Option<String>,
+    /// The SMTP password.
+    #[arg(long, value_name = "SMTP_PASSWORD", value_parser = secret)]
+    smtp_password: Option<SecretString>,
+    /// `tls`, `starttls` or `none`; unset, TLS on port 465 and STARTTLS elsewhere.
+    #[arg(long, value_name = "SMTP_TLS", value_parser = tls_mode)]
+    smtp_tls: Option<TlsMode>,
+    /// The sender, such as `ZippCRM <no-reply@firm.example>`.
+    #[arg(long, value_name = "SMTP_FROM", value_parser = sender)]
+    smtp_from: Option<String>,
+    /// Attempts at an email before it fails (default 8).
+    #[arg(long, value_name = "ZIPPCRM_MAIL_ATTEMPTS", value_parser = positive)]
+    mail_attempts: Option<u32>,
+    /// An email's first retry, in milliseconds, doubling up to an hour (default 30 000).
+    #[arg(long, value_name = "ZIPPCRM_MAIL_BACKOFF_MS")]
+    mail_backoff_ms: Option<u64>,
+    /// How long a sender's claim on an email lasts, in seconds (default 300).
+    #[arg(long, value_name = "ZIPPCRM_MAIL_LEASE_SECS")]
+    mail_lease_secs: Option<u64>,
+    /// Attempts at a delivery before it fails (default 8).
+    #[arg(long, value_name = "ZIPPCRM_WEBHOOK_ATTEMPTS", value_parser = positive)]
+    webhook_attempts: Option<u32>,
+    /// A delivery's first retry, in milliseconds, doubling up to an hour (default 30 000).
+    #[arg(long, value_name = "ZIPPCRM_WEBHOOK_BACKOFF_MS")]
+    webhook_backoff_ms: Option<u64>,
+    /// How long a deliverer's claim lasts, in seconds (default 300).
+    #[arg(long, value_name = "ZIPPCRM_WEBHOOK_LEASE_SECS")]
+    webhook_lease_secs: Option<u64>,
+    /// How long a receiver may take to answer, in milliseconds (default 10 000).
+    #[arg(long, value_name = "ZIPPCRM_WEBHOOK_TIMEOUT_MS")]
+    webhook_timeout_ms: Option<u64>,
+    /// An endpoint failing this long without a success is disabled (default 5 days).
+    #[arg(long, value_name = "ZIPPCRM_WEBHOOK_DISABLE_AFTER_SECS")]
+    webhook_disable_after_secs: Option<u64>,
+    /// Comma-separated special-purpose addresses or ranges endpoints may use all the same.
+    #[arg(long, value_name = "ZIPPCRM_WEBHOOK_ALLOW", value_parser = allowed_addresses)]
+    webhook_allow: Option<AddressPolicy>,
+    /// The BSP's messages endpoint (with WHATSAPP_TOKEN and WHATSAPP_NUMBER, or none).
+    #[arg(long, value_name = "WHATSAPP_BSP_URL")]
+    whatsapp_bsp_url: Option<String>,
+    /// The BSP's bearer token.
+    #[arg(long, value_name = "WHATSAPP_TOKEN", value_parser = secret)]
+    whatsapp_token: Option<SecretString>,
+    /// The firm's sending number, E.164.
+    #[arg(long, value_name = "WHATSAPP_NUMBER")]
+    whatsapp_number: Option<String>,
+    /// Attempts at a WhatsApp message before it fails (default 8).
+    #[arg(long, value_name = "ZIPPCRM_WHATSAPP_ATTEMPTS", value_parser = positive)]
+    whatsapp_attempts: Option<u32>,
+    /// A WhatsApp message's first retry, in milliseconds, doubling up to an hour (default 30 000).
+    #[arg(long, value_name = "ZIPPCRM_WHATSAPP_BACKOFF_MS")]
+    whatsapp_backoff_ms: Option<u64>,
+    /// How long a sender's claim on a WhatsApp message lasts, in seconds (default 300).
+    #[arg(long, value_name = "ZIPPCRM_WHATSAPP_LEASE_SECS")]
+    whatsapp_lease_secs: Option<u64>,
+}
+
+/// `drain` with the settings given in place of its own.
+fn drain(
+    drain: Drain,
+    attempts: Option<u32>,
+    backoff_ms: Option<u64>,
+    lease_secs: Option<u64>,
+) -> Drain {
+    Drain {
+        attempts: attempts.unwrap_or(drain.attempts),
+        backoff: backoff_ms.map_or(drain.backoff, Duration::from_millis),
+        lease: lease_secs.map_or(drain.lease, Duration::from_secs),
+        ..drain
     }
 }
 
@@ -133,103 +343,168 @@ fn development_secret(dir: &std::path::Path) -> Result<String> {
     Ok(secret)
 }
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-}
+const ENVIRONMENT_HELP: &str = "Each setting is read from the environment variable in capitals \
+beside it; an empty one counts as unset (as .env.example leaves them). A flag given here \
+overrides the variable.";
 
-impl Config {
-    /// Reads the environment and applies the production checks.
+impl Settings {
+    /// The flags the environment gives: one per setting whose variable (its value's name) is
+    /// set, trimmed, and not empty. Put before the command line's own arguments, which
+    /// override them.
+    pub fn environment() -> Vec<String> {
+        Self::flags(|variable| std::env::var(variable).ok())
+    }
+
+    /// The flags of the variables `lookup` finds set and not empty.
+    fn flags(lookup: impl Fn(&str) -> Option<String>) -> Vec<String> {
+        <Settings as clap::CommandFactory>::command()
+            .get_arguments()
+            .filter_map(|arg| {
+                let variable = arg.get_value_names()?.first()?.as_str().to_owned();
+                let value = lookup(&variable)?.trim().to_owned();
+                let long = arg.get_long()?;
+                (!value.is_empty()).then(|| format!("--{long}={value}"))
+            })
+            .collect()
+    }
+
+    /// The settings in the environment alone (no command-line arguments).
     pub fn from_env() -> Result<Self> {
-        let production = production(var("ZIPPCRM_ENV").as_deref())?;
-        let data_dir = var("ZIPPCRM_DATA_DIR").unwrap_or_else(|| ".zippcrm/pgdata".into());
-        let jwt_secret = match var("JWT_SECRET") {
+        let args = std::iter::once("zippcrm".to_owned()).chain(Self::environment());
+        <Settings as clap::Parser>::try_parse_from(args)
+            .map_err(|e| anyhow::anyhow!("{}", e.render().to_string().trim_end()))
+    }
+
+    /// The configuration these settings make, with the rules between settings (all or
+    /// none of a group) and production's checks.
+    pub fn config(self) -> Result<Config> {
+        let production = self.environment == Environment::Production;
+        let jwt_secret = match self.jwt_secret {
             Some(secret) => secret,
-            None if production => String::new(),
+            None if production => SecretString::default(),
             None => development_secret(
-                std::path::Path::new(&data_dir)
+                std::path::Path::new(&self.data_dir)
                     .parent()
                     .unwrap_or(std::path::Path::new(".")),
-            )?,
+            )?
+            .into(),
         };
-        let bind_addr = var("BIND_ADDR")
-            .unwrap_or_else(|| "127.0.0.1:8088".into())
-            .parse()
-            .context("BIND_ADDR must be host:port, e.g. 127.0.0.1:8088")?;
-        let admin = match (var("ZIPPCRM_ADMIN_EMAIL"), var("ZIPPCRM_ADMIN_PASSWORD")) {
+        let admin = match (self.admin_email, self.admin_password) {
             (Some(email), Some(password)) => Some((email, password)),
-            (None, None) if !production => {
-                Some(("admin@zippcrm.local".into(), "zippcrm-admin-dev".into()))
-            }
+            (None, None) if !production => Some((
+                "admin@zippcrm.local".into(),
+                SecretString::from("zippcrm-admin-dev"),
+            )),
             (None, None) => None,
             _ => bail!("set both ZIPPCRM_ADMIN_EMAIL and ZIPPCRM_ADMIN_PASSWORD, or neither"),
         };
+        let mut mail = MailConfig::directory(self.mail_dir);
+        if let Some(host) = self.smtp_host {
+            let credentials = match (self.smtp_username, self.smtp_password) {
+                (Some(user), Some(password)) => Some((user, password)),
+                (None, None) => None,
+                _ => bail!("set both SMTP_USERNAME and SMTP_PASSWORD, or neither"),
+            };
+            mail.transport = MailTransport::Smtp {
+                host,
+                port: self.smtp_port,
+                credentials,
+                tls: self
+                    .smtp_tls
+                    .unwrap_or_else(|| TlsMode::default_for(self.smtp_port)),
+            };
+        }
+        if let Some(from) = self.smtp_from {
+            mail.from = from;
+        }
+        mail.drain = drain(
+            mail.drain,
+            self.mail_attempts,
+            self.mail_backoff_ms,
+            self.mail_lease_secs,
+        );
+        let defaults = WebhookConfig::default();
+        let webhooks = WebhookConfig {
+            drain: drain(
+                defaults.drain,
+                self.webhook_attempts,
+                self.webhook_backoff_ms,
+                self.webhook_lease_secs,
+            ),
+            timeout: self
+                .webhook_timeout_ms
+                .map_or(defaults.timeout, Duration::from_millis),
+            disable_after: self
+                .webhook_disable_after_secs
+                .map_or(defaults.disable_after, Duration::from_secs),
+            addresses: self.webhook_allow.unwrap_or(defaults.addresses),
+        };
+        let whatsapp = match (
+            self.whatsapp_bsp_url,
+            self.whatsapp_token,
+            self.whatsapp_number,
+        ) {
+            (None, None, None) => None,
+            (Some(url), Some(token), Some(number)) => {
+                let mut whatsapp = WhatsAppConfig::new(&url, token, &number)?;
+                whatsapp.drain = drain(
+                    whatsapp.drain,
+                    self.whatsapp_attempts,
+                    self.whatsapp_backoff_ms,
+                    self.whatsapp_lease_secs,
+                );
+                Some(whatsapp)
+            }
+            _ => {
+                bail!("set WHATSAPP_BSP_URL, WHATSAPP_TOKEN and WHATSAPP_NUMBER together, or none")
+            }
+        };
+        let reactors = ReactorConfig::default();
         let config = Config {
-            mail: mail()?,
-            webhooks: reactions::webhooks::WebhookConfig::from_env(var)?,
-            whatsapp: reactions::whatsapp::WhatsAppConfig::from_env(var)?,
-            database_url: var("DATABASE_URL"),
-            bind_addr,
-            portal_url: var("PORTAL_URL").unwrap_or_else(|| "http://127.0.0.1:8088".into()),
+            database_url: self.database_url,
+            bind_addr: self.bind_addr,
+            portal_url: self.portal_url,
             production,
             jwt_secret,
             admin,
-            data_dir,
-            read_your_writes_timeout: Duration::from_millis(
-                var("ZIPPCRM_RYW_TIMEOUT_MS")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(5_000),
-            ),
-            pool_size: var("ZIPPCRM_DB_POOL")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(20),
-            json_logs: var("LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("json")),
-            storage: match var("S3_BUCKET") {
+            data_dir: self.data_dir,
+            read_your_writes_timeout: Duration::from_millis(self.ryw_timeout_ms),
+            pool_size: self.db_pool,
+            json_logs: self.log_format == LogFormat::Json,
+            storage: match self.s3_bucket {
                 Some(bucket) => StorageConfig::S3 {
-                    endpoint: var("S3_ENDPOINT"),
+                    endpoint: self.s3_endpoint,
                     bucket,
-                    access_key: var("S3_ACCESS_KEY"),
-                    secret_key: var("S3_SECRET_KEY"),
-                    region: var("S3_REGION"),
+                    access_key: self.s3_access_key,
+                    secret_key: self.s3_secret_key,
+                    region: self.s3_region,
                 },
-                None => StorageConfig::Local(
-                    var("ZIPPCRM_FILES_DIR")
-                        .unwrap_or_else(|| ".zippcrm/files".into())
-                        .into(),
-                ),
+                None => StorageConfig::Local(self.files_dir),
             },
-            max_upload_bytes: var("ZIPPCRM_MAX_UPLOAD_BYTES")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(DEFAULT_MAX_UPLOAD_BYTES),
-            scheduler_enabled: var("SCHEDULER_ENABLED")
-                .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1"),
-            scheduler_interval: Duration::from_secs(
-                var("ZIPPCRM_SCHEDULER_INTERVAL_SECS")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(3_600),
-            ),
-            client_ip_header: var("ZIPPCRM_CLIENT_IP_HEADER")
-                .map(|name| name.parse())
-                .transpose()
-                .context("ZIPPCRM_CLIENT_IP_HEADER must be a header name")?,
-            reactors: {
-                let defaults = reactions::runner::ReactorConfig::default();
-                reactions::runner::ReactorConfig {
-                    attempts: var("ZIPPCRM_REACTOR_ATTEMPTS")
-                        .and_then(|v| v.parse().ok())
-                        .filter(|&n| n > 0)
-                        .unwrap_or(defaults.attempts),
-                    backoff: var("ZIPPCRM_REACTOR_BACKOFF_MS")
-                        .and_then(|v| v.parse().ok())
-                        .map_or(defaults.backoff, Duration::from_millis),
-                    ..defaults
-                }
+            max_upload_bytes: self.max_upload_bytes,
+            scheduler_enabled: self.scheduler_enabled,
+            scheduler_interval: Duration::from_secs(u64::from(self.scheduler_interval_secs)),
+            client_ip_header: self.client_ip_header,
+            reactors: ReactorConfig {
+                attempts: self.reactor_attempts.unwrap_or(reactors.attempts),
+                backoff: self
+                    .reactor_backoff_ms
+                    .map_or(reactors.backoff, Duration::from_millis),
+                ..reactors
             },
+            mail,
+            webhooks,
+            whatsapp,
         };
         config.check()?;
         Ok(config)
+    }
+}
+
+impl Config {
+    /// Reads the environment (every setting, once) and applies the production checks.
+    pub fn from_env() -> Result<Self> {
+        Settings::from_env()?.config()
     }
 
     /// The production rules: a real database, a strong secret, a strong admin password.
@@ -240,21 +515,18 @@ impl Config {
         if self.database_url.is_none() {
             bail!("ZIPPCRM_ENV=production needs DATABASE_URL (the embedded database is for development only)");
         }
-        if published_secret(&self.jwt_secret) {
+        if published_secret(self.jwt_secret.expose_secret()) {
             bail!("JWT_SECRET is a value published in ZippCRM's own files or history (the former development secret, a test's): anyone could sign tokens with it. Make one of your own, e.g. `openssl rand -hex 32`");
         }
-        if weak_secret(&self.jwt_secret) {
+        if weak_secret(self.jwt_secret.expose_secret()) {
             bail!("ZIPPCRM_ENV=production needs a JWT_SECRET of at least 32 characters, not one character repeated");
         }
         if let Some((_, password)) = &self.admin {
-            if password.chars().count() < 12 {
+            if password.expose_secret().chars().count() < 12 {
                 bail!("ZIPPCRM_ADMIN_PASSWORD must be at least 12 characters in production");
             }
         }
-        if matches!(
-            self.mail.transport,
-            reactions::mail::MailTransport::Directory(_)
-        ) {
+        if matches!(self.mail.transport, MailTransport::Directory(_)) {
             bail!("ZIPPCRM_ENV=production needs SMTP_HOST: customers must receive their emails");
         }
         Ok(())
@@ -290,6 +562,8 @@ pub fn weak_secret(secret: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser as _;
+
     use super::*;
 
     /// A secret the repository held once (the old example of a strong one).
@@ -310,7 +584,7 @@ mod tests {
             bind_addr: "127.0.0.1:0".parse().expect("addr"),
             portal_url: "https://portal.firm.example".into(),
             production: true,
-            jwt_secret: String::new(),
+            jwt_secret: SecretString::default(),
             admin: None,
             data_dir: String::new(),
             read_your_writes_timeout: Duration::from_secs(1),
@@ -329,7 +603,7 @@ mod tests {
         assert!(config.check().is_err());
         config.jwt_secret = "short".into();
         assert!(config.check().is_err());
-        config.jwt_secret = "a".repeat(64);
+        config.jwt_secret = "a".repeat(64).into();
         assert!(config.check().is_err());
         for published in [
             "zippcrm-development-secret-do-not-use-in-production",
@@ -338,7 +612,7 @@ mod tests {
             config.jwt_secret = published.into();
             assert!(config.check().is_err(), "{published}");
         }
-        config.jwt_secret = random_secret();
+        config.jwt_secret = random_secret().into();
         assert!(config.check().is_err(), "no SMTP server");
         config.mail.transport = reactions::mail::MailTransport::Smtp {
             host: "smtp.firm.example".into(),
@@ -353,12 +627,102 @@ mod tests {
 
     #[test]
     fn an_unknown_environment_is_refused_rather_than_taken_for_development() {
+        let production = |value: Option<&str>| -> Result<bool, clap::Error> {
+            let args = ["zippcrm", "--environment"].into_iter();
+            let settings = match value {
+                Some(value) => Settings::try_parse_from(args.chain([value])),
+                None => Settings::try_parse_from(["zippcrm"]),
+            }?;
+            Ok(settings.environment == Environment::Production)
+        };
         assert!(!production(None).expect("unset is development"));
         assert!(!production(Some("development")).expect("development"));
         assert!(production(Some("Production")).expect("production"));
         for typo in ["prod", "staging", "dev"] {
             assert!(production(Some(typo)).is_err(), "{typo}");
         }
+    }
+
+    #[test]
+    fn the_example_environment_parses_and_empty_variables_count_as_unset() {
+        let example: Vec<(String, String)> = include_str!("../../.env.example")
+            .lines()
+            .filter(|line| !line.trim_start().starts_with('#'))
+            .filter_map(|line| line.split_once('='))
+            .map(|(name, value)| (name.trim().to_owned(), value.to_owned()))
+            .collect();
+        let flags = Settings::flags(|variable| {
+            example
+                .iter()
+                .find(|(name, _)| name == variable)
+                .map(|(_, value)| value.clone())
+        });
+        assert!(flags.iter().all(|flag| !flag.ends_with('=')), "{flags:?}");
+        assert!(
+            flags.iter().any(|flag| flag == "--scheduler-enabled=false"),
+            "{flags:?}"
+        );
+        let settings = Settings::try_parse_from(std::iter::once("zippcrm".to_owned()).chain(flags))
+            .expect("the example parses");
+        assert!(!settings.scheduler_enabled);
+        assert!(settings.jwt_secret.is_none(), "JWT_SECRET= is unset");
+    }
+
+    #[test]
+    fn a_bad_value_is_refused_with_its_variables_name() {
+        let refused =
+            Settings::try_parse_from(["zippcrm", "--db-pool", "many"]).expect_err("not a number");
+        assert!(refused.to_string().contains("ZIPPCRM_DB_POOL"), "{refused}");
+    }
+
+    #[test]
+    fn secrets_are_never_printed() {
+        let (signing, password) = (random_secret(), random_secret());
+        let dir = std::env::temp_dir().join(format!("zippcrm-settings-{}", uuid::Uuid::new_v4()));
+        let settings = Settings::try_parse_from([
+            "zippcrm".to_owned(),
+            format!("--jwt-secret={signing}"),
+            "--admin-email=admin@firm.example".to_owned(),
+            format!("--admin-password={password}"),
+            format!("--data-dir={}", dir.join("pgdata").display()),
+        ])
+        .expect("parsed");
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains(&signing) && !printed.contains(&password));
+        let config = settings.config().expect("development");
+        let printed = format!("{config:?}");
+        assert!(!printed.contains(&signing) && !printed.contains(&password));
+    }
+
+    #[test]
+    fn the_three_whatsapp_settings_come_together_or_not_at_all() {
+        let whatsapp = |pairs: &[(&str, &str)]| -> Result<Option<WhatsAppConfig>> {
+            let mut args = vec!["zippcrm".to_owned()];
+            for (flag, value) in pairs {
+                args.push(format!("--{flag}"));
+                args.push((*value).to_owned());
+            }
+            let dir =
+                std::env::temp_dir().join(format!("zippcrm-settings-{}", uuid::Uuid::new_v4()));
+            args.push("--data-dir".into());
+            args.push(dir.join("pgdata").display().to_string());
+            Ok(Settings::try_parse_from(args)?.config()?.whatsapp)
+        };
+        assert!(whatsapp(&[]).expect("none").is_none());
+        assert!(whatsapp(&[("whatsapp-bsp-url", "https://bsp.example/messages")]).is_err());
+        const ALL: [(&str, &str); 3] = [
+            ("whatsapp-bsp-url", "https://bsp.example/v17.0/messages"),
+            ("whatsapp-token", "t"),
+            ("whatsapp-number", "+91 44 6677 8899"),
+        ];
+        let config = whatsapp(&ALL).expect("valid").expect("configured");
+        assert_eq!(config.number, "+914466778899");
+        const BAD_NUMBER: [(&str, &str); 3] = [
+            ("whatsapp-bsp-url", "https://bsp.example/v17.0/messages"),
+            ("whatsapp-token", "t"),
+            ("whatsapp-number", "044 6677 8899"),
+        ];
+        assert!(whatsapp(&BAD_NUMBER).is_err());
     }
 
     #[test]

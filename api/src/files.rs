@@ -9,6 +9,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, WriteMultipart};
+use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
 /// A file being written to the store part by part; nothing is visible under its key until
@@ -51,8 +52,8 @@ pub enum StorageConfig {
         /// Endpoint URL (empty: AWS).
         endpoint: Option<String>,
         bucket: String,
-        access_key: Option<String>,
-        secret_key: Option<String>,
+        access_key: Option<secrecy::SecretString>,
+        secret_key: Option<secrecy::SecretString>,
         region: Option<String>,
     },
 }
@@ -331,8 +332,8 @@ impl FileStore {
                 }
                 if let (Some(key), Some(secret)) = (access_key, secret_key) {
                     builder = builder
-                        .with_access_key_id(key)
-                        .with_secret_access_key(secret);
+                        .with_access_key_id(key.expose_secret())
+                        .with_secret_access_key(secret.expose_secret());
                 }
                 builder = builder.with_region(region.as_deref().unwrap_or("us-east-1"));
                 (Arc::new(builder.build()?), 5 * 1024 * 1024)

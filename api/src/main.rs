@@ -1,9 +1,30 @@
 //! `zippcrm`: the ZippCRM server.
 //!
-//! `zippcrm` serves the API (see README); `zippcrm print-schema` prints the GraphQL SDL.
+//! `zippcrm` serves the API (see README); `zippcrm print-schema` prints the GraphQL SDL;
+//! `zippcrm --help` lists every setting (each an environment variable).
 
 use anyhow::Result;
-use api::{config::Config, telemetry, Server};
+use api::config::Settings;
+use api::{telemetry, Server};
+use clap::Parser;
+use secrecy::ExposeSecret;
+
+/// The command line: the settings (from the environment, or as flags) and what to do.
+#[derive(Debug, Parser)]
+#[command(name = "zippcrm", version, about = "The ZippCRM server")]
+#[command(args_override_self = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    settings: Settings,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Print the GraphQL schema (SDL) and exit.
+    PrintSchema,
+}
 
 /// mimalloc returns freed pages to the system; glibc's malloc kept the freed heap of a
 /// catch-up fold (ADR 0006).
@@ -12,18 +33,24 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    if std::env::args().nth(1).as_deref() == Some("print-schema") {
+    // The environment's settings first, so that a flag on the command line overrides them.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let given = args.split_off(1.min(args.len()));
+    args.extend(Settings::environment().into_iter().map(Into::into));
+    args.extend(given);
+    let cli = Cli::parse_from(args);
+    if let Some(Command::PrintSchema) = cli.command {
         print!("{}", api::graphql::sdl());
         return Ok(());
     }
-    let config = Config::from_env()?;
+    let config = cli.settings.config()?;
     telemetry::init(config.json_logs);
     if std::env::var_os("JWT_SECRET").is_none() {
         tracing::warn!("JWT_SECRET is not set: tokens are signed with the random development secret kept in jwt-secret beside the data directory (production refuses to start without JWT_SECRET)");
     }
     let mut embedded = None;
     let url = match &config.database_url {
-        Some(url) => url.clone(),
+        Some(url) => url.expose_secret().to_owned(),
         None => {
             let pg = devdb::LocalPostgres::start(
                 std::path::Path::new(&config.data_dir),

@@ -6,6 +6,7 @@ use anyhow::{Context as _, Result};
 use commands::CommandBus;
 use projections::runner::{self, RunnerConfig};
 use projections::Notices;
+use secrecy::ExposeSecret;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -92,7 +93,7 @@ impl Server {
             .await
             .map_err(|e| anyhow::anyhow!("seeding departments: {e}"))?;
         if let Some((email, admin_password)) = &config.admin {
-            let hash = password::hash(admin_password.clone())
+            let hash = password::hash(admin_password.expose_secret().to_owned())
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
             if bus
@@ -155,7 +156,7 @@ impl Server {
             pool,
             bus,
             notices,
-            jwt: JwtKeys::new(&config.jwt_secret),
+            jwt: JwtKeys::new(config.jwt_secret.expose_secret()),
             sessions,
             ryw_timeout: config.read_your_writes_timeout,
             files,

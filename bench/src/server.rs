@@ -20,7 +20,7 @@ pub(crate) async fn serve() -> Result<()> {
         .database_url
         .clone()
         .context("DATABASE_URL must be set for `zippcrm-bench serve`")?;
-    let server = api::Server::build(&config, &url).await?;
+    let server = api::Server::build(&config, secrecy::ExposeSecret::expose_secret(&url)).await?;
     let listener = tokio::net::TcpListener::bind(config.bind_addr).await?;
     println!("listening {}", listener.local_addr()?);
     server

@@ -57,21 +57,6 @@ impl Drain {
             .saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(16)));
         doubled.min(Duration::from_secs(3600).max(self.backoff))
     }
-
-    /// Reads `<PREFIX>_ATTEMPTS`, `<PREFIX>_BACKOFF_MS` and `<PREFIX>_LEASE_SECS` over
-    /// these settings.
-    pub fn from_env(mut self, prefix: &str, var: impl Fn(&str) -> Option<String>) -> Self {
-        if let Some(attempts) = var(&format!("{prefix}_ATTEMPTS")).and_then(|v| v.parse().ok()) {
-            self.attempts = attempts;
-        }
-        if let Some(ms) = var(&format!("{prefix}_BACKOFF_MS")).and_then(|v| v.parse().ok()) {
-            self.backoff = Duration::from_millis(ms);
-        }
-        if let Some(secs) = var(&format!("{prefix}_LEASE_SECS")).and_then(|v| v.parse().ok()) {
-            self.lease = Duration::from_secs(secs);
-        }
-        self
-    }
 }
 
 /// What a delivery attempt came to.

@@ -24,6 +24,7 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -42,17 +43,22 @@ pub enum TlsMode {
 }
 
 impl TlsMode {
-    /// Parses `SMTP_TLS` (`tls`, `starttls`, `none`); unset, TLS on port 465 and STARTTLS
-    /// elsewhere.
-    pub fn parse(value: Option<&str>, port: u16) -> Result<Self> {
-        match value.map(str::to_ascii_lowercase).as_deref() {
-            None if port == 465 => Ok(TlsMode::Tls),
-            None | Some("starttls") => Ok(TlsMode::StartTls),
-            Some("tls") => Ok(TlsMode::Tls),
-            Some("none") => Ok(TlsMode::None),
-            Some(other) => {
-                anyhow::bail!("SMTP_TLS must be tls, starttls or none, not '{other}'")
-            }
+    /// The mode named `tls`, `starttls` or `none` (any case).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "tls" => Some(TlsMode::Tls),
+            "starttls" => Some(TlsMode::StartTls),
+            "none" => Some(TlsMode::None),
+            _ => None,
+        }
+    }
+
+    /// The mode of `port` when none is named: TLS on 465, STARTTLS elsewhere.
+    pub fn default_for(port: u16) -> Self {
+        if port == 465 {
+            TlsMode::Tls
+        } else {
+            TlsMode::StartTls
         }
     }
 }
@@ -64,7 +70,7 @@ pub enum MailTransport {
     Smtp {
         host: String,
         port: u16,
-        credentials: Option<(String, String)>,
+        credentials: Option<(String, SecretString)>,
         tls: TlsMode,
     },
     /// Development without `SMTP_HOST`: `.eml` files in `ZIPPCRM_MAIL_DIR`.
@@ -138,7 +144,10 @@ impl Sender {
                     .tls(tls)
                     .timeout(Some(Duration::from_secs(30)));
                 if let Some((user, password)) = credentials {
-                    builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+                    builder = builder.credentials(Credentials::new(
+                        user.clone(),
+                        password.expose_secret().to_owned(),
+                    ));
                 }
                 Ok(Sender::Smtp(builder.build()))
             }
@@ -271,12 +280,9 @@ mod tests {
 
     #[test]
     fn the_tls_mode_follows_the_port_unless_said() {
-        assert_eq!(TlsMode::parse(None, 465).expect("465"), TlsMode::Tls);
-        assert_eq!(TlsMode::parse(None, 587).expect("587"), TlsMode::StartTls);
-        assert_eq!(
-            TlsMode::parse(Some("NONE"), 25).expect("none"),
-            TlsMode::None
-        );
-        assert!(TlsMode::parse(Some("ssl"), 25).is_err());
+        assert_eq!(TlsMode::default_for(465), TlsMode::Tls);
+        assert_eq!(TlsMode::default_for(587), TlsMode::StartTls);
+        assert_eq!(TlsMode::from_name("NONE").expect("none"), TlsMode::None);
+        assert!(TlsMode::from_name("ssl").is_none());
     }
 }

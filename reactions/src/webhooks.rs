@@ -96,34 +96,6 @@ impl Default for WebhookConfig {
     }
 }
 
-impl WebhookConfig {
-    /// Reads the environment over the defaults.
-    pub fn from_env(var: impl Fn(&str) -> Option<String> + Copy) -> Result<Self> {
-        let mut config = WebhookConfig {
-            drain: WebhookConfig::default()
-                .drain
-                .from_env("ZIPPCRM_WEBHOOK", var),
-            ..WebhookConfig::default()
-        };
-        if let Some(ms) = var("ZIPPCRM_WEBHOOK_TIMEOUT_MS") {
-            config.timeout = Duration::from_millis(
-                ms.parse()
-                    .context("ZIPPCRM_WEBHOOK_TIMEOUT_MS must be a number of milliseconds")?,
-            );
-        }
-        if let Some(secs) = var("ZIPPCRM_WEBHOOK_DISABLE_AFTER_SECS") {
-            config.disable_after = Duration::from_secs(
-                secs.parse()
-                    .context("ZIPPCRM_WEBHOOK_DISABLE_AFTER_SECS must be a number of seconds")?,
-            );
-        }
-        if let Some(allow) = var("ZIPPCRM_WEBHOOK_ALLOW").filter(|a| !a.trim().is_empty()) {
-            config.addresses.allow = parse_allow(&allow).context("ZIPPCRM_WEBHOOK_ALLOW")?;
-        }
-        Ok(config)
-    }
-}
-
 /// A new signing secret: `whsec_` and 32 random bytes in base64.
 pub fn new_secret() -> String {
     let mut bytes = [0u8; 32];

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use sqlx::PgPool;
 use tokio::sync::watch;
@@ -22,7 +23,7 @@ use crate::courier::{self, Claimed, Courier, Drain, Outcome, Queue};
 pub struct WhatsAppConfig {
     /// The BSP's messages endpoint.
     pub url: String,
-    pub token: String,
+    pub token: SecretString,
     /// The firm's sending number, E.164.
     pub number: String,
     /// `ZIPPCRM_WHATSAPP_ATTEMPTS`, `_BACKOFF_MS`, `_LEASE_SECS`.
@@ -32,33 +33,22 @@ pub struct WhatsAppConfig {
 }
 
 impl WhatsAppConfig {
-    /// Reads `WHATSAPP_BSP_URL`, `WHATSAPP_TOKEN` and `WHATSAPP_NUMBER`: all three or none.
-    pub fn from_env(var: impl Fn(&str) -> Option<String> + Copy) -> Result<Option<Self>> {
-        let (url, token, number) = (
-            var("WHATSAPP_BSP_URL"),
-            var("WHATSAPP_TOKEN"),
-            var("WHATSAPP_NUMBER"),
-        );
-        let (url, token, number) = match (url, token, number) {
-            (None, None, None) => return Ok(None),
-            (Some(url), Some(token), Some(number)) => (url, token, number),
-            _ => {
-                bail!("set WHATSAPP_BSP_URL, WHATSAPP_TOKEN and WHATSAPP_NUMBER together, or none")
-            }
-        };
-        let parsed = reqwest::Url::parse(&url).context("WHATSAPP_BSP_URL is not a URL")?;
+    /// A BSP at `url` (http or https) sending from `number` (E.164), with the default
+    /// retries and lease.
+    pub fn new(url: &str, token: SecretString, number: &str) -> Result<Self> {
+        let parsed = reqwest::Url::parse(url).context("WHATSAPP_BSP_URL is not a URL")?;
         if !matches!(parsed.scheme(), "http" | "https") {
             bail!("WHATSAPP_BSP_URL must be an http or https URL");
         }
-        let number = domain::user::phone_number(&number)
+        let number = domain::user::phone_number(number)
             .map_err(|e| anyhow::anyhow!("WHATSAPP_NUMBER {}", e.message))?;
-        Ok(Some(WhatsAppConfig {
-            url,
+        Ok(WhatsAppConfig {
+            url: url.to_owned(),
             token,
             number,
-            drain: Drain::DEFAULT.from_env("ZIPPCRM_WHATSAPP", var),
+            drain: Drain::DEFAULT,
             timeout: Duration::from_secs(10),
-        }))
+        })
     }
 }
 
@@ -149,7 +139,7 @@ impl Courier for WhatsAppSender {
         let response = self
             .client
             .post(&self.config.url)
-            .bearer_auth(&self.config.token)
+            .bearer_auth(self.config.token.expose_secret())
             .header("idempotency-key", item.id.to_string())
             .json(&request)
             .send()
@@ -185,43 +175,5 @@ impl Courier for WhatsAppSender {
         } else {
             Outcome::Permanent(error)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_three_settings_come_together_or_not_at_all() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| (*v).to_owned())
-            }
-        };
-        assert!(WhatsAppConfig::from_env(env(&[])).expect("none").is_none());
-        assert!(WhatsAppConfig::from_env(env(&[(
-            "WHATSAPP_BSP_URL",
-            "https://bsp.example/messages"
-        )]))
-        .is_err());
-        const ALL: [(&str, &str); 3] = [
-            ("WHATSAPP_BSP_URL", "https://bsp.example/v17.0/messages"),
-            ("WHATSAPP_TOKEN", "t"),
-            ("WHATSAPP_NUMBER", "+91 44 6677 8899"),
-        ];
-        let config = WhatsAppConfig::from_env(env(&ALL))
-            .expect("valid")
-            .expect("configured");
-        assert_eq!(config.number, "+914466778899");
-        const BAD_NUMBER: [(&str, &str); 3] = [
-            ("WHATSAPP_BSP_URL", "https://bsp.example/v17.0/messages"),
-            ("WHATSAPP_TOKEN", "t"),
-            ("WHATSAPP_NUMBER", "044 6677 8899"),
-        ];
-        assert!(WhatsAppConfig::from_env(env(&BAD_NUMBER)).is_err());
     }
 }
