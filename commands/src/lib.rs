@@ -10,13 +10,15 @@
 
 mod bus;
 mod context;
+mod convert;
 mod error;
 mod rule_changes;
 mod snapshots;
 pub mod users;
 
-pub use bus::{CommandBus, ConvertLead, ConvertedLead, ProjectRequest};
+pub use bus::CommandBus;
 pub use context::CommandContext;
+pub use convert::{ConvertLead, ConvertedLead, ProjectRequest};
 pub use error::{unreachable, CommandError};
 pub use users::{NewUser, PortalInvitation};
 
