@@ -1,5 +1,9 @@
 //! Tests of `service`.
 
+use chrono::{DateTime, NaiveDate, Utc};
+use cqrs_es::Aggregate;
+use uuid::Uuid;
+
 use super::*;
 
 fn at() -> DateTime<Utc> {

@@ -1,5 +1,11 @@
 //! Tests of `timesheet`.
 
+use chrono::{DateTime, NaiveDate, Utc};
+use cqrs_es::Aggregate;
+use uuid::Uuid;
+
+use crate::Role;
+
 use super::*;
 
 const OWNER: Uuid = Uuid::from_u128(1);
