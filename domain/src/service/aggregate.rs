@@ -1,12 +1,12 @@
 //! The service item's decisions and how its events apply.
 
-use crate::values::{self, MAX_LINE, MAX_TEXT};
-use crate::ValidationError;
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use uuid::Uuid;
 
 use super::*;
+use crate::values::{self, MAX_LINE, MAX_TEXT};
+use crate::ValidationError;
 
 /// Why a command was refused.
 pub type ServiceError = crate::Refused;

@@ -1,8 +1,9 @@
 //! A service item as the aggregate holds it, and its categories, priorities and statuses.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// What kind of work an item is. The serialized names are persisted identifiers.

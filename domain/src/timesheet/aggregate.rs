@@ -1,13 +1,13 @@
 //! The timesheet's decisions and how its events apply.
 
-use crate::values::{self, MAX_TEXT};
-use crate::{Role, ValidationError};
 use chrono::{Datelike, IsoWeek};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use uuid::Uuid;
 
 use super::*;
+use crate::values::{self, MAX_TEXT};
+use crate::{Role, ValidationError};
 
 /// Why a command was refused.
 pub type TimesheetError = crate::Refused;

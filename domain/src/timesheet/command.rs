@@ -1,10 +1,10 @@
 //! Timesheet commands and what a person types for them.
 
-use crate::Role;
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::*;
+use crate::Role;
 
 /// What a person types for an entry.
 #[derive(Debug, Clone, PartialEq)]

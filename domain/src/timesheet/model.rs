@@ -1,8 +1,10 @@
-//! A timesheet as the aggregate holds it: entries, what they are logged against, where they stand.
+//! A timesheet as the aggregate holds it: entries, what they are logged against, where they
+//! stand.
+
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// What an entry is logged against.

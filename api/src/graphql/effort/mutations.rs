@@ -1,6 +1,6 @@
-//! The effort mutations: entries logged, changed and reversed; weeks submitted, approved and rejected.
+//! The effort mutations: entries logged, changed and reversed; weeks submitted, approved
+//! and rejected.
 
-use crate::graphql::context::Ctx;
 use async_graphql::{Context, Object, Result};
 use chrono::NaiveDate;
 use domain::timesheet::week_start;
@@ -9,6 +9,7 @@ use domain::Permission;
 use uuid::Uuid;
 
 use super::*;
+use crate::graphql::context::Ctx;
 
 /// Effort mutations.
 #[derive(Default, Debug)]

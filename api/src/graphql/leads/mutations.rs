@@ -1,11 +1,5 @@
 //! The lead mutations: capture, update, move, notes, activities, follow-ups, conversion.
 
-use crate::error::ApiError;
-use crate::graphql::clients::Client;
-use crate::graphql::context::Ctx;
-use crate::graphql::projects::Project;
-use crate::graphql::types::{LeadSource, LeadStage};
-use crate::state::{read_back, ReadBack};
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{NaiveDate, Utc};
 use commands::{Appended, ConvertLead, ProjectRequest};
@@ -14,6 +8,12 @@ use domain::Permission;
 use uuid::Uuid;
 
 use super::*;
+use crate::error::ApiError;
+use crate::graphql::clients::Client;
+use crate::graphql::context::Ctx;
+use crate::graphql::projects::Project;
+use crate::graphql::types::{LeadSource, LeadStage};
+use crate::state::{read_back, ReadBack};
 
 /// Lead mutations.
 #[derive(Default, Debug)]

@@ -1,9 +1,6 @@
-//! The rule change mutations: drafted, revised, submitted, approved, returned and published.
+//! The rule change mutations: drafted, revised, submitted, approved, returned and
+//! published.
 
-use crate::auth::Viewer;
-use crate::error::{ApiError, Code};
-use crate::graphql::context::Ctx;
-use crate::state::ReadBack;
 use async_graphql::{Context, Object, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::rule_change::{Person, RuleChange as RuleChangeState, RuleChangeCommand};
@@ -11,6 +8,10 @@ use domain::Permission;
 use uuid::Uuid;
 
 use super::*;
+use crate::auth::Viewer;
+use crate::error::{ApiError, Code};
+use crate::graphql::context::Ctx;
+use crate::state::ReadBack;
 
 /// Rule change mutations: managers, reviewers and admins draft; a reviewer or an admin who
 /// is not the author approves, returns and publishes.

@@ -1,14 +1,14 @@
 //! The service desk mutations: items opened, changed, routed, moved, cancelled and noted.
 
-use crate::error::{ApiError, Code};
-use crate::graphql::clients::visible_client;
-use crate::graphql::context::Ctx;
 use async_graphql::{Context, Object, Result};
 use domain::service::{Assignment, ServiceItemChanges, ServiceItemCommand, ServiceItemInput};
 use domain::Permission;
 use uuid::Uuid;
 
 use super::*;
+use crate::error::{ApiError, Code};
+use crate::graphql::clients::visible_client;
+use crate::graphql::context::Ctx;
 
 /// Service desk mutations.
 #[derive(Default, Debug)]

@@ -1,9 +1,6 @@
-//! The webhook mutations: endpoints registered, changed, enabled and rotated; deliveries sent again; the log replayed.
+//! The webhook mutations: endpoints registered, changed, enabled and rotated; deliveries
+//! sent again; the log replayed.
 
-use crate::error::ApiError;
-use crate::graphql::context::{shown_once, Ctx};
-use crate::graphql::outbox::decided;
-use crate::state::ReadBack;
 use async_graphql::{Context, Object, Result};
 use chrono::{DateTime, Utc};
 use domain::webhook::{EndpointSpec, WebhookCommand, WebhookEndpoint as Endpoint};
@@ -14,6 +11,10 @@ use reactions::webhooks::{new_secret, store_secret};
 use uuid::Uuid;
 
 use super::*;
+use crate::error::ApiError;
+use crate::graphql::context::{shown_once, Ctx};
+use crate::graphql::outbox::decided;
+use crate::state::ReadBack;
 
 /// Webhook mutations.
 #[derive(Default, Debug)]
