@@ -4,6 +4,7 @@
 //! `zippcrm-bench --size quick` (the default) finishes in a few minutes; `--size full` uses
 //! the sizes of the targets; `--size smoke` is the test suite's check that the harness works.
 
+mod client;
 mod cpu;
 mod effort;
 mod mail;
