@@ -61,31 +61,46 @@ pub(crate) async fn upload(
     State(state): State<AppState>,
     Path(request_id): Path<Uuid>,
     headers: HeaderMap,
-    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    multipart: Parts,
 ) -> Response {
-    match receive(&state, request_id, &headers, multipart).await {
+    created(receive(&state, request_id, &headers, multipart).await)
+}
+
+/// A multipart body as axum gives it (a refused one answers 400 with the reason).
+type Parts = Result<Multipart, axum::extract::multipart::MultipartRejection>;
+
+/// An error answer, with the status when it is not the code's own.
+type Failure = (Option<StatusCode>, ApiError);
+
+/// `201 Created` with `body`, or the failure.
+fn created(result: Result<serde_json::Value, Failure>) -> Response {
+    match result {
         Ok(body) => (StatusCode::CREATED, Json(body)).into_response(),
         Err((status, e)) => e.response(status),
     }
 }
 
-type Failure = (Option<StatusCode>, ApiError);
-
 fn fail(e: ApiError) -> Failure {
     (None, e)
+}
+
+/// The caller, when their bearer token stands for someone holding `permission`.
+async fn allowed(
+    state: &AppState,
+    headers: &HeaderMap,
+    permission: Permission,
+) -> Result<crate::auth::Viewer, Failure> {
+    let auth = state.authenticate_headers(headers).await;
+    auth.require(permission).map_err(fail)
 }
 
 async fn receive(
     state: &AppState,
     request_id: Uuid,
     headers: &HeaderMap,
-    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    multipart: Parts,
 ) -> Result<serde_json::Value, Failure> {
-    let viewer = state
-        .authenticate_headers(headers)
-        .await
-        .require(Permission::UploadEvidence)
-        .map_err(fail)?;
+    let viewer = allowed(state, headers, Permission::UploadEvidence).await?;
     let request = projections::projects::request(&state.pool, request_id)
         .await
         .map_err(|e| fail(e.into()))?
@@ -146,7 +161,7 @@ async fn receive(
 /// too large, badly named or not the type it claims.
 async fn receive_file(
     state: &AppState,
-    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    multipart: Parts,
     key: impl FnOnce(Uuid) -> String,
 ) -> Result<(Uuid, FileMeta), Failure> {
     let mut multipart =
@@ -321,25 +336,18 @@ pub(crate) async fn attach_guidance_document(
     State(state): State<AppState>,
     Path(guidance_id): Path<Uuid>,
     headers: HeaderMap,
-    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    multipart: Parts,
 ) -> Response {
-    match attach(&state, guidance_id, &headers, multipart).await {
-        Ok(body) => (StatusCode::CREATED, Json(body)).into_response(),
-        Err((status, e)) => e.response(status),
-    }
+    created(attach(&state, guidance_id, &headers, multipart).await)
 }
 
 async fn attach(
     state: &AppState,
     guidance_id: Uuid,
     headers: &HeaderMap,
-    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    multipart: Parts,
 ) -> Result<serde_json::Value, Failure> {
-    let viewer = state
-        .authenticate_headers(headers)
-        .await
-        .require(Permission::AssessGuidance)
-        .map_err(fail)?;
+    let viewer = allowed(state, headers, Permission::AssessGuidance).await?;
     projections::guidance::find(&state.pool, guidance_id)
         .await
         .map_err(|e| fail(e.into()))?
