@@ -6,7 +6,7 @@ use domain::timesheet::{EntryState, TimesheetEvent};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
+use crate::runner::{decode, FoldEach, ProjectionError};
 use crate::StoredEvent;
 
 /// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
@@ -15,30 +15,6 @@ pub const NAME: &str = "effort";
 /// Projection name and tables are persisted identifiers.
 #[derive(Debug)]
 pub struct EffortProjection;
-
-#[async_trait]
-impl Projection for EffortProjection {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["time_entries"]
-    }
-
-    fn aggregate_types(&self) -> &'static [&'static str] {
-        &["Timesheet"]
-    }
-
-    async fn apply_batch(
-        &self,
-        conn: &mut PgConnection,
-        events: &[&StoredEvent],
-        _live: bool,
-    ) -> Result<(), ProjectionError> {
-        fold_each(self, conn, events).await
-    }
-}
 
 fn decided(
     ids: &[Uuid],
@@ -61,6 +37,10 @@ fn decided(
 /// One statement per event.
 #[async_trait]
 impl FoldEach for EffortProjection {
+    const NAME: &'static str = NAME;
+    const TABLES: &'static [&'static str] = &["time_entries"];
+    const AGGREGATE_TYPES: &'static [&'static str] = &["Timesheet"];
+
     async fn fold(
         &self,
         conn: &mut PgConnection,

@@ -7,7 +7,7 @@ use domain::guidance::{GuidanceEvent, GuidanceStatus};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
+use crate::runner::{decode, FoldEach, ProjectionError};
 use crate::StoredEvent;
 
 /// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
@@ -17,33 +17,14 @@ pub const NAME: &str = "guidance";
 #[derive(Debug)]
 pub struct GuidanceProjection;
 
-#[async_trait]
-impl Projection for GuidanceProjection {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["guidance_view", "guidance_impacts", "guidance_documents"]
-    }
-
-    fn aggregate_types(&self) -> &'static [&'static str] {
-        &["Guidance"]
-    }
-
-    async fn apply_batch(
-        &self,
-        conn: &mut PgConnection,
-        events: &[&StoredEvent],
-        _live: bool,
-    ) -> Result<(), ProjectionError> {
-        fold_each(self, conn, events).await
-    }
-}
-
 /// A few events per item: one or two statements each.
 #[async_trait]
 impl FoldEach for GuidanceProjection {
+    const NAME: &'static str = NAME;
+    const TABLES: &'static [&'static str] =
+        &["guidance_view", "guidance_impacts", "guidance_documents"];
+    const AGGREGATE_TYPES: &'static [&'static str] = &["Guidance"];
+
     async fn fold(
         &self,
         conn: &mut PgConnection,

@@ -8,7 +8,7 @@ use domain::timesheet::WorkRef;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
+use crate::runner::{decode, FoldEach, ProjectionError};
 use crate::StoredEvent;
 
 /// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
@@ -17,30 +17,6 @@ pub const NAME: &str = "integrations";
 /// Projection name and tables are persisted identifiers.
 #[derive(Debug)]
 pub struct IntegrationsProjection;
-
-#[async_trait]
-impl Projection for IntegrationsProjection {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["api_keys", "external_entries", "external_mappings"]
-    }
-
-    fn aggregate_types(&self) -> &'static [&'static str] {
-        &["ApiKey", "ExternalEntry", "ExternalMappings"]
-    }
-
-    async fn apply_batch(
-        &self,
-        conn: &mut PgConnection,
-        events: &[&StoredEvent],
-        _live: bool,
-    ) -> Result<(), ProjectionError> {
-        fold_each(self, conn, events).await
-    }
-}
 
 fn mapped(
     id: Uuid,
@@ -66,6 +42,11 @@ fn mapped(
 /// One statement per event.
 #[async_trait]
 impl FoldEach for IntegrationsProjection {
+    const NAME: &'static str = NAME;
+    const TABLES: &'static [&'static str] = &["api_keys", "external_entries", "external_mappings"];
+    const AGGREGATE_TYPES: &'static [&'static str] =
+        &["ApiKey", "ExternalEntry", "ExternalMappings"];
+
     async fn fold(
         &self,
         conn: &mut PgConnection,

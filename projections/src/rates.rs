@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use domain::rate::{Money, RateCard, RateEvent, RateScope};
 use sqlx::{PgConnection, PgPool};
 
-use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
+use crate::runner::{decode, FoldEach, ProjectionError};
 use crate::StoredEvent;
 
 /// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
@@ -15,30 +15,6 @@ pub const NAME: &str = "rates";
 #[derive(Debug)]
 pub struct RatesProjection;
 
-#[async_trait]
-impl Projection for RatesProjection {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["rate_card"]
-    }
-
-    fn aggregate_types(&self) -> &'static [&'static str] {
-        &["RateCard"]
-    }
-
-    async fn apply_batch(
-        &self,
-        conn: &mut PgConnection,
-        events: &[&StoredEvent],
-        _live: bool,
-    ) -> Result<(), ProjectionError> {
-        fold_each(self, conn, events).await
-    }
-}
-
 fn scope_json(scope: &RateScope) -> serde_json::Value {
     serde_json::to_value(scope).unwrap_or_default()
 }
@@ -46,6 +22,10 @@ fn scope_json(scope: &RateScope) -> serde_json::Value {
 /// One statement per event.
 #[async_trait]
 impl FoldEach for RatesProjection {
+    const NAME: &'static str = NAME;
+    const TABLES: &'static [&'static str] = &["rate_card"];
+    const AGGREGATE_TYPES: &'static [&'static str] = &["RateCard"];
+
     async fn fold(
         &self,
         conn: &mut PgConnection,

@@ -9,7 +9,7 @@ use domain::rule_change::{RuleChangeEvent, RuleChangeStatus};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
+use crate::runner::{decode, FoldEach, ProjectionError};
 use crate::StoredEvent;
 
 /// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
@@ -19,33 +19,13 @@ pub const NAME: &str = "rule_changes";
 #[derive(Debug)]
 pub struct RuleChangesProjection;
 
-#[async_trait]
-impl Projection for RuleChangesProjection {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["rule_changes", "rule_change_steps"]
-    }
-
-    fn aggregate_types(&self) -> &'static [&'static str] {
-        &["RuleChange"]
-    }
-
-    async fn apply_batch(
-        &self,
-        conn: &mut PgConnection,
-        events: &[&StoredEvent],
-        _live: bool,
-    ) -> Result<(), ProjectionError> {
-        fold_each(self, conn, events).await
-    }
-}
-
 /// A few events per change: two statements each.
 #[async_trait]
 impl FoldEach for RuleChangesProjection {
+    const NAME: &'static str = NAME;
+    const TABLES: &'static [&'static str] = &["rule_changes", "rule_change_steps"];
+    const AGGREGATE_TYPES: &'static [&'static str] = &["RuleChange"];
+
     async fn fold(
         &self,
         conn: &mut PgConnection,

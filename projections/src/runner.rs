@@ -65,10 +65,17 @@ pub trait Projection: Send + Sync + 'static {
     ) -> Result<(), ProjectionError>;
 }
 
-/// A projection whose events are few enough to fold one at a time, a statement each; its
-/// [`Projection::apply_batch`] is [`fold_each`].
+/// A projection whose events are few enough to fold one at a time, a statement each. It is a
+/// [`Projection`] through the implementation below: its name, tables and aggregate types
+/// are constants, and its batch is its events folded one after another.
 #[async_trait]
-pub trait FoldEach: Send + Sync {
+pub trait FoldEach: Send + Sync + 'static {
+    /// Persisted name (the checkpoint row's key).
+    const NAME: &'static str;
+    /// The tables it owns, rebuilt together.
+    const TABLES: &'static [&'static str];
+    /// The aggregate types whose events it folds.
+    const AGGREGATE_TYPES: &'static [&'static str];
     /// Folds one event.
     async fn fold(
         &self,
@@ -77,16 +84,31 @@ pub trait FoldEach: Send + Sync {
     ) -> Result<(), ProjectionError>;
 }
 
-/// Folds `events` one after another with `projection`'s [`FoldEach::fold`].
-pub async fn fold_each(
-    projection: &impl FoldEach,
-    conn: &mut PgConnection,
-    events: &[&StoredEvent],
-) -> Result<(), ProjectionError> {
-    for event in events {
-        projection.fold(conn, event).await?;
+#[async_trait]
+impl<T: FoldEach> Projection for T {
+    fn name(&self) -> &'static str {
+        T::NAME
     }
-    Ok(())
+
+    fn tables(&self) -> &'static [&'static str] {
+        T::TABLES
+    }
+
+    fn aggregate_types(&self) -> &'static [&'static str] {
+        T::AGGREGATE_TYPES
+    }
+
+    async fn apply_batch(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&StoredEvent],
+        _live: bool,
+    ) -> Result<(), ProjectionError> {
+        for event in events {
+            self.fold(conn, event).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Decodes an event's payload or reports which one failed.

@@ -7,7 +7,7 @@ use domain::service::{ServiceItemEvent, ServiceStatus};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
+use crate::runner::{decode, FoldEach, ProjectionError};
 use crate::StoredEvent;
 
 /// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
@@ -17,38 +17,18 @@ pub const NAME: &str = "service_desk";
 #[derive(Debug)]
 pub struct ServiceDeskProjection;
 
-#[async_trait]
-impl Projection for ServiceDeskProjection {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &[
-            "service_items",
-            "service_assignees",
-            "service_routings",
-            "service_notes",
-        ]
-    }
-
-    fn aggregate_types(&self) -> &'static [&'static str] {
-        &["ServiceItem"]
-    }
-
-    async fn apply_batch(
-        &self,
-        conn: &mut PgConnection,
-        events: &[&StoredEvent],
-        _live: bool,
-    ) -> Result<(), ProjectionError> {
-        fold_each(self, conn, events).await
-    }
-}
-
 /// A few events per item: one statement or two each.
 #[async_trait]
 impl FoldEach for ServiceDeskProjection {
+    const NAME: &'static str = NAME;
+    const TABLES: &'static [&'static str] = &[
+        "service_items",
+        "service_assignees",
+        "service_routings",
+        "service_notes",
+    ];
+    const AGGREGATE_TYPES: &'static [&'static str] = &["ServiceItem"];
+
     async fn fold(
         &self,
         conn: &mut PgConnection,

@@ -8,7 +8,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::effort::{EntryRow, MATTERS};
-use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
+use crate::runner::{decode, FoldEach, ProjectionError};
 use crate::StoredEvent;
 
 /// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
@@ -18,33 +18,13 @@ pub const NAME: &str = "statements";
 #[derive(Debug)]
 pub struct StatementsProjection;
 
-#[async_trait]
-impl Projection for StatementsProjection {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["statement_view", "statement_lines"]
-    }
-
-    fn aggregate_types(&self) -> &'static [&'static str] {
-        &["Statement"]
-    }
-
-    async fn apply_batch(
-        &self,
-        conn: &mut PgConnection,
-        events: &[&StoredEvent],
-        _live: bool,
-    ) -> Result<(), ProjectionError> {
-        fold_each(self, conn, events).await
-    }
-}
-
 /// One issue is one statement for its row, and one `UNNEST` for its lines.
 #[async_trait]
 impl FoldEach for StatementsProjection {
+    const NAME: &'static str = NAME;
+    const TABLES: &'static [&'static str] = &["statement_view", "statement_lines"];
+    const AGGREGATE_TYPES: &'static [&'static str] = &["Statement"];
+
     async fn fold(
         &self,
         conn: &mut PgConnection,

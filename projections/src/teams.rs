@@ -6,7 +6,7 @@ use domain::team::{DepartmentEvent, Team, TeamEvent};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
+use crate::runner::{decode, FoldEach, ProjectionError};
 use crate::StoredEvent;
 
 /// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
@@ -16,33 +16,13 @@ pub const NAME: &str = "teams";
 #[derive(Debug)]
 pub struct TeamsProjection;
 
-#[async_trait]
-impl Projection for TeamsProjection {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["department_view", "team_view", "team_members"]
-    }
-
-    fn aggregate_types(&self) -> &'static [&'static str] {
-        &["Department", "Team"]
-    }
-
-    async fn apply_batch(
-        &self,
-        conn: &mut PgConnection,
-        events: &[&StoredEvent],
-        _live: bool,
-    ) -> Result<(), ProjectionError> {
-        fold_each(self, conn, events).await
-    }
-}
-
 /// A few events per stream: one statement each.
 #[async_trait]
 impl FoldEach for TeamsProjection {
+    const NAME: &'static str = NAME;
+    const TABLES: &'static [&'static str] = &["department_view", "team_view", "team_members"];
+    const AGGREGATE_TYPES: &'static [&'static str] = &["Department", "Team"];
+
     async fn fold(
         &self,
         conn: &mut PgConnection,

@@ -7,7 +7,7 @@ use domain::template::TemplateEvent;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
+use crate::runner::{decode, FoldEach, ProjectionError};
 use crate::StoredEvent;
 
 /// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
@@ -17,33 +17,13 @@ pub const NAME: &str = "templates";
 #[derive(Debug)]
 pub struct TemplatesProjection;
 
-#[async_trait]
-impl Projection for TemplatesProjection {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["template_view", "template_versions"]
-    }
-
-    fn aggregate_types(&self) -> &'static [&'static str] {
-        &["WorkflowTemplate"]
-    }
-
-    async fn apply_batch(
-        &self,
-        conn: &mut PgConnection,
-        events: &[&StoredEvent],
-        _live: bool,
-    ) -> Result<(), ProjectionError> {
-        fold_each(self, conn, events).await
-    }
-}
-
 /// A few events per stream: two statements each.
 #[async_trait]
 impl FoldEach for TemplatesProjection {
+    const NAME: &'static str = NAME;
+    const TABLES: &'static [&'static str] = &["template_view", "template_versions"];
+    const AGGREGATE_TYPES: &'static [&'static str] = &["WorkflowTemplate"];
+
     async fn fold(
         &self,
         conn: &mut PgConnection,

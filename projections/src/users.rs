@@ -6,7 +6,7 @@ use domain::user::UserEvent;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
+use crate::runner::{decode, FoldEach, ProjectionError};
 use crate::StoredEvent;
 
 /// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
@@ -16,33 +16,13 @@ pub const NAME: &str = "users";
 #[derive(Debug)]
 pub struct UsersProjection;
 
-#[async_trait]
-impl Projection for UsersProjection {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["user_view"]
-    }
-
-    fn aggregate_types(&self) -> &'static [&'static str] {
-        &["User"]
-    }
-
-    async fn apply_batch(
-        &self,
-        conn: &mut PgConnection,
-        events: &[&StoredEvent],
-        _live: bool,
-    ) -> Result<(), ProjectionError> {
-        fold_each(self, conn, events).await
-    }
-}
-
 /// A few events per stream: one statement each.
 #[async_trait]
 impl FoldEach for UsersProjection {
+    const NAME: &'static str = NAME;
+    const TABLES: &'static [&'static str] = &["user_view"];
+    const AGGREGATE_TYPES: &'static [&'static str] = &["User"];
+
     async fn fold(
         &self,
         conn: &mut PgConnection,

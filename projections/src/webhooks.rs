@@ -9,7 +9,7 @@ use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::page::{self, Cursor, Page, Sort};
-use crate::runner::{decode, fold_each, FoldEach, Projection, ProjectionError};
+use crate::runner::{decode, FoldEach, ProjectionError};
 use crate::StoredEvent;
 
 /// The projection's name: its checkpoint row's key, and what read-your-writes waits name.
@@ -19,33 +19,13 @@ pub const NAME: &str = "webhook_endpoints";
 #[derive(Debug)]
 pub struct WebhookEndpointsProjection;
 
-#[async_trait]
-impl Projection for WebhookEndpointsProjection {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["webhook_endpoints"]
-    }
-
-    fn aggregate_types(&self) -> &'static [&'static str] {
-        &["WebhookEndpoint"]
-    }
-
-    async fn apply_batch(
-        &self,
-        conn: &mut PgConnection,
-        events: &[&StoredEvent],
-        _live: bool,
-    ) -> Result<(), ProjectionError> {
-        fold_each(self, conn, events).await
-    }
-}
-
 /// One statement per event.
 #[async_trait]
 impl FoldEach for WebhookEndpointsProjection {
+    const NAME: &'static str = NAME;
+    const TABLES: &'static [&'static str] = &["webhook_endpoints"];
+    const AGGREGATE_TYPES: &'static [&'static str] = &["WebhookEndpoint"];
+
     async fn fold(
         &self,
         conn: &mut PgConnection,
