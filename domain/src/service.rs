@@ -19,10 +19,10 @@ mod command;
 mod event;
 mod model;
 
-pub use aggregate::*;
-pub use command::*;
-pub use event::*;
-pub use model::*;
+pub use aggregate::ServiceError;
+pub use command::{ServiceItemChanges, ServiceItemCommand, ServiceItemInput};
+pub use event::ServiceItemEvent;
+pub use model::{Actor, Assignment, Category, Priority, ServiceItem, ServiceStatus};
 
 #[cfg(test)]
 mod tests;

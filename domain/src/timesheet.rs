@@ -38,10 +38,10 @@ mod command;
 mod event;
 mod model;
 
-pub use aggregate::*;
-pub use command::*;
-pub use event::*;
-pub use model::*;
+pub use aggregate::TimesheetError;
+pub use command::{Approver, EntryInput, TimesheetCommand};
+pub use event::TimesheetEvent;
+pub use model::{Entry, EntryState, Timesheet, WorkRef};
 
 #[cfg(test)]
 mod tests;
