@@ -81,6 +81,10 @@ impl Reactor for NotificationMessages {
         .bind(event.event_id)
         .fetch_all(&self.pool)
         .await?;
+        // Most events make no notification for this channel: nothing to queue.
+        if outgoing.is_empty() {
+            return Ok(());
+        }
         let mut conn = self.pool.acquire().await?;
         match self.channel {
             Channel::Email => {

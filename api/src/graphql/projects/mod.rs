@@ -32,7 +32,7 @@ use crate::auth::Viewer;
 use crate::error::{ApiError, Code};
 use crate::graphql::clients::Client;
 use crate::graphql::connection::{self, objects, search_text, CountField};
-use crate::graphql::context::Ctx;
+use crate::graphql::context::{staff, Ctx};
 use crate::graphql::loaders::Clients;
 use crate::graphql::types::{parse_persisted, ProjectStatus, SortDirection, StageKey};
 use crate::state::ReadBack;
@@ -125,18 +125,6 @@ pub(super) fn fraction(basis_points: i32) -> f64 {
 
 fn stage_key(name: &str) -> Option<StageKey> {
     parse_persisted::<domain::template::StageKey>(name).map(Into::into)
-}
-
-/// Internal-only fields answer `FORBIDDEN` to portal users.
-pub(super) fn require_internal(ctx: &Context<'_>) -> Result<(), ApiError> {
-    let viewer = ctx.request().auth.viewer()?;
-    if viewer.role.is_portal() {
-        return Err(ApiError::new(
-            Code::Forbidden,
-            "this is internal to the firm's team",
-        ));
-    }
-    Ok(())
 }
 
 /// A regulated project.
@@ -264,28 +252,28 @@ impl Project {
     }
     /// Correspondence with the regulator, newest first (internal).
     async fn liaison_log(&self, ctx: &Context<'_>) -> Result<Vec<LiaisonEntry>> {
-        require_internal(ctx)?;
+        staff(ctx)?;
         Ok(objects(
             projections::projects::liaison(&ctx.state().pool, self.0.id).await,
         )?)
     }
     /// Billing milestones (internal).
     async fn milestones(&self, ctx: &Context<'_>) -> Result<Vec<Milestone>> {
-        require_internal(ctx)?;
+        staff(ctx)?;
         Ok(objects(
             projections::projects::milestones(&ctx.state().pool, self.0.id).await,
         )?)
     }
     /// Stage-advance requests with their decisions, oldest first (internal).
     async fn stage_advances(&self, ctx: &Context<'_>) -> Result<Vec<StageAdvance>> {
-        require_internal(ctx)?;
+        staff(ctx)?;
         Ok(objects(
             projections::projects::advances(&ctx.state().pool, self.0.id).await,
         )?)
     }
     /// Changes proposed while closed pending updates, with their decisions (internal).
     async fn change_proposals(&self, ctx: &Context<'_>) -> Result<Vec<ChangeProposal>> {
-        require_internal(ctx)?;
+        staff(ctx)?;
         Ok(objects(
             projections::projects::proposals(&ctx.state().pool, self.0.id).await,
         )?)
